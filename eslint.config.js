@@ -1,0 +1,27 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.hybridsync/**', 'test-artifacts/**'] },
+  js.configs.recommended,
+  { files: ['bin/**/*.js', 'scripts/**/*.js', 'bench/**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['src/sync/plan.ts', 'src/sync/march.ts', 'src/governance/**/policy*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['node:fs*', 'node:net', 'node:http*', '../backends/*', '@aws-sdk/*'] }],
+    },
+  },
+  {
+    files: ['src/core/**', 'src/lib/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['../backends/*', '../sync/*', '../cli/*', '../config/*', '../governance/*'] }],
+    },
+  },
+);

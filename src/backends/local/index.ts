@@ -1,0 +1,330 @@
+/**
+ * Local filesystem backend: plain paths and NFS mounts.
+ *
+ * Writes go to a hidden temporary file in the target directory, named with the writer's
+ * pid, and are renamed into place only after the MD5 of the written bytes verifies — a
+ * reader (or a crash) never sees a partial file. Temporary files whose writer process is
+ * gone are removed when the directory is next listed. Listing is a depth-first walk that
+ * sorts each directory by name, with directories compared as "name/", which yields keys
+ * in the byte order S3 lists in while holding only one directory level per depth.
+ */
+import { createWriteStream, type Dirent } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable } from 'node:stream';
+import type { Backend, Features, ListOptions, OpOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
+import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
+import {
+  IntegrityError,
+  InvalidNameError,
+  MissingRootError,
+  NotFoundError,
+  PermissionError,
+  SourceChangedError,
+  TransientError,
+  type HybridsyncError,
+} from '../../core/errors.js';
+import { AccountingStream } from '../../lib/accounting.js';
+
+const TEMP_PREFIX = '.hybridsync-';
+const TEMP_RE = /^\.hybridsync-(\d+)-[0-9a-f]{8}\.tmp/;
+const STAT_CONCURRENCY = 32;
+
+export interface LocalOptions {
+  /** Called for entries that cannot be listed (unreadable directory, non-UTF-8 name). */
+  readonly onListError?: (key: string, err: HybridsyncError) => void;
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX) && TEMP_RE.test(name);
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Maps a node:fs error to a typed error naming the path. */
+export function mapFsError(err: unknown, path: string, what: string): HybridsyncError {
+  const e = err as NodeJS.ErrnoException;
+  switch (e.code) {
+    case 'ENOENT':
+      return new NotFoundError(`${what}: ${path} does not exist`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+      return new PermissionError(`${what}: permission denied on ${path}`, {
+        cause: err,
+        hint: 'check the file permissions or run as a user who can read it',
+      });
+    case 'EISDIR':
+    case 'ENOTDIR':
+      return new NotFoundError(`${what}: ${path} is not the expected kind of file`, { cause: err });
+    case 'ENAMETOOLONG':
+      return new InvalidNameError(`${what}: name too long for this filesystem: ${path}`, { cause: err });
+    case 'ENOSPC':
+      return new PermissionError(`${what}: no space left on device writing ${path}`, { cause: err, hint: 'free space on the destination' });
+    default:
+      return new TransientError(`${what}: ${e.code ?? ''} ${e.message} (${path})`, { cause: err });
+  }
+}
+
+function validUtf8(buf: Buffer): boolean {
+  // A round trip through a string replaces invalid sequences with U+FFFD.
+  return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
+}
+
+export class LocalBackend implements Backend {
+  readonly type = 'local';
+  readonly features: Features = {
+    serverSideCopy: false,
+    multipart: false,
+    metadata: false,
+    tags: false,
+    storageClass: false,
+    listHasExactMtime: true,
+    requiresUtf8Keys: false,
+  };
+  readonly root: string;
+
+  constructor(
+    readonly uri: string,
+    root: string,
+    private readonly opts: LocalOptions = {},
+  ) {
+    this.root = resolve(root);
+  }
+
+  private pathOf(key: string): string {
+    if (key === '') return this.root;
+    const p = join(this.root, ...key.split('/'));
+    if (p !== this.root && !p.startsWith(this.root + sep)) {
+      throw new InvalidNameError(`key "${key}" escapes the destination root`, { hint: 'remove ".." segments from the name' });
+    }
+    return p;
+  }
+
+  async *list(opts: ListOptions = {}): AsyncIterable<Entry> {
+    try {
+      const st = await fsp.stat(this.root);
+      if (!st.isDirectory()) {
+        // A single file as the root: list it under its own name's empty key is awkward, so
+        // the CLI resolves file sources to (dir, include) before constructing the backend.
+        throw new MissingRootError(`${this.uri} is not a directory`, { hint: 'give a directory path' });
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        if (opts.allowMissingRoot) return;
+        throw new MissingRootError(`${this.uri} does not exist`, { cause: err, hint: 'check the path, or create the directory' });
+      }
+      if (err instanceof MissingRootError) throw err;
+      throw mapFsError(err, this.root, 'listing');
+    }
+    const prefix = opts.prefix ?? '';
+    yield* this.walk('', prefix, opts.signal);
+  }
+
+  private async *walk(dirKey: string, prefix: string, signal?: AbortSignal): AsyncGenerator<Entry> {
+    signal?.throwIfAborted();
+    const dirPath = this.pathOf(dirKey);
+    let dirents: Dirent<Buffer>[];
+    try {
+      dirents = await fsp.readdir(dirPath, { withFileTypes: true, encoding: 'buffer' });
+    } catch (err) {
+      this.opts.onListError?.(dirKey || '.', mapFsError(err, dirPath, 'reading directory'));
+      return;
+    }
+    type Item = { name: string; sortName: string; isDir: boolean; dirent: Dirent<Buffer> };
+    const items: Item[] = [];
+    for (const d of dirents) {
+      const raw = d.name;
+      const name = raw.toString('utf8');
+      if (!validUtf8(raw)) {
+        const shown = dirKey ? `${dirKey}/${name}` : name;
+        this.opts.onListError?.(
+          shown,
+          new InvalidNameError(`name is not valid UTF-8: ${join(dirPath, raw.toString('latin1'))}`, {
+            hint: 'rename it to valid UTF-8 (e.g. convmv -f latin1 -t utf8), or exclude it',
+          }),
+        );
+        continue;
+      }
+      if (isTempName(name)) {
+        const pid = Number(TEMP_RE.exec(name)?.[1]);
+        if (!pidAlive(pid)) await fsp.rm(join(dirPath, name), { force: true }).catch(() => undefined);
+        continue;
+      }
+      let isDir = d.isDirectory();
+      if (d.isSymbolicLink()) {
+        try {
+          const st = await fsp.stat(join(dirPath, name));
+          if (st.isDirectory()) continue; // symlinked directories are not followed (loops)
+          isDir = false;
+        } catch {
+          continue; // dangling symlink
+        }
+      } else if (!d.isFile() && !isDir) {
+        continue; // sockets, fifos, devices
+      }
+      items.push({ name, sortName: isDir ? `${name}/` : name, isDir, dirent: d });
+    }
+    items.sort((a, b) => compareKeys(a.sortName, b.sortName));
+
+    // stat files in batches to overlap I/O while keeping order
+    for (let i = 0; i < items.length; ) {
+      const batch: Item[] = [];
+      while (i < items.length && batch.length < STAT_CONCURRENCY) {
+        const it = items[i++]!;
+        if (it.isDir) {
+          if (batch.length) {
+            i--;
+            break;
+          }
+          const key = dirKey ? `${dirKey}/${it.name}` : it.name;
+          if (prefixCanMatch(`${key}/`, prefix)) yield* this.walk(key, prefix, signal);
+          continue;
+        }
+        batch.push(it);
+      }
+      const stats = await Promise.all(
+        batch.map(async (it) => {
+          const key = dirKey ? `${dirKey}/${it.name}` : it.name;
+          if (!key.startsWith(prefix)) return undefined;
+          try {
+            const st = await fsp.stat(join(dirPath, it.name));
+            return { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true } satisfies Entry;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished
+            this.opts.onListError?.(key, mapFsError(err, join(dirPath, it.name), 'stat'));
+            return undefined;
+          }
+        }),
+      );
+      for (const e of stats) if (e) yield e;
+    }
+  }
+
+  async stat(key: string): Promise<Entry | undefined> {
+    const p = this.pathOf(key);
+    try {
+      const st = await fsp.stat(p);
+      if (!st.isFile()) return undefined;
+      return { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw mapFsError(err, p, 'stat');
+    }
+  }
+
+  async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    const p = this.pathOf(key);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(p, 'r');
+    } catch (err) {
+      throw mapFsError(err, p, 'reading');
+    }
+    const expect = opts.ifMatch;
+    if (expect) {
+      const st = await fh.stat();
+      if (st.size !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1) {
+        await fh.close();
+        throw new SourceChangedError(`${p} changed since it was listed`);
+      }
+    }
+    const stream = fh.createReadStream({
+      start: opts.start,
+      end: opts.end !== undefined ? opts.end - 1 : undefined,
+      highWaterMark: 1 << 20,
+      signal: opts.signal,
+      autoClose: !expect,
+    });
+    if (!expect) return stream;
+    // Detect a source that changes while it is read: compare size and mtime at the end.
+    const guard = new Transform({
+      transform(chunk, _enc, cb) {
+        cb(null, chunk);
+      },
+      flush(cb) {
+        fh.stat().then(
+          (st) => {
+            if (st.size !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1) {
+              cb(new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' }));
+            } else cb();
+          },
+          (err: unknown) => cb(err as Error),
+        );
+      },
+    });
+    const done = (): void => void fh.close().catch(() => undefined);
+    stream.on('error', (err) => guard.destroy(err));
+    guard.once('close', done);
+    return stream.pipe(guard);
+  }
+
+  async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+    const target = this.pathOf(key);
+    const dir = dirname(target);
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      body.destroy();
+      throw mapFsError(err, dir, 'creating directory');
+    }
+    const tmpName = `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}.tmp-${basename(target)}`.slice(0, 250);
+    const tmp = join(dir, tmpName);
+    const acct = new AccountingStream({ md5: true, onBytes: opts.onProgress, signal: opts.signal });
+    try {
+      await pipeline(body, acct, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal });
+      const md5 = acct.md5();
+      if (acct.byteCount !== meta.size) {
+        throw new SourceChangedError(`${key}: expected ${meta.size} bytes, got ${acct.byteCount}`, { hint: 'the source changed during the copy; it will be retried' });
+      }
+      if (meta.md5 && meta.md5 !== md5) {
+        throw new IntegrityError(`${key}: MD5 mismatch after transfer (expected ${meta.md5}, got ${md5})`);
+      }
+      const t = meta.mtimeMs / 1000;
+      await fsp.utimes(tmp, t, t);
+      await fsp.rename(tmp, target);
+      const st = await fsp.stat(target);
+      return { entry: { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: acct.byteCount };
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      if (err instanceof Error && 'kind' in err) throw err;
+      if ((err as Error).name === 'AbortError') throw err;
+      throw mapFsError(err, target, 'writing');
+    }
+  }
+
+  async remove(key: string): Promise<void> {
+    const p = this.pathOf(key);
+    try {
+      await fsp.rm(p, { force: true });
+    } catch (err) {
+      throw mapFsError(err, p, 'deleting');
+    }
+    // prune now-empty parent directories up to the root
+    let d = dirname(p);
+    while (d.startsWith(this.root + sep)) {
+      try {
+        await fsp.rmdir(d);
+      } catch {
+        break;
+      }
+      d = dirname(d);
+    }
+  }
+}
+
+/** Whether any key under `dirPrefix` (ending in '/') can start with `prefix`. */
+function prefixCanMatch(dirPrefix: string, prefix: string): boolean {
+  return dirPrefix.startsWith(prefix) || prefix.startsWith(dirPrefix);
+}
+
+export type { OpOptions };

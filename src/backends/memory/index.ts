@@ -1,0 +1,77 @@
+/**
+ * In-memory backend for unit tests of the logic above the Backend contract. Never used
+ * as proof that a feature works against real storage: that is test/int's job.
+ */
+import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
+import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
+import { IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
+
+interface Stored {
+  data: Buffer;
+  mtimeMs: number;
+  md5: string;
+  metadata: Record<string, string>;
+}
+
+export class MemoryBackend implements Backend {
+  readonly type = 'memory';
+  readonly features: Features = {
+    serverSideCopy: false,
+    multipart: false,
+    metadata: true,
+    tags: false,
+    storageClass: false,
+    listHasExactMtime: true,
+    requiresUtf8Keys: false,
+  };
+  readonly objects = new Map<string, Stored>();
+
+  constructor(readonly uri = 'mem://') {}
+
+  put(key: string, content: string | Buffer, mtimeMs = 1_700_000_000_000): void {
+    const data = Buffer.from(content);
+    this.objects.set(key, { data, mtimeMs, md5: createHash('md5').update(data).digest('hex'), metadata: {} });
+  }
+
+  async *list(opts: ListOptions = {}): AsyncIterable<Entry> {
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(opts.prefix ?? '')).sort(compareKeys);
+    for (const key of keys) {
+      const o = this.objects.get(key);
+      if (o) yield { key, size: o.data.length, mtimeMs: o.mtimeMs, mtimeExact: true, md5: o.md5 };
+    }
+  }
+
+  async stat(key: string): Promise<Entry | undefined> {
+    const o = this.objects.get(key);
+    return o && { key, size: o.data.length, mtimeMs: o.mtimeMs, mtimeExact: true, md5: o.md5, metadata: o.metadata };
+  }
+
+  async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
+    const o = this.objects.get(key);
+    if (!o) throw new NotFoundError(`not found: ${key}`);
+    if (opts.ifMatch && (opts.ifMatch.size !== o.data.length || opts.ifMatch.mtimeMs !== o.mtimeMs)) {
+      throw new SourceChangedError(`${key} changed`);
+    }
+    return Readable.from([o.data.subarray(opts.start ?? 0, opts.end ?? o.data.length)]);
+  }
+
+  async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+    const chunks: Buffer[] = [];
+    for await (const c of body as AsyncIterable<Buffer>) {
+      chunks.push(c);
+      opts.onProgress?.(c.length);
+    }
+    const data = Buffer.concat(chunks);
+    const md5 = createHash('md5').update(data).digest('hex');
+    if (meta.md5 && meta.md5 !== md5) throw new IntegrityError(`${key}: md5 mismatch`);
+    if (data.length !== meta.size) throw new SourceChangedError(`${key}: size changed`);
+    this.objects.set(key, { data, mtimeMs: meta.mtimeMs, md5, metadata: { ...(meta.metadata ?? {}) } });
+    return { entry: { key, size: data.length, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: data.length };
+  }
+
+  async remove(key: string): Promise<void> {
+    this.objects.delete(key);
+  }
+}

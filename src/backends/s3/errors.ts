@@ -1,0 +1,81 @@
+import {
+  AuthError,
+  ConfigError,
+  HybridsyncError,
+  IntegrityError,
+  MissingRootError,
+  NotFoundError,
+  PermissionError,
+  SourceChangedError,
+  ThrottledError,
+  TransientError,
+  UnreachableError,
+  AbortedError,
+} from '../../core/errors.js';
+
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Maps an AWS SDK / network error to a typed error. Ceph RGW's error bodies carry no
+ * message (the SDK says "UnknownError"), so this relies on err.name and the HTTP status.
+ * `where` names the bucket/key for the message; `endpoint` the server.
+ */
+export function mapS3Error(err: unknown, where: string, endpoint: string): HybridsyncError {
+  if (err instanceof HybridsyncError) return err;
+  const e = (err ?? {}) as SdkErrorShape;
+  const name = e.name ?? '';
+  const code = e.code ?? '';
+  const status = e.$metadata?.httpStatusCode;
+  const opts = { cause: err };
+
+  if (name === 'AbortError') return new AbortedError(`aborted: ${where}`, opts);
+  if (name === 'CredentialsProviderError' || /Could not load credentials/i.test(e.message ?? '')) {
+    return new AuthError(`no S3 credentials found for ${where}`, {
+      ...opts,
+      hint: 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or configure ~/.aws/credentials',
+    });
+  }
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
+    return new UnreachableError(`cannot reach S3 endpoint ${endpoint} (${code})`, {
+      ...opts,
+      hint: 'check --s3-endpoint / AWS_ENDPOINT_URL and that the server is running',
+    });
+  }
+  if (['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'].includes(code) || name === 'TimeoutError' || /socket hang up/i.test(e.message ?? '')) {
+    return new TransientError(`connection problem talking to ${endpoint} for ${where}: ${code || name}`, opts);
+  }
+  if (name === 'NoSuchBucket') {
+    return new MissingRootError(`bucket does not exist: ${where}`, {
+      ...opts,
+      hint: 'check the bucket name, create it (aws s3 mb), or pass --create-bucket',
+    });
+  }
+  if (name === 'InvalidBucketName') return new ConfigError(`invalid bucket name in ${where}`, { ...opts, hint: 'bucket names are 3-63 lowercase letters, digits, dots and hyphens' });
+  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'AuthorizationHeaderMalformed'].includes(name)) {
+    return new AuthError(`S3 rejected the credentials (${name}) for ${where}`, {
+      ...opts,
+      hint: 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile, and that the endpoint and region are right',
+    });
+  }
+  if (name === 'BadDigest' || name === 'InvalidDigest') return new IntegrityError(`S3 rejected the content checksum for ${where} (${name})`, opts);
+  if (name === 'PreconditionFailed' || status === 412) return new SourceChangedError(`${where} changed while it was being copied`, opts);
+  if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return new NotFoundError(`not found: ${where}`, opts);
+  if (name === 'NoSuchUpload') return new NotFoundError(`multipart upload no longer exists: ${where}`, opts);
+  if (name === 'AccessDenied' || status === 403) {
+    return new PermissionError(`access denied: ${where}`, { ...opts, hint: 'check the bucket policy / IAM permissions for this key' });
+  }
+  if (name === 'SlowDown' || name === 'Throttling' || name === 'ThrottlingException' || name === 'RequestLimitExceeded' || status === 503 || status === 429) {
+    return new ThrottledError(`S3 is throttling requests (${name || status}) for ${where}`, opts);
+  }
+  if (name === 'RequestTimeout' || (status !== undefined && status >= 500)) {
+    return new TransientError(`S3 server error ${status ?? ''} ${name} for ${where}`, opts);
+  }
+  if (status === 400 && name === 'EntityTooLarge') return new ConfigError(`object too large for a single PUT: ${where}`, { ...opts, hint: 'lower --multipart-threshold' });
+  if (status === 400 || status === 411) return new ConfigError(`S3 rejected the request (${name || status}) for ${where}`, opts);
+  return new TransientError(`S3 error ${name || code || 'unknown'}${status ? ` (HTTP ${status})` : ''} for ${where}`, opts);
+}

@@ -1,0 +1,42 @@
+/**
+ * The one place errors become exit codes.
+ *   0  everything done (check: no differences)
+ *   1  some files failed or differ; the rest completed
+ *   2  usage or configuration error: nothing was transferred (bad flag, malformed URL,
+ *      unknown scheme, missing credentials or bucket, unreachable endpoint)
+ *   3  some files were denied by the data-classification policy
+ *   130 interrupted (SIGINT/SIGTERM); rerun the same command to resume
+ */
+import { HybridsyncError } from '../core/errors.js';
+import type { RunSummary } from '../sync/events.js';
+
+export const EXIT = { ok: 0, partial: 1, usage: 2, policy: 3, interrupted: 130 } as const;
+
+export function exitCodeForError(err: unknown): number {
+  if (err instanceof HybridsyncError) {
+    switch (err.kind) {
+      case 'usage':
+      case 'config':
+      case 'auth':
+      case 'unreachable':
+        return EXIT.usage;
+      case 'not-found':
+        return err.fatal ? EXIT.usage : EXIT.partial;
+      case 'aborted':
+        return EXIT.interrupted;
+      case 'policy-denied':
+        return EXIT.policy;
+      default:
+        return EXIT.partial;
+    }
+  }
+  if (err instanceof RangeError || (err as { code?: string })?.code?.startsWith?.('commander.')) return EXIT.usage;
+  return EXIT.partial;
+}
+
+export function exitCodeForSummary(s: RunSummary): number {
+  if (s.status === 'aborted') return EXIT.interrupted;
+  if (s.failed > 0 || s.differences > 0) return EXIT.partial;
+  if (s.denied > 0) return EXIT.policy;
+  return EXIT.ok;
+}

@@ -1,0 +1,51 @@
+import { Command } from 'commander';
+import { openBackend } from '../backends/registry.js';
+import { formatBytes } from '../lib/units.js';
+import { processSignal, reportError } from './context.js';
+
+interface LsFlags {
+  json?: boolean;
+  long?: boolean;
+  s3Endpoint?: string;
+  s3Region?: string;
+  s3Profile?: string;
+  s3AllowHttp?: boolean;
+}
+
+export function lsCommand(): Command {
+  return new Command('ls')
+    .description('list files under a location, recursively, in key order')
+    .argument('<location>', 'local path, file:///path or s3://bucket/prefix')
+    .option('-l, --long', 'size, modification time and MD5 (if known)')
+    .option('--json', 'NDJSON, one entry per line')
+    .option('--s3-endpoint <url>', 'S3 endpoint')
+    .option('--s3-region <region>', 'S3 region')
+    .option('--s3-profile <name>', 'AWS profile')
+    .option('--s3-allow-http', 'allow plain http to a non-loopback endpoint')
+    .action(async (location: string, f: LsFlags) => {
+      let errors = 0;
+      try {
+        const b = openBackend(location, {
+          s3: { endpoint: f.s3Endpoint, region: f.s3Region, profile: f.s3Profile, allowInsecureHttp: f.s3AllowHttp },
+          onListError: (key, err) => {
+            errors++;
+            process.stderr.write(`ERROR ${key}: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);
+          },
+        });
+        let n = 0;
+        let bytes = 0;
+        for await (const e of b.list({ signal: processSignal })) {
+          n++;
+          bytes += e.size;
+          if (f.json) process.stdout.write(`${JSON.stringify({ key: e.key, size: e.size, mtime: new Date(e.mtimeMs).toISOString(), md5: e.md5, etag: e.etag, storageClass: e.storageClass })}\n`);
+          else if (f.long) process.stdout.write(`${String(e.size).padStart(12)}  ${new Date(e.mtimeMs).toISOString()}  ${e.md5 ?? '-'.padEnd(32)}  ${e.key}\n`);
+          else process.stdout.write(`${String(e.size).padStart(12)}  ${e.key}\n`);
+        }
+        await b.close?.();
+        if (!f.json) process.stderr.write(`${n} files, ${formatBytes(bytes)}\n`);
+        process.exitCode = errors > 0 ? 1 : 0;
+      } catch (err) {
+        process.exitCode = reportError(err, f.json);
+      }
+    });
+}

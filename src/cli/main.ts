@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/** The hybridsync CLI: one command per file in this folder; nothing imports cli/. */
+import { Command, CommanderError } from 'commander';
+import { checkCommand } from './check.js';
+import { copyCommand } from './copy.js';
+import { demoCommand } from './demo.js';
+import { EXIT } from './exit.js';
+import { lsCommand } from './ls.js';
+import { syncCommand } from './sync.js';
+
+const program = new Command('hybridsync')
+  .description('Verified, resumable, governed sync of ML data between on-prem storage and cloud object storage')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand()]) {
+  program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT.usage;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Human and machine output for runs. `--json`: one NDJSON event per line on stdout.
+ * Otherwise: a progress bar on a TTY (stderr), periodic stats lines when not a TTY,
+ * errors and dry-run plans as they happen, and a final summary.
+ */
+import cliProgress from 'cli-progress';
+import { EVENT_VERSION, type RunSummary, type SyncEvent } from '../sync/events.js';
+import type { Stats } from '../sync/stats.js';
+import { formatBytes, formatDuration } from '../lib/units.js';
+
+export interface OutputOptions {
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly progress: boolean;
+  /** Interval of stats lines when stderr is not a TTY. */
+  readonly statsIntervalMs: number;
+  readonly out?: NodeJS.WritableStream;
+  readonly err?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export class Reporter {
+  private bar: cliProgress.SingleBar | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly out: NodeJS.WritableStream;
+  private readonly err: NodeJS.WritableStream & { isTTY?: boolean };
+
+  constructor(private readonly o: OutputOptions) {
+    this.out = o.out ?? process.stdout;
+    this.err = o.err ?? process.stderr;
+  }
+
+  /** Starts live progress for a run's stats. */
+  start(stats: Stats): void {
+    if (this.o.json || !this.o.progress) return;
+    if (this.err.isTTY) {
+      this.bar = new cliProgress.SingleBar(
+        {
+          stream: this.err,
+          format: '{bar} {pct} | {done}/{planned} | {files}/{filesPlanned} files | {speed}/s | ETA {eta}',
+          hideCursor: true,
+          noTTYOutput: false,
+          clearOnComplete: true,
+          fps: 5,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(1, 0, this.payload(stats));
+      this.timer = setInterval(() => {
+        this.bar?.setTotal(Math.max(1, stats.bytesPlanned));
+        this.bar?.update(stats.bytesDone, this.payload(stats));
+      }, 200);
+    } else {
+      this.timer = setInterval(() => this.err.write(`${this.statsLine(stats)}\n`), this.o.statsIntervalMs);
+    }
+    this.timer.unref();
+  }
+
+  private payload(stats: Stats): Record<string, string | number> {
+    const pct = stats.bytesPlanned > 0 ? Math.floor((stats.bytesDone * 100) / stats.bytesPlanned) : 0;
+    return {
+      pct: `${pct}%`,
+      done: formatBytes(stats.bytesDone),
+      planned: formatBytes(stats.bytesPlanned),
+      files: stats.filesDone,
+      filesPlanned: stats.filesPlanned,
+      speed: formatBytes(stats.speed()),
+      eta: formatDuration(stats.etaMs()),
+    };
+  }
+
+  statsLine(stats: Stats): string {
+    const s = stats.snapshot();
+    return (
+      `progress: ${formatBytes(s.bytesDone)} / ${formatBytes(s.bytesPlanned)}, ${s.filesDone}/${s.filesPlanned} files, ` +
+      `${s.checks} checked, ${s.failed} failed, ${formatBytes(s.speed)}/s, ETA ${formatDuration(s.etaMs)}, elapsed ${formatDuration(s.elapsedMs)}`
+    );
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.bar?.stop();
+    this.bar = undefined;
+  }
+
+  private line(stream: NodeJS.WritableStream, text: string): void {
+    if (this.bar) this.err.write('\r\x1b[K');
+    stream.write(`${text}\n`);
+  }
+
+  event(e: SyncEvent): void {
+    if (this.o.json) {
+      if (e.type === 'skip' && !this.o.verbose) return;
+      this.out.write(`${JSON.stringify({ v: EVENT_VERSION, time: new Date().toISOString(), ...e })}\n`);
+      return;
+    }
+    switch (e.type) {
+      case 'plan':
+        this.line(this.out, e.action === 'transfer' ? `would copy ${e.key} (${formatBytes(e.size ?? 0)}, ${e.reason})` : `would delete ${e.key}`);
+        break;
+      case 'differ':
+        this.line(this.out, `${e.reason}: ${e.key}`);
+        break;
+      case 'error':
+        this.line(this.err, `ERROR ${e.key ? `${e.key}: ` : ''}${e.message}${e.hint && !e.message.includes(e.hint) ? ` (${e.hint})` : ''}`);
+        break;
+      case 'notice':
+        this.line(this.err, `NOTICE ${e.message}`);
+        break;
+      case 'transfer':
+        if (this.o.verbose) this.line(this.err, `copied ${e.key} (${formatBytes(e.size)}${e.method === 'server-copy' ? ', server-side' : ''})`);
+        break;
+      case 'delete':
+        if (this.o.verbose) this.line(this.err, `deleted ${e.key}`);
+        break;
+      case 'retry':
+        if (this.o.verbose) this.line(this.err, `retry ${e.attempt} ${e.what}${e.key ? ` ${e.key}` : ''}: ${e.message}`);
+        break;
+      case 'unverified':
+        if (this.o.verbose) this.line(this.err, `unverified ${e.key}: ${e.reason}`);
+        break;
+      case 'skip':
+        if (this.o.verbose) this.line(this.err, `unchanged ${e.key}`);
+        break;
+      case 'summary':
+        this.stop();
+        this.line(this.err, formatSummary(e.summary));
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+export function formatSummary(s: RunSummary): string {
+  const verb = s.dryRun ? 'would transfer' : s.mode === 'check' ? 'checked' : 'transferred';
+  const lines = [
+    `${s.mode}${s.dryRun ? ' (dry run)' : ''}: ${s.src} -> ${s.dst}: ${s.status}`,
+    s.mode === 'check'
+      ? `  checked:      ${s.checks} files, ${s.differences} differences`
+      : `  ${verb.padEnd(13)} ${s.transferred} files, ${formatBytes(s.bytes)}${s.serverSideCopies ? ` (${s.serverSideCopies} server-side)` : ''}${s.bytesResumed ? `, ${formatBytes(s.bytesResumed)} resumed` : ''}`,
+    `  skipped:      ${s.skipped} unchanged`,
+    `  deleted:      ${s.deleted}${s.deletesHeldBack ? ` (${s.deletesHeldBack} held back)` : ''}`,
+    `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}` : ''}`,
+    `  duration:     ${formatDuration(s.durationMs)}, ${formatBytes(s.rate)}/s${s.retries ? `, ${s.retries} retries` : ''}`,
+  ];
+  return lines.join('\n');
+}

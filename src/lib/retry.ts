@@ -1,0 +1,34 @@
+import { sleep } from './abort.js';
+
+export interface RetryOptions {
+  /** Total attempts including the first. */
+  readonly attempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly signal?: AbortSignal;
+  /** Whether this error is worth another attempt. */
+  readonly isRetryable: (err: unknown) => boolean;
+  readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  /** Injectable for tests. */
+  readonly random?: () => number;
+}
+
+/**
+ * Runs `fn` until it succeeds, a non-retryable error occurs, or attempts run out.
+ * Backoff is exponential with full jitter (AWS architecture blog's recommendation),
+ * which spreads retries of many workers hitting one throttled endpoint.
+ */
+export async function retry<T>(fn: (attempt: number) => Promise<T>, o: RetryOptions): Promise<T> {
+  const random = o.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= o.attempts || !o.isRetryable(err) || o.signal?.aborted) throw err;
+      const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
+      const delay = Math.round(cap / 2 + (random() * cap) / 2);
+      o.onRetry?.(err, attempt, delay);
+      await sleep(delay, o.signal);
+    }
+  }
+}

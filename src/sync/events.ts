@@ -1,0 +1,56 @@
+/**
+ * The events a run emits, in order. The CLI prints them as NDJSON with --json; the audit
+ * trail, the HTTP API and the dashboard subscribe to the same stream. Versioned by `v`.
+ */
+import type { ErrorKind } from '../core/errors.js';
+import type { Mode, TransferReason } from './plan.js';
+
+export const EVENT_VERSION = 1;
+
+export type SyncEvent =
+  | { type: 'run-start'; runId: number; mode: Mode; src: string; dst: string; dryRun: boolean }
+  | { type: 'plan'; action: 'transfer' | 'delete'; key: string; size?: number; reason?: TransferReason }
+  | {
+      type: 'transfer';
+      key: string;
+      size: number;
+      bytesSent: number;
+      md5: string;
+      reason: TransferReason;
+      method: 'stream' | 'server-copy';
+      durationMs: number;
+      attempts: number;
+    }
+  | { type: 'skip'; key: string; reason: string }
+  | { type: 'delete'; key: string }
+  | { type: 'differ'; key: string; reason: 'missing-on-dst' | 'missing-on-src' | 'size' | 'content' | 'mtime' }
+  | { type: 'unverified'; key: string; reason: string }
+  | { type: 'error'; key?: string; kind: ErrorKind | 'unknown'; message: string; hint?: string }
+  | { type: 'retry'; key?: string; what: string; attempt: number; message: string }
+  | { type: 'notice'; message: string }
+  | { type: 'summary'; summary: RunSummary };
+
+export interface RunSummary {
+  runId: number;
+  mode: Mode;
+  dryRun: boolean;
+  src: string;
+  dst: string;
+  transferred: number;
+  bytes: number;
+  bytesResumed: number;
+  serverSideCopies: number;
+  skipped: number;
+  deleted: number;
+  failed: number;
+  denied: number;
+  differences: number;
+  checks: number;
+  retries: number;
+  durationMs: number;
+  /** bytes/s over the whole run */
+  rate: number;
+  /** deletions that were due but not done (errors, or over --max-delete) */
+  deletesHeldBack: number;
+  status: 'ok' | 'failed' | 'differences' | 'aborted';
+}

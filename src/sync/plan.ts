@@ -1,0 +1,80 @@
+/**
+ * The planner: pure decisions about one key, given what is known about both sides.
+ * No I/O — the executor gathers missing facts (a destination HEAD, a content hash) and
+ * asks again (`resolve`), which keeps every rule here testable with plain objects
+ * (changesets' assembleReleasePlan / rclone's NeedTransfer).
+ */
+import { keyBytes, type Entry } from '../core/entry.js';
+import type { Filter } from './filter.js';
+import type { MarchPair } from './march.js';
+
+export type Mode = 'sync' | 'copy' | 'check';
+export type Compare = 'size-mtime' | 'checksum' | 'size-only';
+
+export interface PlanOptions {
+  readonly mode: Mode;
+  readonly compare: Compare;
+  /** Mtimes closer than this are equal (filesystems and S3 metadata round differently). */
+  readonly modifyWindowMs: number;
+  readonly ignoreExisting?: boolean;
+  readonly filter?: Filter;
+  /** Destination naming limits (from its features) and its key prefix length in bytes. */
+  readonly dstMaxKeyBytes?: number;
+  readonly dstPrefixBytes?: number;
+}
+
+export type TransferReason = 'missing' | 'size' | 'mtime' | 'checksum';
+export type Decision =
+  | { readonly kind: 'transfer'; readonly reason: TransferReason }
+  | { readonly kind: 'skip'; readonly reason: 'identical' | 'same-content' | 'existing' }
+  | { readonly kind: 'excluded' }
+  | { readonly kind: 'delete' }
+  /** dst-only in copy mode: left alone; in check mode: reported as extra */
+  | { readonly kind: 'extra' }
+  | { readonly kind: 'resolve'; readonly need: 'dst-stat' | 'src-md5' | 'dst-md5' }
+  | { readonly kind: 'invalid'; readonly message: string; readonly hint: string };
+
+function mtimeEqual(a: Entry, b: Entry, window: number): boolean {
+  return Math.abs(a.mtimeMs - b.mtimeMs) <= window;
+}
+
+export function decide(pair: MarchPair, o: PlanOptions): Decision {
+  const { src, dst } = pair;
+  if (o.filter) {
+    const inScope = src ? o.filter.matches(src) : dst ? o.filter.matches(dst) : false;
+    if (!inScope) return { kind: 'excluded' };
+  }
+  if (!src) return o.mode === 'sync' ? { kind: 'delete' } : { kind: 'extra' };
+
+  if (o.dstMaxKeyBytes !== undefined) {
+    const n = keyBytes(src.key) + (o.dstPrefixBytes ?? 0);
+    if (n > o.dstMaxKeyBytes) {
+      return {
+        kind: 'invalid',
+        message: `${src.key}: name is ${n} bytes, over the destination's ${o.dstMaxKeyBytes}-byte key limit`,
+        hint: 'shorten the path or use a shorter destination prefix, or --exclude it',
+      };
+    }
+  }
+  if (!dst) return { kind: 'transfer', reason: 'missing' };
+  if (o.ignoreExisting) return { kind: 'skip', reason: 'existing' };
+  if (src.size !== dst.size) return { kind: 'transfer', reason: 'size' };
+  if (o.compare === 'size-only') return { kind: 'skip', reason: 'identical' };
+
+  if (o.compare === 'checksum') {
+    if (!src.md5) return { kind: 'resolve', need: 'src-md5' };
+    if (!dst.md5) {
+      if (!dst.mtimeExact) return { kind: 'resolve', need: 'dst-stat' };
+      return { kind: 'resolve', need: 'dst-md5' };
+    }
+    return src.md5 === dst.md5 ? { kind: 'skip', reason: 'identical' } : { kind: 'transfer', reason: 'checksum' };
+  }
+
+  // size + mtime
+  if (!dst.mtimeExact) return { kind: 'resolve', need: 'dst-stat' };
+  if (mtimeEqual(src, dst, o.modifyWindowMs)) return { kind: 'skip', reason: 'identical' };
+  // Same size, different mtime: the content may or may not differ (a same-size edit, or a
+  // touch). When both hashes are known for free they decide; otherwise transfer.
+  if (src.md5 && dst.md5) return src.md5 === dst.md5 ? { kind: 'skip', reason: 'same-content' } : { kind: 'transfer', reason: 'checksum' };
+  return { kind: 'transfer', reason: 'mtime' };
+}

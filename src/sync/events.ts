@@ -9,7 +9,16 @@ export const EVENT_VERSION = 1;
 
 export type SyncEvent =
   | { type: 'run-start'; runId: number; mode: Mode; src: string; dst: string; dryRun: boolean }
-  | { type: 'plan'; action: 'transfer' | 'delete'; key: string; size?: number; reason?: TransferReason }
+  | {
+      type: 'plan';
+      action: 'transfer' | 'delete';
+      key: string;
+      size?: number;
+      reason?: TransferReason;
+      classification?: string;
+      transforms?: string[];
+    }
+  | { type: 'denied'; key: string; size: number; classification: string; reason: string; rule?: string }
   | {
       type: 'transfer';
       key: string;
@@ -20,6 +29,10 @@ export type SyncEvent =
       method: 'stream' | 'server-copy';
       durationMs: number;
       attempts: number;
+      classification?: string;
+      /** MD5 of the source bytes when transforms changed them (md5 is then of the stored bytes). */
+      md5Before?: string;
+      transforms?: Array<{ name: string; report: Record<string, unknown> }>;
     }
   | { type: 'skip'; key: string; reason: string }
   | { type: 'delete'; key: string }

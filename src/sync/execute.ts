@@ -19,6 +19,8 @@ import type { RunSummary, SyncEvent } from './events.js';
 import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
 import { decide, type Compare, type Decision, type Mode, type TransferReason } from './plan.js';
+import type { GateDecision, TransferGate } from './gate.js';
+import { spoolTransformed } from './spool.js';
 import type { StateDb } from './state.js';
 import { Stats } from './stats.js';
 
@@ -45,11 +47,16 @@ export interface RunOptions {
   readonly stats?: Stats;
   /** Listing problems on the source (unreadable directories, bad names), reported here. */
   readonly srcListErrors?: () => number;
+  /** Governance: classification policy and transforms, consulted for every transfer. */
+  readonly gate?: TransferGate;
+  /** Where transformed files are spooled before upload (default: the OS temp dir). */
+  readonly spoolDir?: string;
 }
 
 interface TransferTask {
   readonly src: Entry;
   readonly reason: TransferReason;
+  readonly admitted?: Extract<GateDecision, { allow: true }>;
 }
 
 /** Stable identity of a backend root for the state database. */
@@ -211,14 +218,38 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
           emit({ type: 'differ', key: p.key, reason: d.reason === 'missing' ? 'missing-on-dst' : d.reason === 'checksum' ? 'content' : d.reason });
           return;
         }
+        let admitted: Extract<GateDecision, { allow: true }> | undefined;
+        if (o.gate) {
+          let g: GateDecision;
+          try {
+            g = await o.gate.admit(p.src!, { src: o.src, dst: o.dst, signal });
+          } catch (err) {
+            fail(p.key, err);
+            return;
+          }
+          if (!g.allow) {
+            stats.denied++;
+            emit({ type: 'denied', key: p.key, size: p.src!.size, classification: g.classification, reason: g.reason, ...(g.rule ? { rule: g.rule } : {}) });
+            return;
+          }
+          admitted = g;
+        }
         stats.filesPlanned++;
         stats.bytesPlanned += p.src!.size;
         if (dryRun) {
-          emit({ type: 'plan', action: 'transfer', key: p.key, size: p.src!.size, reason: d.reason });
+          emit({
+            type: 'plan',
+            action: 'transfer',
+            key: p.key,
+            size: p.src!.size,
+            reason: d.reason,
+            ...(admitted?.classification ? { classification: admitted.classification } : {}),
+            ...(admitted?.transforms?.length ? { transforms: admitted.transforms.map((t) => t.name) } : {}),
+          });
           stats.filesDone++;
           return;
         }
-        await queue.push({ src: p.src!, reason: d.reason });
+        await queue.push({ src: p.src!, reason: d.reason, ...(admitted ? { admitted } : {}) });
         return;
     }
   };
@@ -228,8 +259,18 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
     const started = Date.now();
     let attempts = 0;
     let counted = 0;
-    const serverSide = hasServerSideCopy(o.dst) && o.dst.canCopyFrom(o.src);
-    const meta = { size: src.size, mtimeMs: src.mtimeMs, ...(src.md5 ? { md5: src.md5 } : {}) };
+    const admitted = task.admitted;
+    const transforms = admitted?.transforms ?? [];
+    const serverSide = transforms.length === 0 && hasServerSideCopy(o.dst) && o.dst.canCopyFrom(o.src);
+    const meta = {
+      size: src.size,
+      mtimeMs: src.mtimeMs,
+      ...(src.md5 ? { md5: src.md5 } : {}),
+      ...(admitted?.tags ? { tags: admitted.tags } : {}),
+      ...(admitted?.metadata ? { metadata: admitted.metadata } : {}),
+    };
+    let transformReports: Array<{ name: string; report: Record<string, unknown> }> | undefined;
+    let md5Before: string | undefined;
     try {
       const result = await withRetry(src.key, 'transfer', async (attempt): Promise<WriteResult> => {
         attempts = attempt;
@@ -241,6 +282,19 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
         };
         if (serverSide && hasServerSideCopy(o.dst)) {
           return o.dst.copyFrom(o.src, src.key, src.key, meta, { signal, onProgress: onBytes });
+        }
+        if (transforms.length > 0) {
+          const spooled = await spoolTransformed(o.src, src, transforms, { signal, dir: o.spoolDir });
+          try {
+            md5Before = spooled.md5Before;
+            transformReports = spooled.reports;
+            const acct = new AccountingStream({ limiter: o.limiter, onBytes, signal });
+            const body = spooled.open();
+            body.on('error', (e) => acct.destroy(e));
+            return await o.dst.write(src.key, body.pipe(acct), { ...meta, size: spooled.size, md5: spooled.md5After }, { signal });
+          } finally {
+            await spooled.dispose();
+          }
         }
         const body: Readable = await o.src.read(src.key, { signal, ifMatch: src });
         const acct = new AccountingStream({ limiter: o.limiter, onBytes, signal });
@@ -270,6 +324,9 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
         method: serverSide ? 'server-copy' : 'stream',
         durationMs: Date.now() - started,
         attempts,
+        ...(admitted?.classification ? { classification: admitted.classification } : {}),
+        ...(md5Before ? { md5Before } : {}),
+        ...(transformReports ? { transforms: transformReports } : {}),
       });
     } catch (err) {
       stats.bytesDone -= counted;

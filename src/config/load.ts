@@ -1,0 +1,64 @@
+/**
+ * Loads hybridsync.yaml: YAML syntax errors and schema violations both come back as a
+ * ConfigError naming the file, line and column, and the fix where one is obvious.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { configSchema, type HybridsyncConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'hybridsync.yaml';
+
+/** Finds the YAML node at a zod issue path to report its position. */
+function nodeAt(root: Node | null, path: readonly PropertyKey[]): Node | undefined {
+  let node: Node | null | undefined = root;
+  for (const seg of path) {
+    if (isMap(node)) {
+      const items = node.items as Array<{ key: unknown; value: unknown }>;
+      const pair = items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) return node;
+      node = (pair.value as Node | null) ?? (pair.key as Node);
+    } else if (isSeq(node)) {
+      const item = node.items[Number(seg)] as Node | undefined;
+      if (!item) return node;
+      node = item;
+    } else return node ?? undefined;
+  }
+  return node ?? undefined;
+}
+
+export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): HybridsyncConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw new ConfigError(`${file}:${pos?.line ?? '?'}:${pos?.col ?? '?'}: YAML syntax error: ${e.message.split('\n')[0]}`, {
+      hint: 'fix the YAML syntax at that position',
+    });
+  }
+  const data: unknown = doc.toJS() ?? {};
+  const r = configSchema.safeParse(data);
+  if (r.success) return r.data;
+  const messages = r.error.issues.slice(0, 5).map((issue: z.core.$ZodIssue) => {
+    const node = nodeAt(doc.contents, issue.path);
+    const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
+    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    return `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${where}: ${issue.message}`;
+  });
+  throw new ConfigError(messages.join('\n'), { hint: 'see schema/hybridsync.schema.json for the allowed keys and values' });
+}
+
+export function loadConfigFile(path: string): HybridsyncConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      cause: err,
+      hint: 'check the path given with --config',
+    });
+  }
+  return parseConfig(text, path);
+}

@@ -1,0 +1,21 @@
+/**
+ * The hybridsync.yaml schema. Sections are owned by the modules that use them and composed
+ * here; the JSON schema published in schema/hybridsync.schema.json is generated from this
+ * (npm run schema), so editors autocomplete and validate the file.
+ */
+import { z } from 'zod';
+import { governanceSchema } from './governance.js';
+import { operationsSchema } from './operations.js';
+
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    version: z.literal(1).default(1).describe('config format version'),
+    /** Where the state database lives (default ~/.hybridsync/state.db). */
+    stateFile: z.string().optional().describe('path of the state database'),
+  })
+  .extend(governanceSchema.shape)
+  .extend(operationsSchema.shape)
+  .strict();
+
+export type HybridsyncConfig = z.infer<typeof configSchema>;

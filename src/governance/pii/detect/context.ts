@@ -1,0 +1,103 @@
+/**
+ * Context words. Detectors look at a short window of text before a candidate (never more
+ * than CONTEXT_WINDOW characters, so every check is constant time) and at the name of
+ * the field the text came from (CSV column or JSON key).
+ *
+ * All patterns are alternations of literals with fixed-width boundaries: no nested or
+ * overlapping quantifiers, so each runs in time linear in the window.
+ */
+
+export const CONTEXT_WINDOW = 40;
+
+/** `customerPhoneNumber`, `Customer-Phone #` -> `customer_phone_number`, `customer_phone_#`. */
+export function normalizeFieldName(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[\s.\-/]+/g, '_');
+}
+
+const PHONE_WORDS =
+  /(?:^|[^a-z])(?:phone|phones|telephone|tel|mobile|mob|cell|cellphone|call|calls|called|calling|fax|sms|text|texted|whatsapp|signal|contact|ph|dial|reach|msisdn|hotline)(?![a-z])/;
+const SSN_WORDS =
+  /(?:^|[^a-z])(?:ssn|ssns|ss#|ss no|social security|social_security|socsec|soc sec|taxpayer|itin)(?![a-z])/;
+const BIRTH_WORDS =
+  /(?:^|[^a-z])(?:born|birth|birthdate|birthday|bday|dob|d\.o\.b|geb|geboren|nacimiento|naissance|nascita)(?![a-z])/;
+const CARD_WORDS = /(?:^|[^a-z])(?:card|cards|cc|ccn|credit|debit|visa|mastercard|amex|pan)(?![a-z])/;
+
+/**
+ * Identifier words that make the number right after them an identifier of something else
+ * (an order, an invoice, a device) rather than personal data: "order #100234567",
+ * "invoice no. 2024-000123", "IMEI: 35-209900-176148-1". Anchored to the end of the window.
+ */
+const ID_WORDS_BEFORE =
+  /(?:^|[^a-z])(?:order|orders|invoice|inv|po|ref|reference|ticket|case|tracking|receipt|transaction|txn|tx|confirmation|booking|shipment|sku|serial|sn|imei|imsi|iccid|meid|batch|lot|part|model|item|product|request|req|job|trace|run|commit|issue|bug|pr|account|acct|project|build|version|ver|release|isbn|ean|upc|gtin|asin)(?:[ _-]*(?:no|nr|num|number|id|#|code))?[\s:#=."'()\-]*$/;
+
+/** Version words before a dotted number: "version 1.2.3.4", "build: 10.0.0.1", "firmware 2.1.0.4". */
+const VERSION_WORDS_BEFORE =
+  /(?:^|[^a-z])(?:v|ver|version|versions|release|rel|rev|revision|build|firmware|fw|sdk|driver|kernel|agent|app|os|package|pkg|patch|update|upgrade|downgrade|installed|install|requires|dependency|dep|tag)[\s:=#"'()@-]*$/;
+
+/** Field names holding identifiers that are not personal data. */
+const ID_FIELD =
+  /(?:^|_)(?:order|invoice|inv|po|ref|ticket|case|tracking|receipt|transaction|txn|tx|confirmation|booking|shipment|sku|serial|imei|imsi|iccid|meid|batch|lot|part|model|item|product|request|req|job|trace|span|run|commit|build|version|ver|release|account|acct|project|isbn|ean|upc|gtin|asin|checksum|hash|sha|md5|uuid|guid|timestamp|ts|epoch|created|updated|price|amount|total|cost|qty|quantity|count|size|bytes)(?:_|$)/;
+const VERSION_FIELD = /(?:^|_)(?:v|ver|version|release|build|firmware|fw|sdk|agent|tag)(?:_|$)/;
+
+export interface FieldContext {
+  phone: boolean;
+  ssn: boolean;
+  birth: boolean;
+  card: boolean;
+  identifier: boolean;
+  version: boolean;
+}
+
+const NO_FIELD: FieldContext = { phone: false, ssn: false, birth: false, card: false, identifier: false, version: false };
+const fieldCache = new Map<string, FieldContext>();
+
+/** What a field name says about the values under it (memoised: field names repeat). */
+export function fieldContext(name: string | undefined): FieldContext {
+  if (!name) return NO_FIELD;
+  let fc = fieldCache.get(name);
+  if (fc) return fc;
+  const n = normalizeFieldName(name);
+  fc = {
+    phone: PHONE_WORDS.test(n) || n.includes('phone'),
+    ssn: SSN_WORDS.test(n),
+    birth: BIRTH_WORDS.test(n) || n.includes('birth'),
+    card: CARD_WORDS.test(n),
+    identifier: ID_FIELD.test(n),
+    version: VERSION_FIELD.test(n),
+  };
+  if (fieldCache.size > 4096) fieldCache.clear();
+  fieldCache.set(name, fc);
+  return fc;
+}
+
+function windowBefore(text: string, start: number): string {
+  return text.slice(Math.max(0, start - CONTEXT_WINDOW), start).toLowerCase();
+}
+
+export function phoneWordBefore(text: string, start: number): boolean {
+  return PHONE_WORDS.test(windowBefore(text, start));
+}
+export function ssnWordBefore(text: string, start: number): boolean {
+  return SSN_WORDS.test(windowBefore(text, start));
+}
+export function birthWordBefore(text: string, start: number): boolean {
+  return BIRTH_WORDS.test(windowBefore(text, start));
+}
+export function cardWordBefore(text: string, start: number): boolean {
+  return CARD_WORDS.test(windowBefore(text, start));
+}
+export function identifierWordBefore(text: string, start: number): boolean {
+  return ID_WORDS_BEFORE.test(windowBefore(text, start));
+}
+export function versionWordBefore(text: string, start: number): boolean {
+  return VERSION_WORDS_BEFORE.test(windowBefore(text, start));
+}
+
+/** Quick test whether a birth word appears anywhere in `text` (gates the date scan). */
+const BIRTH_WORDS_ANY_CASE = new RegExp(BIRTH_WORDS.source, 'i');
+export function mentionsBirth(text: string): boolean {
+  return BIRTH_WORDS_ANY_CASE.test(text);
+}

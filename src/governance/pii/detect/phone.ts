@@ -1,0 +1,95 @@
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+
+/**
+ * Phone validation with libphonenumber's full ("max") metadata. Parsing costs about 10 us,
+ * so the scanners only call it for candidates that already have a phone's shape, and
+ * results are memoised in a bounded map (phone numbers repeat a lot in real data).
+ */
+
+/** 0: not a phone number; 1: right length for the country but not an assigned range; 2: valid. */
+export type PhoneValidity = 0 | 1 | 2;
+export const PHONE_INVALID = 0;
+export const PHONE_POSSIBLE = 1;
+export const PHONE_VALID = 2;
+
+const CACHE_LIMIT = 20_000;
+const validityCache = new Map<string, PhoneValidity>();
+const e164Cache = new Map<string, string | null>();
+
+function remember<V>(map: Map<string, V>, key: string, value: V): V {
+  if (map.size >= CACHE_LIMIT) map.clear();
+  map.set(key, value);
+  return value;
+}
+
+/** Validity of `text` as a phone number, read in `region` unless it starts with `+`. */
+export function phoneValidity(text: string, region: CountryCode | undefined): PhoneValidity {
+  const key = `${region ?? ''}|${text}`;
+  const hit = validityCache.get(key);
+  if (hit !== undefined) return hit;
+  let v: PhoneValidity = PHONE_INVALID;
+  try {
+    const parsed = parsePhoneNumberFromString(text, region);
+    if (parsed) v = parsed.isValid() ? PHONE_VALID : parsed.isPossible() ? PHONE_POSSIBLE : PHONE_INVALID;
+  } catch {
+    v = PHONE_INVALID;
+  }
+  return remember(validityCache, key, v);
+}
+
+/** Best validity over the configured regions (the first region that validates wins). */
+export function phoneValidityInRegions(text: string, regions: readonly CountryCode[]): PhoneValidity {
+  let best: PhoneValidity = PHONE_INVALID;
+  for (const r of regions) {
+    const v = phoneValidity(text, r);
+    if (v === PHONE_VALID) return v;
+    if (v > best) best = v;
+  }
+  return best;
+}
+
+/**
+ * North American Numbering Plan structure: area code and exchange both start with 2-9.
+ * Checked without libphonenumber, which also rejects unassigned area codes that people
+ * still write down (and test data generators produce).
+ */
+export function nanpStructureValid(area: string, exchange: string): boolean {
+  const a = area.charCodeAt(0);
+  const e = exchange.charCodeAt(0);
+  return area.length === 3 && exchange.length === 3 && a >= 50 && a <= 57 && e >= 50 && e <= 57;
+}
+
+/**
+ * E.164 form (`+14155550100`) for keyed hashing, so that `(415) 555-0100` and
+ * `+1 415 555 0100` get the same token. Falls back to the bare digits.
+ */
+export function toE164(value: string, regions: readonly CountryCode[]): string {
+  const hit = e164Cache.get(value);
+  if (hit !== undefined) return hit ?? digitsOf(value);
+  const digits = digitsOf(value);
+  const plus = value.trimStart().startsWith('+');
+  let out: string | null = null;
+  if (!plus && digits.length === 10 && nanpStructureValid(digits.slice(0, 3), digits.slice(3, 6))) out = `+1${digits}`;
+  else if (!plus && digits.length === 11 && digits[0] === '1' && nanpStructureValid(digits.slice(1, 4), digits.slice(4, 7))) out = `+${digits}`;
+  else {
+    const tries: (CountryCode | undefined)[] = plus ? [undefined] : [...regions];
+    for (const r of tries) {
+      try {
+        const parsed = parsePhoneNumberFromString(value, r);
+        if (parsed?.isPossible()) {
+          out = parsed.number;
+          break;
+        }
+      } catch {
+        // not parseable in this region; try the next
+      }
+    }
+    if (out === null && plus) out = `+${digits}`;
+  }
+  remember(e164Cache, value, out);
+  return out ?? digits;
+}
+
+function digitsOf(s: string): string {
+  return s.replace(/\D+/g, '');
+}

@@ -1,4 +1,122 @@
 /** hybridsync.yaml sections owned by operations (jobs, links, schedules, server). */
+import { Cron } from 'croner';
 import { z } from 'zod';
+import { parseDuration, parseSize } from '../lib/units.js';
 
-export const operationsSchema = z.object({});
+const valid = (parse: (s: string) => unknown) => (s: string) => {
+  try {
+    parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const size = z.string().refine(valid(parseSize), { message: 'not a size: use forms like 512K, 64MiB, 40TB (TB = 10^12 bytes)' });
+const duration = z.string().refine(valid(parseDuration), { message: 'not a duration: use forms like 90s, 15m, 8h, 1d' });
+const bitRate = z
+  .string()
+  .regex(/^\s*\d+(\.\d+)?\s*(bps|kbps|Mbps|Gbps|Tbps)\s*$/i, 'not a line rate: use forms like 500Mbps, 1Gbps, 10Gbps (decimal)');
+const cron = z.string().refine(
+  valid((s) => new Cron(s, { paused: true })),
+  { message: 'not a cron expression: use five or six fields such as "0 22 * * *" (22:00 daily)' },
+);
+export const WINDOW_PATTERN = /^([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)$/;
+
+export const LINK_KINDS = ['direct-connect', 'expressroute', 'interconnect', 'vpn', 'sd-wan', 'internet', 'lan'] as const;
+
+export const linkSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
+    kind: z.enum(LINK_KINDS).default('direct-connect').describe('connectivity type'),
+    capacity: bitRate.describe('line rate shared by every job on this link, e.g. 10Gbps (10^9 bit/s)'),
+    warnAbove: z.number().gt(0).lte(1).default(0.7).describe('utilization share that triggers the warning'),
+    warnAfter: duration.default('15m').describe('how long utilization must stay above warnAbove before warning'),
+    lanes: z
+      .object({ metadata: z.number().positive(), artifacts: z.number().positive(), bulk: z.number().positive() })
+      .partial()
+      .strict()
+      .optional()
+      .describe('lane weights (default metadata 16, artifacts 4, bulk 1)'),
+  })
+  .strict();
+
+export const jobSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
+    kind: z.enum(['sync', 'copy']).default('sync').describe('sync mirrors (deletes extraneous files), copy only adds'),
+    source: z.string().min(1).describe('local path or s3://bucket/prefix'),
+    destination: z.string().min(1).describe('local path or s3://bucket/prefix'),
+    schedule: cron.optional().describe('cron expression; without it the job runs only when triggered'),
+    timezone: z.string().optional().describe('IANA time zone of schedule and window (default: local)'),
+    window: z.string().regex(WINDOW_PATTERN, 'use HH:MM-HH:MM, e.g. 22:00-06:00').optional().describe('run window; a run stops cleanly at its end'),
+    catchUp: z.enum(['skip', 'once']).default('once').describe('runs missed while the daemon was down: run once at start, or skip'),
+    link: z.string().optional().describe('the link this job crosses (links[].name)'),
+    lane: z.enum(['metadata', 'artifacts', 'bulk']).default('bulk').describe('priority lane on the link'),
+    retry: z
+      .object({ attempts: z.number().int().min(1).default(3), backoff: duration.default('1m') })
+      .strict()
+      .default({ attempts: 3, backoff: '1m' })
+      .describe('whole-run retries after a failed run, with exponential backoff'),
+    filters: z
+      .object({
+        include: z.array(z.string()).default([]),
+        exclude: z.array(z.string()).default([]),
+        excludeFrom: z.array(z.string()).default([]),
+        minSize: size.optional(),
+        maxSize: size.optional(),
+        minAge: duration.optional(),
+        maxAge: duration.optional(),
+      })
+      .strict()
+      .optional(),
+    transfer: z
+      .object({
+        transfers: z.number().int().min(1).optional(),
+        checkers: z.number().int().min(1).optional(),
+        retries: z.number().int().min(1).optional(),
+        checksum: z.boolean().optional(),
+        sizeOnly: z.boolean().optional(),
+        ignoreExisting: z.boolean().optional(),
+        bwlimit: z.string().optional().describe('rclone-style timetable for this job, under the link'),
+        multipartThreshold: size.optional(),
+        partSize: size.optional(),
+        multipartConcurrency: z.number().int().min(1).optional(),
+        storageClass: z.string().optional(),
+        maxDelete: z.number().int().min(0).optional(),
+        createBucket: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    s3: z
+      .object({
+        endpoint: z.string().optional(),
+        region: z.string().optional(),
+        pathStyle: z.boolean().optional(),
+        profile: z.string().optional(),
+        allowHttp: z.boolean().optional(),
+        caBundle: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    volume: size.optional().describe('expected bytes per run, for the bandwidth planner until history exists'),
+    seed: size.optional().describe('bytes of the initial copy, for seeding advice'),
+    governance: z.record(z.string(), z.unknown()).optional().describe('governance settings for this job'),
+  })
+  .strict();
+
+export const operationsSchema = z.object({
+  links: z.array(linkSchema).optional().describe('network links between environments and their capacity'),
+  jobs: z.array(jobSchema).optional().describe('scheduled sync and copy jobs'),
+  server: z
+    .object({
+      listen: z.string().default('127.0.0.1:8787').describe('HOST:PORT of the HTTP API and dashboard'),
+      tokenEnv: z.string().default('HYBRIDSYNC_API_TOKEN').describe('environment variable holding the bearer token'),
+    })
+    .strict()
+    .optional(),
+});
+
+export type LinkConfig = z.infer<typeof linkSchema>;
+export type JobConfig = z.infer<typeof jobSchema>;
+export type OperationsConfig = z.infer<typeof operationsSchema>;

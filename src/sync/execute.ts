@@ -124,17 +124,18 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
       },
     });
 
-  /** Fills in the destination's real mtime/MD5: from the state cache, else a HEAD. */
-  const statDst = async (dst: Entry): Promise<Entry | undefined> => {
-    const known = state.getObject(dstLoc, dst.key);
-    if (known && known.size === dst.size && dst.etag !== undefined && known.etag === dst.etag) {
-      return { ...dst, mtimeMs: known.mtimeMs, mtimeExact: true, ...(known.md5 ? { md5: known.md5 } : {}) };
+  /** Fills in an S3 entry's real mtime/MD5: from the state cache, else a HEAD. */
+  const statFull = async (b: Backend, loc: string, e: Entry): Promise<Entry | undefined> => {
+    const known = state.getObject(loc, e.key);
+    if (known && known.size === e.size && e.etag !== undefined && known.etag === e.etag) {
+      return { ...e, mtimeMs: known.mtimeMs, mtimeExact: true, ...(known.md5 ? { md5: known.md5 } : {}) };
     }
-    const full = await o.dst.stat(dst.key, { signal });
+    const full = await b.stat(e.key, { signal });
     if (full?.etag && full.mtimeExact) {
-      state.putObject(dstLoc, dst.key, { size: full.size, etag: full.etag, mtimeMs: full.mtimeMs, md5: full.md5 ?? null });
+      state.putObject(loc, e.key, { size: full.size, etag: full.etag, mtimeMs: full.mtimeMs, md5: full.md5 ?? null });
     }
-    return full;
+    // A foreign object without mtime metadata: its upload time is all anyone knows.
+    return full && !full.mtimeExact ? { ...full, mtimeExact: true } : full;
   };
 
   /** MD5 of an entry's content: free when listed, cached for local files, else read. */
@@ -159,12 +160,12 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
       for (let round = 0; d.kind === 'resolve'; round++) {
         if (round > 3) throw new InternalError(`planner did not settle for ${p.key}`);
         if (d.need === 'dst-stat') {
-          const full = await statDst(p.dst!);
+          const full = await statFull(o.dst, dstLoc, p.dst!);
           p = full ? { ...p, dst: full } : { key: p.key, src: p.src! };
-          if (full && !full.mtimeExact && !full.md5) {
-            // A foreign object without our metadata: its upload time is all we know.
-            p = { ...p, dst: { ...full, mtimeExact: true } };
-          }
+        } else if (d.need === 'src-stat') {
+          const full = await statFull(o.src, srcLoc, p.src!);
+          if (!full) return; // vanished since listing
+          p = { ...p, src: full };
         } else if (d.need === 'src-md5') {
           const md5 = await md5Of(o.src, srcLoc, p.src!, o.download ?? o.mode !== 'check');
           if (!md5) {
@@ -212,7 +213,7 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
           emit({ type: 'plan', action: 'delete', key: p.key });
         } else state.addPendingDelete(runId, p.key);
         return;
-      case 'transfer':
+      case 'transfer': {
         if (o.mode === 'check') {
           stats.differences++;
           emit({ type: 'differ', key: p.key, reason: d.reason === 'missing' ? 'missing-on-dst' : d.reason === 'checksum' ? 'content' : d.reason });
@@ -249,8 +250,21 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
           stats.filesDone++;
           return;
         }
-        await queue.push({ src: p.src!, reason: d.reason, ...(admitted ? { admitted } : {}) });
+        let srcEntry = p.src!;
+        if (!srcEntry.mtimeExact) {
+          // the destination must get the content's mtime, not the upload time
+          try {
+            const full = await statFull(o.src, srcLoc, srcEntry);
+            if (!full) return;
+            srcEntry = full;
+          } catch (err) {
+            fail(p.key, err);
+            return;
+          }
+        }
+        await queue.push({ src: srcEntry, reason: d.reason, ...(admitted ? { admitted } : {}) });
         return;
+      }
     }
   };
 

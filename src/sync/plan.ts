@@ -31,7 +31,7 @@ export type Decision =
   | { readonly kind: 'delete' }
   /** dst-only in copy mode: left alone; in check mode: reported as extra */
   | { readonly kind: 'extra' }
-  | { readonly kind: 'resolve'; readonly need: 'dst-stat' | 'src-md5' | 'dst-md5' }
+  | { readonly kind: 'resolve'; readonly need: 'src-stat' | 'dst-stat' | 'src-md5' | 'dst-md5' }
   | { readonly kind: 'invalid'; readonly message: string; readonly hint: string };
 
 function mtimeEqual(a: Entry, b: Entry, window: number): boolean {
@@ -71,6 +71,7 @@ export function decide(pair: MarchPair, o: PlanOptions): Decision {
   }
 
   // size + mtime
+  if (!src.mtimeExact) return { kind: 'resolve', need: 'src-stat' };
   if (!dst.mtimeExact) return { kind: 'resolve', need: 'dst-stat' };
   if (mtimeEqual(src, dst, o.modifyWindowMs)) return { kind: 'skip', reason: 'identical' };
   // Same size, different mtime: the content may or may not differ (a same-size edit, or a

@@ -552,7 +552,8 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
         await this.remove(key).catch(() => undefined);
         throw new IntegrityError(`${this.where(key)}: stored object (ETag ${head?.etag}, ${head?.size} bytes) does not match the parts sent (${expected})`);
       }
-      return { entry: { ...head, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: sent };
+      const final = meta.md5 ? head : await this.addMd5Metadata(key, head, meta, md5, signal);
+      return { entry: { ...final, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: sent };
     } catch (err) {
       await Promise.allSettled(inflight);
       // An aborted run keeps its journaled upload so the next run resumes it; anything
@@ -564,6 +565,39 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
       }
       throw err;
     }
+  }
+
+  /**
+   * The whole-content MD5 of a multipart upload is known only after the last part, but
+   * metadata is fixed at CreateMultipartUpload. A metadata-only self-copy (server side, no
+   * bytes cross the network; on Ceph it shares the data by reference) stores it, guarded
+   * by the ETag we just verified. Objects over 5 GiB keep the MD5 in the state DB only.
+   */
+  private async addMd5Metadata(key: string, head: Entry, meta: WriteMeta, md5: string, signal?: AbortSignal): Promise<Entry> {
+    if (head.size > MAX_SINGLE_COPY || !head.etag) return head;
+    const self = `${this.bucket}/${(this.prefix + key).split('/').map(encodeURIComponent).join('/')}`;
+    await this.call(
+      'store md5 metadata',
+      key,
+      () =>
+        this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            CopySource: self,
+            CopySourceIfMatch: `"${head.etag}"`,
+            MetadataDirective: 'REPLACE',
+            Metadata: this.objectMeta(meta, md5),
+            ContentType: meta.contentType,
+            StorageClass: (meta.storageClass ?? this.xfer.storageClass) as never,
+          }),
+          { abortSignal: signal },
+        ),
+      signal,
+    );
+    const after = await this.stat(key, { signal });
+    if (!after || after.size !== head.size) throw new IntegrityError(`${this.where(key)}: object changed while its MD5 metadata was stored`);
+    return after;
   }
 
   async abortUpload(key: string, uploadId: string, opts: OpOptions = {}): Promise<void> {

@@ -73,28 +73,31 @@ export function fieldContext(name: string | undefined): FieldContext {
   return fc;
 }
 
-function windowBefore(text: string, start: number): string {
+/** The lowercased CONTEXT_WINDOW characters before `start`: what the *Word checks read. */
+export function contextWindow(text: string, start: number): string {
   return text.slice(Math.max(0, start - CONTEXT_WINDOW), start).toLowerCase();
 }
 
-export function phoneWordBefore(text: string, start: number): boolean {
-  return PHONE_WORDS.test(windowBefore(text, start));
+/**
+ * The context window cut after the last digit in it: "born 1980-01-02, seen 2023-05-06"
+ * must not make the second date a birth date.
+ */
+export function windowAfterLastDigit(window: string): string {
+  for (let i = window.length - 1; i >= 0; i--) {
+    const c = window.charCodeAt(i);
+    if (c >= 48 && c <= 57) return window.slice(i + 1);
+  }
+  return window;
 }
-export function ssnWordBefore(text: string, start: number): boolean {
-  return SSN_WORDS.test(windowBefore(text, start));
-}
-export function birthWordBefore(text: string, start: number): boolean {
-  return BIRTH_WORDS.test(windowBefore(text, start));
-}
-export function cardWordBefore(text: string, start: number): boolean {
-  return CARD_WORDS.test(windowBefore(text, start));
-}
-export function identifierWordBefore(text: string, start: number): boolean {
-  return ID_WORDS_BEFORE.test(windowBefore(text, start));
-}
-export function versionWordBefore(text: string, start: number): boolean {
-  return VERSION_WORDS_BEFORE.test(windowBefore(text, start));
-}
+
+export const phoneWord = (window: string): boolean => PHONE_WORDS.test(window);
+export const ssnWord = (window: string): boolean => SSN_WORDS.test(window);
+export const birthWord = (window: string): boolean => BIRTH_WORDS.test(window);
+export const cardWord = (window: string): boolean => CARD_WORDS.test(window);
+/** The window ends with an identifier word: the number after it is an order, device, ... id. */
+export const identifierWordAtEnd = (window: string): boolean => ID_WORDS_BEFORE.test(window);
+/** The window ends with a version word: the dotted number after it is a version. */
+export const versionWordAtEnd = (window: string): boolean => VERSION_WORDS_BEFORE.test(window);
 
 /** Quick test whether a birth word appears anywhere in `text` (gates the date scan). */
 const BIRTH_WORDS_ANY_CASE = new RegExp(BIRTH_WORDS.source, 'i');

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# ensure-services.sh - make sure everything the tests need is installed and running:
+# Ceph RADOS Gateway (S3) on loopback, rclone and awscli (independent checkers/peers),
+# Debian's chromium (dashboard e2e). Installs with apt when root and missing.
+# Prints "export ..." lines for the S3 endpoint; writes the pids it started to
+# $HYBRIDSYNC_SERVICES_STARTED so the caller can stop exactly those.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+DATA=${CEPH_RGW_DATA:-${TMPDIR:-/tmp}/ceph-rgw-data}
+log() { echo "[ensure-services] $*" >&2; }
+
+need=()
+for b in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool uuidgen curl; do command -v "$b" >/dev/null || need+=(x); done
+[ ${#need[@]} -eq 0 ] || pkgs="ceph-mon ceph-osd radosgw ceph-common curl uuid-runtime"
+command -v rclone >/dev/null || pkgs="${pkgs:-} rclone"
+[ -x /usr/bin/aws ] || pkgs="${pkgs:-} awscli"
+command -v chromium >/dev/null || pkgs="${pkgs:-} chromium"
+if [ -n "${pkgs:-}" ]; then
+  if [ "$(id -u)" != 0 ]; then log "missing packages:$pkgs — install them (as root: apt-get install$pkgs)"; exit 1; fi
+  log "installing:$pkgs"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >&2
+fi
+
+running() { local pf="$DATA/run/client.rgw.a.pid"; [ -f "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; }
+if running; then
+  log "Ceph RGW already running (data $DATA)"
+else
+  CEPH_OSD_STORE=${CEPH_OSD_STORE:-bluestore} "$HERE/start-rgw.sh" "$DATA" >/dev/null
+  [ -n "${HYBRIDSYNC_SERVICES_STARTED:-}" ] && echo "$DATA" >> "$HYBRIDSYNC_SERVICES_STARTED"
+fi
+cat "$DATA/s3.env"

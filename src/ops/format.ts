@@ -1,0 +1,46 @@
+/** Planning-scale formatting: decimal bytes, bit rates, durations in hours and days, tables. */
+
+/** "11.1 Gbps": three significant figures in the largest unit that keeps the value >= 1. */
+export function formatBitRate(bps: number): string {
+  const units: Array<[number, string]> = [
+    [1e12, 'Tbps'],
+    [1e9, 'Gbps'],
+    [1e6, 'Mbps'],
+    [1e3, 'kbps'],
+  ];
+  for (const [f, u] of units) if (bps >= f) return `${trim(bps / f)} ${u}`;
+  return `${trim(bps)} bps`;
+}
+
+export function formatBytesDecimal(bytes: number): string {
+  const units: Array<[number, string]> = [
+    [1e15, 'PB'],
+    [1e12, 'TB'],
+    [1e9, 'GB'],
+    [1e6, 'MB'],
+    [1e3, 'kB'],
+  ];
+  for (const [f, u] of units) if (bytes >= f) return `${trim(bytes / f)} ${u}`;
+  return `${bytes} B`;
+}
+
+/** "2.5 h", "3.2 d": durations at planning scale. */
+export function formatDays(ms: number): string {
+  if (!Number.isFinite(ms)) return 'never';
+  const h = ms / 3_600_000;
+  if (h < 1) return `${trim(ms / 60_000)} min`;
+  if (h < 48) return `${trim(h)} h`;
+  return `${trim(h / 24)} d`;
+}
+
+function trim(v: number): string {
+  const fixed = v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return fixed.includes('.') ? fixed.replace(/\.?0+$/, '') : fixed;
+}
+
+/** Left-aligned columns separated by two spaces; the first row is the header. */
+export function formatTable(rows: ReadonlyArray<ReadonlyArray<string>>): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,77 @@
+/** Test helpers for the real Ceph RGW started by scripts/test.sh (or by hand: scripts/services/). */
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  AbortMultipartUploadCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
+
+export function s3Env(): { endpoint: string; accessKeyId: string; secretAccessKey: string } {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
+  if (!endpoint || !accessKeyId || !secretAccessKey) {
+    throw new Error('S3 test server not configured: run the tests with `npm test` (it starts Ceph RGW), or source $TMPDIR/ceph-rgw-data/s3.env');
+  }
+  return { endpoint, accessKeyId, secretAccessKey };
+}
+
+export function testClient(): S3Client {
+  const e = s3Env();
+  return new S3Client({
+    endpoint: e.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+export async function createTestBucket(client: S3Client, prefix = 'hs'): Promise<string> {
+  const name = `${prefix}-${randomBytes(5).toString('hex')}`;
+  await client.send(new CreateBucketCommand({ Bucket: name }));
+  return name;
+}
+
+export async function listAll(client: S3Client, bucket: string, prefix?: string): Promise<Array<{ key: string; size: number; etag: string }>> {
+  const out: Array<{ key: string; size: number; etag: string }> = [];
+  let token: string | undefined;
+  do {
+    const r = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of r.Contents ?? []) out.push({ key: o.Key!, size: o.Size ?? 0, etag: (o.ETag ?? '').replace(/"/g, '') });
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+export async function openUploads(client: S3Client, bucket: string): Promise<Array<{ key: string; uploadId: string }>> {
+  const r = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  return (r.Uploads ?? []).map((u) => ({ key: u.Key!, uploadId: u.UploadId! }));
+}
+
+export async function getObjectMd5(client: S3Client, bucket: string, key: string): Promise<string> {
+  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const h = createHash('md5');
+  for await (const c of r.Body as AsyncIterable<Buffer>) h.update(c);
+  return h.digest('hex');
+}
+
+export async function deleteBucket(client: S3Client, bucket: string): Promise<void> {
+  for (const u of await openUploads(client, bucket).catch(() => [])) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId })).catch(() => undefined);
+  }
+  while (true) {
+    const objs = await listAll(client, bucket).catch(() => []);
+    if (objs.length === 0) break;
+    for (let i = 0; i < objs.length; i += 1000) {
+      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objs.slice(i, i + 1000).map((o) => ({ Key: o.key })) } }));
+    }
+  }
+  await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+}

@@ -1,0 +1,317 @@
+/**
+ * End-to-end sync/copy/check through the built CLI against a real Ceph RGW, with
+ * outcomes a user checks: objects in the bucket, their hashes, exit codes, and an
+ * independent checker (Debian's rclone) agreeing.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, utimesSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, testClient } from '../helpers/s3.js';
+import { md5, randomFile, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
+import { events, runCli } from '../helpers/cli.js';
+
+let client: S3Client;
+let bucket: string;
+let stateDir: string;
+const env = (): NodeJS.ProcessEnv => ({ HYBRIDSYNC_STATE_DIR: stateDir });
+
+beforeAll(async () => {
+  client = testClient();
+  bucket = await createTestBucket(client, 'sync');
+  stateDir = tempDir('state');
+});
+afterAll(async () => {
+  await deleteBucket(client, bucket);
+  client.destroy();
+});
+
+function makeTree(): string {
+  const src = tempDir('src');
+  randomFile(src, 'training/shard-000.bin', 200_000);
+  randomFile(src, 'training/shard-001.bin', 300_000);
+  randomFile(src, 'models/ckpt.pt', 20 * 1024 * 1024 + 17); // multipart at the 16M default
+  writeFile(src, 'experiments/exp-1/metrics.json', '{"acc":0.91}');
+  writeFile(src, 'experiments/exp-1/notes ünïcode.txt', 'hello');
+  writeFile(src, 'a-b.txt', 'dash sorts before slash');
+  writeFile(src, 'a/b.txt', 'slash');
+  return src;
+}
+
+/** An rclone remote named "ceph" for the test server, configured through the environment. */
+function rcloneRemoteEnv(e: ReturnType<typeof s3Env>): Record<string, string> {
+  return {
+    RCLONE_CONFIG_CEPH_TYPE: 's3',
+    RCLONE_CONFIG_CEPH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_CEPH_ENDPOINT: e.endpoint,
+    RCLONE_CONFIG_CEPH_ACCESS_KEY_ID: e.accessKeyId,
+    RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY: e.secretAccessKey,
+    RCLONE_CONFIG_CEPH_FORCE_PATH_STYLE: 'true',
+  };
+}
+
+async function bucketHashes(prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const o of await listAll(client, bucket, prefix)) out.set(o.key.slice(prefix.length), await getObjectMd5(client, bucket, o.key));
+  return out;
+}
+
+describe('local -> S3 -> local', () => {
+  const src = makeTree();
+  let dst = '';
+  beforeAll(() => {
+    dst = `s3://${bucket}/t1`;
+  });
+
+  it('sync uploads every file byte for byte and reports a summary', async () => {
+    const r = await runCli(['sync', src, dst, '--json'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const summary = events(r.stdout).find((e) => e.type === 'summary')!.summary as Record<string, number>;
+    expect(summary.transferred).toBe(7);
+    expect(summary.failed).toBe(0);
+    expect(await bucketHashes('t1/')).toEqual(treeHashes(src));
+    expect(await openUploads(client, bucket)).toEqual([]);
+  });
+
+  it('stores mtime and MD5 as metadata that rclone understands, and rclone check agrees', () => {
+    const e = s3Env();
+    const rcloneEnv = { ...process.env, ...rcloneRemoteEnv(e) };
+    delete rcloneEnv.AWS_CA_BUNDLE;
+    // rclone exits non-zero (execFileSync throws) on any difference; --one-way: src side only
+    const out = execFileSync('rclone', ['check', src, `ceph:${bucket}/t1`], { env: rcloneEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    void out;
+    const lsl = execFileSync('rclone', ['lsl', `ceph:${bucket}/t1/models`], { env: rcloneEnv, encoding: 'utf8' });
+    const mtime = statSync(join(src, 'models/ckpt.pt')).mtime;
+    expect(lsl).toContain(mtime.toISOString().slice(0, 19).replace('T', ' '));
+  });
+
+  it('re-sync of an unchanged tree transfers nothing', async () => {
+    const r = await runCli(['sync', src, dst, '--json'], { env: env() });
+    expect(r.code).toBe(0);
+    const s = events(r.stdout).find((e) => e.type === 'summary')!.summary as Record<string, number>;
+    expect(s.transferred).toBe(0);
+    expect(s.skipped).toBe(7);
+  });
+
+  it('detects a same-size edit (mtime changed) and with --checksum even when mtime was kept', async () => {
+    const p = join(src, 'experiments/exp-1/metrics.json');
+    const st = statSync(p);
+    writeFileSync(p, '{"acc":0.92}'); // same size
+    const r1 = await runCli(['sync', src, dst, '--json'], { env: env() });
+    expect(events(r1.stdout).filter((e) => e.type === 'transfer').map((e) => e.key)).toEqual(['experiments/exp-1/metrics.json']);
+    // now an edit that keeps size AND mtime: only content comparison finds it
+    const st2 = statSync(p);
+    writeFileSync(p, '{"acc":0.93}');
+    utimesSync(p, st2.atime, st2.mtime);
+    const r2 = await runCli(['sync', src, dst, '--json'], { env: env() });
+    expect(events(r2.stdout).filter((e) => e.type === 'transfer')).toEqual([]);
+    const r3 = await runCli(['sync', src, dst, '--checksum', '--json'], { env: env() });
+    expect(events(r3.stdout).filter((e) => e.type === 'transfer').map((e) => e.key)).toEqual(['experiments/exp-1/metrics.json']);
+    expect(await getObjectMd5(client, bucket, 't1/experiments/exp-1/metrics.json')).toBe(md5('{"acc":0.93}'));
+    void st;
+  });
+
+  it('--checksum never compares a multipart ETag with an MD5: the big multipart object is not re-sent', async () => {
+    const objs = await listAll(client, bucket, 't1/models/');
+    expect(objs[0]!.etag).toMatch(/-\d+$/);
+    const r = await runCli(['sync', src, dst, '--checksum', '--json'], { env: { HYBRIDSYNC_STATE_DIR: tempDir('fresh-state') } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(events(r.stdout).filter((e) => e.type === 'transfer')).toEqual([]);
+  });
+
+  it('check reports nothing when equal, and a difference with exit 1', async () => {
+    const ok = await runCli(['check', src, dst], { env: env() });
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    writeFile(src, 'training/new.bin', 'not uploaded yet');
+    const diff = await runCli(['check', src, dst], { env: env() });
+    expect(diff.code).toBe(1);
+    expect(diff.stdout).toContain('missing-on-dst: training/new.bin');
+  });
+
+  it('--dry-run prints exactly what would be done and changes nothing', async () => {
+    const before = (await listAll(client, bucket, 't1/')).map((o) => o.key);
+    rmSync(join(src, 'a-b.txt'));
+    const r = await runCli(['sync', src, dst, '--dry-run'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('would copy training/new.bin');
+    expect(r.stdout).toContain('would delete a-b.txt');
+    expect((await listAll(client, bucket, 't1/')).map((o) => o.key)).toEqual(before);
+  });
+
+  it('--max-delete holds back every deletion when there are more than allowed', async () => {
+    rmSync(join(src, 'a/b.txt'));
+    const r = await runCli(['sync', src, dst, '--max-delete', '1'], { env: env() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/more than --max-delete 1; nothing was deleted/);
+    const keys = (await listAll(client, bucket, 't1/')).map((o) => o.key);
+    expect(keys).toContain('t1/a-b.txt');
+    expect(keys).toContain('t1/a/b.txt');
+    expect(keys).toContain('t1/training/new.bin'); // transfers still happened
+    const r2 = await runCli(['sync', src, dst], { env: env() });
+    expect(r2.code).toBe(0);
+    const keys2 = (await listAll(client, bucket, 't1/')).map((o) => o.key);
+    expect(keys2).not.toContain('t1/a-b.txt');
+    expect(await bucketHashes('t1/')).toEqual(treeHashes(src));
+  });
+
+  it('S3 -> local download matches byte for byte and keeps mtimes', async () => {
+    const out = tempDir('down');
+    const r = await runCli(['sync', dst, out], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(treeHashes(out)).toEqual(treeHashes(src));
+    const a = statSync(join(src, 'models/ckpt.pt')).mtimeMs;
+    const b = statSync(join(out, 'models/ckpt.pt')).mtimeMs;
+    expect(Math.abs(a - b)).toBeLessThanOrEqual(1);
+    const again = await runCli(['check', dst, out, '--download'], { env: env() });
+    expect(again.code, again.stdout).toBe(0);
+  });
+
+  it('S3 -> S3 on one endpoint copies server-side; across endpoints it streams', async () => {
+    const r = await runCli(['copy', dst, `s3://${bucket}/t2`, '--json'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const t = events(r.stdout).filter((e) => e.type === 'transfer');
+    expect(t.length).toBeGreaterThan(0);
+    expect(t.every((e) => e.method === 'server-copy')).toBe(true);
+    expect(await bucketHashes('t2/')).toEqual(treeHashes(src));
+    // "localhost" vs "127.0.0.1" are different endpoints as far as hybridsync knows
+    const other = s3Env().endpoint.replace('127.0.0.1', 'localhost');
+    const bucket2 = await createTestBucket(client, 'sync2');
+    try {
+      const r2 = await runCli(['copy', dst, `s3://${bucket2}/x`, '--json'], { env: { ...env(), AWS_ENDPOINT_URL: other } });
+      expect(r2.code, r2.stderr).toBe(0);
+      expect(events(r2.stdout).filter((e) => e.type === 'transfer').every((e) => e.method === 'server-copy')).toBe(true);
+      void r2;
+    } finally {
+      await deleteBucket(client, bucket2);
+    }
+  });
+
+  it('copy never deletes', async () => {
+    writeFile(src, 'only-in-src.txt', 'x');
+    const before = (await listAll(client, bucket, 't2/')).length;
+    rmSync(join(src, 'training/new.bin'));
+    const r = await runCli(['copy', src, `s3://${bucket}/t2`], { env: env() });
+    expect(r.code).toBe(0);
+    const keys = (await listAll(client, bucket, 't2/')).map((o) => o.key);
+    expect(keys).toContain('t2/training/new.bin');
+    expect(keys.length).toBe(before + 1);
+  });
+});
+
+describe('filters', () => {
+  it('--include/--exclude/--exclude-from/--min-size/--max-size/--max-age select files', async () => {
+    const src = tempDir('filt');
+    writeFile(src, 'keep/a.bin', 'x'.repeat(2000));
+    writeFile(src, 'keep/small.bin', 'x');
+    writeFile(src, 'keep/b.tmp', 'x'.repeat(2000));
+    writeFile(src, 'logs/old.bin', 'x'.repeat(2000), new Date('2020-01-01'));
+    writeFile(src, 'skipme/c.bin', 'x'.repeat(2000));
+    const exFile = join(tempDir('ex'), 'excludes.txt');
+    writeFileSync(exFile, '# comment\nskipme/\n');
+    const r = await runCli(
+      ['copy', src, `s3://${bucket}/filt`, '--include', '**/*.bin', '--exclude', '*.tmp', '--exclude-from', exFile, '--min-size', '1K', '--max-size', '1M', '--max-age', '30d'],
+      { env: env() },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect((await listAll(client, bucket, 'filt/')).map((o) => o.key)).toEqual(['filt/keep/a.bin']);
+  });
+});
+
+describe('bad input gets a clear error and loses nothing', () => {
+  it('unknown scheme, malformed URL, bad flag value: exit 2 naming the thing', async () => {
+    const src = tempDir('bad');
+    const r1 = await runCli(['sync', src, 'gs://bucket/x'], { env: env() });
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/unknown scheme "gs:\/\/"/);
+    const r2 = await runCli(['sync', src, 's3://'], { env: env() });
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/malformed S3 URL/);
+    const r3 = await runCli(['sync', src, `s3://${bucket}/x`, '--transfers', 'many'], { env: env() });
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(/--transfers must be an integer/);
+    const r4 = await runCli(['sync', src, `s3://${bucket}/x`, '--bwlimit', '08:00,fast'], { env: env() });
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toMatch(/bwlimit/);
+  });
+
+  it('missing bucket: exit 2 with the fix, nothing created', async () => {
+    const src = tempDir('nob');
+    writeFile(src, 'f.txt', 'x');
+    const r = await runCli(['sync', src, 's3://no-such-bucket-hs-test/x'], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bucket does not exist/);
+    expect(r.stderr).toMatch(/fix:/);
+  });
+
+  it('missing credentials and unreachable endpoint: exit 2 with the fix', async () => {
+    const src = tempDir('cred');
+    writeFile(src, 'f.txt', 'x');
+    const noCreds = await runCli(['sync', src, `s3://${bucket}/c`], {
+      env: { ...env(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true' },
+    });
+    expect(noCreds.code, noCreds.stderr).toBe(2);
+    expect(noCreds.stderr).toMatch(/credentials/);
+    const wrong = await runCli(['sync', src, `s3://${bucket}/c`], { env: { ...env(), AWS_SECRET_ACCESS_KEY: 'wrong-secret-000000000000000000000000000' } });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/rejected the credentials/);
+    expect(wrong.stderr).not.toContain('wrong-secret');
+    const down = await runCli(['sync', src, `s3://${bucket}/c`, '--retries', '1', '--s3-endpoint', 'http://127.0.0.1:9'], { env: env() });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/cannot reach S3 endpoint/);
+    expect(await listAll(client, bucket, 'c/')).toEqual([]);
+  });
+
+  it('refuses plain http to a non-loopback host unless allowed', async () => {
+    const r = await runCli(['ls', 's3://bucket1/x', '--s3-endpoint', 'http://s3.example.com'], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/refusing plain http/);
+  });
+
+  it('a key over 1024 bytes and a non-UTF-8 name are reported by path; the other files still sync', async () => {
+    const src = tempDir('names');
+    writeFile(src, 'good.txt', 'ok');
+    const deep = Array.from({ length: 9 }, (_, i) => `${'d'.repeat(120)}${i}`).join('/');
+    writeFile(src, `${deep}/long.txt`, 'too long for S3');
+    const bad = Buffer.concat([Buffer.from(join(src, 'caf')), Buffer.from([0xe9]), Buffer.from('.txt')]);
+    writeFileSync(bad, 'latin1 name');
+    const r = await runCli(['sync', src, `s3://${bucket}/names`], { env: env() });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/long\.txt: name is \d+ bytes, over the destination's 1024-byte key limit/);
+    expect(r.stderr).toMatch(/not valid UTF-8: .*caf/);
+    expect(r.stderr).toMatch(/rename it to valid UTF-8/);
+    expect((await listAll(client, bucket, 'names/')).map((o) => o.key)).toEqual(['names/good.txt']);
+  });
+
+  it('an unreadable local file is reported; the others continue; nothing is deleted', async () => {
+    const src = tempDir('perm');
+    writeFile(src, 'a.txt', 'a');
+    writeFile(src, 'secret.txt', 's');
+    writeFile(src, 'z.txt', 'z');
+    const p = join(src, 'secret.txt');
+    execFileSync('chmod', ['000', p]);
+    execFileSync('chmod', ['-R', 'a+rwX', stateDir]);
+    execFileSync('chmod', ['a+rx', src]);
+    // root reads anything: run the CLI as an unprivileged user to get a real EACCES
+    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const home = tempDir('home');
+    execFileSync('chmod', ['a+rwx', home]);
+    const r = await runCli(['copy', src, `s3://${bucket}/perm`], { env: { ...env(), HOME: home }, ...asUser });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/secret\.txt: .*permission denied/);
+    expect((await listAll(client, bucket, 'perm/')).map((o) => o.key)).toEqual(['perm/a.txt', 'perm/z.txt']);
+  });
+});
+
+describe('local -> local', () => {
+  it('sync writes through temp files, preserves mtimes, deletes extraneous files', async () => {
+    const src = makeTree();
+    const dst = tempDir('ll');
+    writeFile(dst, 'extraneous.txt', 'delete me');
+    const r = await runCli(['sync', src, dst], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(dst, 'extraneous.txt'))).toBe(false);
+    expect(treeHashes(dst)).toEqual(treeHashes(src));
+    expect(readFileSync(join(dst, 'a-b.txt'), 'utf8')).toBe('dash sorts before slash');
+  });
+});

@@ -5,6 +5,7 @@ import { checkCommand } from './check.js';
 import { copyCommand } from './copy.js';
 import { demoCommand } from './demo.js';
 import { EXIT } from './exit.js';
+import { jobCommand } from './job.js';
 import { lsCommand } from './ls.js';
 import { planCommand } from './plan.js';
 import { syncCommand } from './sync.js';
@@ -25,7 +26,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

@@ -33,7 +33,7 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Hybridsyn
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
+    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
     throw new ConfigError(`${file}:${pos?.line ?? '?'}:${pos?.col ?? '?'}: YAML syntax error: ${e.message.split('\n')[0]}`, {
       hint: 'fix the YAML syntax at that position',
     });

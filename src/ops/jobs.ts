@@ -1,4 +1,136 @@
-import type { Workload } from './planner.js';
-export async function workloadsFromJobs(_config?: string, _state?: string): Promise<Workload[]> {
-  throw new Error('not yet');
+/**
+ * Jobs and links as declared in hybridsync.yaml: loading, cross-checks the schema cannot
+ * express (a job's link exists, names are unique), and the translations to what the other
+ * modules take (transfer flags for the engine, schedule specs, planner workloads).
+ */
+import { existsSync } from 'node:fs';
+import { ConfigError } from '../core/errors.js';
+import { loadConfigFile, DEFAULT_CONFIG_FILE } from '../config/load.js';
+import type { JobConfig, LinkConfig } from '../config/operations.js';
+import type { HybridsyncConfig } from '../config/schema.js';
+import { parseDuration, parseSize } from '../lib/units.js';
+import { defaultStatePath } from '../sync/state.js';
+import { JobHistory } from './history.js';
+import { parseBitRate, type Workload } from './planner.js';
+import { nextStart, parseWindow } from './schedule.js';
+import type { SchedulableJob } from './scheduler.js';
+
+export interface Operations {
+  readonly file: string;
+  readonly config: HybridsyncConfig;
+  readonly jobs: readonly JobConfig[];
+  readonly links: readonly LinkConfig[];
+  readonly statePath: string;
+}
+
+export function configPath(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env.HYBRIDSYNC_CONFIG ?? DEFAULT_CONFIG_FILE;
+}
+
+export function loadOperations(flag?: string, stateFlag?: string): Operations {
+  const file = configPath(flag);
+  if (!flag && !existsSync(file)) {
+    throw new ConfigError(`no ${file} in the current directory`, { hint: 'pass --config FILE or set HYBRIDSYNC_CONFIG' });
+  }
+  return resolveOperations(loadConfigFile(file), file, stateFlag);
+}
+
+export function resolveOperations(config: HybridsyncConfig, file: string, stateFlag?: string): Operations {
+  const links = config.links ?? [];
+  const jobs = config.jobs ?? [];
+  const dup = (names: string[]): string | undefined => names.find((n, i) => names.indexOf(n) !== i);
+  const dupLink = dup(links.map((l) => l.name));
+  if (dupLink) throw new ConfigError(`${file}: links: the name "${dupLink}" is used twice`);
+  const dupJob = dup(jobs.map((j) => j.name));
+  if (dupJob) throw new ConfigError(`${file}: jobs: the name "${dupJob}" is used twice`);
+  for (const j of jobs) {
+    if (j.link && !links.some((l) => l.name === j.link)) {
+      throw new ConfigError(`${file}: jobs.${j.name}.link: no link named "${j.link}"`, {
+        hint: `declare it under links: or use one of: ${links.map((l) => l.name).join(', ') || '(none declared)'}`,
+      });
+    }
+    if (j.timezone) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: j.timezone });
+      } catch {
+        throw new ConfigError(`${file}: jobs.${j.name}.timezone: unknown time zone "${j.timezone}"`, { hint: 'use an IANA name such as Europe/Berlin' });
+      }
+    }
+  }
+  return { file, config, jobs, links, statePath: stateFlag ?? config.stateFile ?? defaultStatePath() };
+}
+
+export function findJob(ops: Operations, name: string): JobConfig {
+  const job = ops.jobs.find((j) => j.name === name);
+  if (!job) {
+    throw new ConfigError(`no job named "${name}" in ${ops.file}`, { hint: `jobs: ${ops.jobs.map((j) => j.name).join(', ') || '(none)'}` });
+  }
+  return job;
+}
+
+/** Link capacity in bytes per second. */
+export function linkBytesPerSecond(link: LinkConfig): number {
+  return parseBitRate(link.capacity) / 8;
+}
+
+export function schedulable(job: JobConfig): SchedulableJob {
+  return {
+    name: job.name,
+    ...(job.schedule ? { schedule: job.schedule } : {}),
+    ...(job.window ? { window: job.window } : {}),
+    ...(job.timezone ? { timezone: job.timezone } : {}),
+    catchUp: job.catchUp,
+    retry: { attempts: job.retry.attempts, backoffMs: parseDuration(job.retry.backoff) },
+  };
+}
+
+/** Length of a window in ms ("22:00-06:00" is 8 h). */
+export function windowLengthMs(spec: string): number {
+  const w = parseWindow(spec);
+  const min = (((w.end - w.start) % 1440) + 1440) % 1440 || 1440;
+  return min * 60_000;
+}
+
+/**
+ * Planner workloads for the scheduled jobs: the cadence from the schedule, the window
+ * from the job, the volume from the largest of the last 10 runs (else the job's `volume`).
+ */
+export function jobWorkloads(ops: Operations, history: JobHistory | undefined, now = Date.now()): Workload[] {
+  const out: Workload[] = [];
+  for (const j of ops.jobs) {
+    const spec = schedulable(j);
+    const first = nextStart(spec, now);
+    const second = first ? nextStart(spec, first.at) : undefined;
+    if (!first || !second) continue;
+    const everyMs = second.at - first.at;
+    const measured = history?.volumes(j.name, 10) ?? [];
+    const volumeBytes = measured.length > 0 ? Math.max(...measured) : j.volume ? parseSize(j.volume) : undefined;
+    if (volumeBytes === undefined) continue;
+    out.push({
+      name: j.name,
+      volumeBytes,
+      everyMs,
+      windowMs: Math.min(everyMs, j.window ? windowLengthMs(j.window) : everyMs),
+      ...(j.seed ? { seedBytes: parseSize(j.seed) } : {}),
+      source: measured.length > 0 ? 'history' : 'config',
+    });
+  }
+  return out;
+}
+
+/** `plan bandwidth` without --volume: the configured jobs, measured where history exists. */
+export async function workloadsFromJobs(configFlag?: string, stateFlag?: string): Promise<Workload[]> {
+  const ops = loadOperations(configFlag, stateFlag);
+  const history = existsSync(ops.statePath) ? new JobHistory(ops.statePath) : undefined;
+  try {
+    const w = jobWorkloads(ops, history);
+    if (w.length === 0) {
+      throw new ConfigError(`no scheduled job in ${ops.file} has a run history or a volume to plan for`, {
+        hint: 'set volume: on the jobs, or pass --volume --every --window',
+      });
+    }
+    return w;
+  } finally {
+    history?.close();
+  }
 }

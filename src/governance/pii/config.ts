@@ -129,6 +129,9 @@ export function loadScrubConfig(input: unknown): ScrubConfig {
   }
   config.columns.forEach((rule, i) => {
     if (!rule.type && !rule.operator) problems.push(`columns.${i}: give a type, an operator or both`);
+    if (!rule.type && rule.operator?.operator === 'hash') {
+      problems.push(`columns.${i}: hash needs a type (tokens are derived and named per entity type)`);
+    }
     const op = rule.operator ?? (rule.type ? operatorFor(config, rule.type) : undefined);
     if (op?.operator === 'generalize' && !(rule.type && GENERALIZABLE.has(rule.type))) {
       problems.push(`columns.${i}: generalize needs type ${[...GENERALIZABLE].join(', ')}`);

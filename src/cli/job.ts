@@ -1,0 +1,231 @@
+/** `hybridsync job list | run NAME | history NAME`: the jobs declared in hybridsync.yaml. */
+import { Command } from 'commander';
+import type { JobConfig } from '../config/operations.js';
+import { formatBytes, formatDuration } from '../lib/units.js';
+import { formatTable } from '../ops/format.js';
+import { LinkGovernor } from '../ops/governor.js';
+import { JobHistory, type JobRun, type JobRunStatus } from '../ops/history.js';
+import { findJob, linkBytesPerSecond, loadOperations, schedulable, type Operations } from '../ops/jobs.js';
+import { runJob, type PreparedJobRun } from '../ops/runner.js';
+import { nextStart, parseWindow, windowState } from '../ops/schedule.js';
+import { processSignal, reportError } from './context.js';
+import { EXIT, exitCodeForSummary } from './exit.js';
+import { prepareRun, type TransferFlags } from './transfer-options.js';
+
+interface JobFlags {
+  config?: string;
+  state?: string;
+  json?: boolean;
+  verbose?: boolean;
+  progress?: boolean;
+  respectWindow?: boolean;
+  limit?: string;
+}
+
+export interface OutputFlags {
+  readonly json?: boolean;
+  readonly verbose?: boolean;
+  readonly progress?: boolean;
+}
+
+/** The engine flags a job stands for, as if typed on the command line. */
+export function jobTransferFlags(job: JobConfig, statePath: string, out: OutputFlags = {}): TransferFlags {
+  const t = job.transfer ?? {};
+  const f = job.filters;
+  const s3 = job.s3 ?? {};
+  const str = (v: number | undefined, d: string): string => (v === undefined ? d : String(v));
+  return {
+    transfers: str(t.transfers, '8'),
+    checkers: str(t.checkers, '16'),
+    retries: str(t.retries, '3'),
+    multipartThreshold: t.multipartThreshold ?? '16M',
+    partSize: t.partSize ?? '16M',
+    multipartConcurrency: str(t.multipartConcurrency, '4'),
+    checksum: t.checksum,
+    sizeOnly: t.sizeOnly,
+    ignoreExisting: t.ignoreExisting,
+    bwlimit: t.bwlimit,
+    storageClass: t.storageClass,
+    maxDelete: t.maxDelete === undefined ? undefined : String(t.maxDelete),
+    createBucket: t.createBucket,
+    include: f?.include ?? [],
+    exclude: f?.exclude ?? [],
+    excludeFrom: f?.excludeFrom ?? [],
+    minSize: f?.minSize,
+    maxSize: f?.maxSize,
+    minAge: f?.minAge,
+    maxAge: f?.maxAge,
+    s3Endpoint: s3.endpoint,
+    s3Region: s3.region,
+    s3PathStyle: s3.pathStyle,
+    s3Profile: s3.profile,
+    s3AllowHttp: s3.allowHttp,
+    caBundle: s3.caBundle,
+    state: statePath,
+    json: out.json,
+    verbose: out.verbose,
+    progress: out.progress ?? false,
+    stats: '5s',
+    dryRun: false,
+  };
+}
+
+/** How the CLI and the daemon turn a job into an engine run: the same path as `hybridsync sync`. */
+export function jobPreparer(ops: Operations, out: OutputFlags): (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun> {
+  return (job, signal) => prepareRun(job.kind, job.source, job.destination, jobTransferFlags(job, ops.statePath, out), signal);
+}
+
+/** One governor per declared link. */
+export function linkGovernors(ops: Operations): Map<string, LinkGovernor> {
+  return new Map(
+    ops.links.map((l) => [
+      l.name,
+      new LinkGovernor({ name: l.name, bytesPerSecond: () => linkBytesPerSecond(l), ...(l.lanes ? { weights: l.lanes } : {}) }),
+    ]),
+  );
+}
+
+/** Exit code of a finished job run: a run stopped at its window's end is resumable, like an interrupted one. */
+export function exitCodeForJobStatus(status: JobRunStatus): number {
+  switch (status) {
+    case 'ok':
+      return EXIT.ok;
+    case 'window-end':
+    case 'stopped':
+    case 'interrupted':
+      return EXIT.interrupted;
+    default:
+      return EXIT.partial;
+  }
+}
+
+const iso = (t: number | null | undefined): string => (t ? new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
+
+function common(cmd: Command): Command {
+  return cmd.option('--config <file>', 'config file (default ./hybridsync.yaml or HYBRIDSYNC_CONFIG)').option('--state <file>', 'state database').option('--json', 'NDJSON output');
+}
+
+function runRow(r: JobRun): string[] {
+  return [
+    String(r.id),
+    r.trigger,
+    iso(r.startedAt),
+    r.endedAt ? formatDuration(r.endedAt - r.startedAt) : '-',
+    r.status,
+    String(r.files),
+    formatBytes(r.bytes),
+    String(r.failed),
+    r.message ?? '',
+  ];
+}
+
+export function jobCommand(): Command {
+  const job = new Command('job').description('jobs declared in hybridsync.yaml');
+
+  common(job.command('list').description('the jobs, their schedule and next run')).action((f: JobFlags) => {
+    try {
+      const ops = loadOperations(f.config, f.state);
+      const history = new JobHistory(ops.statePath);
+      const now = Date.now();
+      const rows = ops.jobs.map((j) => {
+        const last = history.list(j.name, 1)[0];
+        return {
+          name: j.name,
+          kind: j.kind,
+          source: j.source,
+          destination: j.destination,
+          schedule: j.schedule ?? null,
+          window: j.window ?? null,
+          link: j.link ?? null,
+          lane: j.lane,
+          nextRun: nextStart(schedulable(j), now)?.at ?? null,
+          lastStatus: last?.status ?? null,
+          lastRun: last?.startedAt ?? null,
+        };
+      });
+      history.close();
+      if (f.json) {
+        for (const r of rows) process.stdout.write(`${JSON.stringify({ v: 1, type: 'job', ...r })}\n`);
+      } else {
+        process.stdout.write(
+          `${formatTable([
+            ['name', 'kind', 'source -> destination', 'schedule', 'window', 'link/lane', 'next run', 'last'],
+            ...rows.map((r) => [r.name, r.kind, `${r.source} -> ${r.destination}`, r.schedule ?? 'manual', r.window ?? '-', `${r.link ?? '-'}/${r.lane}`, iso(r.nextRun), r.lastStatus ?? '-']),
+          ])}\n`,
+        );
+      }
+      process.exitCode = EXIT.ok;
+    } catch (err) {
+      process.exitCode = reportError(err, f.json);
+    }
+  });
+
+  common(job.command('run').description('run a job now, in the foreground (recorded in its history)').argument('<name>', 'job name'))
+    .option('-v, --verbose', 'print every file')
+    .option('--no-progress', 'no progress output')
+    .option('--respect-window', "stop at the end of the job's run window (and do not start while it is closed)")
+    .action(async (name: string, f: JobFlags) => {
+      let history: JobHistory | undefined;
+      try {
+        const ops = loadOperations(f.config, f.state);
+        const j = findJob(ops, name);
+        let deadline: number | undefined;
+        if (f.respectWindow && j.window) {
+          const ws = windowState(parseWindow(j.window), Date.now(), j.timezone);
+          if (!ws.open) {
+            process.stderr.write(`hybridsync: the window of ${name} (${j.window}) is closed; it opens at ${iso(ws.opensAt)}\n`);
+            process.exitCode = EXIT.ok;
+            return;
+          }
+          deadline = ws.closesAt;
+        }
+        history = new JobHistory(ops.statePath);
+        const governor = j.link ? linkGovernors(ops).get(j.link) : undefined;
+        const result = await runJob(
+          j,
+          { trigger: 'manual', attempt: 1, ...(deadline !== undefined ? { deadline } : {}) },
+          {
+            history,
+            prepare: jobPreparer(ops, { json: f.json, verbose: f.verbose, progress: f.progress !== false }),
+            signal: processSignal,
+            ...(governor ? { governor } : {}),
+          },
+        );
+        if (result.error !== undefined && result.status === 'failed') {
+          process.exitCode = reportError(result.error, f.json);
+        } else if (result.status === 'window-end') {
+          process.stderr.write(`${name}: stopped at the end of the run window; run again to resume\n`);
+          process.exitCode = EXIT.interrupted;
+        } else {
+          process.exitCode = result.summary ? exitCodeForSummary(result.summary) : exitCodeForJobStatus(result.status);
+        }
+      } catch (err) {
+        process.exitCode = reportError(err, f.json);
+      } finally {
+        history?.close();
+      }
+    });
+
+  common(job.command('history').description('past runs of a job, newest first').argument('<name>', 'job name'))
+    .option('--limit <n>', 'how many runs', '20')
+    .action((name: string, f: JobFlags) => {
+      try {
+        const ops = loadOperations(f.config, f.state);
+        findJob(ops, name);
+        const history = new JobHistory(ops.statePath);
+        const runs = history.list(name, Math.max(1, Number(f.limit) || 20));
+        history.close();
+        if (f.json) {
+          for (const r of runs) process.stdout.write(`${JSON.stringify({ v: 1, type: 'job-run', ...r })}\n`);
+        } else if (runs.length === 0) {
+          process.stdout.write(`${name}: no runs yet\n`);
+        } else {
+          process.stdout.write(`${formatTable([['id', 'trigger', 'started', 'took', 'status', 'files', 'bytes', 'failed', 'message'], ...runs.map(runRow)])}\n`);
+        }
+        process.exitCode = EXIT.ok;
+      } catch (err) {
+        process.exitCode = reportError(err, f.json);
+      }
+    });
+  return job;
+}

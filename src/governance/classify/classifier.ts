@@ -1,0 +1,168 @@
+/**
+ * The classifier gathers the facts the rules in ./rules.ts decide on — an explicit label,
+ * the nearest sidecar file, the path, the source object's tags, the first bytes of the
+ * content — in precedence order, stopping as soon as a fact decides, so a file a label or
+ * path rule classifies costs no request at all.
+ */
+import type { Readable } from 'node:stream';
+import { hasTags, type Backend } from '../../core/backend.js';
+import type { Entry } from '../../core/entry.js';
+import { NotFoundError, PermissionError } from '../../core/errors.js';
+import type { LabelLookup } from '../labels.js';
+import type { ContentDetector } from './detectors.js';
+import { describePathRule, levelNamed, matchPathRule, parseSidecar, raiseForFindings, type Classification, type ClassificationSettings } from './rules.js';
+
+/** A source as the classifier sees it. */
+export interface SourceView {
+  readonly backend: Backend;
+  /** Canonical URI of the root, ending in `/`: `file:///data/x/`, `s3://bucket/prefix/`. */
+  readonly rootUri: string;
+  /** What path rules see before the key: `/data/x/` for local roots, else the root URI. */
+  readonly pathPrefix: string;
+  /** Environment the source is in, for environment-scoped rules. */
+  readonly environment?: string;
+  /**
+   * Where sidecar files are read: a backend rooted at the top (`/`, the bucket) so that
+   * sidecars above the sync root count too, and the key of the root in it.
+   */
+  readonly sidecars: { readonly backend: Backend; readonly base: string };
+}
+
+/** Describes a backend root for the classifier; `openTop` opens `/` or the bucket root. */
+export function sourceViewOf(b: Backend, openTop: (uri: string) => Backend | undefined, environment?: string): SourceView {
+  const env = environment !== undefined ? { environment } : {};
+  if (b.type === 'local' && typeof (b as { root?: unknown }).root === 'string') {
+    const root = (b as unknown as { root: string }).root.replace(/\/+$/, '');
+    const top = openTop('file:///');
+    return {
+      backend: b,
+      rootUri: `file://${root}/`,
+      pathPrefix: `${root}/`,
+      ...env,
+      sidecars: top ? { backend: top, base: root === '' ? '' : `${root.slice(1)}/` } : { backend: b, base: '' },
+    };
+  }
+  if (b.type === 's3') {
+    const { bucket, prefix } = b as unknown as { bucket: string; prefix: string };
+    const top = prefix ? openTop(`s3://${bucket}`) : undefined;
+    const rootUri = `s3://${bucket}/${prefix}`;
+    return { backend: b, rootUri, pathPrefix: rootUri, ...env, sidecars: top ? { backend: top, base: prefix } : { backend: b, base: '' } };
+  }
+  const rootUri = b.uri.endsWith('/') ? b.uri : `${b.uri}/`;
+  return { backend: b, rootUri, pathPrefix: rootUri, ...env, sidecars: { backend: b, base: '' } };
+}
+
+export interface ClassifierDeps {
+  readonly settings: ClassificationSettings;
+  readonly labels?: LabelLookup;
+  readonly detector?: ContentDetector;
+}
+
+interface SidecarHit {
+  readonly level: string;
+  readonly where: string;
+  readonly note?: string;
+}
+
+const SIDECAR_MAX_BYTES = 4096;
+const SIDECAR_CACHE_LIMIT = 100_000;
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+export class Classifier {
+  private readonly sidecarCache = new Map<string, Promise<SidecarHit | null>>();
+
+  constructor(private readonly d: ClassifierDeps) {}
+
+  get settings(): ClassificationSettings {
+    return this.d.settings;
+  }
+
+  async classify(entry: Entry, src: SourceView, signal?: AbortSignal): Promise<Classification> {
+    const s = this.d.settings;
+    const label = this.d.labels?.labelFor(src.rootUri + entry.key);
+    if (label) {
+      const named = levelNamed(s.scale, label.level, `label on ${label.uri}`);
+      return {
+        level: named.level,
+        source: 'label',
+        rule: named.note ?? `label on ${label.uri} (set by ${label.setBy} ${new Date(label.setAt).toISOString()})`,
+      };
+    }
+    const declared = await this.declared(entry, src, signal);
+    if (!s.pii.enabled || !this.d.detector || entry.size === 0 || !s.scale.above(s.pii.level, declared.level) || !s.pii.applies(entry.key)) {
+      return declared;
+    }
+    const sample = await readAll(await src.backend.read(entry.key, { start: 0, end: Math.min(entry.size, s.pii.maxBytes), signal, ifMatch: entry }));
+    const findings = this.d.detector.scan(sample, { key: entry.key });
+    if (!Object.values(findings).some((n) => n > 0)) return declared;
+    return raiseForFindings(declared, s.scale, s.pii.level, this.d.detector.name, findings);
+  }
+
+  /** Sidecar, path rule, object tag or default: the level the declared rules give. */
+  private async declared(entry: Entry, src: SourceView, signal?: AbortSignal): Promise<Classification> {
+    const s = this.d.settings;
+    const sidecar = await this.nearestSidecar(src, entry.key, signal);
+    if (sidecar) return { level: sidecar.level, source: 'sidecar', rule: sidecar.note ?? `sidecar ${sidecar.where}` };
+    const rule = matchPathRule(s.rules, { key: entry.key, fullPath: src.pathPrefix + entry.key, ...(src.environment ? { environment: src.environment } : {}) });
+    if (rule) return { level: rule.level, source: 'path', rule: describePathRule(rule) };
+    if (s.objectTags.enabled) {
+      const tagKey = s.objectTags.key;
+      let value = entry.metadata?.[tagKey];
+      let what = `metadata ${tagKey}`;
+      if (value === undefined && hasTags(src.backend)) {
+        value = (await src.backend.getTags(entry.key, { signal }))[tagKey];
+        what = `object tag ${tagKey}`;
+      }
+      if (value !== undefined) {
+        const named = levelNamed(s.scale, value, what);
+        return { level: named.level, source: 'tag', rule: named.note ?? `${what}=${named.level}` };
+      }
+    }
+    return { level: s.defaultLevel, source: 'default', rule: 'default level (no label, sidecar, path rule or tag)' };
+  }
+
+  private async nearestSidecar(src: SourceView, key: string, signal?: AbortSignal): Promise<SidecarHit | undefined> {
+    const full = src.sidecars.base + key;
+    let end = full.lastIndexOf('/');
+    while (true) {
+      const dir = end < 0 ? '' : full.slice(0, end);
+      const hit = await this.sidecarIn(src, dir, signal);
+      if (hit) return hit;
+      if (end < 0) return undefined;
+      end = full.lastIndexOf('/', end - 1);
+    }
+  }
+
+  private sidecarIn(src: SourceView, dir: string, signal?: AbortSignal): Promise<SidecarHit | null> {
+    const reader = src.sidecars.backend;
+    const cacheKey = `${reader.uri}\n${dir}`;
+    let hit = this.sidecarCache.get(cacheKey);
+    if (!hit) {
+      if (this.sidecarCache.size >= SIDECAR_CACHE_LIMIT) this.sidecarCache.clear();
+      const key = dir ? `${dir}/${this.d.settings.sidecarName}` : this.d.settings.sidecarName;
+      const where = reader.type === 'local' ? `/${key}` : `${reader.uri.replace(/\/*$/, '/')}${key}`;
+      hit = (async (): Promise<SidecarHit | null> => {
+        let text: string;
+        try {
+          text = (await readAll(await reader.read(key, { start: 0, end: SIDECAR_MAX_BYTES, signal }))).toString('utf8');
+        } catch (err) {
+          // no sidecar here; an unreadable directory above the root labels nothing either
+          if (err instanceof NotFoundError || err instanceof PermissionError) return null;
+          throw err;
+        }
+        const raw = parseSidecar(text);
+        if (raw === undefined) return null;
+        const named = levelNamed(this.d.settings.scale, raw, `sidecar ${where}`);
+        return { level: named.level, where, ...(named.note ? { note: named.note } : {}) };
+      })();
+      this.sidecarCache.set(cacheKey, hit);
+      hit.catch(() => this.sidecarCache.delete(cacheKey));
+    }
+    return hit;
+  }
+}

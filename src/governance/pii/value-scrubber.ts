@@ -1,0 +1,65 @@
+import type { CountryCode } from 'libphonenumber-js/max';
+import { operatorFor, type OperatorSpec, type ScrubConfig } from './config.js';
+import { PiiDetector } from './detect/detect.js';
+import { applyOperator, mask, type OperatorContext, type Pseudonymizer } from './operators.js';
+import { zeroCounts, type EntityType } from './types.js';
+
+/**
+ * Scrubs single values, whatever format they came from: free text (detect, then replace
+ * each finding) or a whole value of a known type (a PII column). Counts what it
+ * replaced; never keeps a value.
+ */
+export class ValueScrubber {
+  readonly counts = zeroCounts();
+  readonly detector: PiiDetector;
+  private readonly ops: Record<EntityType, OperatorSpec>;
+  private readonly opCtx: OperatorContext;
+  private readonly allow: ReadonlySet<string>;
+
+  constructor(config: ScrubConfig, pseudonymizer: Pseudonymizer | undefined) {
+    const types = config.detect.types.filter((t) => operatorFor(config, t).operator !== 'keep');
+    this.detector = new PiiDetector({ types, minScore: config.detect.minScore, phoneRegions: config.detect.phoneRegions });
+    this.ops = {} as Record<EntityType, OperatorSpec>;
+    for (const t of Object.keys(this.counts) as EntityType[]) this.ops[t] = operatorFor(config, t);
+    this.opCtx = { pseudonymizer, regions: config.detect.phoneRegions as CountryCode[] };
+    this.allow = new Set(config.allow);
+  }
+
+  /** `value` with every finding replaced; the same string when nothing was found. */
+  text(value: string, field?: string): string {
+    const findings = this.detector.detect(value, field);
+    if (findings.length === 0) return value;
+    const parts: string[] = [];
+    let last = 0;
+    for (const f of findings) {
+      const found = value.slice(f.start, f.end);
+      if (this.allow.has(found)) continue;
+      parts.push(value.slice(last, f.start), applyOperator(this.ops[f.type], f.type, found, this.opCtx));
+      this.counts[f.type]++;
+      last = f.end;
+    }
+    if (last === 0) return value;
+    parts.push(value.slice(last));
+    return parts.join('');
+  }
+
+  /**
+   * The whole `value` handled as `type` with `op` (a PII column). Empty values stay
+   * empty; an untyped rule (e.g. `notes: redact`) is applied without counting a type.
+   */
+  whole(value: string, type: EntityType | undefined, op: OperatorSpec): string {
+    if (op.operator === 'keep' || value.trim().length === 0 || this.allow.has(value)) return value;
+    if (type) {
+      this.counts[type]++;
+      return applyOperator(op, type, value, this.opCtx);
+    }
+    switch (op.operator) {
+      case 'replace':
+        return op.with ?? '<REDACTED>';
+      case 'mask':
+        return mask(value, op.keep, op.char);
+      default:
+        return '';
+    }
+  }
+}

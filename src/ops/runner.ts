@@ -1,0 +1,125 @@
+/**
+ * Runs one job once: prepares the engine run (through an injected `prepare`, so this module
+ * builds no backends), puts it on its link's lane, records it in the job history, and stops
+ * it cleanly at the window's end. Stopping aborts the engine's signal: files in flight are
+ * finished or their multipart uploads journaled, and the next run resumes from there.
+ */
+import { setMaxListeners } from 'node:events';
+import { describeError } from '../core/errors.js';
+import type { JobConfig } from '../config/operations.js';
+import { runSync, type RunOptions } from '../sync/execute.js';
+import type { RunSummary, SyncEvent } from '../sync/events.js';
+import { Stats } from '../sync/stats.js';
+import { systemClock, type Clock } from './clock.js';
+import type { LinkGovernor } from './governor.js';
+import type { JobHistory, JobRunStatus } from './history.js';
+import type { LaunchRequest } from './scheduler.js';
+
+export interface PreparedJobRun {
+  readonly run: RunOptions;
+  readonly close: () => Promise<void>;
+}
+
+/** A run in progress, as the API and the dashboard see it. */
+export interface LiveRun {
+  readonly job: string;
+  readonly historyId: number;
+  readonly trigger: LaunchRequest['trigger'];
+  readonly startedAt: number;
+  readonly deadline?: number;
+  readonly link?: string;
+  readonly lane: JobConfig['lane'];
+  readonly stats: Stats;
+}
+
+export interface RunJobDeps {
+  readonly history: JobHistory;
+  readonly prepare: (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun>;
+  readonly governor?: LinkGovernor;
+  readonly clock?: Clock;
+  /** Aborts the run (daemon shutdown): it stops as at a window's end, status `stopped`. */
+  readonly signal?: AbortSignal;
+  readonly onStart?: (live: LiveRun) => void;
+  readonly onEvent?: (job: string, e: SyncEvent) => void;
+  readonly onEnd?: (live: LiveRun, status: JobRunStatus, summary?: RunSummary) => void;
+}
+
+export interface JobRunResult {
+  readonly status: JobRunStatus;
+  readonly historyId: number;
+  readonly summary?: RunSummary;
+  readonly error?: unknown;
+}
+
+export class WindowClosedError extends Error {
+  constructor(at: number) {
+    super(`run window closed at ${new Date(at).toISOString()}: finishing files in flight, the next run resumes`);
+  }
+}
+
+export async function runJob(job: JobConfig, req: LaunchRequest, deps: RunJobDeps): Promise<JobRunResult> {
+  const clock = deps.clock ?? systemClock;
+  const startedAt = clock.now();
+  const historyId = deps.history.start(job.name, req.trigger, startedAt, req.scheduledAt, req.attempt);
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
+  let windowClosed = false;
+  const onOuter = (): void => stop.abort(deps.signal?.reason);
+  deps.signal?.addEventListener('abort', onOuter, { once: true });
+  if (deps.signal?.aborted) onOuter();
+  const deadlineTimer =
+    req.deadline !== undefined
+      ? clock.setTimer(() => {
+          windowClosed = true;
+          stop.abort(new WindowClosedError(req.deadline!));
+        }, req.deadline - startedAt)
+      : undefined;
+
+  let prepared: PreparedJobRun | undefined;
+  let status: JobRunStatus = 'failed';
+  let summary: RunSummary | undefined;
+  let error: unknown;
+  const liveOf = (stats: Stats): LiveRun => ({
+    job: job.name,
+    historyId,
+    trigger: req.trigger,
+    startedAt,
+    ...(req.deadline !== undefined ? { deadline: req.deadline } : {}),
+    ...(job.link ? { link: job.link } : {}),
+    lane: job.lane,
+    stats,
+  });
+  let live = liveOf(new Stats());
+  try {
+    prepared = await deps.prepare(job, stop.signal);
+    const base = prepared.run;
+    const limiter = deps.governor ? deps.governor.lane(job.lane, base.limiter) : base.limiter;
+    // the prepared run's Stats drive its reporter: share them with the API
+    live = liveOf(base.stats ?? live.stats);
+    deps.onStart?.(live);
+    const run: RunOptions = {
+      ...base,
+      ...(limiter ? { limiter } : {}),
+      stats: live.stats,
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'run-start') deps.history.linkEngineRun(historyId, e.runId);
+        base.onEvent?.(e);
+        deps.onEvent?.(job.name, e);
+      },
+    };
+    summary = await runSync(run);
+    status = summary.status === 'aborted' ? (windowClosed ? 'window-end' : 'stopped') : summary.status;
+  } catch (err) {
+    error = err;
+    status = stop.signal.aborted ? (windowClosed ? 'window-end' : 'stopped') : 'failed';
+  } finally {
+    deadlineTimer?.cancel();
+    deps.signal?.removeEventListener('abort', onOuter);
+    await prepared?.close();
+  }
+  const message = error !== undefined ? describeError(error) : windowClosed ? 'stopped at the end of the run window; the next run resumes' : undefined;
+  deps.history.finish(historyId, clock.now(), status, summary, message);
+  deps.onEnd?.(live, status, summary);
+  return { status, historyId, ...(summary ? { summary } : {}), ...(error !== undefined ? { error } : {}) };
+}

@@ -238,9 +238,11 @@ export class LocalBackend implements Backend {
         throw new SourceChangedError(`${p} changed since it was listed`);
       }
     }
+    // A known end lets small files be read with one small buffer instead of a 1 MiB one.
+    const end = opts.end !== undefined ? opts.end - 1 : expect ? Math.max(0, expect.size - 1) : undefined;
     const stream = fh.createReadStream({
       start: opts.start,
-      end: opts.end !== undefined ? opts.end - 1 : undefined,
+      end: expect && expect.size === 0 && opts.end === undefined ? undefined : end,
       highWaterMark: 1 << 20,
       signal: opts.signal,
       autoClose: !expect,

@@ -74,7 +74,7 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     ...(ca ? { ca } : {}),
   });
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
-  return new S3Client({
+  const client = new S3Client({
     region: conn.region,
     ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
     forcePathStyle: conn.forcePathStyle,
@@ -87,4 +87,19 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 10_000, requestTimeout: 300_000 }),
   });
+  // Every body we send carries Content-MD5, which the server validates; hashing the same
+  // bytes again with SHA-256 for the signature would double the client's CPU per byte
+  // (and on a host shared with the server, slow the server too). Sign such requests with
+  // UNSIGNED-PAYLOAD: headers stay signed, integrity comes from Content-MD5.
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const req = args.request as { headers?: Record<string, string> };
+      if (req.headers && ('content-md5' in req.headers || 'Content-MD5' in req.headers)) {
+        req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'hybridsyncUnsignedPayloadWithMd5', priority: 'low' },
+  );
+  return client;
 }

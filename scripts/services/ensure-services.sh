@@ -22,7 +22,10 @@ if [ -n "${pkgs:-}" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $pkgs >&2
 fi
 
-running() { local pf="$DATA/run/client.rgw.a.pid"; [ -f "$pf" ] && kill -0 "$(cat "$pf")" 2>/dev/null; }
+running() {   # our radosgw for this data dir is alive (pid file + cmdline, guards pid reuse)
+  local pf="$DATA/run/client.rgw.a.pid" pid
+  [ -f "$pf" ] && pid=$(cat "$pf") && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$DATA/ceph.conf"
+}
 if running; then
   log "Ceph RGW already running (data $DATA)"
 else

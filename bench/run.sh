@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules/.bin ] || npm ci --no-audit --no-fund
 npm run build --silent
+# a cluster of its own, big enough for the GiB scenarios (sparse file), apart from the tests'
+export CEPH_RGW_DATA=${BENCH_CEPH_DATA:-${TMPDIR:-/tmp}/ceph-rgw-bench} CEPH_STORE_GB=${CEPH_STORE_GB:-64}
+export RGW_PORT=${BENCH_RGW_PORT:-7490} CEPH_MON_PORT=${BENCH_MON_PORT:-13390}
+export BENCH_CEPH_CONF=$CEPH_RGW_DATA/ceph.conf
 eval "$(bash scripts/services/ensure-services.sh | grep '^export ')"
 unset AWS_CA_BUNDLE AWS_PROFILE
 echo "== memory of the diff vs number of files"

@@ -91,6 +91,12 @@ function makeFiles(dir: string, n: number, size: number): void {
   writeFileSync(join(dir, '.done'), '');
 }
 
+/** Frees the space a scenario used (the bench cluster is sized for one scenario at a time). */
+async function dropBucket(b: string): Promise<void> {
+  const conf = process.env.BENCH_CEPH_CONF;
+  if (conf) await measure('radosgw-admin', ['-c', conf, '-n', 'client.admin', 'bucket', 'rm', `--bucket=${b}`, '--purge-objects', '--bypass-gc']);
+}
+
 async function bucket(name: string): Promise<string> {
   const b = `bench-${name}-${randomBytes(3).toString('hex')}`;
   await client.send(new CreateBucketCommand({ Bucket: b }));
@@ -111,6 +117,7 @@ async function scenarioA(): Promise<void> {
   const r = await rclone(['sync', dir, `ceph:${b}/rclone`]);
   const a = await aws(['sync', dir, `s3://${b}/aws`]);
   const fps = (x: RunResult) => n / x.seconds;
+  await dropBucket(b);
   row(`(a) ${n} × 64 KiB upload`, `${fmt(fps(h), 0)} files/s`, `${fmt(fps(r), 0)} files/s`, `${fmt(fps(a), 0)} files/s`, `**${fmt(fps(h) / fps(r), 2)}×** rclone, ${fmt(fps(h) / fps(a), 2)}× aws`, `${h.peakRssMiB} / ${r.peakRssMiB} / ${a.peakRssMiB}`);
 }
 
@@ -142,6 +149,7 @@ async function scenarioB(): Promise<void> {
   const h = await hs(['sync', dir, `s3://${b}/hs`, '--transfers', '4', '--multipart-concurrency', '4', '--part-size', '16M', '--exclude', '.done'], join(WORK, `state-b-${b}.db`));
   const r = await rclone(['sync', dir, `ceph:${b}/rclone`, '--s3-chunk-size', '16M', '--s3-upload-concurrency', '4']);
   const a = await aws(['sync', dir, `s3://${b}/aws`]);
+  await dropBucket(b);
   const mibs = (s: number) => (n * size) / 1024 / 1024 / s;
   row(`(b) 4 × ${fmt(size / 1024 ** 3, 2)} GiB upload`, `${fmt(mibs(h.seconds))} MiB/s`, `${fmt(mibs(r.seconds))} MiB/s`, `${fmt(mibs(a.seconds))} MiB/s`, `**${fmt(sdkSec / h.seconds, 2)}×** raw SDK (${fmt(mibs(sdkSec))} MiB/s), ${fmt(r.seconds / h.seconds, 2)}× rclone`, `${h.peakRssMiB} / ${r.peakRssMiB} / ${a.peakRssMiB}`);
 }
@@ -161,6 +169,7 @@ async function scenarioC(): Promise<void> {
   const a = await aws(['sync', dir, `s3://${b}/data`]);
   // without the state cache (a new machine): HEADs every object like rclone does
   const cold = await hs(['sync', dir, `s3://${b}/data`, '--transfers', '16', '--checkers', '32'], join(WORK, `state-c-cold-${b}.db`));
+  await dropBucket(b);
   row(`(c) re-sync ${n} unchanged`, `${fmt(h.seconds)} s (cold state: ${fmt(cold.seconds)} s)`, `${fmt(r.seconds)} s`, `${fmt(a.seconds)} s`, `**${fmt(h.seconds / r.seconds, 3)}** of rclone's time, ${fmt(h.seconds / a.seconds, 2)} of aws's`, `${h.peakRssMiB} / ${r.peakRssMiB} / ${a.peakRssMiB}`);
   row(`RSS vs files (hybridsync)`, `(a) ${Math.round(20_000 * SCALE)} files upload: see above`, '', '', `(c) ${n} files: ${h.peakRssMiB} MiB`, '');
 }

@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 /** The hybridsync CLI: one command per file in this folder; nothing imports cli/. */
 import { Command, CommanderError } from 'commander';
+import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
+import { classifyCommand } from './classify.js';
 import { copyCommand } from './copy.js';
+import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { EXIT } from './exit.js';
 import { jobCommand } from './job.js';
 import { lsCommand } from './ls.js';
 import { planCommand } from './plan.js';
+import { policyCommand } from './policy.js';
+import { scrubCommand } from './scrub.js';
 import { syncCommand } from './sync.js';
 
 // The AWS SDK warns on every start that future versions will need Node 22; we pin a
@@ -26,7 +31,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), auditCommand(), scrubCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

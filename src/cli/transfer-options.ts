@@ -16,6 +16,7 @@ import type { Compare, Mode } from '../sync/plan.js';
 import { StateDb, defaultStatePath } from '../sync/state.js';
 import { Stats } from '../sync/stats.js';
 import type { SyncEvent } from '../sync/events.js';
+import { prepareGovernance } from '../governance/gate.js';
 import { Reporter } from './output.js';
 
 export interface TransferFlags {
@@ -52,6 +53,7 @@ export interface TransferFlags {
   storageClass?: string;
   createBucket?: boolean;
   download?: boolean;
+  config?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -79,6 +81,7 @@ export function addTransferOptions(cmd: Command, mode: Mode): Command {
     .option('--no-progress', 'no progress output')
     .option('--stats <duration>', 'interval of progress lines when not on a terminal', '5s')
     .option('--state <file>', `state database (default ${defaultStatePath()})`)
+    .option('--config <file>', 'hybridsync.yaml: environments, classification, policy, audit, tls (default $HYBRIDSYNC_CONFIG, else ./hybridsync.yaml if present)')
     .option('--s3-endpoint <url>', 'S3 endpoint (default AWS_ENDPOINT_URL or AWS)')
     .option('--s3-region <region>', 'S3 region (default AWS_REGION or us-east-1)')
     .option('--s3-path-style', 'path-style addressing (default on for custom endpoints)')
@@ -156,10 +159,22 @@ export async function prepareRun(mode: Mode, srcUri: string, dstUri: string, f: 
   }
   const maxDelete = f.maxDelete !== undefined ? int('max-delete', f.maxDelete, 0) : undefined;
   const statsIntervalMs = duration('stats', f.stats);
+  const governance = await prepareGovernance({
+    configFile: f.config,
+    statePath: f.state ?? defaultStatePath(),
+    srcUri,
+    dstUri,
+    json: !!f.json,
+    signal,
+    s3: { endpoint: f.s3Endpoint, region: f.s3Region, profile: f.s3Profile, allowInsecureHttp: f.s3AllowHttp, caBundle: f.caBundle },
+  });
 
   const reporter = new Reporter({ json: !!f.json, verbose: !!f.verbose, progress: f.progress, statsIntervalMs });
   let srcListErrors = 0;
-  const onEvent = (e: SyncEvent): void => reporter.event(e);
+  const onEvent = (e: SyncEvent): void => {
+    reporter.event(e);
+    governance.record(e);
+  };
   const onListError = (key: string, err: HybridsyncError): void => {
     srcListErrors++;
     onEvent({ type: 'error', key, kind: err.kind, message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
@@ -172,6 +187,7 @@ export async function prepareRun(mode: Mode, srcUri: string, dstUri: string, f: 
     allowInsecureHttp: f.s3AllowHttp,
     caBundle: f.caBundle,
     maxSockets: transfers * multipartConcurrency + checkers + 4,
+    ...governance.s3,
   };
   const s3Transfer = {
     multipartThreshold: size('multipart-threshold', f.multipartThreshold),
@@ -184,6 +200,7 @@ export async function prepareRun(mode: Mode, srcUri: string, dstUri: string, f: 
   const dst: Backend = openBackend(dstUri, { s3, s3Transfer });
   if (f.createBucket && dst instanceof S3Backend && !f.dryRun) await dst.createBucket(signal);
   const state = new StateDb(f.state ?? defaultStatePath());
+  const gate = governance.attach({ src, dst, state, emit: onEvent });
   const compare: Compare | undefined = f.checksum ? 'checksum' : f.sizeOnly ? 'size-only' : undefined;
   const stats = new Stats();
   reporter.start(stats);
@@ -204,13 +221,15 @@ export async function prepareRun(mode: Mode, srcUri: string, dstUri: string, f: 
       retries,
       ignoreExisting: !!f.ignoreExisting,
       download: !!f.download,
-      signal,
+      signal: governance.signal,
       onEvent,
       stats,
       srcListErrors: () => srcListErrors,
+      ...(gate ? { gate } : {}),
     },
     close: async () => {
       reporter.stop();
+      await governance.close();
       state.close();
       await Promise.allSettled([src.close?.(), dst.close?.()]);
     },

@@ -40,7 +40,7 @@ const environment = z
 
 const rule = z
   .object({
-    path: globs.describe('glob(s) matched against the key relative to the source root and against the full path/URI'),
+    path: globs.describe('glob(s) matched against the full path (/abs/path or s3://bucket/key); a relative glob floats: hr/** means **/hr/**'),
     level: levelName,
     environment: id.optional().describe('apply only when the source is in this environment'),
     description: z.string().optional(),
@@ -72,7 +72,7 @@ const classification = z
             enabled: z.boolean().default(true),
             level: levelName.default('confidential').describe('a file with detected PII is at least this level'),
             maxBytes: z.number().int().positive().default(1024 * 1024).describe('bytes sampled from the start of each file'),
-            paths: z.array(z.string().min(1)).default([]).describe('only scan files matching these globs (default: all)'),
+            paths: z.array(z.string().min(1)).default([]).describe('only scan files whose full path matches these globs (default: all)'),
           })
           .strict()
           .default({ enabled: true, level: 'confidential', maxBytes: 1024 * 1024, paths: [] }),
@@ -139,7 +139,10 @@ export const governanceSchema = z.object({
   policy: policy.optional(),
   audit: audit.optional(),
   tls: tls.optional(),
-  pii: z.record(z.string(), z.unknown()).optional().describe('options of the PII detectors and scrubber'),
+  pii: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe('the PII scrub config (entities, columns, detect, allow, csv, hash, limits: see docs/pii.md) and keyFile, the secret of the hash operator'),
 });
 
 export type GovernanceConfig = z.infer<typeof governanceSchema>;

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { BandwidthLimiter } from './bandwidth.js';
+import type { Pacer } from './bandwidth.js';
 
 /**
  * The one accounting stream every transferred byte passes through (rclone's
@@ -14,7 +14,7 @@ export class AccountingStream extends Transform {
 
   constructor(
     private readonly opts: {
-      limiter?: BandwidthLimiter;
+      limiter?: Pacer;
       md5?: boolean;
       onBytes?: (n: number) => void;
       signal?: AbortSignal;

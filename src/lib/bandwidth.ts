@@ -74,13 +74,19 @@ export function rateAt(slots: readonly BwSlot[], at: Date): number {
 
 export { WEEK_MINUTES };
 
+/** Anything that paces bytes: the timetable limiter here, a link governor's lane. */
+export interface Pacer {
+  /** Resolves when `bytes` may be sent. */
+  take(bytes: number, signal?: AbortSignal): Promise<void>;
+}
+
 /**
  * A pacer shared by every worker of a run (or every job on a link): callers `take(n)`
  * before sending n bytes and are delayed so the total stays at the rate in force.
  * Virtual-time scheduling keeps callers in FIFO order; a small burst allowance avoids
  * penalising the first chunks after an idle period.
  */
-export class BandwidthLimiter {
+export class BandwidthLimiter implements Pacer {
   private nextFree = 0;
   constructor(
     private readonly rate: () => number,

@@ -8,7 +8,7 @@ export interface Timer {
 
 export interface Clock {
   now(): number;
-  /** Calls `fn` once after `ms`; the timer never keeps the process alive. */
+  /** Calls `fn` once after `ms`. */
   setTimer(fn: () => void, ms: number): Timer;
 }
 
@@ -25,7 +25,6 @@ export const systemClock: Clock = {
         if (rest > 0) arm(rest);
         else fn();
       }, Math.min(Math.max(0, left), MAX));
-      t.unref();
     };
     arm(ms);
     return { cancel: () => clearTimeout(t) };

@@ -12,13 +12,10 @@
  * Grants are paced: the governor hands out at most `lookaheadMs` of link time ahead of the
  * clock and holds the rest in the lane queues, so priorities decide who sends next.
  */
-import { BandwidthLimiter } from '../lib/bandwidth.js';
+import { BandwidthLimiter, type Pacer } from '../lib/bandwidth.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 
-/** What the engine needs of a limiter: AccountingStream calls take() before every chunk. */
-export interface Pacer {
-  take(bytes: number, signal?: AbortSignal): Promise<void>;
-}
+export type { Pacer };
 
 export const LANES = ['metadata', 'artifacts', 'bulk'] as const;
 export type Lane = (typeof LANES)[number];

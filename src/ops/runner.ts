@@ -4,6 +4,7 @@
  * it cleanly at the window's end. Stopping aborts the engine's signal: files in flight are
  * finished or their multipart uploads journaled, and the next run resumes from there.
  */
+import { BandwidthLimiter } from '../lib/bandwidth.js';
 import { setMaxListeners } from 'node:events';
 import { describeError } from '../core/errors.js';
 import type { JobConfig } from '../config/operations.js';
@@ -93,7 +94,8 @@ export async function runJob(job: JobConfig, req: LaunchRequest, deps: RunJobDep
   try {
     prepared = await deps.prepare(job, stop.signal);
     const base = prepared.run;
-    const limiter = deps.governor ? deps.governor.lane(job.lane, base.limiter) : base.limiter;
+    const own = base.limiter instanceof BandwidthLimiter ? base.limiter : undefined;
+    const limiter = deps.governor ? deps.governor.lane(job.lane, own) : base.limiter;
     // the prepared run's Stats drive its reporter: share them with the API
     live = liveOf(base.stats ?? live.stats);
     deps.onStart?.(live);
@@ -118,7 +120,11 @@ export async function runJob(job: JobConfig, req: LaunchRequest, deps: RunJobDep
     deps.signal?.removeEventListener('abort', onOuter);
     await prepared?.close();
   }
-  const message = error !== undefined ? describeError(error) : windowClosed ? 'stopped at the end of the run window; the next run resumes' : undefined;
+  const message = windowClosed
+    ? 'stopped at the end of the run window; the next run resumes'
+    : error !== undefined
+      ? describeError(error)
+      : undefined;
   deps.history.finish(historyId, clock.now(), status, summary, message);
   deps.onEnd?.(live, status, summary);
   return { status, historyId, ...(summary ? { summary } : {}), ...(error !== undefined ? { error } : {}) };

@@ -11,7 +11,7 @@ import { hasOrphanCleaner, hasServerSideCopy, type Backend } from '../core/backe
 import type { Entry, WriteResult } from '../core/entry.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
 import { AccountingStream, md5OfStream } from '../lib/accounting.js';
-import type { BandwidthLimiter } from '../lib/bandwidth.js';
+import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { retry } from '../lib/retry.js';
@@ -36,7 +36,7 @@ export interface RunOptions {
   /** sync: refuse to delete more than this many files (nothing is deleted then). */
   readonly maxDelete?: number;
   readonly filter?: Filter;
-  readonly limiter?: BandwidthLimiter;
+  readonly limiter?: Pacer;
   readonly retries?: number;
   readonly modifyWindowMs?: number;
   readonly ignoreExisting?: boolean;
@@ -262,7 +262,12 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
             return;
           }
         }
-        await queue.push({ src: srcEntry, reason: d.reason, ...(admitted ? { admitted } : {}) });
+        try {
+          await queue.push({ src: srcEntry, reason: d.reason, ...(admitted ? { admitted } : {}) });
+        } catch (err) {
+          if (signal.aborted) return; // the run is stopping: this file is simply not started
+          throw err;
+        }
         return;
       }
     }
@@ -411,8 +416,15 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
     const listErrors = o.srcListErrors?.() ?? 0;
     status = stats.failed > 0 || listErrors > 0 ? 'failed' : stats.differences > 0 ? 'differences' : 'ok';
   } catch (err) {
-    status = signal.aborted && !(isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) ? 'aborted' : 'failed';
-    fatal = isHybridsyncError(err) ? err : new InternalError(describeError(err), { cause: err });
+    const realFailure = isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError);
+    if (o.signal?.aborted && !realFailure) {
+      // Stopped on purpose (SIGINT/SIGTERM, end of a run window): files in flight finished
+      // or were journaled; the summary says 'aborted' and the next run resumes.
+      status = 'aborted';
+    } else {
+      status = 'failed';
+      fatal = isHybridsyncError(err) ? err : new InternalError(describeError(err), { cause: err });
+    }
   } finally {
     o.signal?.removeEventListener('abort', onOuterAbort);
   }

@@ -50,6 +50,8 @@ export interface KnownObject {
 export class StateDb {
   readonly db: Database.Database;
   private readonly stmts;
+  private readonly pendingObjects = new Map<string, KnownObject>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly path: string = defaultStatePath()) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -84,6 +86,7 @@ export class StateDb {
   }
 
   endRun(id: number, status: string, summary: unknown): void {
+    this.flushObjects();
     this.stmts.runEnd.run(Date.now(), status, JSON.stringify(summary), id);
     this.stmts.delClear.run(id);
   }
@@ -114,15 +117,40 @@ export class StateDb {
   }
 
   getObject(location: string, key: string): KnownObject | undefined {
-    return this.stmts.objGet.get(location, key) as KnownObject | undefined;
+    return this.pendingObjects.get(`${location}\0${key}`) ?? (this.stmts.objGet.get(location, key) as KnownObject | undefined);
   }
 
+  /**
+   * Object-cache writes are batched into one transaction per 500 rows (or per second):
+   * a commit per file would cost more than the file's upload. Losing a batch in a crash
+   * only costs HEAD requests on the next run; the upload journal is never batched.
+   */
   putObject(location: string, key: string, o: KnownObject): void {
-    this.stmts.objPut.run(location, key, o.size, o.etag, o.mtimeMs, o.md5);
+    this.pendingObjects.set(`${location}\0${key}`, o);
+    if (this.pendingObjects.size >= 500) this.flushObjects();
+    else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => this.flushObjects(), 1000);
+      this.flushTimer.unref();
+    }
   }
 
   forgetObject(location: string, key: string): void {
+    this.pendingObjects.delete(`${location}\0${key}`);
     this.stmts.objDel.run(location, key);
+  }
+
+  flushObjects(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pendingObjects.size === 0 || !this.db.open) return;
+    const rows = [...this.pendingObjects];
+    this.pendingObjects.clear();
+    this.db.transaction(() => {
+      for (const [k, o] of rows) {
+        const i = k.indexOf('\0');
+        this.stmts.objPut.run(k.slice(0, i), k.slice(i + 1), o.size, o.etag, o.mtimeMs, o.md5);
+      }
+    })();
   }
 
   addPendingDelete(runId: number, key: string): void {
@@ -145,6 +173,7 @@ export class StateDb {
   }
 
   close(): void {
+    this.flushObjects();
     this.db.close();
   }
 }

@@ -13,7 +13,7 @@ import * as fsp from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { Backend, Features, ListOptions, OpOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import {
@@ -31,6 +31,8 @@ import { AccountingStream } from '../../lib/accounting.js';
 const TEMP_PREFIX = '.hybridsync-';
 const TEMP_RE = /^\.hybridsync-(\d+)-[0-9a-f]{8}\.tmp/;
 const STAT_CONCURRENCY = 32;
+/** Files up to this size are read with one read call. */
+const SMALL_FILE = 1024 * 1024;
 
 export interface LocalOptions {
   /** Called for entries that cannot be listed (unreadable directory, non-UTF-8 name). */
@@ -92,6 +94,8 @@ export class LocalBackend implements Backend {
     requiresUtf8Keys: false,
   };
   readonly root: string;
+  /** Directories this instance created or saw exist, to skip a mkdir per file. */
+  private readonly madeDirs = new Set<string>();
 
   constructor(
     readonly uri: string,
@@ -230,12 +234,24 @@ export class LocalBackend implements Backend {
     } catch (err) {
       throw mapFsError(err, p, 'reading');
     }
+    // With ifMatch, the file is compared with the listed entry once all bytes were read:
+    // that one check catches a change before the read as well as during it.
     const expect = opts.ifMatch;
-    if (expect) {
-      const st = await fh.stat();
-      if (st.size !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1) {
+    if (expect && expect.size <= SMALL_FILE && opts.start === undefined && opts.end === undefined) {
+      // Small files in one read: most of an ML tree's file count, and the stream machinery
+      // would cost more than the bytes.
+      try {
+        const data = await fh.readFile();
+        const st = await fh.stat();
+        if (st.size !== expect.size || data.length !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1) {
+          throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
+        }
+        return Readable.from([data], { objectMode: false });
+      } catch (err) {
+        if (err instanceof SourceChangedError) throw err;
+        throw mapFsError(err, p, 'reading');
+      } finally {
         await fh.close();
-        throw new SourceChangedError(`${p} changed since it was listed`);
       }
     }
     // A known end lets small files be read with one small buffer instead of a 1 MiB one.
@@ -273,11 +289,15 @@ export class LocalBackend implements Backend {
   async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     const target = this.pathOf(key);
     const dir = dirname(target);
-    try {
-      await fsp.mkdir(dir, { recursive: true });
-    } catch (err) {
-      body.destroy();
-      throw mapFsError(err, dir, 'creating directory');
+    if (!this.madeDirs.has(dir)) {
+      try {
+        await fsp.mkdir(dir, { recursive: true });
+      } catch (err) {
+        body.destroy();
+        throw mapFsError(err, dir, 'creating directory');
+      }
+      if (this.madeDirs.size >= 4096) this.madeDirs.clear(); // bounded: a cache, not a record
+      this.madeDirs.add(dir);
     }
     const tmpName = `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}.tmp-${basename(target)}`.slice(0, 250);
     const tmp = join(dir, tmpName);
@@ -312,6 +332,7 @@ export class LocalBackend implements Backend {
       throw mapFsError(err, p, 'deleting');
     }
     // prune now-empty parent directories up to the root
+    this.madeDirs.clear();
     let d = dirname(p);
     while (d.startsWith(this.root + sep)) {
       try {

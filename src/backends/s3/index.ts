@@ -451,12 +451,14 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
               Tagging: this.tagging(meta),
               StorageClass: (meta.storageClass ?? this.xfer.storageClass) as never,
             }),
-            { abortSignal: signal },
+            // not aborted mid-flight: an upload the server created but we never heard of
+            // could not be journaled, resumed or cleaned up
           ),
-        signal,
+        undefined,
       );
       uploadId = created.UploadId!;
       if (fingerprint) opts.journal?.started({ key, uploadId, fingerprint, partSize, parts: [] });
+      signal?.throwIfAborted();
     }
     const id = uploadId;
     const already = new Map<number, CompletedPart>((resumed?.parts ?? []).map((p) => [p.partNumber, p]));

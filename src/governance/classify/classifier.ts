@@ -17,15 +17,15 @@ export interface SourceView {
   readonly backend: Backend;
   /** Canonical URI of the root, ending in `/`: `file:///data/x/`, `s3://bucket/prefix/`. */
   readonly rootUri: string;
-  /** What path rules see before the key: `/data/x/` for local roots, else the root URI. */
+  /** The full path of the root, before the key, as path rules see it: `/data/x/`, `s3://bucket/prefix/`. */
   readonly pathPrefix: string;
   /** Environment the source is in, for environment-scoped rules. */
   readonly environment?: string;
   /**
-   * Where sidecar files are read: a backend rooted at the top (`/`, the bucket) so that
-   * sidecars above the sync root count too, and the key of the root in it.
+   * Where sidecar files are read: a backend rooted at the top (the first directory below
+   * `/`, the bucket) so that sidecars above the sync root count too, and the root's key in it.
    */
-  readonly sidecars: { readonly backend: Backend; readonly base: string };
+  readonly sidecars: { readonly backend: Backend; readonly base: string; readonly shownAs: string };
 }
 
 /** Describes a backend root for the classifier; `openTop` opens `/` or the bucket root. */
@@ -33,23 +33,31 @@ export function sourceViewOf(b: Backend, openTop: (uri: string) => Backend | und
   const env = environment !== undefined ? { environment } : {};
   if (b.type === 'local' && typeof (b as { root?: unknown }).root === 'string') {
     const root = (b as unknown as { root: string }).root.replace(/\/+$/, '');
-    const top = openTop('file:///');
+    // sidecars above the root are read from its top directory (/data for /data/x/y)
+    const first = /^\/[^/]+/.exec(root)?.[0];
+    const top = first && first !== root ? openTop(`file://${first}`) : undefined;
     return {
       backend: b,
       rootUri: `file://${root}/`,
       pathPrefix: `${root}/`,
       ...env,
-      sidecars: top ? { backend: top, base: root === '' ? '' : `${root.slice(1)}/` } : { backend: b, base: '' },
+      sidecars: top && first ? { backend: top, base: `${root.slice(first.length + 1)}/`, shownAs: `${first}/` } : { backend: b, base: '', shownAs: `${root}/` },
     };
   }
   if (b.type === 's3') {
     const { bucket, prefix } = b as unknown as { bucket: string; prefix: string };
     const top = prefix ? openTop(`s3://${bucket}`) : undefined;
     const rootUri = `s3://${bucket}/${prefix}`;
-    return { backend: b, rootUri, pathPrefix: rootUri, ...env, sidecars: top ? { backend: top, base: prefix } : { backend: b, base: '' } };
+    return {
+      backend: b,
+      rootUri,
+      pathPrefix: rootUri,
+      ...env,
+      sidecars: top ? { backend: top, base: prefix, shownAs: `s3://${bucket}/` } : { backend: b, base: '', shownAs: rootUri },
+    };
   }
   const rootUri = b.uri.endsWith('/') ? b.uri : `${b.uri}/`;
-  return { backend: b, rootUri, pathPrefix: rootUri, ...env, sidecars: { backend: b, base: '' } };
+  return { backend: b, rootUri, pathPrefix: rootUri, ...env, sidecars: { backend: b, base: '', shownAs: rootUri } };
 }
 
 export interface ClassifierDeps {
@@ -94,11 +102,11 @@ export class Classifier {
       };
     }
     const declared = await this.declared(entry, src, signal);
-    if (!s.pii.enabled || !this.d.detector || entry.size === 0 || !s.scale.above(s.pii.level, declared.level) || !s.pii.applies(entry.key)) {
+    if (!s.pii.enabled || !this.d.detector || entry.size === 0 || !s.scale.above(s.pii.level, declared.level) || !s.pii.applies(src.pathPrefix + entry.key)) {
       return declared;
     }
     const sample = await readAll(await src.backend.read(entry.key, { start: 0, end: Math.min(entry.size, s.pii.maxBytes), signal, ifMatch: entry }));
-    const findings = this.d.detector.scan(sample, { key: entry.key });
+    const findings = await this.d.detector.scan(sample, { key: entry.key });
     if (!Object.values(findings).some((n) => n > 0)) return declared;
     return raiseForFindings(declared, s.scale, s.pii.level, this.d.detector.name, findings);
   }
@@ -108,7 +116,7 @@ export class Classifier {
     const s = this.d.settings;
     const sidecar = await this.nearestSidecar(src, entry.key, signal);
     if (sidecar) return { level: sidecar.level, source: 'sidecar', rule: sidecar.note ?? `sidecar ${sidecar.where}` };
-    const rule = matchPathRule(s.rules, { key: entry.key, fullPath: src.pathPrefix + entry.key, ...(src.environment ? { environment: src.environment } : {}) });
+    const rule = matchPathRule(s.rules, { fullPath: src.pathPrefix + entry.key, ...(src.environment ? { environment: src.environment } : {}) });
     if (rule) return { level: rule.level, source: 'path', rule: describePathRule(rule) };
     if (s.objectTags.enabled) {
       const tagKey = s.objectTags.key;
@@ -140,12 +148,12 @@ export class Classifier {
 
   private sidecarIn(src: SourceView, dir: string, signal?: AbortSignal): Promise<SidecarHit | null> {
     const reader = src.sidecars.backend;
-    const cacheKey = `${reader.uri}\n${dir}`;
+    const cacheKey = `${src.sidecars.shownAs}\n${dir}`;
     let hit = this.sidecarCache.get(cacheKey);
     if (!hit) {
       if (this.sidecarCache.size >= SIDECAR_CACHE_LIMIT) this.sidecarCache.clear();
       const key = dir ? `${dir}/${this.d.settings.sidecarName}` : this.d.settings.sidecarName;
-      const where = reader.type === 'local' ? `/${key}` : `${reader.uri.replace(/\/*$/, '/')}${key}`;
+      const where = src.sidecars.shownAs + key;
       hit = (async (): Promise<SidecarHit | null> => {
         let text: string;
         try {

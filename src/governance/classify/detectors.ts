@@ -1,15 +1,22 @@
 /**
- * Content detectors: what classification learns by reading a file's first bytes. The PII
- * scrubber module (../pii) provides the detector and the `pii-scrub` transform; governance
- * reaches it only through the PiiEngine interface below, so classification, policy and
- * audit work (with no content detector and no scrubbing available) when it is absent.
+ * Content detectors: what classification learns by reading a file's first bytes, and the
+ * `pii-scrub` transform. Both come from the PII module (../pii); governance reaches it
+ * only through the PiiEngine interface, so tests can stand in for it and the decisions
+ * never depend on how detection works.
+ *
+ * The detector runs the scrubber itself over the sample and counts what it replaced: that
+ * finds whole PII columns of CSV and JSON Lines files (names, addresses) as well as
+ * entities in free text, exactly as the transform that may later be required would.
  */
-import type { Transform } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { Readable, type Transform } from 'node:stream';
+import { ConfigError } from '../../core/errors.js';
+import { createScrubber, detectPii, loadPiiKey, loadScrubConfig, type ScrubConfig } from '../pii/index.js';
 
 /** Scans a sample of a file; returns counts by entity type, never the values found. */
 export interface ContentDetector {
   readonly name: string;
-  scan(sample: Buffer, ctx: { readonly key: string }): Record<string, number>;
+  scan(sample: Buffer, ctx: { readonly key: string }): Promise<Record<string, number>>;
 }
 
 export interface Scrubber {
@@ -24,68 +31,57 @@ export interface PiiEngine {
   redact(text: string): string;
 }
 
-/** What ../pii/index.ts exports, as far as governance relies on it. */
-interface PiiModule {
-  detectPii(text: string): unknown;
-  createScrubber(config: unknown, ctx: { fileName: string; key: string }): { transform: Transform; report(): unknown };
-}
-
-interface FindingLike {
-  type: string;
-  start?: number;
-  end?: number;
-}
-
-function findingsOf(result: unknown): FindingLike[] {
-  const list = Array.isArray(result) ? result : Array.isArray((result as { findings?: unknown })?.findings) ? (result as { findings: unknown[] }).findings : [];
-  return list.filter((f): f is FindingLike => typeof (f as FindingLike)?.type === 'string');
-}
-
 /** True when the sample looks binary (a NUL byte early on): text detectors skip it. */
 export function looksBinary(sample: Buffer): boolean {
   return sample.subarray(0, 8192).includes(0);
 }
 
-/** Adapts the PII module to the PiiEngine interface. */
-export function piiEngineFrom(mod: PiiModule, options: Record<string, unknown>): PiiEngine {
-  const detector: ContentDetector = {
-    name: 'pii',
-    scan(sample) {
-      if (looksBinary(sample)) return {};
-      const counts: Record<string, number> = {};
-      for (const f of findingsOf(mod.detectPii(sample.toString('utf8')))) counts[f.type] = (counts[f.type] ?? 0) + 1;
-      return counts;
-    },
-  };
+function countsOf(report: Record<string, unknown>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [t, n] of Object.entries((report.counts as Record<string, unknown>) ?? {})) if (typeof n === 'number' && n > 0) out[t] = n;
+  return out;
+}
+
+/**
+ * The PII engine for the `pii` section of hybridsync.yaml: the scrub config (see
+ * docs/pii.md) plus `keyFile`, the secret of the `hash` operator (else HYBRIDSYNC_PII_KEY).
+ * Fails at once, not per file, when the config needs a key and there is none.
+ */
+export async function loadPiiEngine(options: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): Promise<PiiEngine> {
+  const { keyFile, ...scrub } = options;
+  if (keyFile !== undefined && typeof keyFile !== 'string') throw new ConfigError('pii.keyFile must be a path');
+  const config: ScrubConfig = loadScrubConfig(scrub);
+  const key = await loadPiiKey({ ...(typeof keyFile === 'string' ? { keyFile } : {}), env });
+  createScrubber(config, { fileName: 'probe.txt', ...(key ? { key } : {}) }).transform.destroy();
+  // detection only: the output is discarded, so any key will do for `hash`
+  const scanKey = randomBytes(32);
+  const detectOpts = { types: config.detect.types, minScore: config.detect.minScore, phoneRegions: config.detect.phoneRegions };
   return {
-    detector,
+    detector: {
+      name: 'pii',
+      async scan(sample, ctx) {
+        if (looksBinary(sample)) return {};
+        const s = createScrubber(config, { fileName: ctx.key.slice(ctx.key.lastIndexOf('/') + 1), key: scanKey });
+        try {
+          for await (const _ of Readable.from([sample]).pipe(s.transform)) {
+            // drained: only the report matters
+          }
+        } catch {
+          return { unscannable: 1 }; // fail closed: what cannot be scanned counts as PII
+        }
+        return countsOf(s.report() as unknown as Record<string, unknown>);
+      },
+    },
     createScrubber(ctx) {
-      const s = mod.createScrubber(options, { fileName: ctx.fileName, key: ctx.key });
-      return { transform: s.transform, report: () => ({ ...(s.report() as Record<string, unknown>) }) };
+      const s = createScrubber(config, { fileName: ctx.fileName, ...(key ? { key } : {}) });
+      return { transform: s.transform, report: () => ({ ...s.report() }) };
     },
     redact(text) {
-      const found = findingsOf(mod.detectPii(text)).filter((f) => typeof f.start === 'number' && typeof f.end === 'number');
+      const found = detectPii(text, detectOpts);
       if (found.length === 0) return text;
-      found.sort((a, b) => b.start! - a.start!);
       let out = text;
-      for (const f of found) out = `${out.slice(0, f.start)}[${f.type}]${out.slice(f.end)}`;
+      for (const f of [...found].sort((a, b) => b.start - a.start)) out = `${out.slice(0, f.start)}[${f.type}]${out.slice(f.end)}`;
       return out;
     },
   };
-}
-
-function isPiiModule(m: unknown): m is PiiModule {
-  return typeof (m as PiiModule)?.detectPii === 'function' && typeof (m as PiiModule)?.createScrubber === 'function';
-}
-
-/** The PII engine when ../pii is present and complete, else undefined. */
-export async function loadPiiEngine(options: Record<string, unknown> = {}): Promise<PiiEngine | undefined> {
-  const specifier = '../pii/index.js';
-  let mod: unknown;
-  try {
-    mod = await import(specifier);
-  } catch {
-    return undefined;
-  }
-  return isPiiModule(mod) ? piiEngineFrom(mod, options) : undefined;
 }

@@ -43,12 +43,22 @@ export interface ClassificationSettings {
     readonly enabled: boolean;
     readonly level: string;
     readonly maxBytes: number;
-    /** Whether a key is in scope of the detector. */
-    readonly applies: (key: string) => boolean;
+    /** Whether a file (by full path) is in scope of the detector. */
+    readonly applies: (fullPath: string) => boolean;
   };
 }
 
 const GLOB_OPTS = { dot: true } as const;
+
+/**
+ * Path rules match the full path of a file — its absolute path, or s3://bucket/key — so
+ * a file's level does not depend on the directory a sync starts from (a rule for `hr/**`
+ * must hold when someone syncs /data/hr directly). A pattern that is not absolute floats:
+ * `hr/**` means `**\/hr/**`, `*.csv` means `**\/*.csv`.
+ */
+export function anchorGlob(glob: string): string {
+  return glob.startsWith('/') || glob.startsWith('**') || /^[a-z][a-z0-9+.-]*:\/\//i.test(glob) ? glob : `**/${glob}`;
+}
 
 export function compileClassification(c: ClassificationConfig | undefined): ClassificationSettings {
   const levels = c?.levels ?? [...DEFAULT_LEVELS];
@@ -56,10 +66,10 @@ export function compileClassification(c: ClassificationConfig | undefined): Clas
   const defaultLevel = c?.default ?? (scale.has('internal') ? 'internal' : scale.lowest);
   const rules = (c?.rules ?? []).map((r, index): PathRule => {
     const globs = typeof r.path === 'string' ? [r.path] : r.path;
-    return { index, globs, level: r.level, ...(r.environment ? { environment: r.environment } : {}), test: picomatch(globs, GLOB_OPTS) };
+    return { index, globs, level: r.level, ...(r.environment ? { environment: r.environment } : {}), test: picomatch(globs.map(anchorGlob), GLOB_OPTS) };
   });
   const pii = c?.detectors.pii ?? { enabled: true, level: scale.has('confidential') ? 'confidential' : scale.highest, maxBytes: 1024 * 1024, paths: [] };
-  const inScope = pii.paths.length > 0 ? picomatch(pii.paths, GLOB_OPTS) : undefined;
+  const inScope = pii.paths.length > 0 ? picomatch(pii.paths.map(anchorGlob), GLOB_OPTS) : undefined;
   return {
     scale,
     defaultLevel,
@@ -70,18 +80,11 @@ export function compileClassification(c: ClassificationConfig | undefined): Clas
   };
 }
 
-/**
- * The first path rule matching the key (relative to the source root) or the full path
- * (absolute path for local files, s3://bucket/key for objects), among rules that apply to
- * the source environment.
- */
-export function matchPathRule(
-  rules: readonly PathRule[],
-  f: { key: string; fullPath: string; environment?: string },
-): PathRule | undefined {
+/** The first path rule matching the full path, among rules that apply to the source environment. */
+export function matchPathRule(rules: readonly PathRule[], f: { fullPath: string; environment?: string }): PathRule | undefined {
   for (const r of rules) {
     if (r.environment !== undefined && r.environment !== f.environment) continue;
-    if (r.test(f.key) || r.test(f.fullPath)) return r;
+    if (r.test(f.fullPath)) return r;
   }
   return undefined;
 }

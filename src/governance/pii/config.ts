@@ -115,7 +115,11 @@ export function defaultScrubConfig(): ScrubConfig {
 export function loadScrubConfig(input: unknown): ScrubConfig {
   const parsed = scrubConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => {
+      const where = i.path.length > 0 ? i.path.join('.') : '(top level)';
+      const extra = i.code === 'unrecognized_keys' && i.path[0] === 'entities' ? ` (entity types: ${ENTITY_TYPES.join(', ')})` : '';
+      return `  ${where}: ${i.message}${extra}`;
+    });
     throw new ConfigError(`invalid scrub config:\n${lines.join('\n')}`, {
       hint: 'fix the fields listed above; see docs/pii.md for the config format',
     });

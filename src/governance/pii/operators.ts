@@ -1,7 +1,8 @@
-import { createHash, hkdfSync, type Hash } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { OperatorSpec } from './config.js';
 import { toE164 } from './detect/phone.js';
+import { HmacSha256 } from './hmac.js';
 import type { EntityType } from './types.js';
 
 /**
@@ -16,33 +17,10 @@ import type { EntityType } from './types.js';
  */
 
 const HKDF_SALT = Buffer.from('hybridsync/pii/v1', 'utf8');
-const TOKEN_CACHE_LIMIT = 50_000;
-
-/** HMAC-SHA256 with the key schedule done once: the padded-key hash states are cloned per message. */
-class Hmac256 {
-  private readonly inner: Hash;
-  private readonly outer: Hash;
-  constructor(key: Buffer) {
-    const block = Buffer.alloc(64);
-    (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(block);
-    const ipad = Buffer.alloc(64);
-    const opad = Buffer.alloc(64);
-    for (let i = 0; i < 64; i++) {
-      ipad[i] = block[i]! ^ 0x36;
-      opad[i] = block[i]! ^ 0x5c;
-    }
-    this.inner = createHash('sha256').update(ipad);
-    this.outer = createHash('sha256').update(opad);
-  }
-  digest(message: string): Buffer {
-    const innerDigest = this.inner.copy().update(message, 'utf8').digest();
-    return this.outer.copy().update(innerDigest).digest();
-  }
-}
+const TOKEN_CACHE_LIMIT = 4096;
 
 export class Pseudonymizer {
-  private readonly macs = new Map<EntityType, Hmac256>();
-  private readonly cache = new Map<string, string>();
+  private readonly perType = new Map<EntityType, { mac: HmacSha256; cache: Map<string, string> }>();
 
   constructor(
     private readonly key: Buffer,
@@ -51,18 +29,17 @@ export class Pseudonymizer {
 
   /** `tok_<type>_<base64url>` for an already normalized value. */
   token(type: EntityType, normalized: string): string {
-    const cacheKey = `${type}\u0000${normalized}`;
-    const hit = this.cache.get(cacheKey);
-    if (hit !== undefined) return hit;
-    let mac = this.macs.get(type);
-    if (!mac) {
-      const subkey = Buffer.from(hkdfSync('sha256', this.key, HKDF_SALT, `entity:${type}`, 32));
-      mac = new Hmac256(subkey);
-      this.macs.set(type, mac);
+    let t = this.perType.get(type);
+    if (!t) {
+      const subkey = new Uint8Array(hkdfSync('sha256', this.key, HKDF_SALT, `entity:${type}`, 32));
+      t = { mac: new HmacSha256(subkey), cache: new Map() };
+      this.perType.set(type, t);
     }
-    const tok = `tok_${type}_${mac.digest(normalized).subarray(0, this.tokenBytes).toString('base64url')}`;
-    if (this.cache.size >= TOKEN_CACHE_LIMIT) this.cache.clear();
-    this.cache.set(cacheKey, tok);
+    const hit = t.cache.get(normalized);
+    if (hit !== undefined) return hit;
+    const tok = `tok_${type}_${t.mac.digest(normalized).toString('base64url', 0, this.tokenBytes)}`;
+    if (t.cache.size >= TOKEN_CACHE_LIMIT) t.cache.clear();
+    t.cache.set(normalized, tok);
     return tok;
   }
 }

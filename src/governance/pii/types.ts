@@ -42,8 +42,11 @@ export interface ScrubReport {
   counts: Record<EntityType, number>;
   /** CSV columns / JSON key paths handled as a whole, as `name` or `#index` when headerless. */
   columns?: string[];
-  /** The entity type (or `drop`) each entry of `columns` was handled as. */
-  columnTypes?: Record<string, EntityType | 'drop'>;
+  /**
+   * How each entry of `columns` was handled: its entity type, `drop` (removed), or
+   * `redacted` (an explicit rule without a type).
+   */
+  columnTypes?: Record<string, EntityType | 'drop' | 'redacted'>;
   /** Records read: CSV rows (header included), JSONL or text lines. */
   records: number;
   /** JSONL lines that were not valid JSON and were scrubbed as plain text instead. */

@@ -55,7 +55,7 @@ const IBAN_LENGTHS: Readonly<Record<string, number>> = {
   AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27, BR: 29,
   BY: 28, CH: 21, CR: 22, CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28, EE: 20, EG: 29,
   ES: 24, FI: 18, FK: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23, GL: 18, GR: 27, GT: 28,
-  HN: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20,
+  HN: 28, HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IR: 26, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20,
   LB: 28, LC: 32, LI: 21, LT: 20, LU: 20, LV: 21, LY: 25, MC: 27, MD: 24, ME: 22, MK: 19,
   MN: 20, MR: 27, MT: 31, MU: 30, NI: 28, NL: 18, NO: 15, OM: 23, PK: 24, PL: 28, PS: 29,
   PT: 25, QA: 29, RO: 24, RS: 22, RU: 33, SA: 24, SC: 31, SD: 18, SE: 24, SI: 19, SK: 24,
@@ -88,13 +88,9 @@ export function ibanChecksumValid(iban: string): boolean {
  * US Social Security number rules: area 001-899 except 666, group 01-99, serial
  * 0001-9999, and not one of the numbers the SSA has voided after public misuse.
  */
-export function ssnValid(area: string, group: string, serial: string): boolean {
-  if (area.length !== 3 || group.length !== 2 || serial.length !== 4) return false;
-  const a = Number(area);
-  if (a === 0 || a === 666 || a >= 900) return false;
-  if (group === '00' || serial === '0000') return false;
-  const whole = area + group + serial;
-  return whole !== '078051120' && whole !== '219099999';
+export function ssnValid(area: number, group: number, serial: number): boolean {
+  if (area === 0 || area === 666 || area >= 900 || group === 0 || group > 99 || serial === 0 || serial > 9999) return false;
+  return !(area === 78 && group === 5 && serial === 1120) && !(area === 219 && group === 9 && serial === 9999);
 }
 
 /** Dotted-quad octet: 0-255 without leading zeros. */
@@ -104,10 +100,17 @@ export function ipv4OctetValid(s: string): boolean {
   return Number(s) <= 255;
 }
 
+const THIS_YEAR = new Date().getUTCFullYear();
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /** A calendar date with a plausible birth year (1900 to this year). */
 export function birthDateValid(year: number, month: number, day: number): boolean {
-  if (year < 1900 || year > new Date().getUTCFullYear()) return false;
-  if (month < 1 || month > 12 || day < 1) return false;
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  return day <= days;
+  if (year < 1900 || year > THIS_YEAR || month < 1 || month > 12 || day < 1) return false;
+  if (day > DAYS_IN_MONTH[month - 1]!) return false;
+  return month !== 2 || day < 29 || (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0));
+}
+
+/** A 4-digit number that could be a birth year. */
+export function plausibleBirthYear(year: number): boolean {
+  return year >= 1900 && year <= THIS_YEAR;
 }

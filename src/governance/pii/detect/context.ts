@@ -31,7 +31,7 @@ const CARD_WORDS = /(?:^|[^a-z])(?:card|cards|cc|ccn|credit|debit|visa|mastercar
  * "invoice no. 2024-000123", "IMEI: 35-209900-176148-1". Anchored to the end of the window.
  */
 const ID_WORDS_BEFORE =
-  /(?:^|[^a-z])(?:order|orders|invoice|inv|po|ref|reference|ticket|case|tracking|receipt|transaction|txn|tx|confirmation|booking|shipment|sku|serial|sn|imei|imsi|iccid|meid|batch|lot|part|model|item|product|request|req|job|trace|run|commit|issue|bug|pr|account|acct|project|build|version|ver|release|isbn|ean|upc|gtin|asin)(?:[ _-]*(?:no|nr|num|number|id|#|code))?[\s:#=."'()\-]*$/;
+  /(?:^|[^a-z])(?:order|orders|invoice|inv|po|ref|reference|ticket|case|tracking|receipt|transaction|txn|tx|confirmation|booking|shipment|sku|serial|sn|imei|imsi|iccid|meid|batch|lot|part|model|item|product|request|req|job|trace|run|commit|issue|bug|pr|account|acct|project|build|version|ver|release|isbn|ean|upc|gtin|asin)(?:[ _-]*(?:no|nr|num|number|id|#|code))?[\s:#=."'()-]*$/;
 
 /** Version words before a dotted number: "version 1.2.3.4", "build: 10.0.0.1", "firmware 2.1.0.4". */
 const VERSION_WORDS_BEFORE =

@@ -31,46 +31,62 @@ const MIN_LENGTH = 6;
 export class PiiDetector {
   private readonly want: ReadonlySet<TextEntityType>;
   private readonly minScore: number;
-  private readonly regions: readonly CountryCode[];
-  private readonly nanp: boolean;
-  private readonly otherRegions: readonly CountryCode[];
+  private readonly email: boolean;
+  private readonly mac: boolean;
+  private readonly dob: boolean;
   private readonly digits: boolean;
   private readonly colon: boolean;
+  /** Reused for every call (detection is synchronous and not re-entrant): no allocation per value. */
+  private readonly ctx: ScanContext;
 
   constructor(opts: Omit<DetectOptions, 'field'> = {}) {
-    this.want = new Set(opts.types ?? TEXT_ENTITY_TYPES);
+    const w = new Set(opts.types ?? TEXT_ENTITY_TYPES);
+    this.want = w;
     this.minScore = opts.minScore ?? 0.5;
-    this.regions = (opts.phoneRegions ?? ['US']).map((r) => r.toUpperCase() as CountryCode);
-    this.nanp = this.regions.some((r) => r === 'US' || r === 'CA');
-    this.otherRegions = this.regions.filter((r) => r !== 'US' && r !== 'CA');
-    const w = this.want;
+    const regions = (opts.phoneRegions ?? ['US']).map((r) => r.toUpperCase() as CountryCode);
+    this.ctx = {
+      field: fieldContext(undefined),
+      regions,
+      nanp: regions.some((r) => r === 'US' || r === 'CA'),
+      otherRegions: regions.filter((r) => r !== 'US' && r !== 'CA'),
+      minScore: this.minScore,
+    };
+    this.email = w.has('email');
+    this.mac = w.has('mac');
+    this.dob = w.has('dob');
     this.digits = w.has('card') || w.has('ssn') || w.has('phone') || w.has('ip') || w.has('dob') || w.has('iban');
     this.colon = w.has('ip') || w.has('mac');
   }
 
   /** Findings in `text`, sorted by start, non-overlapping. */
   detect(text: string, field?: string): Finding[] {
-    if (text.length < MIN_LENGTH) return [];
     const found: Finding[] = [];
-    const fc = fieldContext(field);
-    if (this.want.has('email') && text.indexOf('@') >= 0) scanEmails(text, found);
+    if (text.length < MIN_LENGTH) return found;
+    if (this.email && text.indexOf('@') >= 0) scanEmails(text, found);
     if (this.colon && text.indexOf(':') >= 0) scanColonAddresses(text, found);
-    if (this.want.has('mac')) scanDelimitedMacs(text, found);
+    if (this.mac) scanDelimitedMacs(text, found);
     if (this.digits) {
-      const ctx: ScanContext = { field: fc, regions: this.regions, nanp: this.nanp, otherRegions: this.otherRegions };
-      scanDigitRuns(text, ctx, found);
-      if (this.want.has('dob') && (fc.birth || mentionsBirth(text))) scanNamedMonthBirthDates(text, fc.birth, found);
+      const ctx = this.ctx;
+      ctx.field = fieldContext(field);
+      const sawYear = scanDigitRuns(text, ctx, found);
+      // Month-name dates ("March 5, 1980") always contain a space and a year.
+      if (sawYear && this.dob && text.indexOf(' ') >= 0 && (ctx.field.birth || mentionsBirth(text))) {
+        scanNamedMonthBirthDates(text, ctx.field.birth, found);
+      }
     }
     return this.resolve(found);
   }
 
   /** Drops unwanted and low-score findings; of overlapping ones keeps the best (score, then length). */
   private resolve(found: Finding[]): Finding[] {
+    if (found.length === 0) return found;
     let kept = 0;
     for (const f of found) if (f.score >= this.minScore && this.want.has(f.type)) found[kept++] = f;
-    found.length = kept;
+    if (kept < found.length) found.length = kept;
     if (kept < 2) return found;
-    found.sort((a, b) => a.start - b.start || b.end - a.end);
+    let sorted = true;
+    for (let i = 1; i < kept && sorted; i++) sorted = found[i - 1]!.start <= found[i]!.start;
+    if (!sorted) found.sort((a, b) => a.start - b.start || b.end - a.end);
     const out: Finding[] = [];
     for (const f of found) {
       const last = out[out.length - 1];

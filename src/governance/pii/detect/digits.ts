@@ -1,5 +1,13 @@
 import type { Finding } from '../types.js';
-import { birthDateValid, cardPrefixValid, ibanChecksumValid, ibanLength, ipv4OctetValid, luhnValid, ssnValid } from './checksums.js';
+import {
+  birthDateValid,
+  cardPrefixValid,
+  ibanChecksumValid,
+  ibanLength,
+  luhnValid,
+  plausibleBirthYear,
+  ssnValid,
+} from './checksums.js';
 import {
   birthWord,
   cardWord,
@@ -10,7 +18,7 @@ import {
   versionWordAtEnd,
   windowAfterLastDigit,
 } from './context.js';
-import { nanpStructureValid, phoneValidity, PHONE_POSSIBLE, PHONE_VALID } from './phone.js';
+import { phoneValidity, PHONE_POSSIBLE, PHONE_VALID } from './phone.js';
 import { isDigitCode, isWordCode, scanStats, type ScanContext } from './scan-context.js';
 
 /**
@@ -45,15 +53,24 @@ interface Candidate extends Finding {
 
 /**
  * Context words before a window start, computed on first use: most windows are rejected
- * by their shape before any context is needed.
+ * by their shape before any context is needed. One instance is reused for every window
+ * start (reset by `at`), so scanning allocates nothing per run.
  */
 class Before {
+  text = '';
+  pos = 0;
   private w: string | undefined;
   private near: string | undefined;
-  constructor(
-    private readonly text: string,
-    readonly pos: number,
-  ) {}
+  /** Memoised answers, two bits per question: asked, and the answer. */
+  private known = 0;
+  at(text: string, pos: number): this {
+    this.text = text;
+    this.pos = pos;
+    this.w = undefined;
+    this.near = undefined;
+    this.known = 0;
+    return this;
+  }
   private get window(): string {
     return (this.w ??= contextWindow(this.text, this.pos));
   }
@@ -61,25 +78,59 @@ class Before {
   private get nearWindow(): string {
     return (this.near ??= windowAfterLastDigit(this.window));
   }
+  private ask(q: Question): boolean {
+    const mask = 3 << (q * 2);
+    const k = this.known & mask;
+    if (k !== 0) return k === mask;
+    const yes = this.pos > 0 && this.answer(q);
+    this.known |= (yes ? 3 : 1) << (q * 2);
+    return yes;
+  }
+  private answer(q: Question): boolean {
+    switch (q) {
+      case Q_PHONE:
+        return phoneWord(this.window);
+      case Q_SSN:
+        return ssnWord(this.nearWindow);
+      case Q_BIRTH:
+        return birthWord(this.nearWindow);
+      case Q_CARD:
+        return cardWord(this.nearWindow);
+      case Q_IDENTIFIER:
+        return identifierWordAtEnd(this.window);
+      default:
+        return versionWordAtEnd(this.window);
+    }
+  }
   get phone(): boolean {
-    return phoneWord(this.window);
+    return this.ask(Q_PHONE);
   }
   get ssn(): boolean {
-    return ssnWord(this.nearWindow);
+    return this.ask(Q_SSN);
   }
   get birth(): boolean {
-    return birthWord(this.nearWindow);
+    return this.ask(Q_BIRTH);
   }
   get card(): boolean {
-    return cardWord(this.window);
+    return this.ask(Q_CARD);
   }
   get identifier(): boolean {
-    return identifierWordAtEnd(this.window);
+    return this.ask(Q_IDENTIFIER);
   }
   get version(): boolean {
-    return versionWordAtEnd(this.window);
+    return this.ask(Q_VERSION);
   }
 }
+
+type Question = 0 | 1 | 2 | 3 | 4 | 5;
+const Q_PHONE = 0;
+const Q_SSN = 1;
+const Q_BIRTH = 2;
+const Q_CARD = 3;
+const Q_IDENTIFIER = 4;
+const Q_VERSION = 5;
+
+const before = new Before();
 
 function isUpper(c: number): boolean {
   return c >= 65 && c <= 90;
@@ -127,11 +178,15 @@ function isGlue(c: number): boolean {
   return c === 45 || c === 95 || c === 46 || c === 47 || c === 92;
 }
 
-export function scanDigitRuns(text: string, ctx: ScanContext, out: Finding[]): void {
+/**
+ * Appends findings to `out`. Returns whether any 4-digit group could be a birth year,
+ * which gates the (costlier) month-name birth date scan.
+ */
+export function scanDigitRuns(text: string, ctx: ScanContext, out: Finding[]): boolean {
   const n = text.length;
   let steps = 0;
+  let sawYear = false;
   let i = 0;
-  const cands: Candidate[] = [];
   while (i < n) {
     const c = text.charCodeAt(i);
     if (c < 48 || c > 57) {
@@ -148,6 +203,17 @@ export function scanDigitRuns(text: string, ctx: ScanContext, out: Finding[]): v
         continue;
       }
     }
+    // Digits glued to a letter on the left (hex hashes, identifiers) with no separator after
+    // them: a single attached group, nothing can start here.
+    if (i > 0 && isWordCode(text.charCodeAt(i - 1)) && !isDigitCode(text.charCodeAt(i - 1))) {
+      let j = i + 1;
+      while (j < n && isDigitCode(text.charCodeAt(j))) j++;
+      if (j >= n || !isRunSep(text.charCodeAt(j))) {
+        steps += j - i;
+        i = j;
+        continue;
+      }
+    }
     // Collect one run of digit groups starting at i.
     let g = 0;
     let j = i;
@@ -156,6 +222,10 @@ export function scanDigitRuns(text: string, ctx: ScanContext, out: Finding[]): v
       while (j < n && isDigitCode(text.charCodeAt(j))) j++;
       groupStart[g] = gs;
       groupEnd[g] = j;
+      if (j - gs === 4 && !sawYear) {
+        const y = (text.charCodeAt(gs) - 48) * 1000 + (text.charCodeAt(gs + 1) - 48) * 100 + (text.charCodeAt(gs + 2) - 48) * 10;
+        sawYear = plausibleBirthYear(y + text.charCodeAt(gs + 3) - 48);
+      }
       g++;
       let k = j;
       while (k < n && k - j <= MAX_SEP && isRunSep(text.charCodeAt(k))) k++;
@@ -166,18 +236,22 @@ export function scanDigitRuns(text: string, ctx: ScanContext, out: Finding[]): v
       }
       break;
     }
-    examineRun(text, g, ctx, cands);
-    for (const cand of cands) out.push({ type: cand.type, start: cand.start, end: cand.end, score: cand.score });
-    cands.length = 0;
+    const cands = examineRun(text, g, ctx);
+    if (cands) for (const cand of cands) out.push({ type: cand.type, start: cand.start, end: cand.end, score: cand.score });
     i = groupEnd[g - 1]!;
   }
   scanStats.steps += steps;
+  return sawYear;
 }
 
-function examineRun(text: string, g: number, ctx: ScanContext, cands: Candidate[]): void {
+/** Candidates of the run in groups 0..g-1 (undefined: none), best non-overlapping ones only. */
+function examineRun(text: string, g: number, ctx: ScanContext): Candidate[] | undefined {
   const n = text.length;
   const first = groupStart[0]!;
   const last = groupEnd[g - 1]!;
+  // Under 7 digits only an IPv4 address (4 groups) or a date (3 groups) can be personal.
+  if (g < 3 && last - first < 7) return undefined;
+  let cands: Candidate[] | undefined;
   const lead = first > 0 ? text.charCodeAt(first - 1) : -1;
   const plus = lead === 43;
   const paren = lead === 40;
@@ -196,7 +270,7 @@ function examineRun(text: string, g: number, ctx: ScanContext, cands: Candidate[
     let spanStart = groupStart[s]!;
     if (s === 0) spanStart = prefixStart;
     else if (text.charCodeAt(spanStart - 1) === 40) spanStart--;
-    const before = new Before(text, spanStart);
+    before.at(text, spanStart);
     let nd = 0;
     const eMax = Math.min(g - 1, s + MAX_WINDOW_GROUPS - 1);
     for (let e = s; e <= eMax; e++) {
@@ -204,142 +278,155 @@ function examineRun(text: string, g: number, ctx: ScanContext, cands: Candidate[
       if (nd > MAX_DIGITS) break;
       const endOk = e === g - 1 ? !attachedRight : looseBefore(text, e + 1);
       // CIDR suffix: 10.0.0.0/8
-      const cidr = !endOk && e < g - 1 && text.charCodeAt(groupEnd[e]!) === 47 && groupStart[e + 1]! - groupEnd[e]! === 1;
+      const cidr = !endOk && e < g - 1 && sepCode(text, e + 1) === 47;
       if (!endOk && !cidr) continue;
-      const cand = classifyWindow(text, s, e, nd, endOk, s === 0 && plus, before, ctx);
-      if (cand) cands.push(cand);
+      const score = classifyWindow(text, s, e, nd, endOk, s === 0 && plus, ctx);
+      if (score > 0) (cands ??= []).push({ type: hitType, start: spanStart, end: groupEnd[e]!, score, firstGroup: s, lastGroup: e });
     }
   }
-  if (cands.length > 1) pickNonOverlapping(cands);
+  if (cands && cands.length > 1) pickNonOverlapping(cands);
+  return cands;
 }
 
 /** True when the separator before group k (k >= 1) is loose: anything but one tight `-`, `.` or `/`. */
 function looseBefore(text: string, k: number): boolean {
-  const a = groupEnd[k - 1]!;
-  const b = groupStart[k]!;
-  if (b - a !== 1) return true;
-  const c = text.charCodeAt(a);
+  const c = sepCode(text, k);
   return c !== 45 && c !== 46 && c !== 47;
+}
+
+/** The separator before group k (k >= 1) when it is one character, else -1. */
+function sepCode(text: string, k: number): number {
+  const a = groupEnd[k - 1]!;
+  return groupStart[k]! - a === 1 ? text.charCodeAt(a) : -1;
 }
 
 function sepOf(text: string, k: number): string {
   return text.slice(groupEnd[k - 1]!, groupStart[k]!);
 }
 
-function groupText(text: string, k: number): string {
-  return text.slice(groupStart[k]!, groupEnd[k]!);
-}
-
 function groupLen(k: number): number {
   return groupEnd[k]! - groupStart[k]!;
 }
 
-function classifyWindow(
-  text: string,
-  s: number,
-  e: number,
-  nd: number,
-  endOk: boolean,
-  plus: boolean,
-  before: Before,
-  ctx: ScanContext,
-): Candidate | undefined {
-  const spanStart = before.pos;
+/** Numeric value of group k (at most 19 digits are ever read this way, so it is exact below 2^53 for the short groups used). */
+function groupNum(text: string, k: number): number {
+  let v = 0;
+  for (let i = groupStart[k]!, end = groupEnd[k]!; i < end; i++) v = v * 10 + (text.charCodeAt(i) - 48);
+  return v;
+}
+
+/** Index in the text of the `k`-th digit (0-based) counting from the start of group s. */
+function digitPosition(s: number, k: number): number {
+  let g = s;
+  while (k >= groupLen(g)) k -= groupLen(g++);
+  return groupStart[g]! + k;
+}
+
+/** The digits of groups s..e, concatenated. */
+function windowDigits(text: string, s: number, e: number): string {
+  if (s === e) return text.slice(groupStart[s]!, groupEnd[s]!);
+  const parts: string[] = [];
+  for (let k = s; k <= e; k++) parts.push(text.slice(groupStart[k]!, groupEnd[k]!));
+  return parts.join('');
+}
+
+/** An IPv4 octet: 1-3 digits, no leading zero, at most 255. */
+function octetAt(text: string, k: number): boolean {
+  const len = groupLen(k);
+  if (len > 3 || (len > 1 && text.charCodeAt(groupStart[k]!) === 48)) return false;
+  return groupNum(text, k) <= 255;
+}
+
+/** NANP area code and exchange both start with 2-9 (group a is the area code, a+1 the exchange). */
+function nanpAt(text: string, areaStart: number, exchangeStart: number): boolean {
+  const a = text.charCodeAt(areaStart);
+  const x = text.charCodeAt(exchangeStart);
+  return a >= 50 && a <= 57 && x >= 50 && x <= 57;
+}
+
+/** Type of the last window classified (set by `hit`, read right after: avoids an allocation per window). */
+let hitType: Finding['type'] = 'phone';
+
+function hit(type: Finding['type'], score: number): number {
+  hitType = type;
+  return Math.min(1, Math.round(score * 100) / 100);
+}
+
+/**
+ * Score of the best entity type for groups s..e (0: none). Shape and checksums are
+ * checked first; the context words, which cost a slice and a regex, only once a shape
+ * has matched.
+ */
+function classifyWindow(text: string, s: number, e: number, nd: number, endOk: boolean, plus: boolean, ctx: ScanContext): number {
   const ng = e - s + 1;
-  const spanEnd = groupEnd[e]!;
-  const parenStart = text.charCodeAt(spanStart) === 40;
-  const mk = (type: Finding['type'], score: number): Candidate => ({
-    type,
-    start: spanStart,
-    end: spanEnd,
-    score: Math.min(1, Math.round(score * 100) / 100),
-    firstGroup: s,
-    lastGroup: e,
-  });
+  const parenStart = text.charCodeAt(before.pos) === 40;
+  const plain = !plus && !parenStart;
 
   // IPv4: exactly four dot-separated octets.
-  if (ng === 4 && !plus && !parenStart) {
-    if (sepOf(text, s + 1) === '.' && sepOf(text, s + 2) === '.' && sepOf(text, s + 3) === '.') {
-      const o0 = groupText(text, s);
-      if (
-        o0 !== '0' &&
-        ipv4OctetValid(o0) &&
-        ipv4OctetValid(groupText(text, s + 1)) &&
-        ipv4OctetValid(groupText(text, s + 2)) &&
-        ipv4OctetValid(groupText(text, s + 3))
-      ) {
-        if (ctx.field.version || before.version) return undefined;
-        return mk('ip', 0.85);
-      }
-      return undefined;
-    }
+  if (ng === 4 && plain && sepCode(text, s + 1) === 46 && sepCode(text, s + 2) === 46 && sepCode(text, s + 3) === 46) {
+    const valid = octetAt(text, s) && octetAt(text, s + 1) && octetAt(text, s + 2) && octetAt(text, s + 3);
+    return valid && !ctx.field.version && !before.version ? hit('ip', 0.85) : 0;
   }
-  if (!endOk) return undefined;
+  if (!endOk) return 0;
 
   // Dates: only a birth date in birth context is personal; any other date stays.
-  if (ng === 3 && !plus && !parenStart) {
-    const sep = sepOf(text, s + 1);
-    if (sep === sepOf(text, s + 2) && (sep === '-' || sep === '/' || sep === '.')) {
+  if (ng === 3 && plain) {
+    const c = sepCode(text, s + 1);
+    if (c === sepCode(text, s + 2) && (c === 45 || c === 47 || c === 46)) {
       const l0 = groupLen(s);
       const l1 = groupLen(s + 1);
       const l2 = groupLen(s + 2);
-      let valid = false;
       if (l0 === 4 && l1 <= 2 && l2 <= 2) {
-        valid = birthDateValid(Number(groupText(text, s)), Number(groupText(text, s + 1)), Number(groupText(text, s + 2)));
-      } else if (l0 <= 2 && l1 <= 2 && l2 === 4) {
-        const a = Number(groupText(text, s));
-        const b = Number(groupText(text, s + 1));
-        const y = Number(groupText(text, s + 2));
-        valid = birthDateValid(y, a, b) || birthDateValid(y, b, a);
+        const valid = birthDateValid(groupNum(text, s), groupNum(text, s + 1), groupNum(text, s + 2));
+        return valid && (ctx.field.birth || before.birth) ? hit('dob', 0.85) : 0;
       }
-      if (valid || (l0 === 4 && l1 <= 2 && l2 <= 2) || (l0 <= 2 && l1 <= 2 && l2 === 4)) {
-        if (valid && (ctx.field.birth || before.birth)) return mk('dob', 0.85);
-        return undefined;
+      if (l0 <= 2 && l1 <= 2 && l2 === 4) {
+        const a = groupNum(text, s);
+        const b = groupNum(text, s + 1);
+        const y = groupNum(text, s + 2);
+        const valid = birthDateValid(y, a, b) || birthDateValid(y, b, a);
+        return valid && (ctx.field.birth || before.birth) ? hit('dob', 0.85) : 0;
       }
     }
   }
 
-  if (nd < 7) return undefined;
-  let digits = '';
-  for (let k = s; k <= e; k++) digits += groupText(text, k);
-  const identifier = ctx.field.identifier || before.identifier;
-
-  // US SSN: 3-2-4 with one separator, or 9 bare digits after an SSN word.
-  if (!plus && !parenStart) {
+  if (nd < 7) return 0;
+  if (plain) {
+    // US SSN: 3-2-4 with one separator, or 9 bare digits after an SSN word.
     if (ng === 3 && groupLen(s) === 3 && groupLen(s + 1) === 2 && groupLen(s + 2) === 4) {
-      const sep = sepOf(text, s + 1);
-      if (sep === sepOf(text, s + 2) && (sep === '-' || sep === ' ')) {
-        if (!identifier && ssnValid(groupText(text, s), groupText(text, s + 1), groupText(text, s + 2))) {
-          const said = ctx.field.ssn || before.ssn;
-          return mk('ssn', sep === '-' ? (said ? 0.95 : 0.85) : said ? 0.9 : 0.6);
-        }
-        return undefined;
+      const c = sepCode(text, s + 1);
+      if (c === sepCode(text, s + 2) && (c === 45 || c === 32)) {
+        if (!ssnValid(groupNum(text, s), groupNum(text, s + 1), groupNum(text, s + 2))) return 0;
+        if (ctx.field.identifier || before.identifier) return 0;
+        const said = ctx.field.ssn || before.ssn;
+        return hit('ssn', c === 45 ? (said ? 0.95 : 0.85) : said ? 0.9 : 0.6);
       }
     }
-    if (ng === 1 && nd === 9 && !identifier && (ctx.field.ssn || before.ssn)) {
-      if (ssnValid(digits.slice(0, 3), digits.slice(3, 5), digits.slice(5))) return mk('ssn', 0.8);
+    if (ng === 1 && nd === 9) {
+      const v = groupNum(text, s);
+      const valid = ssnValid(Math.floor(v / 1e6), Math.floor(v / 1e4) % 100, v % 1e4);
+      if (valid && (ctx.field.ssn || before.ssn) && !(ctx.field.identifier || before.identifier)) return hit('ssn', 0.8);
+    }
+    // Payment card: 13-19 digits, network prefix and length, Luhn.
+    if (nd >= 13 && cardGroupingValid(text, s, e)) {
+      const digits = windowDigits(text, s, e);
+      if (cardPrefixValid(digits) && luhnValid(digits)) {
+        const said = ctx.field.card || before.card;
+        if (said || !(ctx.field.identifier || before.identifier)) return hit('card', (ng > 1 ? 0.9 : 0.8) + (said ? 0.05 : 0));
+      }
     }
   }
-
-  // Payment card: 13-19 digits, network prefix and length, Luhn.
-  if (nd >= 13 && !plus && !parenStart && cardGroupingValid(text, s, e)) {
-    if (cardPrefixValid(digits) && luhnValid(digits)) {
-      const said = ctx.field.card || before.card;
-      if (!identifier || said) return mk('card', (ng > 1 ? 0.9 : 0.8) + (said ? 0.05 : 0));
-    }
-  }
-
-  if (nd > 15 || identifier) return undefined;
-  return classifyPhone(text, s, e, nd, digits, plus, parenStart, before, spanEnd, ctx, mk);
+  if (nd > 15) return 0;
+  const score = classifyPhone(text, s, e, nd, plus, parenStart, ctx);
+  return score > 0 && !ctx.field.identifier && !before.identifier ? hit('phone', score) : 0;
 }
 
 function cardGroupingValid(text: string, s: number, e: number): boolean {
   if (s === e) return true;
-  const sep = sepOf(text, s + 1);
-  if (sep !== ' ' && sep !== '-') return false;
-  if (groupLen(s) !== 4) return false;
+  const sep = sepCode(text, s + 1);
+  if ((sep !== 32 && sep !== 45) || groupLen(s) !== 4) return false;
   for (let k = s + 1; k <= e; k++) {
-    if (sepOf(text, k) !== sep) return false;
+    if (sepCode(text, k) !== sep) return false;
     const len = groupLen(k);
     if (k < e ? len < 4 || len > 6 : len < 1 || len > 6) return false;
   }
@@ -349,70 +436,68 @@ function cardGroupingValid(text: string, s: number, e: number): boolean {
 const NANP_SEP_AFTER_AREA = new Set(['-', '.', ' ', ') ', ')', ' - ', ')-', ') - ']);
 const NANP_SEP = new Set(['-', '.', ' ', ' - ']);
 
-function classifyPhone(
-  text: string,
-  s: number,
-  e: number,
-  nd: number,
-  digits: string,
-  plus: boolean,
-  parenStart: boolean,
-  before: Before,
-  spanEnd: number,
-  ctx: ScanContext,
-  mk: (type: Finding['type'], score: number) => Candidate,
-): Candidate | undefined {
-  const spanStart = before.pos;
-  const said = ctx.field.phone || before.phone;
+/** Phone score for groups s..e, before the identifier-context check (0: not a phone). */
+function classifyPhone(text: string, s: number, e: number, nd: number, plus: boolean, parenStart: boolean, ctx: ScanContext): number {
   const ng = e - s + 1;
+
+  const spanEnd = groupEnd[e]!;
   if (plus) {
-    if (nd < 8) return undefined;
-    const v = phoneValidity(text.slice(spanStart, spanEnd), undefined);
-    if (v === PHONE_VALID) return mk('phone', said ? 0.95 : 0.9);
-    if (v === PHONE_POSSIBLE) return mk('phone', said ? 0.85 : 0.8);
-    return undefined;
+    if (nd < 8) return 0;
+    // +1 and a NANP number: structure is enough unless the threshold asks for more.
+    if (nd === 11 && text.charCodeAt(groupStart[s]!) === 49) {
+      const structural = ctx.field.phone || before.phone ? 0.85 : 0.8;
+      if (structural >= ctx.minScore && nanpAt(text, digitPosition(s, 1), digitPosition(s, 4))) return structural;
+    }
+    const v = phoneValidity(text.slice(before.pos, spanEnd), undefined);
+    if (v === PHONE_VALID) return (ctx.field.phone || before.phone) ? 0.95 : 0.9;
+    if (v === PHONE_POSSIBLE) return (ctx.field.phone || before.phone) ? 0.85 : 0.8;
+    return 0;
   }
   if (ctx.nanp) {
     let score = 0;
     // (415) 555-0100, 415-555-0100, 415.555.0100, 415 555 0100, 1-415-555-0100
-    const a = ng === 4 && groupLen(s) === 1 && digits.charCodeAt(0) === 49 ? s + 1 : s;
+    const a = ng === 4 && groupLen(s) === 1 && text.charCodeAt(groupStart[s]!) === 49 ? s + 1 : s;
     if (e - a === 2 && groupLen(a) === 3 && groupLen(a + 1) === 3 && groupLen(a + 2) === 4) {
       const sep1 = sepOf(text, a + 1);
       const sep2 = sepOf(text, a + 2);
-      const areaInParens = a === s ? parenStart : sepOf(text, a).endsWith('(');
-      const closes = sep1.startsWith(')');
+      const lead = a === s ? '' : sepOf(text, a);
+      const areaInParens = a === s ? parenStart : lead.endsWith('(');
       if (
-        areaInParens === closes &&
+        areaInParens === sep1.startsWith(')') &&
         NANP_SEP_AFTER_AREA.has(sep1) &&
         NANP_SEP.has(sep2) &&
-        (a === s || NANP_SEP.has(sepOf(text, a).replace('(', '')) || sepOf(text, a) === ' (') &&
-        nanpStructureValid(groupText(text, a), groupText(text, a + 1))
+        (a === s || NANP_SEP.has(lead) || lead === ' (' || lead === '(' || lead === '-(') &&
+        nanpAt(text, groupStart[a]!, groupStart[a + 1]!)
       ) {
-        score = said ? 0.85 : 0.75;
+        score = (ctx.field.phone || before.phone) ? 0.85 : 0.75;
       }
     } else if (ng === 2 && groupLen(s) === 3 && groupLen(e) === 7 && parenStart && sepOf(text, e).startsWith(')')) {
-      if (nanpStructureValid(groupText(text, s), groupText(text, e).slice(0, 3))) score = 0.75;
-    } else if (said && ng === 1 && (nd === 10 || (nd === 11 && digits.charCodeAt(0) === 49))) {
-      const d = nd === 11 ? digits.slice(1) : digits;
-      if (nanpStructureValid(d.slice(0, 3), d.slice(3, 6))) score = 0.7;
-    } else if (said && ng === 2 && groupLen(s) === 3 && groupLen(e) === 4 && !parenStart) {
+      if (nanpAt(text, groupStart[s]!, groupStart[e]!)) score = 0.75;
+    } else if (ng === 1 && (nd === 10 || (nd === 11 && text.charCodeAt(groupStart[s]!) === 49)) && (ctx.field.phone || before.phone)) {
+      const st = groupStart[s]! + (nd === 11 ? 1 : 0);
+      if (nanpAt(text, st, st + 3)) score = 0.7;
+    } else if (ng === 2 && groupLen(s) === 3 && groupLen(e) === 4 && !parenStart && (ctx.field.phone || before.phone)) {
       // 555-0100 after "call" / "phone": a local number without area code.
-      const sep = sepOf(text, e);
-      if ((sep === '-' || sep === '.' || sep === ' ') && text.charCodeAt(groupStart[s]!) >= 50) return mk('phone', 0.65);
+      const c = sepCode(text, e);
+      if ((c === 45 || c === 46 || c === 32) && text.charCodeAt(groupStart[s]!) >= 50) return 0.65;
     }
     if (score > 0) {
-      const national = nd === 11 ? digits.slice(1) : digits;
-      const v = phoneValidity(national, 'US');
-      return mk('phone', v === PHONE_VALID ? Math.max(score, said ? 0.95 : 0.9) : score);
+      // NANP structure already holds; libphonenumber's assigned-range check can only raise
+      // the score, so it is consulted only when the threshold is above what structure earns.
+      if (score < ctx.minScore) {
+        const digits = windowDigits(text, s, e);
+        if (phoneValidity(nd === 11 ? digits.slice(1) : digits, 'US') === PHONE_VALID) score = (ctx.field.phone || before.phone) ? 0.95 : 0.9;
+      }
+      return score;
     }
   }
-  if (ctx.otherRegions.length > 0 && (said || (ng > 1 && digits.charCodeAt(0) === 48))) {
-    const candidate = text.slice(spanStart, spanEnd);
+  if (ctx.otherRegions.length > 0 && ((ng > 1 && text.charCodeAt(groupStart[s]!) === 48) || (ctx.field.phone || before.phone))) {
+    const candidate = text.slice(before.pos, spanEnd);
     for (const r of ctx.otherRegions) {
-      if (phoneValidity(candidate, r) === PHONE_VALID) return mk('phone', said ? 0.85 : 0.75);
+      if (phoneValidity(candidate, r) === PHONE_VALID) return (ctx.field.phone || before.phone) ? 0.85 : 0.75;
     }
   }
-  return undefined;
+  return 0;
 }
 
 /** Keep the best non-overlapping windows of one run: highest score, then longest. */

@@ -16,31 +16,30 @@ function isV6Code(c: number): boolean {
 
 /** IPv6 (`2001:db8::1`, `::ffff:10.0.0.1`) and colon MACs (`00:1a:2b:3c:4d:5e`). */
 export function scanColonAddresses(text: string, out: Finding[]): void {
+  // An IPv6 address has "::" or 7 colons, a MAC 5: times like 10:45:00 are rejected here.
+  if (text.indexOf('::') < 0 && countUpTo(text, ':', 5) < 5) return;
   const n = text.length;
   let steps = 0;
   let p = text.indexOf(':');
   while (p >= 0) {
+    // The maximal stretch of hex digits, colons and dots around p: at most one address.
     let a = p;
     const minA = Math.max(0, p - MAX_V6);
     while (a > minA && isV6Code(text.charCodeAt(a - 1))) a--;
-    let b = p + 1;
-    const maxB = Math.min(n, p + MAX_V6 + 1);
-    while (b < maxB && isV6Code(text.charCodeAt(b))) b++;
-    steps += b - a;
-    const leftOk = a === 0 || (!isWordCode(text.charCodeAt(a - 1)) && !(a === minA && isV6Code(text.charCodeAt(a - 1))));
-    const rightOk = b >= n || !isV6Code(text.charCodeAt(b)) && !isWordCode(text.charCodeAt(b));
-    // Trailing sentence punctuation and a lone trailing colon ("at fe80::1: ...") are not part of it.
-    while (b > p + 1 && text.charCodeAt(b - 1) === 46) b--;
-    if (b > p + 1 && text.charCodeAt(b - 1) === 58 && text.charCodeAt(b - 2) !== 58) b--;
-    let next = p + 1;
-    if (leftOk && rightOk && b - a >= 4) {
-      const type = classifyColonToken(text, a, b);
-      if (type) {
-        out.push({ type, start: a, end: b, score: 0.85 });
-        next = b;
-      }
+    let end = p + 1;
+    while (end < n && isV6Code(text.charCodeAt(end))) end++;
+    steps += end - a;
+    const tooLong = end - a > MAX_V6 || (a === minA && a > 0 && isV6Code(text.charCodeAt(a - 1)));
+    if (!tooLong && (a === 0 || !isWordCode(text.charCodeAt(a - 1))) && (end >= n || !isWordCode(text.charCodeAt(end)))) {
+      let b = end;
+      // Trailing sentence punctuation and a lone trailing colon ("at fe80::1: ...") are not part of it.
+      while (b > p + 1 && text.charCodeAt(b - 1) === 46) b--;
+      if (b > p + 1 && text.charCodeAt(b - 1) === 58 && text.charCodeAt(b - 2) !== 58) b--;
+      const type = b - a >= 4 ? classifyColonToken(text, a, b) : undefined;
+      if (type) out.push({ type, start: a, end: b, score: 0.85 });
     }
-    p = text.indexOf(':', Math.max(next, p + 1));
+    // Every other colon of this stretch would find the same stretch: skip past it.
+    p = text.indexOf(':', end);
   }
   scanStats.steps += steps;
 }
@@ -78,10 +77,17 @@ function macAt(text: string, a: number, sep: number): boolean {
 }
 
 /** MACs written with dashes (`00-1A-2B-3C-4D-5E`) or in Cisco dotted form (`001a.2b3c.4d5e`). */
+/** Occurrences of `ch` in `text`, counting stops at `limit`. */
+function countUpTo(text: string, ch: string, limit: number): number {
+  let count = 0;
+  for (let p = text.indexOf(ch); p >= 0 && count < limit; p = text.indexOf(ch, p + 1)) count++;
+  return count;
+}
+
 export function scanDelimitedMacs(text: string, out: Finding[]): void {
   const n = text.length;
   if (n < 14) return;
-  let p = text.indexOf('-');
+  let p = countUpTo(text, '-', 5) < 5 ? -1 : text.indexOf('-');
   while (p >= 0 && p + 15 <= n) {
     const a = p - 2;
     if (a >= 0 && a + 17 <= n && macAt(text, a, 45) && boundaryOk(text, a, a + 17, 45)) {
@@ -91,7 +97,7 @@ export function scanDelimitedMacs(text: string, out: Finding[]): void {
       p = text.indexOf('-', p + 1);
     }
   }
-  let q = text.indexOf('.');
+  let q = countUpTo(text, '.', 2) < 2 ? -1 : text.indexOf('.');
   while (q >= 0 && q + 10 <= n) {
     const a = q - 4;
     if (a >= 0 && a + 14 <= n && ciscoMacAt(text, a) && boundaryOk(text, a, a + 14, 46)) {

@@ -64,27 +64,28 @@ export function nanpStructureValid(area: string, exchange: string): boolean {
  * `+1 415 555 0100` get the same token. Falls back to the bare digits.
  */
 export function toE164(value: string, regions: readonly CountryCode[]): string {
-  const hit = e164Cache.get(value);
-  if (hit !== undefined) return hit ?? digitsOf(value);
   const digits = digitsOf(value);
   const plus = value.trimStart().startsWith('+');
-  let out: string | null = null;
-  if (!plus && digits.length === 10 && nanpStructureValid(digits.slice(0, 3), digits.slice(3, 6))) out = `+1${digits}`;
-  else if (!plus && digits.length === 11 && digits[0] === '1' && nanpStructureValid(digits.slice(1, 4), digits.slice(4, 7))) out = `+${digits}`;
-  else {
-    const tries: (CountryCode | undefined)[] = plus ? [undefined] : [...regions];
-    for (const r of tries) {
-      try {
-        const parsed = parsePhoneNumberFromString(value, r);
-        if (parsed?.isPossible()) {
-          out = parsed.number;
-          break;
-        }
-      } catch {
-        // not parseable in this region; try the next
+  // Written internationally, E.164 is the digits after '+' unless a national trunk "(0)" is shown.
+  if (plus && !value.includes('(0)') && digits.length >= 8 && digits.length <= 15) return `+${digits}`;
+  if (!plus && (regions.includes('US') || regions.includes('CA'))) {
+    if (digits.length === 10 && nanpStructureValid(digits.slice(0, 3), digits.slice(3, 6))) return `+1${digits}`;
+    if (digits.length === 11 && digits[0] === '1' && nanpStructureValid(digits.slice(1, 4), digits.slice(4, 7))) return `+${digits}`;
+  }
+  // Anything else needs libphonenumber: memoised, as it costs about 10 us.
+  const hit = e164Cache.get(value);
+  if (hit !== undefined) return hit ?? digits;
+  let out: string | null = plus ? `+${digits}` : null;
+  for (const r of plus ? [undefined] : regions) {
+    try {
+      const parsed = parsePhoneNumberFromString(value, r);
+      if (parsed?.isPossible()) {
+        out = parsed.number;
+        break;
       }
+    } catch {
+      // not parseable in this region; try the next
     }
-    if (out === null && plus) out = `+${digits}`;
   }
   remember(e164Cache, value, out);
   return out ?? digits;

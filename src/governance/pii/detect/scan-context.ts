@@ -3,6 +3,7 @@ import type { FieldContext } from './context.js';
 
 /** What every scanner gets besides the text. */
 export interface ScanContext {
+  /** Context from the name of the field being scanned (set per value). */
   field: FieldContext;
   /** Regions whose national phone formats are recognised (`+` numbers are always). */
   regions: readonly CountryCode[];
@@ -10,6 +11,8 @@ export interface ScanContext {
   nanp: boolean;
   /** Regions other than US/CA, tried through libphonenumber for national formats. */
   otherRegions: readonly CountryCode[];
+  /** Findings scoring below this are dropped. */
+  minScore: number;
 }
 
 /** Loop iterations of the hand-written scanners, for the linear-time tests. */

@@ -29,12 +29,13 @@ function safeCut(s: string): number {
   return -1;
 }
 
-/** Characters that can sit next to a space inside a phone number, card, IBAN or IPv6 address. */
+/**
+ * Characters that can sit next to a space inside a detectable value: digits and
+ * separators (phone numbers, cards), capitals (grouped IBANs), and whitespace itself.
+ * Emails, IPs and MACs never contain spaces.
+ */
 function identifierChar(c: number): boolean {
-  return (
-    (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 43 || c === 40 || c === 41 ||
-    c === 45 || c === 46 || c === 58 || c === 32 || c === 9
-  );
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || c === 43 || c === 40 || c === 41 || c === 45 || c === 46 || c === 58 || c === 32 || c === 9;
 }
 
 /**

@@ -105,11 +105,11 @@ function sniffText(text: string, complete: boolean): ScrubFormat {
 
 /**
  * The delimiter that splits (nearly) every sample line into the same number of fields,
- * preferring tab, comma, semicolon, pipe in that order. Quoted fields may throw a line's
+ * trying them in `order`. Quoted fields may throw a line's
  * count off, hence "nearly".
  */
-export function consistentDelimiter(lines: readonly string[]): string | undefined {
-  for (const delim of ['\t', ',', ';', '|']) {
+export function consistentDelimiter(lines: readonly string[], order = ['\t', ',', ';', '|']): string | undefined {
+  for (const delim of order) {
     const counts = lines.map((l) => l.split(delim).length - 1);
     const first = counts[0]!;
     if (first >= 1 && counts.filter((c) => c === first).length >= Math.ceil(counts.length * 0.9)) return delim;

@@ -1,0 +1,68 @@
+/**
+ * `hybridsync daemon`: runs the jobs' schedules, governs the links and serves the HTTP API,
+ * metrics and dashboard. SIGTERM/SIGINT: no new runs, running ones stop cleanly (files in
+ * flight finished, multipart uploads journaled for the next run), then exit 0.
+ */
+import { Command } from 'commander';
+import { Daemon } from '../ops/daemon.js';
+import { loadOperations } from '../ops/jobs.js';
+import { parseListen } from '../server/api.js';
+import { startServer } from '../server/index.js';
+import { OpsMetrics } from '../server/metrics.js';
+import { processSignal, reportError } from './context.js';
+import { EXIT } from './exit.js';
+import { jobPreparer } from './job.js';
+
+interface DaemonFlags {
+  config?: string;
+  state?: string;
+  listen?: string;
+  monitorInterval?: string;
+}
+
+const log = (m: string): void => void process.stderr.write(`${new Date().toISOString()} ${m}\n`);
+
+export function daemonCommand(): Command {
+  return new Command('daemon')
+    .description('run the job schedules, link governors and monitor, and serve the HTTP API and dashboard')
+    .option('--config <file>', 'config file (default ./hybridsync.yaml or HYBRIDSYNC_CONFIG)')
+    .option('--state <file>', 'state database')
+    .option('--listen <host:port>', 'address of the API and dashboard (default server.listen, 127.0.0.1:8787)')
+    .option('--monitor-interval <seconds>', 'link utilization sample interval', '5')
+    .action(async (f: DaemonFlags) => {
+      let daemon: Daemon | undefined;
+      try {
+        const ops = loadOperations(f.config, f.state);
+        const server = ops.config.server ?? { listen: '127.0.0.1:8787', tokenEnv: 'HYBRIDSYNC_API_TOKEN' };
+        const { host, port } = parseListen(f.listen ?? server.listen);
+        const token = process.env[server.tokenEnv] || undefined;
+        const metrics = new OpsMetrics();
+        daemon = new Daemon({
+          ops,
+          prepare: jobPreparer(ops, { progress: false }),
+          log,
+          monitorSampleMs: Math.max(1, Number(f.monitorInterval) || 5) * 1000,
+          onEvent: (job, link, e) => metrics.onEvent(job, link, e),
+          onRunEnd: (live, status, summary) => metrics.onRunEnd(live, status, summary),
+          onLinkWarning: (w) => metrics.onLinkWarning(w.link),
+        });
+        metrics.attach(daemon);
+        const http = await startServer({ daemon, metrics, host, port, ...(token ? { token } : {}) });
+        daemon.start();
+        log(`hybridsync daemon: ${ops.jobs.length} job(s), ${ops.links.length} link(s); API and dashboard on ${http.url}/${token ? ' (bearer token required)' : ''}`);
+        for (const j of daemon.jobs()) log(`${j.name}: next run ${j.nextRun ? new Date(j.nextRun).toISOString() : 'when triggered'}`);
+        await new Promise<void>((resolve) => {
+          if (processSignal.aborted) resolve();
+          processSignal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        log('stopping: no new runs; running ones finish files in flight and journal the rest');
+        await daemon.stop(processSignal.reason instanceof Error ? processSignal.reason : undefined);
+        await http.close();
+        log('stopped');
+        process.exitCode = EXIT.ok;
+      } catch (err) {
+        await daemon?.stop().catch(() => undefined);
+        process.exitCode = reportError(err);
+      }
+    });
+}

@@ -1,0 +1,81 @@
+/**
+ * Copies of signed checkpoints in a second location (another bucket, another disk),
+ * through the Backend contract. A log that was cut after a copied checkpoint no longer
+ * reaches that checkpoint's tree size, which `audit verify` reports. One object per
+ * checkpoint (`<logId>/checkpoint-<treeSize>.json`): object stores have no append, and
+ * nothing is ever overwritten.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Backend } from '../../core/backend.js';
+import type { CheckpointBody } from './signing.js';
+
+export interface SignedCheckpoint extends CheckpointBody {
+  readonly keyId: string;
+  /** Base64 Ed25519 signature over checkpointMessage(). */
+  readonly sig: string;
+}
+
+export interface CheckpointMirror {
+  readonly uri: string;
+  put(cp: SignedCheckpoint, signal?: AbortSignal): Promise<void>;
+  /** Every checkpoint copied for a log, or the key and problem of a copy that is unreadable. */
+  list(logId: string, signal?: AbortSignal): AsyncIterable<{ key: string; checkpoint?: SignedCheckpoint; problem?: string }>;
+  close?(): Promise<void>;
+}
+
+export function checkpointKey(logId: string, treeSize: number): string {
+  return `${logId}/checkpoint-${String(treeSize).padStart(12, '0')}.json`;
+}
+
+function isCheckpoint(x: unknown): x is SignedCheckpoint {
+  const c = x as SignedCheckpoint;
+  return (
+    typeof c?.logId === 'string' &&
+    Number.isInteger(c.treeSize) &&
+    typeof c.root === 'string' &&
+    typeof c.time === 'string' &&
+    typeof c.keyId === 'string' &&
+    typeof c.sig === 'string'
+  );
+}
+
+export class BackendCheckpointMirror implements CheckpointMirror {
+  constructor(private readonly backend: Backend) {}
+
+  get uri(): string {
+    return this.backend.uri;
+  }
+
+  async put(cp: SignedCheckpoint, signal?: AbortSignal): Promise<void> {
+    const body = Buffer.from(`${JSON.stringify({ logId: cp.logId, treeSize: cp.treeSize, root: cp.root, time: cp.time, keyId: cp.keyId, sig: cp.sig })}\n`);
+    const md5 = createHash('md5').update(body).digest('hex');
+    await this.backend.write(
+      checkpointKey(cp.logId, cp.treeSize),
+      Readable.from([body]),
+      { size: body.length, mtimeMs: Date.parse(cp.time), md5, contentType: 'application/json' },
+      signal ? { signal } : {},
+    );
+  }
+
+  async *list(logId: string, signal?: AbortSignal): AsyncIterable<{ key: string; checkpoint?: SignedCheckpoint; problem?: string }> {
+    for await (const e of this.backend.list({ prefix: `${logId}/`, allowMissingRoot: true, ...(signal ? { signal } : {}) })) {
+      if (!/\/checkpoint-\d+\.json$/.test(e.key)) continue;
+      const chunks: Buffer[] = [];
+      for await (const c of (await this.backend.read(e.key, signal ? { signal } : {})) as AsyncIterable<Buffer>) chunks.push(c);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        yield { key: e.key, problem: 'not valid JSON' };
+        continue;
+      }
+      if (isCheckpoint(parsed)) yield { key: e.key, checkpoint: parsed };
+      else yield { key: e.key, problem: 'not a checkpoint' };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close?.();
+  }
+}

@@ -1,0 +1,447 @@
+import { ColumnProfile, ColumnRules, classifyFieldName, decideByRuleOrName, type ColumnDecision } from '../columns.js';
+import { operatorFor, type ScrubConfig } from '../config.js';
+import type { EntityType } from '../types.js';
+import type { ValueScrubber } from '../value-scrubber.js';
+import { LineSplitter, newStats, type FormatHandler, type HandlerStats } from './lines.js';
+
+/**
+ * JSON Lines / NDJSON, one line at a time. Each line is walked by a small tokenizer that
+ * edits the original text in place instead of re-serializing it, so untouched values keep
+ * their exact bytes (big integers, number formats, key order, spacing, escapes).
+ *
+ * Values are addressed by dotted key path (`user.contact.email`; array indices are not
+ * part of the path). A line that is not valid JSON is scrubbed as plain text and counted
+ * as malformed.
+ */
+
+const MAX_DEPTH = 256;
+const MAX_TRACKED_PATHS = 2000;
+const SAMPLE_CHARS = 4 << 20;
+/** A replacement needs JSON escaping if it holds a quote, a backslash or a control character. */
+function needsJsonEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 34 || c === 92) return true;
+  }
+  return false;
+}
+
+class MalformedJson extends Error {}
+const MALFORMED = new MalformedJson('malformed JSON');
+
+const PERSON_LEVEL = new Set<EntityType>(['email', 'phone', 'ssn', 'dob', 'address', 'person_name', 'card', 'iban', 'national_id']);
+
+export class JsonlScrubber implements FormatHandler {
+  readonly stats: HandlerStats = newStats();
+  private readonly splitter: LineSplitter;
+  private readonly rules: ColumnRules;
+  private sample: [string, string][] | undefined = [];
+  private sampleChars = 0;
+  private readonly valueDecisions = new Map<string, ColumnDecision>();
+  private readonly editor: JsonLineEditor;
+  private out: string[] = [];
+  private readonly onLine = (line: string, eol: string): void => this.line(line, eol);
+
+  constructor(
+    private readonly config: ScrubConfig,
+    private readonly vs: ValueScrubber,
+  ) {
+    this.splitter = new LineSplitter(config.limits.maxRecordBytes, 'error', this.stats);
+    this.rules = new ColumnRules(config.columns);
+    this.editor = new JsonLineEditor(vs, (path) => this.decisionFor(path));
+  }
+
+  write(text: string): string {
+    this.splitter.push(text, this.onLine);
+    return this.flushOut();
+  }
+
+  end(): string {
+    this.splitter.end(this.onLine);
+    if (this.sample) this.decide();
+    return this.flushOut();
+  }
+
+  private flushOut(): string {
+    if (this.out.length === 0) return '';
+    const s = this.out.join('');
+    this.out = [];
+    return s;
+  }
+
+  private line(line: string, eol: string): void {
+    this.stats.records++;
+    if (this.sample) {
+      this.sample.push([line, eol]);
+      this.sampleChars += line.length;
+      if (this.sample.length > this.config.detect.sampleRecords || this.sampleChars > SAMPLE_CHARS) this.decide();
+      return;
+    }
+    this.emit(line, eol);
+  }
+
+  private emit(line: string, eol: string): void {
+    let out = line;
+    if (line.trim().length > 0) {
+      try {
+        out = this.editor.scrub(line);
+      } catch (e) {
+        if (!(e instanceof MalformedJson)) throw e;
+        this.stats.malformedRecords++;
+        out = this.vs.text(line);
+      }
+    }
+    this.out.push(out, eol);
+  }
+
+  /** Profiles the values under each key path in the sample, then writes the sample out. */
+  private decide(): void {
+    const sample = this.sample ?? [];
+    this.sample = undefined;
+    if (this.config.detect.columnsByValue || this.config.detect.columnsByName) {
+      const profiles = new Map<string, ColumnProfile>();
+      const names = new Set<string>();
+      for (const [line] of sample) {
+        let doc: unknown;
+        try {
+          doc = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        this.profile(doc, [], profiles, names);
+      }
+      const threshold = this.config.detect.columnThreshold;
+      for (const [path, profile] of profiles) {
+        if (!this.config.detect.columnsByValue || decideByRuleOrName(this.config, this.rules, path.split('.'))) continue;
+        const type = profile.decide(threshold);
+        if (type) this.valueDecisions.set(path, { type, op: operatorFor(this.config, type), source: 'values' });
+      }
+      for (const path of names) {
+        if (!this.valueDecisions.has(path) && !decideByRuleOrName(this.config, this.rules, path.split('.'))) {
+          this.valueDecisions.set(path, { type: 'person_name', op: operatorFor(this.config, 'person_name'), source: 'name' });
+        }
+      }
+    }
+    this.editor.forgetDecisions();
+    for (const [line, eol] of sample) this.emit(line, eol);
+  }
+
+  private profile(node: unknown, path: string[], profiles: Map<string, ColumnProfile>, names: Set<string>): void {
+    if (Array.isArray(node)) {
+      for (const item of node) this.profile(item, path, profiles, names);
+      return;
+    }
+    if (node !== null && typeof node === 'object') {
+      const keys = Object.keys(node);
+      // A bare `name` next to an email or phone key is a person's name.
+      if (this.config.detect.columnsByName && keys.includes('name')) {
+        const people = keys.some((k) => {
+          const t = classifyFieldName(k);
+          return t !== undefined && PERSON_LEVEL.has(t);
+        });
+        if (people && names.size < MAX_TRACKED_PATHS) names.add([...path, 'name'].join('.'));
+      }
+      for (const [k, v] of Object.entries(node)) this.profile(v, [...path, k.length < 6 || this.vs.detector.detect(k).length === 0 ? k : '*'], profiles, names);
+      return;
+    }
+    if ((typeof node === 'string' || typeof node === 'number') && path.length > 0 && this.config.detect.columnsByValue) {
+      const key = path.join('.');
+      let p = profiles.get(key);
+      if (!p) {
+        if (profiles.size >= MAX_TRACKED_PATHS) return;
+        p = new ColumnProfile();
+        profiles.set(key, p);
+      }
+      p.add(String(node), path[path.length - 1]!, this.vs.detector);
+    }
+  }
+
+  /** Uncached: the editor memoises per path in its trie. */
+  private decisionFor(path: readonly string[]): ColumnDecision | undefined {
+    const key = path.join('.');
+    const d = decideByRuleOrName(this.config, this.rules, path) ?? this.valueDecisions.get(key);
+    if (d && d.op.operator !== 'keep' && this.stats.columns.size < MAX_TRACKED_PATHS) {
+      this.stats.columns.set(key, d.op.operator === 'drop' ? 'drop' : (d.type ?? 'redacted'));
+    }
+    return d;
+  }
+}
+
+/** One key path's memoised column decision (`null`: none) and its child keys. */
+interface PathNode {
+  decision: ColumnDecision | null | undefined;
+  children: Map<string, PathNode> | undefined;
+}
+
+const MAX_PATH_NODES = 20_000;
+
+/**
+ * Walks one JSON text and records edits (start, end, replacement) in document order,
+ * then splices them into the original string. Column decisions are memoised in a trie
+ * of key paths (bounded; paths beyond the bound are decided afresh each time).
+ */
+class JsonLineEditor {
+  private s = '';
+  private i = 0;
+  private readonly path: string[] = [];
+  private readonly nodes: (PathNode | undefined)[] = [];
+  private root: PathNode = { decision: null, children: undefined };
+  private nodeCount = 0;
+  /** Keys already seen to hold no personal data (keys repeat on every line). */
+  private readonly cleanKeys = new Set<string>();
+  private editStart: number[] = [];
+  private editEnd: number[] = [];
+  private editText: string[] = [];
+
+  constructor(
+    private readonly vs: ValueScrubber,
+    private readonly decisionFor: (path: readonly string[]) => ColumnDecision | undefined,
+  ) {}
+
+  forgetDecisions(): void {
+    this.root = { decision: null, children: undefined };
+    this.nodeCount = 0;
+  }
+
+  /** The decision for `this.path` after `key` was pushed, memoised under the parent's node. */
+  private lookup(key: string): ColumnDecision | undefined {
+    const parent = this.nodes[this.nodes.length - 1];
+    let node = parent?.children?.get(key);
+    if (!node && parent && this.nodeCount < MAX_PATH_NODES) {
+      node = { decision: undefined, children: undefined };
+      (parent.children ??= new Map()).set(key, node);
+      this.nodeCount++;
+    }
+    this.nodes.push(node);
+    if (!node) return this.decisionFor(this.path);
+    if (node.decision === undefined) node.decision = this.decisionFor(this.path) ?? null;
+    return node.decision ?? undefined;
+  }
+
+  scrub(line: string): string {
+    this.s = line;
+    this.i = 0;
+    this.path.length = 0;
+    this.nodes.length = 0;
+    this.nodes.push(this.root);
+    this.editStart = [];
+    this.editEnd = [];
+    this.editText = [];
+    this.ws();
+    this.value(undefined, undefined, 0);
+    this.ws();
+    if (this.i !== line.length) throw MALFORMED;
+    if (this.editStart.length === 0) return line;
+    const parts: string[] = [];
+    let last = 0;
+    for (let k = 0; k < this.editStart.length; k++) {
+      parts.push(line.slice(last, this.editStart[k]), this.editText[k]!);
+      last = this.editEnd[k]!;
+    }
+    parts.push(line.slice(last));
+    return parts.join('');
+  }
+
+  private edit(start: number, end: number, text: string): void {
+    this.editStart.push(start);
+    this.editEnd.push(end);
+    this.editText.push(text);
+  }
+
+  private ws(): void {
+    const s = this.s;
+    let c = s.charCodeAt(this.i);
+    while (c === 32 || c === 9 || c === 10 || c === 13) c = s.charCodeAt(++this.i);
+  }
+
+  private value(key: string | undefined, whole: ColumnDecision | undefined, depth: number): void {
+    if (depth > MAX_DEPTH) throw MALFORMED;
+    const c = this.s.charCodeAt(this.i);
+    if (c === 123) this.object(whole, depth);
+    else if (c === 91) this.array(key, whole, depth);
+    else if (c === 34) this.string(key, whole);
+    else if (c === 116) this.literal('true');
+    else if (c === 102) this.literal('false');
+    else if (c === 110) this.literal('null');
+    else if (c === 45 || (c >= 48 && c <= 57)) this.number(key, whole);
+    else throw MALFORMED;
+  }
+
+  private object(whole: ColumnDecision | undefined, depth: number): void {
+    const s = this.s;
+    this.i++;
+    this.ws();
+    if (s.charCodeAt(this.i) === 125) {
+      this.i++;
+      return;
+    }
+    let keptBefore = false;
+    let commaAt = -1;
+    while (true) {
+      this.ws();
+      if (s.charCodeAt(this.i) !== 34) throw MALFORMED;
+      const memberStart = this.i;
+      const k = this.key();
+      const key = k.key;
+      this.ws();
+      if (s.charCodeAt(this.i) !== 58) throw MALFORMED;
+      this.i++;
+      this.ws();
+      this.path.push(key);
+      const d = whole ?? this.lookup(key);
+      if (d?.op.operator === 'drop') {
+        this.skipValue();
+        const valueEnd = this.i;
+        if (keptBefore) {
+          this.edit(commaAt, valueEnd, '');
+        } else {
+          this.ws();
+          this.edit(memberStart, s.charCodeAt(this.i) === 44 ? this.i + 1 : valueEnd, '');
+        }
+      } else {
+        if (k.edit !== undefined) this.edit(k.start, k.end, k.edit);
+        this.value(key, d, depth + 1);
+        keptBefore = true;
+      }
+      this.path.pop();
+      if (!whole) this.nodes.pop();
+      this.ws();
+      const c = s.charCodeAt(this.i);
+      if (c === 44) {
+        commaAt = this.i++;
+        continue;
+      }
+      if (c === 125) {
+        this.i++;
+        return;
+      }
+      throw MALFORMED;
+    }
+  }
+
+  private array(key: string | undefined, whole: ColumnDecision | undefined, depth: number): void {
+    const s = this.s;
+    this.i++;
+    this.ws();
+    if (s.charCodeAt(this.i) === 93) {
+      this.i++;
+      return;
+    }
+    while (true) {
+      this.ws();
+      this.value(key, whole, depth + 1);
+      this.ws();
+      const c = s.charCodeAt(this.i);
+      if (c === 44) {
+        this.i++;
+        continue;
+      }
+      if (c === 93) {
+        this.i++;
+        return;
+      }
+      throw MALFORMED;
+    }
+  }
+
+  /** Index of the quote closing the string that opens at `start`. Linear: each backslash run is counted once. */
+  private stringEnd(start: number): number {
+    const s = this.s;
+    let q = start;
+    while (true) {
+      q = s.indexOf('"', q + 1);
+      if (q < 0) throw MALFORMED;
+      let k = q - 1;
+      while (s.charCodeAt(k) === 92) k--;
+      if ((q - 1 - k) % 2 === 0) return q;
+    }
+  }
+
+  /**
+   * Reads a key. Keys can hold personal data too (`{"jane@example.com": 3}`): such a key
+   * is scrubbed like text, and its path segment becomes `*` (so neither the column
+   * decisions nor the report see it). Returns the edit for the key, applied by the caller
+   * unless the member is dropped.
+   */
+  private key(): { key: string; edit: string | undefined; start: number; end: number } {
+    const start = this.i;
+    const end = this.stringEnd(start);
+    this.i = end + 1;
+    const raw = this.s.slice(start + 1, end);
+    const key = raw.includes('\\') ? decodeJsonString(this.s.slice(start, end + 1)) : raw;
+    if (key.length < 6 || this.cleanKeys.has(key)) return { key, edit: undefined, start, end: end + 1 };
+    const scrubbed = this.vs.text(key);
+    if (scrubbed === key && this.cleanKeys.size < MAX_PATH_NODES) this.cleanKeys.add(key);
+    if (scrubbed === key) return { key, edit: undefined, start, end: end + 1 };
+    return { key: '*', edit: JSON.stringify(scrubbed), start, end: end + 1 };
+  }
+
+  private string(key: string | undefined, whole: ColumnDecision | undefined): void {
+    const start = this.i;
+    const end = this.stringEnd(start);
+    this.i = end + 1;
+    const raw = this.s.slice(start + 1, end);
+    const escaped = raw.includes('\\');
+    const value = escaped ? decodeJsonString(this.s.slice(start, end + 1)) : raw;
+    const out = whole ? this.vs.whole(value, whole.type, whole.op) : value.length < 6 ? value : this.vs.text(value, key);
+    if (out === value) return;
+    if (!escaped && !needsJsonEscape(out)) this.edit(start + 1, end, out);
+    else this.edit(start, end + 1, JSON.stringify(out));
+  }
+
+  private number(key: string | undefined, whole: ColumnDecision | undefined): void {
+    const s = this.s;
+    const start = this.i;
+    let c = s.charCodeAt(this.i);
+    while (c === 45 || c === 43 || c === 46 || c === 69 || c === 101 || (c >= 48 && c <= 57)) c = s.charCodeAt(++this.i);
+    const text = s.slice(start, this.i);
+    const out = whole ? this.vs.whole(text, whole.type, whole.op) : text.length < 7 ? text : this.vs.text(text, key);
+    if (out !== text) this.edit(start, this.i, JSON.stringify(out));
+  }
+
+  private literal(word: string): void {
+    if (!this.s.startsWith(word, this.i)) throw MALFORMED;
+    this.i += word.length;
+  }
+
+  /** Moves past one value without looking inside it (a dropped field). */
+  private skipValue(): void {
+    const s = this.s;
+    const c = s.charCodeAt(this.i);
+    if (c === 34) {
+      this.i = this.stringEnd(this.i) + 1;
+      return;
+    }
+    if (c !== 123 && c !== 91) {
+      let d = c;
+      while (this.i < s.length && d !== 44 && d !== 125 && d !== 93 && d !== 32 && d !== 9 && d !== 13 && d !== 10) d = s.charCodeAt(++this.i);
+      return;
+    }
+    let depth = 0;
+    while (this.i < s.length) {
+      const ch = s.charCodeAt(this.i);
+      if (ch === 34) {
+        this.i = this.stringEnd(this.i) + 1;
+        continue;
+      }
+      if (ch === 123 || ch === 91) depth++;
+      else if (ch === 125 || ch === 93) {
+        depth--;
+        if (depth === 0) {
+          this.i++;
+          return;
+        }
+      }
+      this.i++;
+    }
+    throw MALFORMED;
+  }
+}
+
+function decodeJsonString(quoted: string): string {
+  try {
+    return JSON.parse(quoted) as string;
+  } catch {
+    throw MALFORMED;
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The daemon's core, without HTTP or signals: one governor per link, the scheduler, the
+ * link monitor, the job history and the runs in progress. `stop()` is the graceful
+ * shutdown: no new runs, running ones stop cleanly (files in flight finished or journaled)
+ * and are awaited.
+ */
+import { setMaxListeners } from 'node:events';
+import type { JobConfig } from '../config/operations.js';
+import { parseDuration } from '../lib/units.js';
+import type { RunSummary, SyncEvent } from '../sync/events.js';
+import type { StatsSnapshot } from '../sync/stats.js';
+import { systemClock, type Clock } from './clock.js';
+import { LinkGovernor } from './governor.js';
+import { JobHistory, type JobRun, type JobRunStatus } from './history.js';
+import { jobWorkloads, linkBytesPerSecond, schedulable, type Operations } from './jobs.js';
+import { LinkMonitor, type LinkStatus, type LinkWarning } from './link-monitor.js';
+import { planBandwidth, type BandwidthPlan } from './planner.js';
+import { runJob, type LiveRun, type PreparedJobRun } from './runner.js';
+import { JobAlreadyRunningError, Scheduler } from './scheduler.js';
+
+export interface DaemonOptions {
+  readonly ops: Operations;
+  readonly prepare: (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun>;
+  readonly clock?: Clock;
+  readonly log?: (message: string) => void;
+  readonly monitorSampleMs?: number;
+  /** Hooks for metrics. */
+  readonly onEvent?: (job: string, link: string | undefined, e: SyncEvent) => void;
+  readonly onRunEnd?: (live: LiveRun, status: JobRunStatus, summary?: RunSummary) => void;
+  readonly onLinkWarning?: (w: LinkWarning) => void;
+}
+
+export interface JobView {
+  readonly name: string;
+  readonly kind: JobConfig['kind'];
+  readonly source: string;
+  readonly destination: string;
+  readonly schedule: string | null;
+  readonly window: string | null;
+  readonly link: string | null;
+  readonly lane: JobConfig['lane'];
+  readonly running: boolean;
+  readonly nextRun: number | null;
+  readonly lastRun: JobRun | null;
+}
+
+export interface LiveRunView {
+  readonly job: string;
+  readonly historyId: number;
+  readonly trigger: string;
+  readonly startedAt: number;
+  readonly deadline: number | null;
+  readonly link: string | null;
+  readonly lane: string;
+  readonly progress: StatsSnapshot;
+}
+
+export class Daemon {
+  readonly history: JobHistory;
+  readonly governors: Map<string, LinkGovernor>;
+  readonly monitor: LinkMonitor;
+  private readonly scheduler: Scheduler;
+  private readonly clock: Clock;
+  private readonly stopping = new AbortController();
+  private readonly live = new Map<string, LiveRun>();
+  private readonly log: (m: string) => void;
+  private started = false;
+
+  constructor(private readonly o: DaemonOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.log = o.log ?? (() => undefined);
+    setMaxListeners(0, this.stopping.signal);
+    this.history = new JobHistory(o.ops.statePath);
+    this.governors = new Map(
+      o.ops.links.map((l) => [l.name, new LinkGovernor({ name: l.name, bytesPerSecond: () => linkBytesPerSecond(l), clock: this.clock, ...(l.lanes ? { weights: l.lanes } : {}) })]),
+    );
+    this.monitor = new LinkMonitor({
+      clock: this.clock,
+      ...(o.monitorSampleMs ? { sampleMs: o.monitorSampleMs } : {}),
+      links: o.ops.links.map((l) => ({
+        name: l.name,
+        kind: l.kind,
+        capacity: () => linkBytesPerSecond(l),
+        bytes: () => this.governors.get(l.name)!.bytesGranted,
+        warnAbove: l.warnAbove,
+        warnAfterMs: parseDuration(l.warnAfter),
+      })),
+      onWarning: (w) => {
+        this.log(`WARNING ${w.message}`);
+        o.onLinkWarning?.(w);
+      },
+      onClear: (link) => this.log(`link ${link} is back under its utilization threshold`),
+    });
+    this.scheduler = new Scheduler({
+      jobs: o.ops.jobs.map(schedulable),
+      clock: this.clock,
+      log: (m) => this.log(m),
+      lastScheduled: (job) => this.history.lastScheduled(job),
+      launch: async (name, req) => {
+        const job = o.ops.jobs.find((j) => j.name === name)!;
+        this.log(`${name}: starting (${req.trigger}${req.attempt > 1 ? `, attempt ${req.attempt}` : ''})`);
+        const governor = job.link ? this.governors.get(job.link) : undefined;
+        const r = await runJob(job, req, {
+          history: this.history,
+          prepare: o.prepare,
+          clock: this.clock,
+          signal: this.stopping.signal,
+          ...(governor ? { governor } : {}),
+          onStart: (live) => this.live.set(name, live),
+          onEvent: (j, e) => o.onEvent?.(j, job.link, e),
+          onEnd: (live, status, summary) => {
+            this.live.delete(name);
+            o.onRunEnd?.(live, status, summary);
+          },
+        });
+        this.log(`${name}: ${r.status}${r.summary ? `, ${r.summary.transferred} files, ${r.summary.bytes} bytes` : ''}`);
+        return r.status;
+      },
+    });
+  }
+
+  start(): void {
+    const recovered = this.history.recoverInterrupted(this.clock.now());
+    if (recovered > 0) this.log(`${recovered} run(s) left running by an earlier daemon marked interrupted; they resume on their next run`);
+    this.scheduler.start();
+    this.monitor.start();
+    this.started = true;
+  }
+
+  get ready(): boolean {
+    return this.started && !this.stopping.signal.aborted;
+  }
+
+  /** Graceful shutdown: stop scheduling, stop runs cleanly, wait for them, close the history. */
+  async stop(reason: Error = new Error('daemon stopping')): Promise<void> {
+    this.scheduler.stop();
+    this.monitor.stop();
+    this.stopping.abort(reason);
+    await this.scheduler.idle();
+    this.history.close();
+  }
+
+  /** Starts a job now; rejects with JobAlreadyRunningError when it runs. */
+  trigger(name: string): { started: true } {
+    if (!this.o.ops.jobs.some((j) => j.name === name)) throw new RangeError(`no job named "${name}"`);
+    if (this.scheduler.isRunning(name)) throw new JobAlreadyRunningError(name);
+    void this.scheduler.trigger(name);
+    return { started: true };
+  }
+
+  hasJob(name: string): boolean {
+    return this.o.ops.jobs.some((j) => j.name === name);
+  }
+
+  jobs(): JobView[] {
+    return this.o.ops.jobs.map((j) => ({
+      name: j.name,
+      kind: j.kind,
+      source: j.source,
+      destination: j.destination,
+      schedule: j.schedule ?? null,
+      window: j.window ?? null,
+      link: j.link ?? null,
+      lane: j.lane,
+      running: this.scheduler.isRunning(j.name),
+      nextRun: this.scheduler.nextRun(j.name) ?? null,
+      lastRun: this.history.list(j.name, 1)[0] ?? null,
+    }));
+  }
+
+  liveRuns(): LiveRunView[] {
+    const now = Date.now();
+    return [...this.live.values()].map((l) => ({
+      job: l.job,
+      historyId: l.historyId,
+      trigger: l.trigger,
+      startedAt: l.startedAt,
+      deadline: l.deadline ?? null,
+      link: l.link ?? null,
+      lane: l.lane,
+      progress: l.stats.snapshot(now),
+    }));
+  }
+
+  links(): LinkStatus[] {
+    return this.monitor.status();
+  }
+
+  plan(): BandwidthPlan | null {
+    const w = jobWorkloads(this.o.ops, this.history, this.clock.now());
+    return w.length > 0 ? planBandwidth(w) : null;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The daemon's HTTP API (hono). JSON under /api, Prometheus text at /metrics, probes at
+ * /healthz and /readyz, the dashboard at /. Bound to loopback unless configured otherwise;
+ * on any other address a bearer token is required (checked here for everything but the
+ * probes and the dashboard's static page). HTTP statuses are mapped in this file only.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
+import { Hono, type Context } from 'hono';
+import type { Daemon } from '../ops/daemon.js';
+import { JobAlreadyRunningError } from '../ops/scheduler.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import type { OpsMetrics } from './metrics.js';
+
+export interface ApiOptions {
+  readonly daemon: Daemon;
+  readonly metrics: OpsMetrics;
+  /** Bearer token; undefined only on loopback. */
+  readonly token?: string;
+}
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1';
+  return false;
+}
+
+/** "127.0.0.1:8787", "[::1]:8787", ":8787" (all addresses), "8787". */
+export function parseListen(spec: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d+)$/.exec(spec.trim());
+  if (!m) throw new RangeError(`invalid listen address "${spec}": use HOST:PORT, e.g. 127.0.0.1:8787`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new RangeError(`invalid port in "${spec}"`);
+  const host = (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '') || '0.0.0.0';
+  return { host, port };
+}
+
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!.trim());
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+const problem = (c: Context, status: 400 | 401 | 404 | 409 | 503, message: string) => c.json({ error: message }, status);
+
+export function createApi(o: ApiOptions): Hono {
+  const app = new Hono();
+  const { daemon, metrics } = o;
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => (daemon.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
+  app.get('/', (c) => c.html(DASHBOARD_HTML));
+
+  if (o.token) {
+    const token = o.token;
+    const guard = async (c: Context, next: () => Promise<void>) => {
+      if (!tokenMatches(c.req.header('authorization'), token)) {
+        c.header('WWW-Authenticate', 'Bearer realm="hybridsync"');
+        return problem(c, 401, 'a bearer token is required: Authorization: Bearer <token>');
+      }
+      await next();
+    };
+    app.use('/api/*', guard);
+    app.use('/metrics', guard);
+  }
+
+  app.get('/api/jobs', (c) => c.json({ jobs: daemon.jobs() }));
+  app.get('/api/jobs/:name', (c) => {
+    const job = daemon.jobs().find((j) => j.name === c.req.param('name'));
+    return job ? c.json(job) : problem(c, 404, `no job named "${c.req.param('name')}"`);
+  });
+  app.post('/api/jobs/:name/run', (c) => {
+    const name = c.req.param('name');
+    if (!daemon.hasJob(name)) return problem(c, 404, `no job named "${name}"`);
+    try {
+      daemon.trigger(name);
+      return c.json({ job: name, started: true }, 202);
+    } catch (err) {
+      if (err instanceof JobAlreadyRunningError) return problem(c, 409, err.message);
+      throw err;
+    }
+  });
+  app.get('/api/jobs/:name/history', (c) => {
+    const name = c.req.param('name');
+    if (!daemon.hasJob(name)) return problem(c, 404, `no job named "${name}"`);
+    const limit = Math.min(500, Math.max(1, Number(c.req.query('limit') ?? 20) || 20));
+    return c.json({ job: name, runs: daemon.history.list(name, limit) });
+  });
+  app.get('/api/runs', (c) => c.json({ live: daemon.liveRuns(), recent: daemon.history.recent(20) }));
+  app.get('/api/runs/:id', (c) => {
+    const run = daemon.history.get(Number(c.req.param('id')));
+    if (!run) return problem(c, 404, `no run ${c.req.param('id')}`);
+    const live = daemon.liveRuns().find((l) => l.historyId === run.id);
+    return c.json({ ...run, ...(live ? { progress: live.progress } : {}) });
+  });
+  app.get('/api/links', (c) => c.json({ links: daemon.links() }));
+  app.get('/api/plan', (c) => c.json({ plan: daemon.plan() }));
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', metrics.registry.contentType);
+    return c.body(await metrics.registry.metrics());
+  });
+  app.notFound((c) => problem(c, 404, `no route ${c.req.method} ${c.req.path}`));
+  return app;
+}

@@ -1,0 +1,94 @@
+/**
+ * Prometheus metrics of the daemon (GET /metrics): bytes, files, errors and run durations
+ * per job and link, runs by outcome, link capacity, throughput, utilization and warnings.
+ * Counters follow the engine's events; gauges are read from the daemon at scrape time.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RunSummary, SyncEvent } from '../sync/events.js';
+import type { Daemon } from '../ops/daemon.js';
+import type { JobRunStatus } from '../ops/history.js';
+import type { LiveRun } from '../ops/runner.js';
+
+export class OpsMetrics {
+  readonly registry = new Registry();
+  private readonly bytes: Counter<'job' | 'link'>;
+  private readonly files: Counter<'job' | 'link'>;
+  private readonly errors: Counter<'job' | 'kind'>;
+  private readonly runs: Counter<'job' | 'status'>;
+  private readonly duration: Histogram<'job'>;
+  private readonly warnings: Counter<'link'>;
+  private daemon: Daemon | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    this.bytes = new Counter({ name: 'hybridsync_job_bytes_total', help: 'Bytes transferred by job runs', labelNames: ['job', 'link'], registers });
+    this.files = new Counter({ name: 'hybridsync_job_files_total', help: 'Files transferred by job runs', labelNames: ['job', 'link'], registers });
+    this.errors = new Counter({ name: 'hybridsync_job_errors_total', help: 'File errors in job runs, by error kind', labelNames: ['job', 'kind'], registers });
+    this.runs = new Counter({ name: 'hybridsync_job_runs_total', help: 'Finished job runs by outcome', labelNames: ['job', 'status'], registers });
+    this.duration = new Histogram({
+      name: 'hybridsync_job_run_duration_seconds',
+      help: 'Duration of job runs',
+      labelNames: ['job'],
+      buckets: [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600],
+      registers,
+    });
+    this.warnings = new Counter({ name: 'hybridsync_link_utilization_warnings_total', help: 'Sustained high-utilization warnings per link', labelNames: ['link'], registers });
+    const daemon = (): Daemon | undefined => this.daemon;
+    new Gauge({
+      name: 'hybridsync_job_running',
+      help: '1 while a run of the job is in progress',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        for (const j of daemon()?.jobs() ?? []) this.set({ job: j.name }, j.running ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'hybridsync_job_next_run_timestamp_seconds',
+      help: 'When the job runs next (Unix time)',
+      labelNames: ['job'],
+      registers,
+      collect() {
+        for (const j of daemon()?.jobs() ?? []) if (j.nextRun !== null) this.set({ job: j.name }, j.nextRun / 1000);
+      },
+    });
+    const linkGauge = (name: string, help: string, pick: (l: ReturnType<Daemon['links']>[number]) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['link'],
+        registers,
+        collect() {
+          for (const l of daemon()?.links() ?? []) this.set({ link: l.name }, pick(l));
+        },
+      });
+    };
+    linkGauge('hybridsync_link_capacity_bits_per_second', 'Declared link capacity', (l) => l.capacityBitsPerSecond);
+    linkGauge('hybridsync_link_throughput_bits_per_second', 'Measured link throughput (last sample)', (l) => l.bitsPerSecond);
+    linkGauge('hybridsync_link_utilization_ratio', 'Measured throughput / capacity (last sample)', (l) => l.utilization);
+    linkGauge('hybridsync_link_utilization_warning', '1 while utilization has stayed above the threshold for the configured period', (l) => (l.warning ? 1 : 0));
+  }
+
+  attach(daemon: Daemon): void {
+    this.daemon = daemon;
+  }
+
+  onEvent(job: string, link: string | undefined, e: SyncEvent): void {
+    const labels = { job, link: link ?? '' };
+    if (e.type === 'transfer') {
+      this.bytes.inc(labels, e.bytesSent);
+      this.files.inc(labels);
+    } else if (e.type === 'error') {
+      this.errors.inc({ job, kind: e.kind });
+    }
+  }
+
+  onRunEnd(live: LiveRun, status: JobRunStatus, _summary: RunSummary | undefined, now = Date.now()): void {
+    this.runs.inc({ job: live.job, status });
+    this.duration.observe({ job: live.job }, (now - live.startedAt) / 1000);
+  }
+
+  onLinkWarning(link: string): void {
+    this.warnings.inc({ link });
+  }
+}

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { LevelScale } from '../../../src/governance/classify/levels.js';
+import { compileEnvironments, decideTransfer, environmentOf } from '../../../src/governance/policy/policy.js';
+import type { PolicyConfig } from '../../../src/config/governance.js';
+
+const scale = new LevelScale(['public', 'internal', 'confidential', 'restricted']);
+
+describe('environments', () => {
+  const envs = compileEnvironments({
+    'onprem-dc1': { locations: ['/data', 'file:///mnt/nfs/**'] },
+    'onprem-hr': { locations: ['/data/hr'] },
+    'ceph-dc1': { locations: ['s3://ml-*'], endpoint: 'https://s3.dc1.example:9000' },
+    'aws-us-east-1': { kind: 'cloud', locations: ['s3://ml-*', 's3://exports/eu'] },
+  });
+  const env = (uri: string, endpointHost?: string) => environmentOf(envs, { uri, ...(endpointHost ? { endpointHost } : {}) })?.id;
+
+  it('places a location in the environment of its most specific pattern', () => {
+    expect(env('file:///data/images/')).toBe('onprem-dc1');
+    expect(env('file:///data/hr/2024/')).toBe('onprem-hr');
+    expect(env('file:///data-old/')).toBeUndefined();
+    expect(env('file:///mnt/nfs/x/')).toBe('onprem-dc1');
+    expect(env('s3://exports/eu/2024/', 's3.us-east-1.amazonaws.com')).toBe('aws-us-east-1');
+    expect(env('s3://exports/us/', 's3.us-east-1.amazonaws.com')).toBeUndefined();
+  });
+
+  it('tells the same bucket name apart by endpoint', () => {
+    expect(env('s3://ml-train/', 's3.dc1.example:9000')).toBe('ceph-dc1');
+    expect(env('s3://ml-train/', 's3.us-east-1.amazonaws.com')).toBe('aws-us-east-1');
+  });
+
+  it('rejects relative locations', () => {
+    expect(() => compileEnvironments({ x: { locations: ['data/x'] } })).toThrow(/absolute path or a URL/);
+  });
+});
+
+describe('decideTransfer', () => {
+  const policy: PolicyConfig = {
+    unknownEnvironment: 'deny',
+    environments: {
+      cloud: { maxLevel: 'confidential', require: { confidential: ['pii-scrub'] } },
+      partner: { maxLevel: 'internal', require: {} },
+      vault: { maxLevel: 'restricted', require: { internal: ['pii-scrub'] } },
+    },
+  };
+  const all = new Set(['pii-scrub'] as const);
+  const ask = (level: string, dstEnv: string | undefined, available: ReadonlySet<'pii-scrub'> = all, p: PolicyConfig | undefined = policy) =>
+    decideTransfer({ level, scale, dstEnv, policy: p, available });
+
+  it('allows up to the environment maximum and denies above it', () => {
+    expect(ask('internal', 'partner')).toMatchObject({ allow: true, transforms: [] });
+    expect(ask('confidential', 'partner')).toMatchObject({ allow: false, reason: expect.stringContaining('highest allowed level is internal') });
+    expect(ask('restricted', 'cloud').allow).toBe(false);
+  });
+
+  it('requires transforms for a level and every level above it', () => {
+    expect(ask('confidential', 'cloud')).toMatchObject({ allow: true, transforms: ['pii-scrub'] });
+    expect(ask('internal', 'cloud')).toMatchObject({ allow: true, transforms: [] });
+    expect(ask('restricted', 'vault')).toMatchObject({ allow: true, transforms: ['pii-scrub'] });
+    expect(ask('public', 'vault')).toMatchObject({ allow: true, transforms: [] });
+  });
+
+  it('denies when a required transform is not available', () => {
+    expect(ask('confidential', 'cloud', new Set())).toMatchObject({ allow: false, reason: expect.stringContaining('only after pii-scrub') });
+  });
+
+  it('an unknown destination follows policy.unknownEnvironment; no policy allows everything', () => {
+    expect(ask('public', undefined)).toMatchObject({ allow: false, reason: expect.stringContaining('no declared environment') });
+    expect(ask('public', 'elsewhere')).toMatchObject({ allow: false, reason: expect.stringContaining('has no policy') });
+    expect(ask('restricted', undefined, all, { ...policy, unknownEnvironment: 'allow' }).allow).toBe(true);
+    expect(decideTransfer({ level: 'restricted', scale, dstEnv: 'cloud', policy: undefined, available: all })).toMatchObject({ allow: true, transforms: [] });
+  });
+});

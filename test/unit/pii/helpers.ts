@@ -1,0 +1,38 @@
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createScrubber, defaultScrubConfig, loadScrubConfig, type ScrubConfig, type ScrubFormat, type ScrubReport } from '../../../src/governance/pii/index.js';
+
+export const TEST_KEY = Buffer.from('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', 'hex');
+
+export interface ScrubResult {
+  output: Buffer;
+  text: string;
+  report: ScrubReport;
+}
+
+/** Runs `input` through a scrubber, fed as the given chunks (default: one chunk). */
+export async function scrub(
+  input: string | Buffer,
+  fileName: string,
+  opts: { config?: ScrubConfig | Record<string, unknown>; key?: Buffer; format?: ScrubFormat; splitAt?: number[] } = {},
+): Promise<ScrubResult> {
+  const config = opts.config === undefined ? defaultScrubConfig() : loadScrubConfig(opts.config);
+  const bytes = typeof input === 'string' ? Buffer.from(input) : input;
+  const cuts = [0, ...(opts.splitAt ?? []), bytes.length];
+  const chunks: Buffer[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) if (cuts[i + 1]! > cuts[i]!) chunks.push(bytes.subarray(cuts[i], cuts[i + 1]));
+  const s = createScrubber(config, { fileName, key: opts.key, format: opts.format });
+  const out: Buffer[] = [];
+  await pipeline(
+    Readable.from(chunks),
+    s.transform,
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        out.push(c);
+        cb();
+      },
+    }),
+  );
+  const output = Buffer.concat(out);
+  return { output, text: output.toString('utf8'), report: s.report() };
+}

@@ -97,6 +97,8 @@ export function exitCodeForJobStatus(status: JobRunStatus): number {
     case 'stopped':
     case 'interrupted':
       return EXIT.interrupted;
+    case 'busy':
+      return EXIT.usage;
     default:
       return EXIT.partial;
   }
@@ -194,7 +196,7 @@ export function jobCommand(): Command {
             ...(governor ? { governor } : {}),
           },
         );
-        if (result.error !== undefined && result.status === 'failed') {
+        if (result.error !== undefined && (result.status === 'failed' || result.status === 'busy')) {
           process.exitCode = reportError(result.error, f.json);
         } else if (result.status === 'window-end') {
           process.stderr.write(`${name}: stopped at the end of the run window; run again to resume\n`);

@@ -26,10 +26,24 @@ CREATE TABLE IF NOT EXISTS job_runs (
   summary TEXT
 );
 CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs(job, started_at);
+CREATE TABLE IF NOT EXISTS job_locks (job TEXT PRIMARY KEY, pid INTEGER NOT NULL, started_at INTEGER NOT NULL);
 `;
 
-/** ok / failed / differences as the engine reports; `window-end` and `stopped` are clean stops to be resumed. */
-export type JobRunStatus = 'running' | 'ok' | 'failed' | 'differences' | 'window-end' | 'stopped' | 'interrupted';
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * ok / failed / differences as the engine reports; `window-end` and `stopped` are clean stops
+ * to be resumed; `busy`: not started because another process runs the same job.
+ */
+export type JobRunStatus = 'running' | 'ok' | 'failed' | 'differences' | 'window-end' | 'stopped' | 'interrupted' | 'busy';
 export type JobTrigger = 'schedule' | 'catch-up' | 'manual' | 'retry';
 
 export interface JobRun {
@@ -120,6 +134,24 @@ export class JobHistory {
   /** Bytes moved by the last `n` completed runs, newest first. */
   volumes(job: string, n = 10): number[] {
     return (this.stmts.volumes.all(job, n) as Array<{ bytes: number }>).map((r) => r.bytes);
+  }
+
+  /**
+   * Takes the job's lock for this process, across processes sharing the state file (a
+   * daemon and a `job run`, two daemons). A lock whose holder died is taken over.
+   * Returns undefined on success, else the pid holding it.
+   */
+  tryLock(job: string, pid = process.pid, now = Date.now()): number | undefined {
+    return this.db.transaction((): number | undefined => {
+      const row = this.db.prepare('SELECT pid FROM job_locks WHERE job = ?').get(job) as { pid: number } | undefined;
+      if (row && row.pid !== pid && pidAlive(row.pid)) return row.pid;
+      this.db.prepare('INSERT OR REPLACE INTO job_locks (job, pid, started_at) VALUES (?, ?, ?)').run(job, pid, now);
+      return undefined;
+    }).immediate();
+  }
+
+  unlock(job: string, pid = process.pid): void {
+    this.db.prepare('DELETE FROM job_locks WHERE job = ? AND pid = ?').run(job, pid);
   }
 
   close(): void {

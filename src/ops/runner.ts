@@ -6,7 +6,7 @@
  */
 import { BandwidthLimiter } from '../lib/bandwidth.js';
 import { setMaxListeners } from 'node:events';
-import { describeError } from '../core/errors.js';
+import { ConfigError, describeError } from '../core/errors.js';
 import type { JobConfig } from '../config/operations.js';
 import { runSync, type RunOptions } from '../sync/execute.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
@@ -61,6 +61,19 @@ export class WindowClosedError extends Error {
 export async function runJob(job: JobConfig, req: LaunchRequest, deps: RunJobDeps): Promise<JobRunResult> {
   const clock = deps.clock ?? systemClock;
   const startedAt = clock.now();
+  const holder = deps.history.tryLock(job.name);
+  if (holder !== undefined) {
+    const error = new ConfigError(`job ${job.name} is already running in process ${holder}`, { hint: 'wait for that run to finish, or stop it' });
+    return { status: 'busy', historyId: 0, error };
+  }
+  try {
+    return await runLocked(job, req, deps, clock, startedAt);
+  } finally {
+    deps.history.unlock(job.name);
+  }
+}
+
+async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, clock: Clock, startedAt: number): Promise<JobRunResult> {
   const historyId = deps.history.start(job.name, req.trigger, startedAt, req.scheduledAt, req.attempt);
   const stop = new AbortController();
   setMaxListeners(0, stop.signal);

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { JobHistory } from '../../../src/ops/history.js';
@@ -79,5 +82,24 @@ describe('jobs in hybridsync.yaml', () => {
     ]);
     expect(h.lastScheduled('j')).toBe(1000);
     h.close();
+  });
+});
+
+describe('job lock across processes', () => {
+  it('a second holder is refused while the first is alive; a dead holder is taken over', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lock-')), 'state.db');
+    const a = new JobHistory(file);
+    const b = new JobHistory(file);
+    expect(a.tryLock('nightly')).toBeUndefined();
+    // another live process holds it: pid 1 (init) is always alive
+    b.unlock('nightly');
+    expect(b.tryLock('nightly', 1)).toBeUndefined();
+    expect(a.tryLock('nightly')).toBe(1);
+    // a dead holder (no such pid) is taken over
+    b.unlock('nightly', 1);
+    expect(b.tryLock('nightly', 2 ** 22 + 12345)).toBeUndefined();
+    expect(a.tryLock('nightly')).toBeUndefined();
+    a.close();
+    b.close();
   });
 });

@@ -96,8 +96,8 @@ export interface CompletedPart {
   readonly partNumber: number;
   readonly etag: string;
   readonly size: number;
-  /** Hex MD5 of this part's bytes. */
-  readonly md5: string;
+  /** Hex SHA-256 of this part's bytes (the signed payload hash the server verified). */
+  readonly sha256: string;
 }
 
 /** Optional capabilities, probed once into this record. */

@@ -14,6 +14,7 @@ export function defaultStatePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.HYBRIDSYNC_STATE_DIR ?? join(homedir(), '.hybridsync'), 'state.db');
 }
 
+const SCHEMA_VERSION = 1;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(location, key);
 CREATE TABLE IF NOT EXISTS upload_parts (
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL,
-  size INTEGER NOT NULL, md5 TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
 );
 CREATE TABLE IF NOT EXISTS objects (
   location TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
@@ -59,15 +60,20 @@ export class StateDb {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
-    this.db.exec(SCHEMA);
+    if ((this.db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
+      // v1: part hashes are SHA-256. Journaled uploads of an older format cannot be resumed.
+      this.db.exec('DROP TABLE IF EXISTS upload_parts; DROP TABLE IF EXISTS uploads;');
+      this.db.exec(SCHEMA);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    } else this.db.exec(SCHEMA);
     const d = this.db;
     this.stmts = {
       runStart: d.prepare('INSERT INTO runs (command, src, dst, started_at) VALUES (?, ?, ?, ?)'),
       runEnd: d.prepare('UPDATE runs SET ended_at = ?, status = ?, summary = ? WHERE id = ?'),
       uploadFind: d.prepare('SELECT upload_id, fingerprint, part_size FROM uploads WHERE location = ? AND key = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1'),
-      uploadParts: d.prepare('SELECT part_number, etag, size, md5 FROM upload_parts WHERE upload_id = ? ORDER BY part_number'),
+      uploadParts: d.prepare('SELECT part_number, etag, size, sha256 FROM upload_parts WHERE upload_id = ? ORDER BY part_number'),
       uploadStart: d.prepare('INSERT OR REPLACE INTO uploads (upload_id, location, key, fingerprint, part_size, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      partDone: d.prepare('INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, size, md5) VALUES (?, ?, ?, ?, ?)'),
+      partDone: d.prepare('INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, size, sha256) VALUES (?, ?, ?, ?, ?)'),
       uploadEnd: d.prepare('DELETE FROM uploads WHERE upload_id = ?'),
       uploadPartsEnd: d.prepare('DELETE FROM upload_parts WHERE upload_id = ?'),
       uploadsAt: d.prepare('SELECT upload_id, key FROM uploads WHERE location = ?'),
@@ -97,13 +103,13 @@ export class StateDb {
       find: (key, fingerprint) => {
         const row = this.stmts.uploadFind.get(location, key, fingerprint) as { upload_id: string; fingerprint: string; part_size: number } | undefined;
         if (!row) return undefined;
-        const parts = (this.stmts.uploadParts.all(row.upload_id) as Array<{ part_number: number; etag: string; size: number; md5: string }>).map(
-          (p): CompletedPart => ({ partNumber: p.part_number, etag: p.etag, size: p.size, md5: p.md5 }),
+        const parts = (this.stmts.uploadParts.all(row.upload_id) as Array<{ part_number: number; etag: string; size: number; sha256: string }>).map(
+          (p): CompletedPart => ({ partNumber: p.part_number, etag: p.etag, size: p.size, sha256: p.sha256 }),
         );
         return { key, uploadId: row.upload_id, fingerprint: row.fingerprint, partSize: row.part_size, parts } satisfies PendingUpload;
       },
       started: (u) => void this.stmts.uploadStart.run(u.uploadId, location, u.key, u.fingerprint, u.partSize, Date.now()),
-      partDone: (uploadId, p) => void this.stmts.partDone.run(uploadId, p.partNumber, p.etag, p.size, p.md5),
+      partDone: (uploadId, p) => void this.stmts.partDone.run(uploadId, p.partNumber, p.etag, p.size, p.sha256),
       finished: (uploadId) => {
         this.stmts.uploadPartsEnd.run(uploadId);
         this.stmts.uploadEnd.run(uploadId);

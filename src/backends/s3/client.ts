@@ -5,6 +5,13 @@ import { Agent as HttpsAgent } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../core/errors.js';
 
+/**
+ * SHA-256 of a request body computed by the caller (multipart parts), keyed by the command
+ * input: the signer then uses it instead of hashing the body again, and the server verifies
+ * the body against it (XAmzContentSHA256Mismatch otherwise).
+ */
+export const signedPayloadHash = new WeakMap<object, string>();
+
 export interface S3ConnectionOptions {
   /** e.g. http://127.0.0.1:7480; default: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / AWS. */
   readonly endpoint?: string;
@@ -94,7 +101,9 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
   client.middlewareStack.add(
     (next) => async (args) => {
       const req = args.request as { headers?: Record<string, string> };
-      if (req.headers && ('content-md5' in req.headers || 'Content-MD5' in req.headers)) {
+      const known = signedPayloadHash.get(args.input as object);
+      if (req.headers && known) req.headers['x-amz-content-sha256'] = known;
+      else if (req.headers && ('content-md5' in req.headers || 'Content-MD5' in req.headers)) {
         req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
       }
       return next(args);

@@ -295,11 +295,12 @@ describe('bad input gets a clear error and loses nothing', () => {
     writeFile(src, 'z.txt', 'z');
     const p = join(src, 'secret.txt');
     execFileSync('chmod', ['000', p]);
-    execFileSync('chmod', ['-R', 'a+rwX', stateDir]);
     execFileSync('chmod', ['a+rx', src]);
+    const userState = tempDir('perm-state');
+    execFileSync('chmod', ['a+rwx', userState]);
     const home = tempDir('home');
     execFileSync('chmod', ['a+rwx', home]);
-    const r = await runCli(['copy', src, `s3://${bucket}/perm`], { env: { ...env(), HOME: home }, ...asUser });
+    const r = await runCli(['copy', src, `s3://${bucket}/perm`], { env: { HYBRIDSYNC_STATE_DIR: userState, HOME: home }, ...asUser });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/secret\.txt: .*permission denied/);
     expect((await listAll(client, bucket, 'perm/')).map((o) => o.key)).toEqual(['perm/a.txt', 'perm/z.txt']);

@@ -108,7 +108,8 @@ export class LocalBackend implements Backend {
   private pathOf(key: string): string {
     if (key === '') return this.root;
     const p = join(this.root, ...key.split('/'));
-    if (p !== this.root && !p.startsWith(this.root + sep)) {
+    const base = this.root.endsWith(sep) ? this.root : this.root + sep;
+    if (p !== this.root && !p.startsWith(base)) {
       throw new InvalidNameError(`key "${key}" escapes the destination root`, { hint: 'remove ".." segments from the name' });
     }
     return p;

@@ -46,6 +46,12 @@ export function mapS3Error(err: unknown, where: string, endpoint: string): Hybri
       hint: 'check --s3-endpoint / AWS_ENDPOINT_URL and that the server is running',
     });
   }
+  if (/^(ERR_SSL|ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT|ERR_CERT)/.test(code) || /certificate|SSL routines|TLS/i.test(e.message ?? '')) {
+    return new ConfigError(`TLS handshake with ${endpoint} failed (${code || e.message})`, {
+      ...opts,
+      hint: 'check the endpoint offers TLS 1.3 and that its certificate chains to a trusted CA (AWS_CA_BUNDLE / --ca-bundle)',
+    });
+  }
   if (['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'].includes(code) || name === 'TimeoutError' || /socket hang up/i.test(e.message ?? '')) {
     return new TransientError(`connection problem talking to ${endpoint} for ${where}: ${code || name}`, opts);
   }

@@ -1,6 +1,6 @@
 /**
  * The append-only audit log writer. Records are buffered in memory and written in
- * batches (every 250 ms, every 1,024 records, at checkpoints): a batch takes a short
+ * batches (every second, every 1,024 records, at checkpoints): a batch takes a short
  * exclusive lock, so concurrent runs of one user share one hash chain without waiting
  * on each other for longer than a write. Appending never reads the log: the tail — next
  * seq, last hash, Merkle frontier — is kept in `<log>.state` and rebuilt from the log
@@ -85,7 +85,7 @@ export class AuditLog {
   constructor(private readonly o: AuditLogOptions) {
     this.now = o.now ?? Date.now;
     mkdirSync(dirname(o.file), { recursive: true, mode: 0o700 });
-    const every = o.flushIntervalMs ?? 250;
+    const every = o.flushIntervalMs ?? 1000;
     if (every > 0) {
       this.timer = setInterval(() => this.flushQuietly(), every);
       this.timer.unref();

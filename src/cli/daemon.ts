@@ -4,9 +4,14 @@
  * flight finished, multipart uploads journaled for the next run), then exit 0.
  */
 import { Command } from 'commander';
+import { openBackend } from '../backends/registry.js';
+import type { AuditLog } from '../governance/audit/log.js';
+import { auditPaths, openAuditLog } from '../governance/audit/setup.js';
+import { compileClassification } from '../governance/classify/rules.js';
 import { Daemon } from '../ops/daemon.js';
 import { loadOperations } from '../ops/jobs.js';
 import { parseListen } from '../server/api.js';
+import { auditFeed } from '../server/audit-feed.js';
 import { startServer } from '../server/index.js';
 import { OpsMetrics } from '../server/metrics.js';
 import { processSignal, reportError } from './context.js';
@@ -31,12 +36,18 @@ export function daemonCommand(): Command {
     .option('--monitor-interval <seconds>', 'link utilization sample interval', '5')
     .action(async (f: DaemonFlags) => {
       let daemon: Daemon | undefined;
+      let auditLog: AuditLog | undefined;
       try {
         const ops = loadOperations(f.config, f.state);
         const server = ops.config.server ?? { listen: '127.0.0.1:8787', tokenEnv: 'HYBRIDSYNC_API_TOKEN' };
         const { host, port } = parseListen(f.listen ?? server.listen);
         const token = process.env[server.tokenEnv] || undefined;
         const metrics = new OpsMetrics();
+        // the audit trail: link warnings are written to it, the API and dashboard read it
+        const auditFile = auditPaths(ops.config.audit, ops.statePath).file;
+        const audit = openAuditLog({ cfg: ops.config.audit, statePath: ops.statePath, openMirror: (uri) => openBackend(uri), onWarning: (m) => log(`WARNING ${m}`) });
+        auditLog = audit?.log;
+        const feed = auditFeed(auditFile, compileClassification(ops.config.classification).scale);
         daemon = new Daemon({
           ops,
           prepare: jobPreparer(ops, { progress: false }),
@@ -44,10 +55,13 @@ export function daemonCommand(): Command {
           monitorSampleMs: Math.max(1, Number(f.monitorInterval) || 5) * 1000,
           onEvent: (job, link, e) => metrics.onEvent(job, link, e),
           onRunEnd: (live, status, summary) => metrics.onRunEnd(live, status, summary),
-          onLinkWarning: (w) => metrics.onLinkWarning(w.link),
+          onLinkWarning: (w) => {
+            metrics.onLinkWarning(w.link);
+            audit?.log.append({ type: 'link-warning', link: w.link, utilization: w.utilization, threshold: w.threshold, since: new Date(w.since).toISOString(), message: w.message });
+          },
         });
         metrics.attach(daemon);
-        const http = await startServer({ daemon, metrics, host, port, ...(token ? { token } : {}) });
+        const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}) });
         daemon.start();
         log(`hybridsync daemon: ${ops.jobs.length} job(s), ${ops.links.length} link(s); API and dashboard on ${http.url}/${token ? ' (bearer token required)' : ''}`);
         for (const j of daemon.jobs()) log(`${j.name}: next run ${j.nextRun ? new Date(j.nextRun).toISOString() : 'when triggered'}`);
@@ -58,10 +72,12 @@ export function daemonCommand(): Command {
         log('stopping: no new runs; running ones finish files in flight and journal the rest');
         await daemon.stop(processSignal.reason instanceof Error ? processSignal.reason : undefined);
         await http.close();
+        await auditLog?.close();
         log('stopped');
         process.exitCode = EXIT.ok;
       } catch (err) {
         await daemon?.stop().catch(() => undefined);
+        await auditLog?.close().catch(() => undefined);
         process.exitCode = reportError(err);
       }
     });

@@ -99,6 +99,8 @@ export function exitCodeForJobStatus(status: JobRunStatus): number {
       return EXIT.interrupted;
     case 'busy':
       return EXIT.usage;
+    case 'denied':
+      return EXIT.policy;
     default:
       return EXIT.partial;
   }

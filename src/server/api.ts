@@ -10,6 +10,9 @@ import { Hono, type Context } from 'hono';
 import type { Daemon } from '../ops/daemon.js';
 import { JobAlreadyRunningError } from '../ops/scheduler.js';
 import { DASHBOARD_HTML } from './dashboard.js';
+import type { AuditFilter } from '../governance/audit/export.js';
+import { parseDuration } from '../lib/units.js';
+import type { AuditFeed } from './audit-feed.js';
 import type { OpsMetrics } from './metrics.js';
 
 export interface ApiOptions {
@@ -17,6 +20,16 @@ export interface ApiOptions {
   readonly metrics: OpsMetrics;
   /** Bearer token; undefined only on loopback. */
   readonly token?: string;
+  /** The audit trail, for /api/audit. */
+  readonly audit?: AuditFeed;
+}
+
+/** An ISO 8601 time, or a duration ago ("7d"), as ms since the epoch. */
+function timeParam(v: string | undefined, now: number): number | undefined {
+  if (!v) return undefined;
+  const t = Date.parse(v);
+  if (Number.isFinite(t)) return t;
+  return now - parseDuration(v); // throws RangeError on nonsense
 }
 
 export function isLoopback(host: string): boolean {
@@ -98,6 +111,28 @@ export function createApi(o: ApiOptions): Hono {
     return c.json({ ...run, ...(live ? { progress: live.progress } : {}) });
   });
   app.get('/api/links', (c) => c.json({ links: daemon.links() }));
+  app.get('/api/audit', async (c) => {
+    if (!o.audit) return problem(c, 404, 'auditing is disabled in this daemon\'s config');
+    const q = (k: string): string | undefined => c.req.query(k) || undefined;
+    let filter: AuditFilter;
+    try {
+      const now = Date.now();
+      const since = timeParam(q('since'), now);
+      const until = timeParam(q('until'), now);
+      const types = q('type')?.split(',').filter(Boolean);
+      filter = {
+        ...(since !== undefined ? { since } : {}),
+        ...(until !== undefined ? { until } : {}),
+        ...(q('environment') ? { environment: q('environment')! } : {}),
+        ...(q('classification') ? { classification: q('classification')! } : {}),
+        ...(types?.length ? { types } : {}),
+      };
+    } catch (e) {
+      return problem(c, 400, `bad audit query: ${(e as Error).message}`);
+    }
+    const limit = Math.min(1000, Math.max(1, Number(q('limit') ?? 50) || 50));
+    return c.json({ records: await o.audit.recent(filter, limit) });
+  });
   app.get('/api/plan', (c) => c.json({ plan: daemon.plan() }));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);

@@ -24,7 +24,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 4px 8px 4px 0; border-bottom: 1px solid var(--line); white-space: nowrap; }
   th { font-weight: 600; color: var(--muted); font-size: 12px; }
-  .st-ok { color: var(--ok); } .st-failed, .st-interrupted { color: var(--bad); } .st-running { color: var(--accent); } .st-window-end, .st-stopped { color: var(--warn); }
+  .st-ok { color: var(--ok); } .st-failed, .st-interrupted { color: var(--bad); } .st-running { color: var(--accent); } .st-window-end, .st-stopped, .st-denied { color: var(--warn); }
   button { font: inherit; padding: 2px 10px; border: 1px solid var(--accent); color: var(--accent); background: #fff; border-radius: 4px; cursor: pointer; }
   button:disabled { opacity: .4; cursor: default; }
   .bar { height: 14px; background: #edf0f5; border-radius: 3px; position: relative; overflow: hidden; min-width: 160px; }
@@ -43,6 +43,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section><h2>Live runs</h2><div id="live" class="muted">no run in progress</div><canvas id="throughput" width="600" height="140" aria-label="throughput chart"></canvas></section>
   <section><h2>Links</h2><div id="links" class="muted">no links declared</div><canvas id="linkchart" width="600" height="140" aria-label="link utilization chart"></canvas></section>
   <section><h2>Recent runs</h2><table id="recent"><thead><tr><th>#</th><th>job</th><th>trigger</th><th>started</th><th>status</th><th>files</th><th>bytes</th></tr></thead><tbody></tbody></table></section>
+  <section class="wide"><h2>Audit trail <span class="muted">(newest first; denials highlighted)</span></h2><table id="audit"><thead><tr><th>#</th><th>time</th><th>event</th><th>file / subject</th><th>classification</th><th>environments</th><th>detail</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Bandwidth plan</h2><div id="plan" class="muted">no scheduled job with a volume or history yet</div></section>
 </main>
 <script>
@@ -120,6 +121,13 @@ export const DASHBOARD_HTML = `<!doctype html>
       chart($('linkchart'), links.links.map((l) => ({ label: l.name + ' utilization', points: l.samples.map((s) => [s.t, s.utilization]) })), { max: 1, line: links.links[0]?.threshold ?? 0.7, lineLabel: Math.round((links.links[0]?.threshold ?? 0.7) * 100) + '% — plan an upgrade above this' });
 
       $('recent').tBodies[0].innerHTML = runs.recent.map((r) => '<tr><td>' + r.id + '</td><td>' + esc(r.job) + '</td><td>' + esc(r.trigger) + '</td><td>' + when(r.startedAt) + '</td><td class="st-' + esc(r.status) + '">' + esc(r.status) + '</td><td>' + r.files + '</td><td>' + bytes(r.bytes) + '</td></tr>').join('');
+
+      const audit = await api('/api/audit?limit=15').catch(() => ({ records: [] }));
+      $('audit').tBodies[0].innerHTML = audit.records.length === 0 ? '<tr><td colspan="7" class="muted">no audit records yet</td></tr>' : audit.records.map((r) => {
+        const denied = r.type === 'denied' || r.decision === 'deny';
+        const detail = r.reason ?? r.message ?? (r.bytes !== undefined ? bytes(r.bytes) : '');
+        return '<tr class="audit-row' + (denied || r.type === 'link-warning' ? ' warning' : '') + '" data-type="' + esc(r.type) + '"><td>' + r.seq + '</td><td>' + esc(String(r.time).replace('T', ' ').slice(0, 19)) + '</td><td>' + esc(r.type) + '</td><td>' + esc(r.key ?? r.link ?? '') + '</td><td>' + esc(r.classification ?? '') + '</td><td>' + esc([r.srcEnv, r.dstEnv].filter(Boolean).join(' → ')) + '</td><td>' + esc(String(detail)) + '</td></tr>';
+      }).join('');
 
       const p = plan.plan;
       $('plan').innerHTML = !p ? '<span class="muted">no scheduled job with a volume or history yet</span>' :

@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { UsageError } from '../core/errors.js';
 import type { Daemon } from '../ops/daemon.js';
 import { createApi, isLoopback } from './api.js';
+import type { AuditFeed } from './audit-feed.js';
 import type { OpsMetrics } from './metrics.js';
 
 export interface RunningServer {
@@ -15,13 +16,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(o: { daemon: Daemon; metrics: OpsMetrics; host: string; port: number; token?: string }): Promise<RunningServer> {
+export async function startServer(o: { daemon: Daemon; metrics: OpsMetrics; host: string; port: number; token?: string; audit?: AuditFeed }): Promise<RunningServer> {
   if (!isLoopback(o.host) && !o.token) {
     throw new UsageError(`refusing to listen on ${o.host} without a bearer token`, {
       hint: 'set the token in the environment variable named by server.tokenEnv (default HYBRIDSYNC_API_TOKEN), or listen on 127.0.0.1',
     });
   }
-  const app = createApi({ daemon: o.daemon, metrics: o.metrics, ...(o.token ? { token: o.token } : {}) });
+  const app = createApi({ daemon: o.daemon, metrics: o.metrics, ...(o.token ? { token: o.token } : {}), ...(o.audit ? { audit: o.audit } : {}) });
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: o.host, port: o.port }, (info: AddressInfo) => {
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;

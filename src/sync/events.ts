@@ -65,5 +65,5 @@ export interface RunSummary {
   rate: number;
   /** deletions that were due but not done (errors, or over --max-delete) */
   deletesHeldBack: number;
-  status: 'ok' | 'failed' | 'differences' | 'aborted';
+  status: 'ok' | 'failed' | 'differences' | 'denied' | 'aborted';
 }

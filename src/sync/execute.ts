@@ -414,7 +414,7 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
       }
     }
     const listErrors = o.srcListErrors?.() ?? 0;
-    status = stats.failed > 0 || listErrors > 0 ? 'failed' : stats.differences > 0 ? 'differences' : 'ok';
+    status = stats.failed > 0 || listErrors > 0 ? 'failed' : stats.differences > 0 ? 'differences' : stats.denied > 0 ? 'denied' : 'ok';
   } catch (err) {
     const realFailure = isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError);
     if (o.signal?.aborted && !realFailure) {

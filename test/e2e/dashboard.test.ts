@@ -35,11 +35,27 @@ describe.skipIf(!existsSync(CHROMIUM))('dashboard', () => {
   it('shows a triggered job running and completing, with links and the plan', async () => {
     const src = tempDir('dash-src');
     for (let i = 0; i < 6; i++) randomFile(src, `shards/shard-${i}.bin`, 500_000);
+    randomFile(src, 'hr/salaries.bin', 1000); // restricted: must be denied toward the cloud
     const work = tempDir('dash-work');
     const cfg = join(work, 'hybridsync.yaml');
     writeFileSync(
       cfg,
-      `links:
+      `environments:
+  onprem:
+    kind: onprem
+    locations: ["${src}"]
+  cloud:
+    kind: cloud
+    locations: ["s3://${bucket}"]
+classification:
+  rules:
+    - path: "hr/**"
+      level: restricted
+policy:
+  environments:
+    onprem: { maxLevel: restricted }
+    cloud: { maxLevel: confidential }
+links:
   - name: dx-primary
     kind: direct-connect
     capacity: 16Mbps
@@ -87,15 +103,25 @@ server:
     await row.locator('button[data-run]').click();
     // 3 MB over a 16 Mbps (2 MB/s) link: live for about a second and a half
     await page.locator('.live-run[data-job="training-shards"]').waitFor({ timeout: 30_000 });
-    await row.locator('.job-status', { hasText: /^ok$/ }).waitFor({ timeout: 60_000 });
-    await expect(page.locator('#recent tbody tr').first().textContent()).resolves.toMatch(/training-shards.*ok/);
+    // the restricted file was denied: the run ends with denials, not ok
+    await row.locator('.job-status', { hasText: /^denied$/ }).waitFor({ timeout: 60_000 });
+    await expect(page.locator('#recent tbody tr').first().textContent()).resolves.toMatch(/training-shards/);
+    // the audit trail in the page shows the transfers and the denial
+    await page.locator('#audit tr.audit-row[data-type="denied"]').first().waitFor({ timeout: 10_000 });
+    await expect(page.locator('#audit tr.audit-row[data-type="denied"]').first().textContent()).resolves.toMatch(/hr\/salaries\.bin.*restricted/);
+    await expect(page.locator('#audit tr.audit-row[data-type="transfer"]').count()).resolves.toBeGreaterThan(0);
+    const api = (await (await fetch(`${url}/api/audit?type=denied`)).json()) as { records: Array<{ key: string; classification: string }> };
+    expect(api.records.map((r) => [r.key, r.classification])).toEqual([['hr/salaries.bin', 'restricted']]);
 
     mkdirSync(join(ROOT, 'test-artifacts'), { recursive: true });
     const shot = join(ROOT, 'test-artifacts', 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(10_000);
 
-    for (const [rel, hash] of treeHashes(src)) expect(await getObjectMd5(client, bucket, `shards/${rel}`)).toBe(hash);
+    for (const [rel, hash] of treeHashes(src)) {
+      if (rel.startsWith('hr/')) await expect(getObjectMd5(client, bucket, `shards/${rel}`)).rejects.toThrow();
+      else expect(await getObjectMd5(client, bucket, `shards/${rel}`)).toBe(hash);
+    }
 
     daemon.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => (daemon!.exitCode !== null ? r(daemon!.exitCode) : daemon!.on('close', r)));

@@ -1,5 +1,6 @@
 /** `hybridsync job list | run NAME | history NAME`: the jobs declared in hybridsync.yaml. */
 import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { JobConfig } from '../config/operations.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
@@ -73,9 +74,13 @@ export function jobTransferFlags(job: JobConfig, statePath: string, out: OutputF
 
 /** How the CLI and the daemon turn a job into an engine run: the same path as `hybridsync sync`. */
 export function jobPreparer(ops: Operations, out: OutputFlags): (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun> {
-  // the config file also carries governance (policy, audit): the run sees it as `sync --config` would
-  const config = existsSync(ops.file) ? { config: ops.file } : {};
-  return (job, signal) => prepareRun(job.kind, job.source, job.destination, { ...jobTransferFlags(job, ops.statePath, out), ...config }, signal);
+  // the config file also carries governance (policy, audit): the run sees it as `sync --config`
+  // would, unless the job names a governance config of its own
+  const shared = existsSync(ops.file) ? { config: ops.file } : {};
+  return (job, signal) => {
+    const config = job.governance ? { config: resolve(dirname(ops.file), job.governance.config) } : shared;
+    return prepareRun(job.kind, job.source, job.destination, { ...jobTransferFlags(job, ops.statePath, out), ...config }, signal);
+  };
 }
 
 /** One governor per declared link. */

@@ -101,7 +101,15 @@ export const jobSchema = z
       .optional(),
     volume: size.optional().describe('expected bytes per run, for the bandwidth planner until history exists'),
     seed: size.optional().describe('bytes of the initial copy, for seeding advice'),
-    governance: z.record(z.string(), z.unknown()).optional().describe('governance settings for this job'),
+    governance: z
+      .object({
+        config: z
+          .string()
+          .describe('a hybridsync.yaml whose environments, classification, policy, audit and tls apply to this job instead of this file\'s (relative to this file)'),
+      })
+      .strict()
+      .optional()
+      .describe('governance settings for this job (default: the governance sections of this file)'),
   })
   .strict();
 

@@ -38,6 +38,47 @@ function configFile(dir: string, body: string): string {
 }
 
 describe('hybridsync job', () => {
+  it("applies a job's own governance config: restricted data is denied, exit 3, nothing arrives", async () => {
+    const src = tempDir('job-gov-src');
+    randomFile(src, 'public/ok.bin', 1000);
+    randomFile(src, 'hr/payroll.csv', 1000);
+    const work = tempDir('job-gov-work');
+    writeFileSync(
+      join(work, 'strict.yaml'),
+      `environments:
+  onprem: { kind: onprem, locations: ["${src}"] }
+  cloud: { kind: cloud, locations: ["s3://${bucket}"] }
+classification:
+  rules:
+    - { path: "hr/**", level: restricted }
+policy:
+  environments:
+    onprem: { maxLevel: restricted }
+    cloud: { maxLevel: confidential }
+`,
+    );
+    const cfg = configFile(
+      work,
+      `jobs:
+  - name: hr-export
+    source: ${src}
+    destination: s3://${bucket}/gov
+    governance: { config: strict.yaml }
+  - name: hr-export-shared
+    source: ${src}
+    destination: s3://${bucket}/gov-shared
+`,
+    );
+    const state = join(work, 'state.db');
+    const strict = await runCli(['job', 'run', 'hr-export', '--config', cfg, '--state', state, '--no-progress'], { env: fromSource });
+    expect(strict.code, strict.stderr).toBe(3);
+    expect((await listAll(client, bucket, 'gov/')).map((o) => o.key)).toEqual(['gov/public/ok.bin']);
+    // the other job has no policy of its own and the shared file declares none: both files go
+    const shared = await runCli(['job', 'run', 'hr-export-shared', '--config', cfg, '--state', state, '--no-progress'], { env: fromSource });
+    expect(shared.code, shared.stderr).toBe(0);
+    expect((await listAll(client, bucket, 'gov-shared/')).length).toBe(2);
+  });
+
   it('runs a job to Ceph, records it in the history and lists it', async () => {
     const src = tempDir('job-src');
     randomFile(src, 'train/shard-0.bin', 300_000);

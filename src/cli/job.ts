@@ -7,7 +7,7 @@ import { formatBytes, formatDuration } from '../lib/units.js';
 import { formatTable } from '../ops/format.js';
 import { LinkGovernor } from '../ops/governor.js';
 import { JobHistory, type JobRun, type JobRunStatus } from '../ops/history.js';
-import { findJob, linkBytesPerSecond, loadOperations, schedulable, type Operations } from '../ops/jobs.js';
+import { findJob, jobBasics, linkBytesPerSecond, loadOperations, schedulable, type Operations } from '../ops/jobs.js';
 import { runJob, type PreparedJobRun } from '../ops/runner.js';
 import { nextStart, parseWindow, windowState } from '../ops/schedule.js';
 import { processSignal, reportError } from './context.js';
@@ -142,14 +142,7 @@ export function jobCommand(): Command {
       const rows = ops.jobs.map((j) => {
         const last = history.list(j.name, 1)[0];
         return {
-          name: j.name,
-          kind: j.kind,
-          source: j.source,
-          destination: j.destination,
-          schedule: j.schedule ?? null,
-          window: j.window ?? null,
-          link: j.link ?? null,
-          lane: j.lane,
+          ...jobBasics(j),
           nextRun: nextStart(schedulable(j), now)?.at ?? null,
           lastStatus: last?.status ?? null,
           lastRun: last?.startedAt ?? null,

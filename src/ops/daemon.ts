@@ -12,7 +12,7 @@ import type { StatsSnapshot } from '../sync/stats.js';
 import { systemClock, type Clock } from './clock.js';
 import { LinkGovernor } from './governor.js';
 import { JobHistory, type JobRun, type JobRunStatus } from './history.js';
-import { jobWorkloads, linkBytesPerSecond, schedulable, type Operations } from './jobs.js';
+import { jobBasics, jobWorkloads, linkBytesPerSecond, schedulable, type Operations } from './jobs.js';
 import { LinkMonitor, type LinkStatus, type LinkWarning } from './link-monitor.js';
 import { planBandwidth, type BandwidthPlan } from './planner.js';
 import { runJob, type LiveRun, type PreparedJobRun } from './runner.js';
@@ -154,14 +154,7 @@ export class Daemon {
 
   jobs(): JobView[] {
     return this.o.ops.jobs.map((j) => ({
-      name: j.name,
-      kind: j.kind,
-      source: j.source,
-      destination: j.destination,
-      schedule: j.schedule ?? null,
-      window: j.window ?? null,
-      link: j.link ?? null,
-      lane: j.lane,
+      ...jobBasics(j),
       running: this.scheduler.isRunning(j.name),
       nextRun: this.scheduler.nextRun(j.name) ?? null,
       lastRun: this.history.list(j.name, 1)[0] ?? null,

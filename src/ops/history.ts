@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RunSummary } from '../sync/events.js';
+import { pidAlive } from '../lib/process.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -29,15 +30,6 @@ CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs(job, started_at);
 CREATE TABLE IF NOT EXISTS job_locks (job TEXT PRIMARY KEY, pid INTEGER NOT NULL, started_at INTEGER NOT NULL);
 `;
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * ok / failed / differences as the engine reports; `window-end` and `stopped` are clean stops

@@ -134,3 +134,17 @@ export async function workloadsFromJobs(configFlag?: string, stateFlag?: string)
     history?.close();
   }
 }
+
+/** The fields every view of a job shows (CLI `job list`, the API, the dashboard). */
+export function jobBasics(j: JobConfig) {
+  return {
+    name: j.name,
+    kind: j.kind,
+    source: j.source,
+    destination: j.destination,
+    schedule: j.schedule ?? null,
+    window: j.window ?? null,
+    link: j.link ?? null,
+    lane: j.lane,
+  };
+}

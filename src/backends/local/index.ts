@@ -27,6 +27,7 @@ import {
   type HybridsyncError,
 } from '../../core/errors.js';
 import { AccountingStream } from '../../lib/accounting.js';
+import { pidAlive } from '../../lib/process.js';
 
 const TEMP_PREFIX = '.hybridsync-';
 const TEMP_RE = /^\.hybridsync-(\d+)-[0-9a-f]{8}\.tmp/;
@@ -43,15 +44,6 @@ export function isTempName(name: string): boolean {
   return name.startsWith(TEMP_PREFIX) && TEMP_RE.test(name);
 }
 
-function pidAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Maps a node:fs error to a typed error naming the path. */
 export function mapFsError(err: unknown, path: string, what: string): HybridsyncError {

@@ -139,8 +139,8 @@ export function formatSummary(s: RunSummary): string {
     s.mode === 'check'
       ? `  checked:      ${s.checks} files, ${s.differences} differences`
       : `  ${verb.padEnd(13)} ${s.transferred} files, ${formatBytes(s.bytes)}${s.serverSideCopies ? ` (${s.serverSideCopies} server-side)` : ''}${s.bytesResumed ? `, ${formatBytes(s.bytesResumed)} resumed` : ''}`,
-    `  skipped:      ${s.skipped} unchanged`,
-    `  deleted:      ${s.deleted}${s.deletesHeldBack ? ` (${s.deletesHeldBack} held back)` : ''}`,
+    s.mode === 'check' ? `  identical:    ${s.skipped}` : `  skipped:      ${s.skipped} unchanged`,
+    ...(s.mode === 'check' ? [] : [`  deleted:      ${s.deleted}${s.deletesHeldBack ? ` (${s.deletesHeldBack} held back)` : ''}`]),
     `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}` : ''}`,
     `  duration:     ${formatDuration(s.durationMs)}, ${formatBytes(s.rate)}/s${s.retries ? `, ${s.retries} retries` : ''}`,
   ];

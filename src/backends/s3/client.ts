@@ -63,6 +63,9 @@ export function resolveConnection(o: S3ConnectionOptions, env: NodeJS.ProcessEnv
   return { endpoint, region, forcePathStyle, identity: `${endpoint ?? 'aws'}|${region}|${who}` };
 }
 
+/** The agents a client uses, shared with the small-object fast path (fast-put.ts). */
+export const clientAgents = new WeakMap<S3Client, { http: HttpAgent; https: HttpsAgent }>();
+
 export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection): S3Client {
   const maxSockets = o.maxSockets ?? 64;
   const caPath = o.caBundle ?? process.env.AWS_CA_BUNDLE;
@@ -110,5 +113,6 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     },
     { step: 'build', name: 'hybridsyncUnsignedPayloadWithMd5', priority: 'low' },
   );
+  clientAgents.set(client, { http: httpAgent, https: httpsAgent });
   return client;
 }

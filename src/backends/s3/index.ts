@@ -51,6 +51,7 @@ import { ConfigError, IntegrityError, NotFoundError, SourceChangedError, type Hy
 import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { mapS3Error } from './errors.js';
+import { FastPut } from './fast-put.js';
 
 export interface S3TransferOptions {
   /** Objects at or above this size are uploaded in parts. */
@@ -153,6 +154,8 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
   readonly client: S3Client;
   readonly connection: ResolvedConnection;
   private readonly xfer: S3TransferOptions;
+  /** Lean single-request PUT for small objects on path-style endpoints (fast-put.ts). */
+  private readonly fastPut: FastPut | undefined;
 
   constructor(
     readonly uri: string,
@@ -164,6 +167,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
     this.prefix = loc.prefix;
     this.connection = resolveConnection(conn);
     this.client = createS3Client(conn, this.connection);
+    this.fastPut = FastPut.for(this.client, this.connection.endpoint, this.connection.forcePathStyle, this.connection.region, this.bucket);
     this.xfer = { ...DEFAULT_S3_TRANSFER, ...xfer };
     if (this.xfer.partSize < 5 * 1024 * 1024) {
       throw new ConfigError(`--part-size ${this.xfer.partSize} is below S3's 5 MiB minimum`, { hint: 'use --part-size 5M or more' });
@@ -359,11 +363,23 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
     if (meta.md5 && meta.md5 !== md5) {
       throw new IntegrityError(`${this.where(key)}: content MD5 ${md5} differs from the source's ${meta.md5}`);
     }
-    const res = await this.call(
+    const metadata = this.objectMeta(meta, md5);
+    const tagging = this.tagging(meta);
+    const storageClass = meta.storageClass ?? this.xfer.storageClass;
+    const fast = this.fastPut;
+    const rawEtag = await this.call(
       'put',
       key,
-      () =>
-        this.client.send(
+      async (): Promise<string | undefined> => {
+        if (fast) {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v;
+          if (meta.contentType) headers['content-type'] = meta.contentType;
+          if (tagging) headers['x-amz-tagging'] = tagging;
+          if (storageClass) headers['x-amz-storage-class'] = storageClass;
+          return fast.put({ key: this.prefix + key, body: data, md5Base64: digest.toString('base64'), headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+        }
+        const r = await this.client.send(
           new PutObjectCommand({
             Bucket: this.bucket,
             Key: this.prefix + key,
@@ -371,16 +387,18 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
             ContentLength: len,
             ContentMD5: digest.toString('base64'),
             ContentType: meta.contentType,
-            Metadata: this.objectMeta(meta, md5),
-            Tagging: this.tagging(meta),
-            StorageClass: (meta.storageClass ?? this.xfer.storageClass) as never,
+            Metadata: metadata,
+            Tagging: tagging,
+            StorageClass: storageClass as never,
           }),
           { abortSignal: opts.signal },
-        ),
+        );
+        return r.ETag;
+      },
       opts.signal,
     );
     opts.onProgress?.(len);
-    const etag = etagOf(res.ETag);
+    const etag = etagOf(rawEtag);
     if (isPlainMd5(etag) && etag !== md5) {
       throw new IntegrityError(`${this.where(key)}: server ETag ${etag} differs from the MD5 ${md5} of the bytes sent`);
     }

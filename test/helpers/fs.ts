@@ -37,3 +37,12 @@ export function treeHashes(root: string): Map<string, string> {
   walk(root);
   return out;
 }
+
+/** The records of a JSON Lines file (an audit log, NDJSON output). */
+export function readJsonl(file: string): Array<Record<string, unknown>> {
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBucket, deleteBucket, listAll, testClient } from '../helpers/s3.js';
-import { tempDir, writeFile } from '../helpers/fs.js';
+import { readJsonl, tempDir, writeFile } from '../helpers/fs.js';
 import { events, runCli } from '../helpers/cli.js';
 
 let client: S3Client;
@@ -18,11 +18,7 @@ let mirror: string;
 let stateDir: string;
 let config: string;
 const env = (): NodeJS.ProcessEnv => ({ HYBRIDSYNC_STATE_DIR: stateDir });
-const auditLog = (): Array<Record<string, unknown>> =>
-  readFileSync(join(stateDir, 'audit', 'audit.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const auditLog = (): Array<Record<string, unknown>> => readJsonl(join(stateDir, 'audit', 'audit.jsonl'));
 
 beforeAll(async () => {
   client = testClient();

@@ -5,7 +5,7 @@
  * unless the config allows TLS 1.2 for that endpoint (then it warns and audits); the 1.3
  * endpoint just works.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +14,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/backends/s3/index.js';
 import { createTestBucket, deleteBucket, listAll, s3Env, testClient } from '../helpers/s3.js';
-import { tempDir, writeFile } from '../helpers/fs.js';
+import { readJsonl, tempDir, writeFile } from '../helpers/fs.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTestPki, type TestPki } from '../unit/governance/tls-fixtures.js';
 
@@ -41,11 +41,7 @@ async function tlsProxy(maxVersion: 'TLSv1.2' | 'TLSv1.3'): Promise<string> {
   return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const auditRecords = (): Array<Record<string, unknown>> =>
-  readFileSync(join(stateDir, 'audit', 'audit.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+const auditRecords = (): Array<Record<string, unknown>> => readJsonl(join(stateDir, 'audit', 'audit.jsonl'));
 
 beforeAll(async () => {
   client = testClient();

@@ -9,7 +9,7 @@ import { operatorFor, type ScrubConfig } from '../config.js';
 import { ScrubInputError } from '../errors.js';
 import type { EntityType } from '../types.js';
 import type { ValueScrubber } from '../value-scrubber.js';
-import { newStats, type FormatHandler, type HandlerStats } from './lines.js';
+import { OutputBuffer, newStats, type FormatHandler, type HandlerStats } from './lines.js';
 
 /**
  * CSV and TSV, streamed: an RFC 4180 parser that keeps its state between chunks (quoted
@@ -293,7 +293,7 @@ export class CsvScrubber implements FormatHandler {
   private header: string[] | undefined;
   private pendingHeader = false;
   private decisions: (ColumnDecision | undefined)[] = [];
-  private out: string[] = [];
+  private readonly out = new OutputBuffer();
   private readonly onRecord = (r: CsvRecord): void => this.record(r);
 
   constructor(
@@ -308,21 +308,15 @@ export class CsvScrubber implements FormatHandler {
 
   write(text: string): string {
     this.parser.push(text, this.onRecord);
-    return this.flushOut();
+    return this.out.drain();
   }
 
   end(): string {
     this.parser.end(this.onRecord);
     if (this.sample) this.decide();
-    return this.flushOut();
+    return this.out.drain();
   }
 
-  private flushOut(): string {
-    if (this.out.length === 0) return '';
-    const s = this.out.join('');
-    this.out = [];
-    return s;
-  }
 
   private record(r: CsvRecord): void {
     this.stats.records++;

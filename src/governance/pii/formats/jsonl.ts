@@ -2,7 +2,7 @@ import { ColumnProfile, ColumnRules, classifyFieldName, decideByRuleOrName, type
 import { operatorFor, type ScrubConfig } from '../config.js';
 import type { EntityType } from '../types.js';
 import type { ValueScrubber } from '../value-scrubber.js';
-import { LineSplitter, newStats, type FormatHandler, type HandlerStats } from './lines.js';
+import { OutputBuffer, LineSplitter, newStats, type FormatHandler, type HandlerStats } from './lines.js';
 
 /**
  * JSON Lines / NDJSON, one line at a time. Each line is walked by a small tokenizer that
@@ -39,7 +39,7 @@ export class JsonlScrubber implements FormatHandler {
   private sampleChars = 0;
   private readonly valueDecisions = new Map<string, ColumnDecision>();
   private readonly editor: JsonLineEditor;
-  private out: string[] = [];
+  private readonly out = new OutputBuffer();
   private readonly onLine = (line: string, eol: string): void => this.line(line, eol);
 
   constructor(
@@ -53,21 +53,15 @@ export class JsonlScrubber implements FormatHandler {
 
   write(text: string): string {
     this.splitter.push(text, this.onLine);
-    return this.flushOut();
+    return this.out.drain();
   }
 
   end(): string {
     this.splitter.end(this.onLine);
     if (this.sample) this.decide();
-    return this.flushOut();
+    return this.out.drain();
   }
 
-  private flushOut(): string {
-    if (this.out.length === 0) return '';
-    const s = this.out.join('');
-    this.out = [];
-    return s;
-  }
 
   private line(line: string, eol: string): void {
     this.stats.records++;

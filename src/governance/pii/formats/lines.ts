@@ -7,6 +7,22 @@ export interface FormatHandler {
   readonly stats: HandlerStats;
 }
 
+/** What a handler produced since the last write()/end(), handed back as one string. */
+export class OutputBuffer {
+  private parts: string[] = [];
+
+  push(...parts: string[]): void {
+    this.parts.push(...parts);
+  }
+
+  drain(): string {
+    if (this.parts.length === 0) return '';
+    const s = this.parts.join('');
+    this.parts = [];
+    return s;
+  }
+}
+
 export interface HandlerStats {
   records: number;
   malformedRecords: number;

@@ -1,12 +1,12 @@
 import type { ScrubConfig } from '../config.js';
 import type { ValueScrubber } from '../value-scrubber.js';
-import { LineSplitter, newStats, type FormatHandler, type HandlerStats } from './lines.js';
+import { OutputBuffer, LineSplitter, newStats, type FormatHandler, type HandlerStats } from './lines.js';
 
 /** Plain text and log files: every line is scrubbed by the detectors on its own. */
 export class TextScrubber implements FormatHandler {
   readonly stats: HandlerStats = newStats();
   private readonly splitter: LineSplitter;
-  private out: string[] = [];
+  private readonly out = new OutputBuffer();
   private readonly onLine = (line: string, eol: string): void => {
     this.stats.records++;
     this.out.push(this.vs.text(line), eol);
@@ -21,17 +21,12 @@ export class TextScrubber implements FormatHandler {
 
   write(text: string): string {
     this.splitter.push(text, this.onLine);
-    return this.flush();
+    return this.out.drain();
   }
 
   end(): string {
     this.splitter.end(this.onLine);
-    return this.flush();
+    return this.out.drain();
   }
 
-  private flush(): string {
-    const s = this.out.join('');
-    this.out = [];
-    return s;
-  }
 }

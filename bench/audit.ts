@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareRun, type TransferFlags } from '../src/cli/transfer-options.js';
+import { prepareRun, transferFlags } from '../src/cli/transfer-options.js';
 import { AuditLog } from '../src/governance/audit/log.js';
 import { AuditRecorder } from '../src/governance/audit/recorder.js';
 import { runSync } from '../src/sync/execute.js';
@@ -68,21 +68,7 @@ function timeMethods(targets: Array<[object, string]>): () => number {
 }
 
 async function run(src: string, dst: string, config: string, state: string): Promise<Timing> {
-  const flags: TransferFlags = {
-    transfers: '8',
-    checkers: '16',
-    multipartThreshold: '16M',
-    partSize: '16M',
-    multipartConcurrency: '4',
-    progress: false,
-    stats: '5s',
-    include: [],
-    exclude: [],
-    excludeFrom: [],
-    retries: '3',
-    state,
-    config,
-  };
+  const flags = transferFlags({ progress: false, state, config });
   const auditSeconds = timeMethods([
     [AuditRecorder.prototype, 'record'],
     [AuditLog.prototype, 'flush'],

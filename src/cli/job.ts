@@ -12,7 +12,7 @@ import { runJob, type PreparedJobRun } from '../ops/runner.js';
 import { nextStart, parseWindow, windowState } from '../ops/schedule.js';
 import { processSignal, reportError } from './context.js';
 import { EXIT, exitCodeForSummary } from './exit.js';
-import { prepareRun, type TransferFlags } from './transfer-options.js';
+import { prepareRun, TRANSFER_DEFAULTS, type TransferFlags } from './transfer-options.js';
 
 interface JobFlags {
   config?: string;
@@ -37,12 +37,12 @@ export function jobTransferFlags(job: JobConfig, statePath: string, out: OutputF
   const s3 = job.s3 ?? {};
   const str = (v: number | undefined, d: string): string => (v === undefined ? d : String(v));
   return {
-    transfers: str(t.transfers, '8'),
-    checkers: str(t.checkers, '16'),
-    retries: str(t.retries, '3'),
-    multipartThreshold: t.multipartThreshold ?? '16M',
-    partSize: t.partSize ?? '16M',
-    multipartConcurrency: str(t.multipartConcurrency, '4'),
+    transfers: str(t.transfers, TRANSFER_DEFAULTS.transfers),
+    checkers: str(t.checkers, TRANSFER_DEFAULTS.checkers),
+    retries: str(t.retries, TRANSFER_DEFAULTS.retries),
+    multipartThreshold: t.multipartThreshold ?? TRANSFER_DEFAULTS.multipartThreshold,
+    partSize: t.partSize ?? TRANSFER_DEFAULTS.partSize,
+    multipartConcurrency: str(t.multipartConcurrency, TRANSFER_DEFAULTS.multipartConcurrency),
     checksum: t.checksum,
     sizeOnly: t.sizeOnly,
     ignoreExisting: t.ignoreExisting,
@@ -67,7 +67,7 @@ export function jobTransferFlags(job: JobConfig, statePath: string, out: OutputF
     json: out.json,
     verbose: out.verbose,
     progress: out.progress ?? false,
-    stats: '5s',
+    stats: TRANSFER_DEFAULTS.stats,
     dryRun: false,
   };
 }

@@ -58,13 +58,29 @@ export interface TransferFlags {
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
+/** Defaults of the transfer flags, for the option table and for every run built in code (jobs, demo, benches). */
+export const TRANSFER_DEFAULTS = {
+  transfers: '8',
+  checkers: '16',
+  multipartThreshold: '16M',
+  partSize: '16M',
+  multipartConcurrency: '4',
+  retries: '3',
+  stats: '5s',
+} as const;
+
+/** A complete TransferFlags with the CLI's defaults, overridden by `over`. */
+export function transferFlags(over: Partial<TransferFlags> = {}): TransferFlags {
+  return { ...TRANSFER_DEFAULTS, progress: true, include: [], exclude: [], excludeFrom: [], ...over };
+}
+
 export function addTransferOptions(cmd: Command, mode: Mode): Command {
   cmd
-    .option('--transfers <n>', 'files transferred in parallel', '8')
-    .option('--checkers <n>', 'files compared in parallel', '16')
-    .option('--multipart-threshold <size>', 'upload in parts at or above this size', '16M')
-    .option('--part-size <size>', 'multipart part size (min 5M)', '16M')
-    .option('--multipart-concurrency <n>', 'parts of one file in flight', '4')
+    .option('--transfers <n>', 'files transferred in parallel', TRANSFER_DEFAULTS.transfers)
+    .option('--checkers <n>', 'files compared in parallel', TRANSFER_DEFAULTS.checkers)
+    .option('--multipart-threshold <size>', 'upload in parts at or above this size', TRANSFER_DEFAULTS.multipartThreshold)
+    .option('--part-size <size>', 'multipart part size (min 5M)', TRANSFER_DEFAULTS.partSize)
+    .option('--multipart-concurrency <n>', 'parts of one file in flight', TRANSFER_DEFAULTS.multipartConcurrency)
     .option('--checksum', 'compare content hashes (MD5) instead of size and mtime')
     .option('--size-only', 'compare sizes only')
     .option('--include <glob>', 'only files matching (repeatable)', collect, [])
@@ -74,12 +90,12 @@ export function addTransferOptions(cmd: Command, mode: Mode): Command {
     .option('--max-size <size>', 'only files at most this big')
     .option('--min-age <duration>', 'only files older than this (e.g. 1h, 7d)')
     .option('--max-age <duration>', 'only files younger than this')
-    .option('--retries <n>', 'attempts per file for retryable errors', '3')
+    .option('--retries <n>', 'attempts per file for retryable errors', TRANSFER_DEFAULTS.retries)
     .option('--dry-run', 'print what would be done, change nothing')
     .option('--json', 'NDJSON events on stdout')
     .option('-v, --verbose', 'print every file')
     .option('--no-progress', 'no progress output')
-    .option('--stats <duration>', 'interval of progress lines when not on a terminal', '5s')
+    .option('--stats <duration>', 'interval of progress lines when not on a terminal', TRANSFER_DEFAULTS.stats)
     .option('--state <file>', `state database (default ${defaultStatePath()})`)
     .option('--config <file>', 'hybridsync.yaml: environments, classification, policy, audit, tls (default $HYBRIDSYNC_CONFIG, else ./hybridsync.yaml if present)')
     .option('--s3-endpoint <url>', 'S3 endpoint (default AWS_ENDPOINT_URL or AWS)')

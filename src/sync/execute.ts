@@ -18,7 +18,7 @@ import { retry } from '../lib/retry.js';
 import type { RunSummary, SyncEvent } from './events.js';
 import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
-import { decide, type Compare, type Decision, type Mode, type TransferReason } from './plan.js';
+import { decide, type Compare, type Decision, type Mode, type PlanPair, type SourceVersion, type TransferReason } from './plan.js';
 import type { GateDecision, TransferGate } from './gate.js';
 import { spoolTransformed } from './spool.js';
 import type { StateDb } from './state.js';
@@ -57,6 +57,11 @@ interface TransferTask {
   readonly src: Entry;
   readonly reason: TransferReason;
   readonly admitted?: Extract<GateDecision, { allow: true }>;
+}
+
+/** Identifies stored content without reading it: the ETag, else size and mtime. */
+function storedTag(e: Entry): string {
+  return e.etag ?? `${e.size}:${e.mtimeMs}`;
 }
 
 /** Stable identity of a backend root for the state database. */
@@ -153,8 +158,16 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
 
   const queue = new BoundedQueue<TransferTask>(transfers * 2);
 
+  /** What a transformed destination file was made from, if it still is what we stored. */
+  const derivedFrom = (dst: Entry): SourceVersion | undefined => {
+    const d = state.getDerived(dstLoc, dst.key);
+    return d && d.dstSize === dst.size && d.dstTag === storedTag(dst) ? d : undefined;
+  };
+
   const check = async (pair: MarchPair): Promise<void> => {
-    let p: MarchPair = pair;
+    // only runs with a gate can have transformed files: others skip the lookup
+    const from = o.gate && pair.src && pair.dst ? derivedFrom(pair.dst) : undefined;
+    let p: PlanPair = from ? { ...pair, dstDerivedFrom: from } : pair;
     let d: Decision = decide(p, planOpts);
     try {
       for (let round = 0; d.kind === 'resolve'; round++) {
@@ -327,11 +340,17 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
       });
       stats.filesDone++;
       if (serverSide) stats.serverSideCopies++;
-      stats.bytesResumed += Math.max(0, src.size - result.bytesSent - (serverSide ? src.size : 0));
+      // a resumed multipart upload sent fewer bytes than the file has (copies and transformed
+      // files send none or a different number, which is not resuming)
+      if (!serverSide && transforms.length === 0) stats.bytesResumed += Math.max(0, src.size - result.bytesSent);
       const e = result.entry;
       if (e.etag) state.putObject(dstLoc, src.key, { size: e.size, etag: e.etag, mtimeMs: src.mtimeMs, md5: result.md5 || null });
-      if (o.src.type === 'local' && result.md5) {
-        state.putObject(srcLoc, src.key, { size: src.size, etag: `${src.size}:${src.mtimeMs}`, mtimeMs: src.mtimeMs, md5: result.md5 });
+      if (transforms.length > 0 && md5Before) {
+        state.putDerived(dstLoc, src.key, { dstSize: e.size, dstTag: storedTag(e), size: src.size, mtimeMs: src.mtimeMs, md5: md5Before });
+      } else if (o.gate) state.forgetDerived(dstLoc, src.key);
+      const srcMd5 = transforms.length > 0 ? md5Before : result.md5; // the source's bytes, not the stored ones
+      if (o.src.type === 'local' && srcMd5) {
+        state.putObject(srcLoc, src.key, { size: src.size, etag: `${src.size}:${src.mtimeMs}`, mtimeMs: src.mtimeMs, md5: srcMd5 });
       }
       emit({
         type: 'transfer',
@@ -396,6 +415,7 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
             try {
               await withRetry(key, 'delete', () => o.dst.remove(key, { signal }));
               state.forgetObject(dstLoc, key);
+              state.forgetDerived(dstLoc, key);
               stats.deleted++;
               emit({ type: 'delete', key });
             } catch (err) {

@@ -38,7 +38,19 @@ function mtimeEqual(a: Entry, b: Entry, window: number): boolean {
   return Math.abs(a.mtimeMs - b.mtimeMs) <= window;
 }
 
-export function decide(pair: MarchPair, o: PlanOptions): Decision {
+/** The source version a transformed destination file was made from (see StateDb.getDerived). */
+export interface SourceVersion {
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly md5?: string | null;
+}
+
+export interface PlanPair extends MarchPair {
+  /** Set when the destination is a transform (e.g. PII-scrubbed) of a known source version. */
+  readonly dstDerivedFrom?: SourceVersion;
+}
+
+export function decide(pair: PlanPair, o: PlanOptions): Decision {
   const { src, dst } = pair;
   if (o.filter) {
     const inScope = src ? o.filter.matches(src) : dst ? o.filter.matches(dst) : false;
@@ -58,6 +70,18 @@ export function decide(pair: MarchPair, o: PlanOptions): Decision {
   }
   if (!dst) return { kind: 'transfer', reason: 'missing' };
   if (o.ignoreExisting) return { kind: 'skip', reason: 'existing' };
+  const from = pair.dstDerivedFrom;
+  if (from) {
+    // the destination differs from the source by design: compare with what it was made from
+    if (src.size !== from.size) return { kind: 'transfer', reason: 'size' };
+    if (o.compare === 'size-only') return { kind: 'skip', reason: 'identical' };
+    if (o.compare === 'checksum' && from.md5) {
+      if (!src.md5) return { kind: 'resolve', need: 'src-md5' };
+      return src.md5 === from.md5 ? { kind: 'skip', reason: 'identical' } : { kind: 'transfer', reason: 'checksum' };
+    }
+    if (!src.mtimeExact) return { kind: 'resolve', need: 'src-stat' };
+    return Math.abs(src.mtimeMs - from.mtimeMs) <= o.modifyWindowMs ? { kind: 'skip', reason: 'identical' } : { kind: 'transfer', reason: 'mtime' };
+  }
   if (src.size !== dst.size) return { kind: 'transfer', reason: 'size' };
   if (o.compare === 'size-only') return { kind: 'skip', reason: 'identical' };
 

@@ -35,6 +35,10 @@ CREATE TABLE IF NOT EXISTS objects (
   location TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
   mtime_ms REAL NOT NULL, md5 TEXT, PRIMARY KEY (location, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS derived (
+  location TEXT NOT NULL, key TEXT NOT NULL, dst_size INTEGER NOT NULL, dst_tag TEXT NOT NULL,
+  src_size INTEGER NOT NULL, src_mtime_ms REAL NOT NULL, src_md5 TEXT, PRIMARY KEY (location, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_deletes (
   run_id INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
@@ -46,6 +50,15 @@ export interface KnownObject {
   readonly etag: string;
   readonly mtimeMs: number;
   readonly md5: string | null;
+}
+
+export interface DerivedFrom {
+  readonly dstSize: number;
+  readonly dstTag: string;
+  /** The source version the destination was made from. */
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly md5?: string | null;
 }
 
 export class StateDb {
@@ -80,6 +93,9 @@ export class StateDb {
       objGet: d.prepare('SELECT size, etag, mtime_ms AS mtimeMs, md5 FROM objects WHERE location = ? AND key = ?'),
       objPut: d.prepare('INSERT OR REPLACE INTO objects (location, key, size, etag, mtime_ms, md5) VALUES (?, ?, ?, ?, ?, ?)'),
       objDel: d.prepare('DELETE FROM objects WHERE location = ? AND key = ?'),
+      derivedGet: d.prepare('SELECT dst_size AS dstSize, dst_tag AS dstTag, src_size AS size, src_mtime_ms AS mtimeMs, src_md5 AS md5 FROM derived WHERE location = ? AND key = ?'),
+      derivedPut: d.prepare('INSERT OR REPLACE INTO derived (location, key, dst_size, dst_tag, src_size, src_mtime_ms, src_md5) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      derivedDel: d.prepare('DELETE FROM derived WHERE location = ? AND key = ?'),
       delAdd: d.prepare('INSERT OR IGNORE INTO pending_deletes (run_id, key) VALUES (?, ?)'),
       delCount: d.prepare('SELECT count(*) AS n FROM pending_deletes WHERE run_id = ?'),
       delPage: d.prepare('SELECT key FROM pending_deletes WHERE run_id = ? AND key > ? ORDER BY key LIMIT ?'),
@@ -157,6 +173,24 @@ export class StateDb {
         this.stmts.objPut.run(k.slice(0, i), k.slice(i + 1), o.size, o.etag, o.mtimeMs, o.md5);
       }
     })();
+  }
+
+  /**
+   * Destination files that transforms (PII scrubbing) derived from a source version: their
+   * size and content differ from the source by design, so change detection compares the
+   * source with the version they were made from. `dstTag` identifies the stored result
+   * (ETag, or size:mtime for files); a destination changed since is not trusted.
+   */
+  getDerived(location: string, key: string): DerivedFrom | undefined {
+    return this.stmts.derivedGet.get(location, key) as DerivedFrom | undefined;
+  }
+
+  putDerived(location: string, key: string, d: DerivedFrom): void {
+    this.stmts.derivedPut.run(location, key, d.dstSize, d.dstTag, d.size, d.mtimeMs, d.md5 ?? null);
+  }
+
+  forgetDerived(location: string, key: string): void {
+    this.stmts.derivedDel.run(location, key);
   }
 
   addPendingDelete(runId: number, key: string): void {

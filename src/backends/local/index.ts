@@ -24,6 +24,7 @@ import {
   PermissionError,
   SourceChangedError,
   TransientError,
+  isHybridsyncError,
   type HybridsyncError,
 } from '../../core/errors.js';
 import { AccountingStream } from '../../lib/accounting.js';
@@ -311,7 +312,7 @@ export class LocalBackend implements Backend {
       return { entry: { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: acct.byteCount };
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
-      if (err instanceof Error && 'kind' in err) throw err;
+      if (isHybridsyncError(err)) throw err;
       if ((err as Error).name === 'AbortError') throw err;
       throw mapFsError(err, target, 'writing');
     }

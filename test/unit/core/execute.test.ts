@@ -143,3 +143,32 @@ describe('a local source that changes while it is read', () => {
     expect(dst.objects.get('grow.log')!.data.toString('utf8', 0, 1)).toBe('z');
   });
 });
+
+describe('transformed (scrubbed) files', () => {
+  it('are not sent again when their source is unchanged, and are when it changes', async () => {
+    const { Transform } = await import('node:stream');
+    const t = setup();
+    t.src.put('users.csv', 'ann@example.com\n', 1_000);
+    const upper = {
+      name: 'upper',
+      create: () => ({
+        stream: new Transform({ transform: (c: Buffer, _e, cb) => cb(null, Buffer.from(c.toString().replace(/\S+@\S+/g, '<EMAIL>'))) }),
+        report: () => ({ replaced: 1 }),
+      }),
+    };
+    const gate = { admit: async () => ({ allow: true as const, transforms: [upper] }) };
+    const first = await runSync({ mode: 'sync', ...t, gate });
+    expect(first.transferred).toBe(1);
+    expect(t.dst.objects.get('users.csv')!.data.toString()).toBe('<EMAIL>\n'); // smaller than the source
+    const second = await runSync({ mode: 'sync', ...t, gate });
+    expect(second).toMatchObject({ transferred: 0, skipped: 1 });
+    t.src.put('users.csv', 'bob@example.org\n', 2_000); // same size, new version
+    const third = await runSync({ mode: 'sync', ...t, gate });
+    expect(third.transferred).toBe(1);
+    // someone replaced the destination file: it is no longer what we derived, so it is redone
+    t.dst.put('users.csv', 'tampered', 3_000);
+    const fourth = await runSync({ mode: 'sync', ...t, gate });
+    expect(fourth.transferred).toBe(1);
+    expect(t.dst.objects.get('users.csv')!.data.toString()).toBe('<EMAIL>\n');
+  });
+});

@@ -105,7 +105,3 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;
   return String(e);
 }
-
-export function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AbortedError('operation aborted', { cause: signal.reason });
-}

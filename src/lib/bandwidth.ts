@@ -17,7 +17,6 @@ export interface BwSlot {
 }
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
-const WEEK_MINUTES = 7 * 24 * 60;
 
 function parseRate(s: string, whole: string): number {
   if (s.toLowerCase() === 'off' || s === '0') return Infinity;
@@ -72,7 +71,6 @@ export function rateAt(slots: readonly BwSlot[], at: Date): number {
   return current.bytesPerSecond;
 }
 
-export { WEEK_MINUTES };
 
 /** Anything that paces bytes: the timetable limiter here, a link governor's lane. */
 export interface Pacer {

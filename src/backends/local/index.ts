@@ -14,7 +14,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
-import type { Backend, Features, ListOptions, OpOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
+import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import {
   IntegrityError,
@@ -344,4 +344,3 @@ function prefixCanMatch(dirPrefix: string, prefix: string): boolean {
   return dirPrefix.startsWith(prefix) || prefix.startsWith(dirPrefix);
 }
 
-export type { OpOptions };

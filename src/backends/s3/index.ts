@@ -23,7 +23,6 @@ import {
   GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
-  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
@@ -619,29 +618,6 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, OrphanClean
     } catch (err) {
       if ((err as HybridsyncError).kind !== 'not-found') throw err;
     }
-  }
-
-  /** Open multipart uploads under this root (used by tests and `cleanup`). */
-  async listUploads(signal?: AbortSignal): Promise<Array<{ key: string; uploadId: string }>> {
-    const out: Array<{ key: string; uploadId: string }> = [];
-    let keyMarker: string | undefined;
-    let idMarker: string | undefined;
-    do {
-      const r = await this.call(
-        'list uploads',
-        undefined,
-        () =>
-          this.client.send(
-            new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: this.prefix || undefined, KeyMarker: keyMarker, UploadIdMarker: idMarker }),
-            { abortSignal: signal },
-          ),
-        signal,
-      );
-      for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: u.Key.slice(this.prefix.length), uploadId: u.UploadId });
-      keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
-      idMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
-    } while (keyMarker);
-    return out;
   }
 
   canCopyFrom(source: Backend): boolean {

@@ -92,11 +92,16 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(await t.backend.stat('bad/short.txt')).toBeUndefined();
     });
 
-    it('overwrites atomically: a reader sees old or new content, never a mix', async () => {
+    it('an overwrite replaces the content whole, and a failed overwrite leaves the old content', async () => {
       await write(t.backend, 'atomic/x', 'old-content');
       await write(t.backend, 'atomic/x', 'new-content!!');
-      const st = await t.backend.stat('atomic/x');
-      expect(st?.size).toBe('new-content!!'.length);
+      const read = async () => (await md5OfStream((await t.backend.read('atomic/x')) as AsyncIterable<Buffer>)).md5;
+      expect(await read()).toBe(md5('new-content!!'));
+      const bad = Buffer.from('third version');
+      await expect(t.backend.write('atomic/x', body(bad), { size: bad.length, mtimeMs: Date.now(), md5: md5('something else') })).rejects.toMatchObject({
+        kind: 'integrity',
+      });
+      expect(await read()).toBe(md5('new-content!!'));
     });
 
     it('removes a key; removing a missing key is fine', async () => {

@@ -7,7 +7,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
-import { hasOrphanCleaner, hasServerSideCopy, type Backend } from '../core/backend.js';
+import { hasChunkWriter, hasServerSideCopy, type Backend } from '../core/backend.js';
 import type { Entry, WriteResult } from '../core/entry.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
 import { AccountingStream, md5OfStream } from '../lib/accounting.js';
@@ -15,6 +15,7 @@ import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { retry } from '../lib/retry.js';
+import { writeObject, type ChunkingOptions } from './chunked.js';
 import type { RunSummary, SyncEvent } from './events.js';
 import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
@@ -37,7 +38,10 @@ export interface RunOptions {
   readonly maxDelete?: number;
   readonly filter?: Filter;
   readonly limiter?: Pacer;
+  /** Attempts of each operation (a request, a chunk, a file) for retryable errors. */
   readonly retries?: number;
+  /** When and how large files go up in chunks (backends with the chunkedUpload feature). */
+  readonly chunking?: ChunkingOptions;
   readonly modifyWindowMs?: number;
   readonly ignoreExisting?: boolean;
   /** check: read both sides to compare content when a hash is not available. */
@@ -64,10 +68,7 @@ function storedTag(e: Entry): string {
   return e.etag ?? `${e.size}:${e.mtimeMs}`;
 }
 
-/** Stable identity of a backend root for the state database. */
-export function locationOf(b: Backend): string {
-  return b.type === 'local' && 'root' in b ? `file://${String((b as { root: string }).root)}` : b.uri.replace(/\/*$/, '/');
-}
+export const DEFAULT_CHUNKING: ChunkingOptions = { threshold: 16 * 1024 * 1024, chunkSize: 16 * 1024 * 1024, concurrency: 4 };
 
 export async function runSync(o: RunOptions): Promise<RunSummary> {
   const stats = o.stats ?? new Stats();
@@ -77,17 +78,18 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
   const retries = o.retries ?? 3;
   const dryRun = o.dryRun ?? false;
   const compare: Compare = o.compare ?? (o.mode === 'check' ? 'checksum' : 'size-mtime');
-  const srcLoc = locationOf(o.src);
-  const dstLoc = locationOf(o.dst);
+  const srcLoc = o.src.location.id;
+  const dstLoc = o.dst.location.id;
+  const chunking = o.chunking ?? DEFAULT_CHUNKING;
   const state = o.state;
-  const runId = state.startRun(o.mode, o.src.uri, o.dst.uri);
+  const runId = state.startRun(o.mode, srcLoc, dstLoc);
   const internal = new AbortController();
   setMaxListeners(0, internal.signal);
   const onOuterAbort = (): void => internal.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = internal.signal;
   const journal = state.journalFor(dstLoc);
-  const dstPrefixBytes = 'prefix' in o.dst ? Buffer.byteLength(String((o.dst as { prefix: string }).prefix)) : 0;
+  const dstPrefixBytes = o.dst.location.type === 'local' ? 0 : Buffer.byteLength(o.dst.location.path);
   let deletesHeldBack = 0;
   let fatal: HybridsyncError | undefined;
 
@@ -146,7 +148,7 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
   /** MD5 of an entry's content: free when listed, cached for local files, else read. */
   const md5Of = async (b: Backend, loc: string, e: Entry, mayDownload: boolean): Promise<string | undefined> => {
     if (e.md5) return e.md5;
-    const local = b.type === 'local';
+    const local = b.features.cheapReads;
     if (!local && !mayDownload) return undefined;
     const tag = `${e.size}:${e.mtimeMs}`;
     const known = state.getObject(loc, e.key);
@@ -323,7 +325,7 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
             const acct = new AccountingStream({ limiter: o.limiter, onBytes, signal });
             const body = spooled.open();
             body.on('error', (e) => acct.destroy(e));
-            return await o.dst.write(src.key, body.pipe(acct), { ...meta, size: spooled.size, md5: spooled.md5After }, { signal });
+            return await writeObject(o.dst, src.key, body.pipe(acct), { ...meta, size: spooled.size, md5: spooled.md5After }, { chunking, retries, signal });
           } finally {
             await spooled.dispose();
           }
@@ -332,10 +334,16 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
         const acct = new AccountingStream({ limiter: o.limiter, onBytes, signal });
         body.on('error', (e) => acct.destroy(e));
         acct.on('error', () => body.destroy());
-        return o.dst.write(src.key, body.pipe(acct), meta, {
+        return writeObject(o.dst, src.key, body.pipe(acct), meta, {
+          chunking,
+          retries,
           signal,
           journal,
           fingerprint: `${srcLoc}${src.key}|${src.size}|${src.mtimeMs}|${src.etag ?? ''}`,
+          onRetry: (what, e, attempt) => {
+            stats.retries++;
+            emit({ type: 'retry', key: src.key, what, attempt, message: describeError(e) });
+          },
         });
       });
       stats.filesDone++;
@@ -349,7 +357,7 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
         state.putDerived(dstLoc, src.key, { dstSize: e.size, dstTag: storedTag(e), size: src.size, mtimeMs: src.mtimeMs, md5: md5Before });
       } else if (o.gate) state.forgetDerived(dstLoc, src.key);
       const srcMd5 = transforms.length > 0 ? md5Before : result.md5; // the source's bytes, not the stored ones
-      if (o.src.type === 'local' && srcMd5) {
+      if (o.src.features.cheapReads && srcMd5) {
         state.putObject(srcLoc, src.key, { size: src.size, etag: `${src.size}:${src.mtimeMs}`, mtimeMs: src.mtimeMs, md5: srcMd5 });
       }
       emit({
@@ -426,11 +434,11 @@ export async function runSync(o: RunOptions): Promise<RunSummary> {
         );
       }
     }
-    if (!dryRun && hasOrphanCleaner(o.dst)) {
-      // multipart uploads a killed earlier run started and this run did not resume
-      for (const u of state.pendingUploads(dstLoc)) {
-        await o.dst.abortUpload(u.key, u.uploadId, { signal }).catch(() => undefined);
-        journal.finished(u.uploadId);
+    if (!dryRun && hasChunkWriter(o.dst)) {
+      // chunked uploads a killed earlier run started and this run did not resume
+      for (const u of journal.pending()) {
+        await o.dst.abortChunkedUpload(u.key, u.uploadToken, { signal }).catch(() => undefined);
+        journal.finished(u.uploadToken);
       }
     }
     const listErrors = o.srcListErrors?.() ?? 0;

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { describeBackendConformance } from '../conformance/backend-suite.js';
 import { LocalBackend } from '../../src/backends/local/index.js';
 import { MemoryBackend } from '../../src/backends/memory/index.js';
-import { S3Backend } from '../../src/backends/s3/index.js';
+import { openLocation } from '../../src/backends/registry.js';
 import { createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -23,13 +23,13 @@ describeBackendConformance('memory', async () => {
 describeBackendConformance('s3 (Ceph RGW)', async () => {
   const client = testClient();
   const bucket = await createTestBucket(client, 'conf');
-  const make = () => new S3Backend(`s3://${bucket}/root`, {}, { multipartThreshold: 8 * 1024 * 1024, partSize: 5 * 1024 * 1024 });
+  const make = () => openLocation(`s3://${bucket}/root`);
   const backend = make();
   return {
     backend,
     reopen: make,
     cleanup: async () => {
-      await backend.close();
+      await backend.close?.();
       await deleteBucket(client, bucket);
       client.destroy();
     },

@@ -3,6 +3,8 @@ import { describeBackendConformance } from '../conformance/backend-suite.js';
 import { LocalBackend } from '../../src/backends/local/index.js';
 import { MemoryBackend } from '../../src/backends/memory/index.js';
 import { S3Backend } from '../../src/backends/s3/index.js';
+import { AzureBlobBackend } from '../../src/backends/azure/index.js';
+import { azureEnv, azureLocation, azureTestClient, createTestContainer, deleteContainer } from '../helpers/azure.js';
 import { createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -32,6 +34,21 @@ describeBackendConformance('s3 (Ceph RGW)', async () => {
       await backend.close();
       await deleteBucket(client, bucket);
       client.destroy();
+    },
+  };
+});
+
+describeBackendConformance('azure (Azurite)', async () => {
+  const client = azureTestClient();
+  const container = await createTestContainer(client, 'conf');
+  const make = () => new AzureBlobBackend(azureLocation(container, 'root/'), azureEnv());
+  const backend = make();
+  return {
+    backend,
+    reopen: make,
+    cleanup: async () => {
+      await backend.close();
+      await deleteContainer(client, container);
     },
   };
 });

@@ -242,7 +242,8 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger {
         baseDelayMs: 200,
         maxDelayMs: 10_000,
         signal,
-        isRetryable: (e) => (e as HybridsyncError).retryable === true,
+        // a failed precondition (the source changed) fails the same way every time
+        isRetryable: (e) => (e as HybridsyncError).retryable === true && (e as HybridsyncError).kind !== 'source-changed',
         onRetry: (e, attempt) => this.onRetry?.(`${what} ${this.where(key)}`, e as HybridsyncError, attempt),
       },
     );

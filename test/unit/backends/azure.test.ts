@@ -147,7 +147,7 @@ describe('azure error mapping', () => {
     [500, 'InternalError', 'transient', false],
     [undefined, 'ECONNREFUSED', 'unreachable', false],
     [undefined, 'ECONNRESET', 'transient', false],
-  ] as const)('HTTP %s %s → %s', (status, code, kind, fatal, message = '') => {
+  ] as Array<[number | undefined, string, string, boolean, string?]>)('HTTP %s %s → %s', (status, code, kind, fatal, message = '') => {
     const e = mapAzureError(rest(status, code, message), 'az://c/k', 'http://127.0.0.1:10000/devstoreaccount1');
     expect(e.kind).toBe(kind);
     expect(e.fatal).toBe(fatal);

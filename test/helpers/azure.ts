@@ -1,7 +1,7 @@
 /** Test helpers for the Azurite started by scripts/services/start-azurite.sh (via ensure-services.sh). */
 import { BlobServiceClient } from '@azure/storage-blob';
 import { randomBytes } from 'node:crypto';
-import type { Location } from '../../src/core/location.js';
+import { objectLocation, type Location } from '../../src/core/location.js';
 import { describeAzureConnection, type AzureConnectionOptions } from '../../src/backends/azure/index.js';
 
 export function azureEnv(): AzureConnectionOptions & { connectionString: string } {
@@ -30,16 +30,5 @@ export async function deleteContainer(client: BlobServiceClient, name: string): 
 export function azureLocation(container: string, path = '', conn: AzureConnectionOptions = azureEnv()): Location {
   const d = describeAzureConnection(conn);
   const prefix = path && !path.endsWith('/') ? `${path}/` : path;
-  const uri = `az://${container}/${prefix}`;
-  return {
-    type: 'azureblob',
-    remote: '',
-    container,
-    path: prefix,
-    endpoint: new URL(d.endpoint).origin,
-    account: d.account,
-    uri,
-    id: `${d.endpoint}/${container}/${prefix}`,
-    display: uri,
-  };
+  return objectLocation({ type: 'azureblob', scheme: 'az', remote: '', container, prefix, endpoint: d.endpoint, account: d.account, display: `az://${container}/${prefix}` });
 }

@@ -141,6 +141,12 @@ describe('azure: errors name the problem and the fix', () => {
     expect(everything).not.toContain(badKey.slice(0, 16));
   });
 
+  it('probeAccount checks the credentials without the container', async () => {
+    expect(await backend('int/').probeAccount()).toMatch(/^account devstoreaccount1 at http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1: \d+\+? containers? visible$/);
+    const conn = { endpoint: describeAzureConnection(azureEnv()).endpoint, accountKey: Buffer.from('wrong').toString('base64') };
+    expect(await caught(new AzureBlobBackend(azureLocation('no-such-container', '', conn), conn).probeAccount())).toMatchObject({ kind: 'auth' });
+  });
+
   it('an unreachable endpoint is UnreachableError', async () => {
     const conn = { endpoint: `http://127.0.0.1:9/${AZURITE_ACCOUNT}`, accountKey: AZURITE_KEY };
     expect(await caught(collect(backend('int/', conn, { retries: 1 }).list()))).toMatchObject({ kind: 'unreachable' });

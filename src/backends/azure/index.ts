@@ -23,6 +23,7 @@ import type { BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type {
+  AccountProbe,
   Backend,
   ChunkLimits,
   ChunkWriter,
@@ -171,7 +172,7 @@ function sourceChanged(where: string, got: number, planned: number): SourceChang
   });
 }
 
-export class AzureBlobBackend implements Backend, ChunkWriter, Tagger {
+export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountProbe {
   readonly type = 'azureblob';
   readonly features: Features = {
     serverSideCopy: false,
@@ -247,6 +248,19 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger {
         onRetry: (e, attempt) => this.onRetry?.(`${what} ${this.where(key)}`, e as HybridsyncError, attempt),
       },
     );
+  }
+
+  /** Checks the credentials without the container: lists a few containers of the account. */
+  async probeAccount(opts: OpOptions = {}): Promise<string> {
+    const page = await this.call(
+      'list containers',
+      undefined,
+      async () => (await this.client.listContainers({ abortSignal: opts.signal }).byPage({ maxPageSize: 100 }).next()).value,
+      opts.signal,
+    );
+    const n = page?.containerItems?.length ?? 0;
+    const more = page?.continuationToken ? '+' : '';
+    return `account ${this.conn.account} at ${this.conn.endpoint}: ${n}${more} container${n === 1 && !more ? '' : 's'} visible`;
   }
 
   /** Creates the container if it does not exist (--create-bucket). */

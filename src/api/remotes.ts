@@ -146,7 +146,7 @@ export async function testRemote(spec: string, loaded: LoadedConfig, o: { env?: 
     if (!loopback && !own.allowInsecureHttp) return out;
   }
 
-  const b = handle.open({ endpoint: { ...own, ...(caBundle ? { caBundle } : {}), tlsMinVersion: minVersion }, s3Transfer: { retries: 1 } });
+  const b = handle.open({ endpoint: { ...own, ...(caBundle ? { caBundle } : {}), tlsMinVersion: minVersion }, transfer: { retries: 1 } });
   try {
     if (hasAccountProbe(b)) {
       try {

@@ -152,13 +152,13 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
     srcListErrors++;
     onEvent({ type: 'error', key, kind: err.kind, message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
   };
-  const s3Transfer = {
+  const transfer = {
     retries: options.retries,
     ...(options.storageClass ? { storageClass: options.storageClass } : {}),
     onRetry: (what: string, err: HybridsyncError, attempt: number) => onEvent({ type: 'retry', what, attempt, message: err.message }),
   };
   const open = (h: LocationHandle, list?: typeof onListError): Backend =>
-    h.open({ endpoint: governance.endpointSettings(h.location), s3Transfer, maxSockets, ...(list ? { onListError: list } : {}) });
+    h.open({ endpoint: governance.endpointSettings(h.location), transfer, maxSockets, ...(list ? { onListError: list } : {}) });
   let src: Backend | undefined;
   let dst: Backend | undefined;
   let state: StateDb | undefined;

@@ -39,7 +39,8 @@ export interface ResolveContext {
 export interface OpenOptions {
   /** Settings for this location's endpoint decided by the run's TLS policy. */
   readonly endpoint?: EndpointSettings;
-  readonly s3Transfer?: Partial<S3TransferOptions>;
+  /** Backend-neutral request settings: retries, storage class (S3) / access tier (Azure), retry reports. */
+  readonly transfer?: Partial<S3TransferOptions>;
   /** Sockets per client (transfers × chunk concurrency + checkers). */
   readonly maxSockets?: number;
   readonly onListError?: (key: string, err: HybridsyncError) => void;
@@ -113,7 +114,7 @@ function s3Handle(spec: string, remote: string, container: string, prefix: strin
         ...(o.endpoint?.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
         ...(o.maxSockets ? { maxSockets: o.maxSockets } : {}),
       };
-      return new S3Backend(location, c, o.s3Transfer);
+      return new S3Backend(location, c, o.transfer);
     },
   };
 }
@@ -150,7 +151,7 @@ function azureHandle(spec: string, remote: string, container: string, prefix: st
       ...(conn.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
     },
     open: (o = {}) =>
-      AzureBlobBackend(
+      new AzureBlobBackend(
         location,
         {
           ...conn,
@@ -158,7 +159,7 @@ function azureHandle(spec: string, remote: string, container: string, prefix: st
           ...(o.endpoint?.caBundle ? { caBundle: o.endpoint.caBundle } : {}),
           ...(o.endpoint?.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
         },
-        { ...(o.s3Transfer?.retries ? { retries: o.s3Transfer.retries } : {}) },
+        { ...(o.transfer?.retries ? { retries: o.transfer.retries } : {}) },
       ),
   };
 }

@@ -3,6 +3,7 @@ import { describeBackendConformance } from '../conformance/backend-suite.js';
 import { LocalBackend } from '../../src/backends/local/index.js';
 import { MemoryBackend } from '../../src/backends/memory/index.js';
 import { openLocation } from '../../src/backends/registry.js';
+import { azureTestClient, createTestContainer, deleteContainer } from '../helpers/azure.js';
 import { createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -32,6 +33,22 @@ describeBackendConformance('s3 (Ceph RGW)', async () => {
       await backend.close?.();
       await deleteBucket(client, bucket);
       client.destroy();
+    },
+  };
+});
+
+describeBackendConformance('azure (Azurite)', async () => {
+  const client = azureTestClient();
+  const container = await createTestContainer(client, 'conf');
+  // az:// with AZURE_STORAGE_CONNECTION_STRING, as a user would
+  const make = () => openLocation(`az://${container}/root`);
+  const backend = make();
+  return {
+    backend,
+    reopen: make,
+    cleanup: async () => {
+      await backend.close?.();
+      await deleteContainer(client, container);
     },
   };
 });

@@ -1,17 +1,9 @@
 /** How a run ends: the deletion limit, a stop on purpose, a fatal error, a missing hash. */
 import { describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../../../src/backends/memory/index.js';
 import { runSync } from '../../../src/sync/execute.js';
-import { StateDb } from '../../../src/sync/state.js';
-import type { RunSummary, SyncEvent } from '../../../src/sync/events.js';
+import type { RunSummary } from '../../../src/sync/events.js';
 import { AuthError, TransientError } from '../../../src/core/errors.js';
-
-function setup() {
-  const src = new MemoryBackend('mem://src');
-  const dst = new MemoryBackend('mem://dst');
-  const events: SyncEvent[] = [];
-  return { src, dst, events, state: new StateDb(':memory:'), onEvent: (e: SyncEvent) => void events.push(e) };
-}
+import { memoryRun as setup } from '../../helpers/run.js';
 
 describe('a run', () => {
   it('deletes none of the extraneous files when more than --max-delete are due, and all when not', async () => {

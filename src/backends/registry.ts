@@ -40,6 +40,7 @@ export interface OpenOptions {
   /** Settings for this location's endpoint decided by the run's TLS policy. */
   readonly endpoint?: EndpointSettings;
   /** Backend-neutral request settings: retries, storage class (S3) / access tier (Azure), retry reports. */
+  /** Request settings every backend takes: retries, storage class (S3) or access tier (Azure), retry reports. */
   readonly transfer?: Partial<S3TransferOptions>;
   /** Sockets per client (transfers × chunk concurrency + checkers). */
   readonly maxSockets?: number;
@@ -158,8 +159,13 @@ function azureHandle(spec: string, remote: string, container: string, prefix: st
           ...(o.endpoint?.tlsMinVersion ? { tlsMinVersion: o.endpoint.tlsMinVersion } : {}),
           ...(o.endpoint?.caBundle ? { caBundle: o.endpoint.caBundle } : {}),
           ...(o.endpoint?.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+          ...(o.maxSockets ? { maxSockets: o.maxSockets } : {}),
         },
-        { ...(o.transfer?.retries ? { retries: o.transfer.retries } : {}) },
+        {
+          ...(o.transfer?.retries ? { retries: o.transfer.retries } : {}),
+          ...(o.transfer?.storageClass ? { accessTier: o.transfer.storageClass } : {}),
+          ...(o.transfer?.onRetry ? { onRetry: o.transfer.onRetry } : {}),
+        },
       ),
   };
 }

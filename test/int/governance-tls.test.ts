@@ -60,10 +60,10 @@ afterAll(async () => {
 
 describe('the S3 client', () => {
   it('refuses a TLS 1.2-only endpoint and works over TLS 1.3', async () => {
-    const old = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls12, caBundle: pki.caFile }, s3Transfer: { retries: 1 } });
+    const old = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls12, caBundle: pki.caFile }, transfer: { retries: 1 } });
     await expect(old.stat('x')).rejects.toThrow();
     await old.close?.();
-    const ok = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls13, caBundle: pki.caFile }, s3Transfer: { retries: 1 } });
+    const ok = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls13, caBundle: pki.caFile }, transfer: { retries: 1 } });
     expect(await ok.stat('missing')).toBeUndefined(); // a real answer from Ceph, through TLS 1.3
     await ok.close?.();
   });

@@ -43,13 +43,13 @@ describe('small-object PUT path', () => {
   });
 
   it('maps server errors like the SDK path: missing bucket, bad credentials', async () => {
-    const missing = openLocation('s3://no-such-bucket-fastput/x', { s3Transfer: { retries: 1 } }) as S3Backend;
+    const missing = openLocation('s3://no-such-bucket-fastput/x', { transfer: { retries: 1 } }) as S3Backend;
     await expect(put(missing, 'k', 'v')).rejects.toMatchObject({ kind: 'not-found', fatal: true });
     await missing.close();
     const saved = process.env.AWS_SECRET_ACCESS_KEY;
     process.env.AWS_SECRET_ACCESS_KEY = 'wrong-secret-000000000000000000000000000';
     try {
-      const wrong = openLocation(`s3://${bucket}/x`, { s3Transfer: { retries: 1 } }) as S3Backend;
+      const wrong = openLocation(`s3://${bucket}/x`, { transfer: { retries: 1 } }) as S3Backend;
       await expect(put(wrong, 'k', 'v')).rejects.toMatchObject({ kind: 'auth' });
       await wrong.close();
     } finally {

@@ -13,15 +13,23 @@ export default tseslint.config(
     },
   },
   {
+    // only the Azure backend speaks to the Azure SDK
+    files: ['src/**'],
+    ignores: ['src/backends/azure/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['@azure/*'] }],
+    },
+  },
+  {
     files: ['src/sync/plan.ts', 'src/sync/march.ts', 'src/governance/**/policy*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:fs*', 'node:net', 'node:http*', '../backends/*', '@aws-sdk/*'] }],
+      'no-restricted-imports': ['error', { patterns: ['node:fs*', 'node:net', 'node:http*', '../backends/*', '@aws-sdk/*', '@azure/*'] }],
     },
   },
   {
     files: ['src/core/**', 'src/lib/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['../backends/*', '../sync/*', '../cli/*', '../config/*', '../governance/*'] }],
+      'no-restricted-imports': ['error', { patterns: ['../backends/*', '../sync/*', '../cli/*', '../config/*', '../governance/*', '@azure/*'] }],
     },
   },
 );

@@ -1,6 +1,6 @@
 /**
  * bench/audit.ts — what the audit trail costs a sync. A 20,000-file local -> local sync,
- * set up exactly as the CLI does it (prepareRun: config, governance, reporter), each run
+ * set up exactly as the CLI does it (prepareTransfer: config, governance), each run
  * in a fresh process that times its own sync, with the audit trail on (the default) and
  * off (`audit.enabled: false`), alternating, comparing medians of wall time and of
  * process CPU time (all threads); target: <= 3%. Run-to-run noise on a shared machine can
@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareRun, transferFlags } from '../src/cli/transfer-options.js';
+import { prepareTransfer } from '../src/api/transfer.js';
 import { AuditLog } from '../src/governance/audit/log.js';
 import { AuditRecorder } from '../src/governance/audit/recorder.js';
 import { runSync } from '../src/sync/execute.js';
@@ -68,14 +68,13 @@ function timeMethods(targets: Array<[object, string]>): () => number {
 }
 
 async function run(src: string, dst: string, config: string, state: string): Promise<Timing> {
-  const flags = transferFlags({ progress: false, state, config });
   const auditSeconds = timeMethods([
     [AuditRecorder.prototype, 'record'],
     [AuditLog.prototype, 'flush'],
   ]);
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const prepared = await prepareRun('sync', src, dst, flags, new AbortController().signal);
+  const prepared = await prepareTransfer({ mode: 'sync', src, dst, config, statePath: state });
   let summary;
   try {
     summary = await runSync(prepared.run);

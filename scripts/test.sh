@@ -13,7 +13,12 @@ npm run build --silent || exit 1
 started=$(mktemp)
 export HYBRIDSYNC_SERVICES_STARTED=$started
 stop_services() {
-  while read -r data; do [ -n "$data" ] && bash scripts/services/stop-rgw.sh "$data"; done < "$started"
+  while read -r data; do
+    case $data in
+      azurite:*) bash scripts/services/stop-azurite.sh "${data#azurite:}" ;;
+      ?*) bash scripts/services/stop-rgw.sh "$data" ;;
+    esac
+  done < "$started"
   rm -f "$started"
 }
 trap stop_services EXIT

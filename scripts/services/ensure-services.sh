@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # ensure-services.sh - make sure everything the tests need is installed and running:
-# Ceph RADOS Gateway (S3) on loopback, rclone and awscli (independent checkers/peers),
-# Debian's chromium (dashboard e2e). Installs with apt when root and missing.
-# Prints "export ..." lines for the S3 endpoints (http, TLS 1.3) and both users; writes
-# the pids it started to $HYBRIDSYNC_SERVICES_STARTED so the caller can stop exactly those.
+# Ceph RADOS Gateway (S3) on loopback, Azurite (Azure Blob, from node_modules) on
+# loopback, rclone and awscli (independent checkers/peers), Debian's chromium (dashboard
+# e2e). Installs with apt when root and missing.
+# Prints "export ..." lines for the S3 endpoints (http, TLS 1.3) and both users and the
+# Azure connection string; writes what it started to $HYBRIDSYNC_SERVICES_STARTED (a Ceph
+# data dir, or azurite:DATA_DIR) so the caller can stop exactly those.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DATA=${CEPH_RGW_DATA:-${TMPDIR:-/tmp}/ceph-rgw-data}
@@ -41,3 +43,16 @@ else
   [ -n "${HYBRIDSYNC_SERVICES_STARTED:-}" ] && echo "$DATA" >> "$HYBRIDSYNC_SERVICES_STARTED"
 fi
 cat "$DATA/s3.env"
+
+AZ_DATA=${AZURITE_DATA:-${TMPDIR:-/tmp}/azurite-data}
+azurite_running() {   # our azurite for this data dir is alive (pid file + cmdline, guards pid reuse)
+  local pf="$AZ_DATA/azurite.pid" pid
+  [ -f "$pf" ] && pid=$(cat "$pf") && [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$AZ_DATA/blob"
+}
+if azurite_running; then
+  log "Azurite already running (data $AZ_DATA)"
+  cat "$AZ_DATA/azure.env"
+else
+  "$HERE/start-azurite.sh" "$AZ_DATA"
+  [ -n "${HYBRIDSYNC_SERVICES_STARTED:-}" ] && echo "azurite:$AZ_DATA" >> "$HYBRIDSYNC_SERVICES_STARTED"
+fi

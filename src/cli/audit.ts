@@ -7,7 +7,7 @@ import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node
 import { once } from 'node:events';
 import { Command } from 'commander';
 import { IntegrityError, UsageError } from '../core/errors.js';
-import { openBackend } from '../backends/registry.js';
+import { openSpecWith, resolveContextOf } from './classify.js';
 import { compileFilter, csvHeader, readAuditRecords, RunActors, toCsvRow, toOcsf, type AuditFilter } from '../governance/audit/export.js';
 import { BackendCheckpointMirror } from '../governance/audit/mirror.js';
 import { ReportAggregator } from '../governance/audit/report.js';
@@ -18,7 +18,7 @@ import { compileClassification } from '../governance/classify/rules.js';
 import { loadGovernanceConfig } from '../governance/gate.js';
 import { parseDuration } from '../lib/units.js';
 import { defaultStatePath } from '../sync/state.js';
-import { addGovernanceFlags, quietOnClosedStdout, s3Of, type GovernanceFlags } from './classify.js';
+import { addGovernanceFlags, quietOnClosedStdout, type GovernanceFlags } from './classify.js';
 import { processSignal, reportError } from './context.js';
 import { EXIT, exitCodeForError } from './exit.js';
 
@@ -71,7 +71,7 @@ function trustedKey(f: AuditFlags, paths: { keyFile: string; publicKeyFile: stri
 
 async function verify(f: AuditFlags, ctx: ReturnType<typeof context>): Promise<VerifyResult> {
   const uris = f.mirror.length ? f.mirror : (ctx.loaded.config?.audit?.mirrors ?? []);
-  const mirrors = uris.map((u) => new BackendCheckpointMirror(openBackend(u, { s3: s3Of(f) })));
+  const mirrors = uris.map((u) => new BackendCheckpointMirror(openSpecWith(resolveContextOf(f))(u)));
   try {
     return await verifyAuditLog({ file: ctx.file, publicKey: trustedKey(f, ctx.paths), mirrors, signal: processSignal });
   } finally {

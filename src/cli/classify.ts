@@ -4,18 +4,18 @@
  * labels kept in the state database; every change is audited.
  */
 import { statSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Command } from 'commander';
 import type { Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
 import { UsageError } from '../core/errors.js';
-import { openBackend } from '../backends/registry.js';
-import type { S3ConnectionOptions } from '../backends/s3/client.js';
-import { parseS3Url } from '../backends/s3/index.js';
+import { resolveLocation, type ResolveContext } from '../backends/registry.js';
+import { loadConfig } from '../config/load.js';
 import { actor } from '../governance/audit/recorder.js';
 import { openAuditLog } from '../governance/audit/setup.js';
 import { sourceViewOf } from '../governance/classify/classifier.js';
-import { Governance, loadGovernanceConfig, locationOfUri, TopBackends } from '../governance/gate.js';
+import { Governance, loadGovernanceConfig, TopBackends } from '../governance/gate.js';
+import { remoteEndpointOf } from '../api/transfer.js';
 import { LabelStore } from '../governance/labels.js';
 import { defaultStatePath } from '../sync/state.js';
 import { processSignal, reportError } from './context.js';
@@ -43,8 +43,23 @@ export function addGovernanceFlags(cmd: Command): Command {
     .option('--ca-bundle <file>', 'PEM CA bundle for https endpoints');
 }
 
-export function s3Of(f: GovernanceFlags): S3ConnectionOptions {
-  return { endpoint: f.s3Endpoint, region: f.s3Region, profile: f.s3Profile, allowInsecureHttp: f.s3AllowHttp, caBundle: f.caBundle };
+/** The remotes of the config and the connection flags of s3://, for resolving locations. */
+export function resolveContextOf(f: GovernanceFlags): ResolveContext {
+  return {
+    remotes: loadConfig(f.config).remotes,
+    s3: {
+      ...(f.s3Endpoint ? { endpoint: f.s3Endpoint } : {}),
+      ...(f.s3Region ? { region: f.s3Region } : {}),
+      ...(f.s3Profile ? { profile: f.s3Profile } : {}),
+      ...(f.s3AllowHttp ? { allowInsecureHttp: true } : {}),
+      ...(f.caBundle ? { caBundle: f.caBundle } : {}),
+    },
+  };
+}
+
+/** Opens a location spec with the flags' settings. */
+export function openSpecWith(ctx: ResolveContext): (spec: string) => Backend {
+  return (spec) => resolveLocation(spec, ctx).open();
 }
 
 /** Output piped into `head` and closed: stop quietly, as other CLI tools do. */
@@ -74,67 +89,70 @@ export async function* mapOrdered<T, R>(items: AsyncIterable<T>, concurrency: nu
  * A location as a backend plus what to classify in it: one entry for a file, or all
  * entries (undefined) for a directory or prefix.
  */
-export async function openTarget(path: string, s3: S3ConnectionOptions): Promise<{ backend: Backend; rootUri: string; only?: Entry }> {
-  if (path.startsWith('s3://')) {
-    const { bucket, prefix } = parseS3Url(path);
-    const asFile = path.endsWith('/') || prefix === '' ? undefined : prefix.slice(0, -1);
+export async function openTarget(path: string, ctx: ResolveContext): Promise<{ backend: Backend; only?: Entry }> {
+  const loc = resolveLocation(path, ctx).location;
+  if (loc.type === 's3' || loc.type === 'azureblob') {
+    const asFile = path.endsWith('/') || loc.path === '' ? undefined : loc.path.slice(0, -1);
     if (asFile) {
-      const parent = openBackend(`s3://${bucket}/${asFile.includes('/') ? asFile.slice(0, asFile.lastIndexOf('/') + 1) : ''}`, { s3 });
+      const parentSpec = path.slice(0, path.lastIndexOf('/') + 1);
+      const parent = resolveLocation(parentSpec, ctx).open();
       const entry = await parent.stat(asFile.slice(asFile.lastIndexOf('/') + 1), { signal: processSignal });
-      if (entry) return { backend: parent, rootUri: parent.uri, only: entry };
+      if (entry) return { backend: parent, only: entry };
       await parent.close?.();
     }
-    return { backend: openBackend(path, { s3 }), rootUri: path };
+    return { backend: resolveLocation(path, ctx).open() };
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path) && !path.startsWith('file://')) return { backend: openBackend(path, { s3 }), rootUri: path };
-  const abs = path.startsWith('file://') ? new URL(path).pathname : resolve(path);
+  if (loc.type !== 'local') return { backend: resolveLocation(path, ctx).open() };
+  const abs = loc.path;
   let isDir = true;
   try {
     isDir = statSync(abs).isDirectory();
   } catch {
     throw new UsageError(`${path} does not exist`, { hint: 'give an existing file or directory' });
   }
-  if (isDir) return { backend: openBackend(abs), rootUri: abs };
-  const parent = openBackend(dirname(abs));
+  if (isDir) return { backend: resolveLocation(abs, ctx).open() };
+  const parent = resolveLocation(dirname(abs), ctx).open();
   const only = await parent.stat(basename(abs), { signal: processSignal });
   if (!only) throw new UsageError(`${path} does not exist`);
-  return { backend: parent, rootUri: dirname(abs), only };
+  return { backend: parent, only };
 }
 
-/** The canonical URI a label is stored under; directories and prefixes end in `/`. */
-export function labelUri(path: string): string {
-  if (path.startsWith('s3://')) {
-    const { bucket, prefix } = parseS3Url(path);
-    const tree = path.endsWith('/') || prefix === '';
-    return `s3://${bucket}/${tree ? prefix : prefix.slice(0, -1)}`;
+/**
+ * The canonical URI a label is stored under (the location's id, so one bucket name on
+ * two endpoints is two things); directories and prefixes end in `/`.
+ */
+export function labelUri(path: string, ctx: ResolveContext): string {
+  const loc = resolveLocation(path, ctx).location;
+  if (loc.type !== 'local') {
+    const tree = path.endsWith('/') || loc.path === '';
+    return tree ? loc.id : loc.id.slice(0, -1);
   }
-  const abs = path.startsWith('file://') ? new URL(path).pathname : resolve(path);
   let tree = path.endsWith('/');
   try {
-    tree ||= statSync(abs).isDirectory();
+    tree ||= statSync(loc.path).isDirectory();
   } catch {
     // a path that does not exist yet is labelled as a file unless it ends in /
   }
-  return `file://${abs.replace(/\/+$/, '')}${tree ? '/' : ''}`;
+  return tree ? loc.id : loc.id.slice(0, -1);
 }
 
 async function classifyAction(path: string, f: GovernanceFlags): Promise<number> {
   quietOnClosedStdout();
-  const s3 = s3Of(f);
+  const ctx = resolveContextOf(f);
   const loaded = loadGovernanceConfig(f.config);
-  const governance = await Governance.create(loaded.config ?? {});
+  const governance = await Governance.create(loaded.config ?? {}, process.env, remoteEndpointOf(loaded.remotes, ctx));
   const labels = new LabelStore(f.state ?? defaultStatePath());
-  const tops = new TopBackends(s3);
-  const target = await openTarget(path, s3);
+  const tops = new TopBackends(openSpecWith(ctx));
+  const target = await openTarget(path, ctx);
   try {
-    const env = governance.environmentOf(locationOfUri(target.rootUri, s3));
+    const env = governance.environmentOf(target.backend.location);
     const view = sourceViewOf(target.backend, tops.open, env);
     const classifier = governance.classifier(labels);
     const entries: AsyncIterable<Entry> = target.only ? (async function* () { yield target.only!; })() : target.backend.list({ signal: processSignal });
     const counts = new Map<string, number>();
     for await (const r of mapOrdered(entries, 8, async (e) => ({ e, c: await classifier.classify(e, view, processSignal) }))) {
       counts.set(r.c.level, (counts.get(r.c.level) ?? 0) + 1);
-      const shown = view.rootUri.startsWith('file://') ? view.pathPrefix + r.e.key : view.rootUri + r.e.key;
+      const shown = view.pathPrefix + r.e.key;
       if (f.json) {
         process.stdout.write(`${JSON.stringify({ path: shown, level: r.c.level, source: r.c.source, rule: r.c.rule, ...(r.c.findings ? { findings: r.c.findings } : {}) })}\n`);
       } else {
@@ -161,7 +179,8 @@ async function changeLabel(path: string, level: string | undefined, f: Governanc
     throw new UsageError(`unknown level "${level}"`, { hint: `levels are ${governance.scale.levels.join(', ')}` });
   }
   const statePath = f.state ?? defaultStatePath();
-  const uri = labelUri(path);
+  const ctx = resolveContextOf(f);
+  const uri = labelUri(path, ctx);
   const labels = new LabelStore(statePath);
   const who = actor();
   let previous;
@@ -170,7 +189,7 @@ async function changeLabel(path: string, level: string | undefined, f: Governanc
   } finally {
     labels.close();
   }
-  const audit = openAuditLog({ cfg: loaded.config?.audit, statePath, openMirror: (u) => openBackend(u, { s3: s3Of(f) }), flushIntervalMs: 0 });
+  const audit = openAuditLog({ cfg: loaded.config?.audit, statePath, openMirror: openSpecWith(ctx), flushIntervalMs: 0 });
   if (audit) {
     audit.log.append({ type: level !== undefined ? 'label-set' : 'label-unset', target: uri, ...(level !== undefined ? { level } : {}), previous: previous?.level ?? null, ...who });
     await audit.log.close();
@@ -227,7 +246,7 @@ export function classifyCommand(): Command {
         try {
           const labels = new LabelStore(f.state ?? defaultStatePath());
           try {
-            for (const l of labels.list(prefix !== undefined ? labelUri(prefix).replace(/\/?$/, '') : undefined)) {
+            for (const l of labels.list(prefix !== undefined ? labelUri(prefix, resolveContextOf(f)).replace(/\/?$/, '') : undefined)) {
               if (f.json) process.stdout.write(`${JSON.stringify(l)}\n`);
               else process.stdout.write(`${l.level.padEnd(14)} ${l.uri}  (${l.setBy}, ${new Date(l.setAt).toISOString()})\n`);
             }

@@ -4,7 +4,7 @@
  * flight finished, multipart uploads journaled for the next run), then exit 0.
  */
 import { Command } from 'commander';
-import { openBackend } from '../backends/registry.js';
+import { openLocation } from '../api/transfer.js';
 import type { AuditLog } from '../governance/audit/log.js';
 import { auditPaths, openAuditLog } from '../governance/audit/setup.js';
 import { compileClassification } from '../governance/classify/rules.js';
@@ -45,7 +45,7 @@ export function daemonCommand(): Command {
         const metrics = new OpsMetrics();
         // the audit trail: link warnings are written to it, the API and dashboard read it
         const auditFile = auditPaths(ops.config.audit, ops.statePath).file;
-        const audit = openAuditLog({ cfg: ops.config.audit, statePath: ops.statePath, openMirror: (uri) => openBackend(uri), onWarning: (m) => log(`WARNING ${m}`) });
+        const audit = openAuditLog({ cfg: ops.config.audit, statePath: ops.statePath, openMirror: (uri) => openLocation(uri, { config: ops.file }), onWarning: (m) => log(`WARNING ${m}`) });
         auditLog = audit?.log;
         const feed = auditFeed(auditFile, compileClassification(ops.config.classification).scale);
         daemon = new Daemon({

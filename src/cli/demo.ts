@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { formatBytes } from '../lib/units.js';
 import { runTransferCommand } from './transfer-command.js';
-import { transferFlags } from './transfer-options.js';
+import type { TransferFlags } from './transfer-options.js';
 
 interface DemoFlags {
   dir: string;
@@ -71,7 +71,7 @@ export function demoCommand(): Command {
       const g = generateDemoTree(onprem);
       log(`demo: generated ${g.files} files (${formatBytes(g.bytes)}) in ${onprem}`);
       log(`demo: step 1 — sync ${onprem} -> ${dst}`);
-      const flags = transferFlags({ progress: f.progress, stats: '2s', json: f.json, state: join(dir, 'state.db'), createBucket: true });
+      const flags: TransferFlags = { progress: f.progress, stats: '2s', json: f.json, state: join(dir, 'state.db'), createBucket: true };
       let code = await runTransferCommand('sync', onprem, dst, flags);
       if (code !== 0) {
         process.exitCode = code;

@@ -1,18 +1,18 @@
 /** `hybridsync job list | run NAME | history NAME`: the jobs declared in hybridsync.yaml. */
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
 import { Command } from 'commander';
 import type { JobConfig } from '../config/operations.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
 import { formatTable } from '../ops/format.js';
 import { LinkGovernor } from '../ops/governor.js';
 import { JobHistory, type JobRun, type JobRunStatus } from '../ops/history.js';
-import { findJob, jobBasics, linkBytesPerSecond, loadOperations, schedulable, type Operations } from '../ops/jobs.js';
+import { findJob, jobBasics, jobRequest, linkBytesPerSecond, loadOperations, schedulable, type Operations } from '../ops/jobs.js';
 import { runJob, type PreparedJobRun } from '../ops/runner.js';
 import { nextStart, parseWindow, windowState } from '../ops/schedule.js';
 import { processSignal, reportError } from './context.js';
 import { EXIT, exitCodeForSummary } from './exit.js';
-import { prepareRun, TRANSFER_DEFAULTS, type TransferFlags } from './transfer-options.js';
+import { prepareTransfer } from '../api/transfer.js';
+import { Stats } from '../sync/stats.js';
+import { reporterFor } from './transfer-command.js';
 
 interface JobFlags {
   config?: string;
@@ -24,62 +24,26 @@ interface JobFlags {
   limit?: string;
 }
 
-export interface OutputFlags {
+export interface JobOutput {
   readonly json?: boolean;
   readonly verbose?: boolean;
   readonly progress?: boolean;
 }
 
-/** The engine flags a job stands for, as if typed on the command line. */
-export function jobTransferFlags(job: JobConfig, statePath: string, out: OutputFlags = {}): TransferFlags {
-  const t = job.transfer ?? {};
-  const f = job.filters;
-  const s3 = job.s3 ?? {};
-  const str = (v: number | undefined, d: string): string => (v === undefined ? d : String(v));
-  return {
-    transfers: str(t.transfers, TRANSFER_DEFAULTS.transfers),
-    checkers: str(t.checkers, TRANSFER_DEFAULTS.checkers),
-    retries: str(t.retries, TRANSFER_DEFAULTS.retries),
-    multipartThreshold: t.multipartThreshold ?? TRANSFER_DEFAULTS.multipartThreshold,
-    partSize: t.partSize ?? TRANSFER_DEFAULTS.partSize,
-    multipartConcurrency: str(t.multipartConcurrency, TRANSFER_DEFAULTS.multipartConcurrency),
-    checksum: t.checksum,
-    sizeOnly: t.sizeOnly,
-    ignoreExisting: t.ignoreExisting,
-    bwlimit: t.bwlimit,
-    storageClass: t.storageClass,
-    maxDelete: t.maxDelete === undefined ? undefined : String(t.maxDelete),
-    createBucket: t.createBucket,
-    include: f?.include ?? [],
-    exclude: f?.exclude ?? [],
-    excludeFrom: f?.excludeFrom ?? [],
-    minSize: f?.minSize,
-    maxSize: f?.maxSize,
-    minAge: f?.minAge,
-    maxAge: f?.maxAge,
-    s3Endpoint: s3.endpoint,
-    s3Region: s3.region,
-    s3PathStyle: s3.pathStyle,
-    s3Profile: s3.profile,
-    s3AllowHttp: s3.allowHttp,
-    caBundle: s3.caBundle,
-    state: statePath,
-    json: out.json,
-    verbose: out.verbose,
-    progress: out.progress ?? false,
-    stats: TRANSFER_DEFAULTS.stats,
-    dryRun: false,
-  };
-}
-
-/** How the CLI and the daemon turn a job into an engine run: the same path as `hybridsync sync`. */
-export function jobPreparer(ops: Operations, out: OutputFlags): (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun> {
-  // the config file also carries governance (policy, audit): the run sees it as `sync --config`
-  // would, unless the job names a governance config of its own
-  const shared = existsSync(ops.file) ? { config: ops.file } : {};
-  return (job, signal) => {
-    const config = job.governance ? { config: resolve(dirname(ops.file), job.governance.config) } : shared;
-    return prepareRun(job.kind, job.source, job.destination, { ...jobTransferFlags(job, ops.statePath, out), ...config }, signal);
+/** How the CLI and the daemon turn a job into an engine run: the library's, as for `hybridsync sync`. */
+export function jobPreparer(ops: Operations, out: JobOutput): (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun> {
+  return async (job, signal) => {
+    const reporter = reporterFor({ ...out, progress: out.progress ?? false });
+    const stats = new Stats();
+    const prepared = await prepareTransfer({ ...jobRequest(ops, job), stats, signal, json: !!out.json, onEvent: (e) => reporter.event(e) });
+    reporter.start(stats);
+    return {
+      run: prepared.run,
+      close: async () => {
+        reporter.stop();
+        await prepared.close();
+      },
+    };
   };
 }
 

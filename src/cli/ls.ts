@@ -1,9 +1,11 @@
 import { Command } from 'commander';
-import { openBackend } from '../backends/registry.js';
+import { resolveLocation } from '../backends/registry.js';
+import { loadConfig } from '../config/load.js';
 import { formatBytes } from '../lib/units.js';
 import { processSignal, reportError } from './context.js';
 
 interface LsFlags {
+  config?: string;
   json?: boolean;
   long?: boolean;
   s3Endpoint?: string;
@@ -15,7 +17,8 @@ interface LsFlags {
 export function lsCommand(): Command {
   return new Command('ls')
     .description('list files under a location, recursively, in key order')
-    .argument('<location>', 'local path, file:///path or s3://bucket/prefix')
+    .argument('<location>', 'REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix, a local path or file:///path')
+    .option('--config <file>', 'hybridsync.yaml with remotes (default $HYBRIDSYNC_CONFIG, else ./hybridsync.yaml if present)')
     .option('-l, --long', 'size, modification time and MD5 (if known)')
     .option('--json', 'NDJSON, one entry per line')
     .option('--s3-endpoint <url>', 'S3 endpoint')
@@ -25,8 +28,11 @@ export function lsCommand(): Command {
     .action(async (location: string, f: LsFlags) => {
       let errors = 0;
       try {
-        const b = openBackend(location, {
+        const h = resolveLocation(location, {
+          remotes: loadConfig(f.config).remotes,
           s3: { endpoint: f.s3Endpoint, region: f.s3Region, profile: f.s3Profile, allowInsecureHttp: f.s3AllowHttp },
+        });
+        const b = h.open({
           onListError: (key, err) => {
             errors++;
             process.stderr.write(`ERROR ${key}: ${err.message}${err.hint ? ` (${err.hint})` : ''}\n`);

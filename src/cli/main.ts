@@ -12,6 +12,7 @@ import { jobCommand } from './job.js';
 import { lsCommand } from './ls.js';
 import { planCommand } from './plan.js';
 import { policyCommand } from './policy.js';
+import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
 import { syncCommand } from './sync.js';
 
@@ -21,7 +22,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), auditCommand(), scrubCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

@@ -5,12 +5,13 @@
  */
 import { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { openBackend } from '../backends/registry.js';
+import { resolveLocation } from '../backends/registry.js';
+import { remoteEndpointOf } from '../api/transfer.js';
 import { sourceViewOf } from '../governance/classify/classifier.js';
-import { Governance, GovernanceGate, loadGovernanceConfig, locationOfUri, TopBackends, type Evaluation } from '../governance/gate.js';
+import { Governance, GovernanceGate, loadGovernanceConfig, TopBackends, type Evaluation } from '../governance/gate.js';
 import { LabelStore } from '../governance/labels.js';
 import { defaultStatePath } from '../sync/state.js';
-import { addGovernanceFlags, mapOrdered, quietOnClosedStdout, s3Of, type GovernanceFlags } from './classify.js';
+import { addGovernanceFlags, mapOrdered, openSpecWith, quietOnClosedStdout, resolveContextOf, type GovernanceFlags } from './classify.js';
 import { processSignal, reportError } from './context.js';
 import { EXIT } from './exit.js';
 
@@ -20,17 +21,19 @@ interface CheckFlags extends GovernanceFlags {
 
 async function policyCheck(srcUri: string, dstUri: string, f: CheckFlags): Promise<number> {
   quietOnClosedStdout();
-  const s3 = s3Of(f);
+  const ctx = resolveContextOf(f);
   const loaded = loadGovernanceConfig(f.config);
   if (!loaded.config) {
     throw new UsageError('no config file: without one there is no policy to check', { hint: 'pass --config hybridsync.yaml, set HYBRIDSYNC_CONFIG, or create ./hybridsync.yaml' });
   }
-  const governance = await Governance.create(loaded.config);
-  const srcEnv = governance.environmentOf(locationOfUri(srcUri, s3));
-  const dstEnv = governance.environmentOf(locationOfUri(dstUri, s3));
-  const src = openBackend(srcUri, { s3 });
+  const governance = await Governance.create(loaded.config, process.env, remoteEndpointOf(loaded.remotes, ctx));
+  const srcH = resolveLocation(srcUri, ctx);
+  const dstH = resolveLocation(dstUri, ctx);
+  const srcEnv = governance.environmentOf(srcH.location);
+  const dstEnv = governance.environmentOf(dstH.location);
+  const src = srcH.open();
   const labels = new LabelStore(f.state ?? defaultStatePath());
-  const tops = new TopBackends(s3);
+  const tops = new TopBackends(openSpecWith(ctx));
   const gate = new GovernanceGate({ governance, classifier: governance.classifier(labels), src: sourceViewOf(src, tops.open, srcEnv), ...(dstEnv ? { dstEnv } : {}) });
   const totals = { files: 0, allowed: 0, transformed: 0, denied: 0, bytesDenied: 0 };
   try {
@@ -88,7 +91,7 @@ export function policyCommand(): Command {
     addGovernanceFlags(
       new Command('check')
         .description('show the policy decision for every file a transfer from SRC to DST would consider, without transferring anything (exit 3 if any is denied)')
-        .argument('<src>', 'source: local path, file:///path or s3://bucket/prefix')
+        .argument('<src>', 'source: REMOTE:bucket/prefix, s3://, az://, a local path or file:///path')
         .argument('<dst>', 'destination (only its environment matters: it is not read)')
         .option('--denied', 'list denied files only'),
     ).action(async (src: string, dst: string, f: CheckFlags) => {

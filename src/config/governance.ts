@@ -27,16 +27,23 @@ const environment = z
   .object({
     description: z.string().optional(),
     kind: z.enum(['onprem', 'cloud', 'edge']).optional().describe('for reports: where this environment runs'),
+    remotes: z
+      .array(z.string().min(1))
+      .min(1)
+      .optional()
+      .describe('remotes (remotes.NAME) whose every location is in this environment, by name or by endpoint'),
     locations: z
       .array(z.string().min(1))
       .min(1)
-      .describe('locations in this environment: local paths (/data/**), file:// URLs or s3://bucket/prefix, globs allowed'),
+      .optional()
+      .describe('locations in this environment: local paths (/data/**), file:// URLs, s3://bucket/prefix, az://container/prefix or REMOTE:bucket/prefix, globs allowed'),
     endpoint: z
       .url()
       .optional()
       .describe("S3 endpoint this environment's buckets are reached at; an s3:// location matches only through it"),
   })
-  .strict();
+  .strict()
+  .refine((e) => e.remotes !== undefined || e.locations !== undefined, { message: 'an environment needs locations or remotes' });
 
 const rule = z
   .object({
@@ -154,8 +161,11 @@ export type TlsConfig = z.infer<typeof tls>;
 
 type Issue = { path: PropertyKey[]; message: string };
 
-/** Cross references between sections; returns issues with the path of the offending value. */
-export function governanceIssues(c: GovernanceConfig): Issue[] {
+/**
+ * Cross references between sections; returns issues with the path of the offending value.
+ * `remotes`: the names of the defined remotes (file and environment), when known.
+ */
+export function governanceIssues(c: GovernanceConfig, remotes?: ReadonlySet<string>): Issue[] {
   const issues: Issue[] = [];
   const levels = c.classification?.levels ?? [...DEFAULT_LEVELS];
   const envs = new Set(Object.keys(c.environments ?? {}));
@@ -167,6 +177,15 @@ export function governanceIssues(c: GovernanceConfig): Issue[] {
       issues.push({ path, message: `unknown environment "${v}"${envs.size ? `; environments are ${[...envs].join(', ')}` : ': declare it under environments'}` });
     }
   };
+  if (remotes) {
+    for (const [id, e] of Object.entries(c.environments ?? {})) {
+      (e.remotes ?? []).forEach((r, i) => {
+        if (!remotes.has(r)) {
+          issues.push({ path: ['environments', id, 'remotes', i], message: `unknown remote "${r}"${remotes.size ? `; remotes are ${[...remotes].join(', ')}` : ': declare it under remotes'}` });
+        }
+      });
+    }
+  }
   if (new Set(levels).size !== levels.length) issues.push({ path: ['classification', 'levels'], message: 'levels must be distinct' });
   const cl = c.classification;
   if (cl) {
@@ -189,8 +208,8 @@ export function governanceIssues(c: GovernanceConfig): Issue[] {
  * Throws a ConfigError naming file:line:column for every dangling reference (at most 5),
  * located in `text`, the YAML the config was parsed from.
  */
-export function assertGovernanceReferences(c: GovernanceConfig, text: string, file: string): void {
-  const issues = governanceIssues(c);
+export function assertGovernanceReferences(c: GovernanceConfig, text: string, file: string, remotes?: ReadonlySet<string>): void {
+  const issues = governanceIssues(c, remotes);
   if (issues.length === 0) return;
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });

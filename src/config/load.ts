@@ -2,10 +2,14 @@
  * Loads hybridsync.yaml: YAML syntax errors and schema violations both come back as a
  * ConfigError naming the file, line and column, and the fix where one is obvious.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { assertGovernanceReferences } from './governance.js';
+import { RemoteSet } from './remotes.js';
 import { configSchema, type HybridsyncConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'hybridsync.yaml';
@@ -61,4 +65,29 @@ export function loadConfigFile(path: string): HybridsyncConfig {
     });
   }
   return parseConfig(text, path);
+}
+
+/** A loaded hybridsync.yaml (or none) and the remotes of the file and the environment. */
+export interface LoadedConfig {
+  readonly config: HybridsyncConfig | undefined;
+  readonly file?: string;
+  readonly sha256?: string;
+  readonly remotes: RemoteSet;
+}
+
+/**
+ * `--config`, else HYBRIDSYNC_CONFIG, else ./hybridsync.yaml when present, else none (the
+ * remotes then come from HYBRIDSYNC_REMOTE_* alone). Cross references are checked with
+ * file:line:column.
+ */
+export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
+  const explicit = flag ?? env.HYBRIDSYNC_CONFIG;
+  const file = explicit ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
+  if (file === undefined) return { config: undefined, remotes: RemoteSet.load(undefined, env) };
+  const path = resolve(cwd, file);
+  const config = loadConfigFile(path);
+  const text = readFileSync(path, 'utf8');
+  const remotes = RemoteSet.load(config.remotes, env);
+  assertGovernanceReferences(config, text, path, new Set(remotes.names()));
+  return { config, file: path, sha256: createHash('sha256').update(text).digest('hex'), remotes };
 }

@@ -2,6 +2,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../lib/units.js';
+import { jobFiltersSchema, jobTransferSchema } from './options.js';
 
 const valid = (parse: (s: string) => unknown) => (s: string) => {
   try {
@@ -45,8 +46,8 @@ export const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
     kind: z.enum(['sync', 'copy']).default('sync').describe('sync mirrors (deletes extraneous files), copy only adds'),
-    source: z.string().min(1).describe('local path or s3://bucket/prefix'),
-    destination: z.string().min(1).describe('local path or s3://bucket/prefix'),
+    source: z.string().min(1).describe('a location: REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix or a local path'),
+    destination: z.string().min(1).describe('a location, as source'),
     schedule: cron.optional().describe('cron expression; without it the job runs only when triggered'),
     timezone: z.string().optional().describe('IANA time zone of schedule and window (default: local)'),
     window: z.string().regex(WINDOW_PATTERN, 'use HH:MM-HH:MM, e.g. 22:00-06:00').optional().describe('run window; a run stops cleanly at its end'),
@@ -58,36 +59,8 @@ export const jobSchema = z
       .strict()
       .default({ attempts: 3, backoff: '1m' })
       .describe('whole-run retries after a failed run, with exponential backoff'),
-    filters: z
-      .object({
-        include: z.array(z.string()).default([]),
-        exclude: z.array(z.string()).default([]),
-        excludeFrom: z.array(z.string()).default([]),
-        minSize: size.optional(),
-        maxSize: size.optional(),
-        minAge: duration.optional(),
-        maxAge: duration.optional(),
-      })
-      .strict()
-      .optional(),
-    transfer: z
-      .object({
-        transfers: z.number().int().min(1).optional(),
-        checkers: z.number().int().min(1).optional(),
-        retries: z.number().int().min(1).optional(),
-        checksum: z.boolean().optional(),
-        sizeOnly: z.boolean().optional(),
-        ignoreExisting: z.boolean().optional(),
-        bwlimit: z.string().optional().describe('rclone-style timetable for this job, under the link'),
-        multipartThreshold: size.optional(),
-        partSize: size.optional(),
-        multipartConcurrency: z.number().int().min(1).optional(),
-        storageClass: z.string().optional(),
-        maxDelete: z.number().int().min(0).optional(),
-        createBucket: z.boolean().optional(),
-      })
-      .strict()
-      .optional(),
+    filters: jobFiltersSchema.optional().describe('which files the job covers (the filter options of sync)'),
+    transfer: jobTransferSchema.optional().describe('transfer options of sync/copy (the same names as the flags, in camelCase)'),
     s3: z
       .object({
         endpoint: z.string().optional(),
@@ -98,7 +71,8 @@ export const jobSchema = z
         caBundle: z.string().optional(),
       })
       .strict()
-      .optional(),
+      .optional()
+      .describe('the connection of s3:// locations in this job (named remotes carry their own)'),
     volume: size.optional().describe('expected bytes per run, for the bandwidth planner until history exists'),
     seed: size.optional().describe('bytes of the initial copy, for seeding advice'),
     governance: z

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { governanceSchema } from './governance.js';
 import { operationsSchema } from './operations.js';
+import { remotesSchema } from './remotes.js';
 
 export const configSchema = z
   .object({
@@ -13,6 +14,7 @@ export const configSchema = z
     version: z.literal(1).default(1).describe('config format version'),
     /** Where the state database lives (default ~/.hybridsync/state.db). */
     stateFile: z.string().optional().describe('path of the state database'),
+    remotes: remotesSchema.optional(),
   })
   .extend(governanceSchema.shape)
   .extend(operationsSchema.shape)

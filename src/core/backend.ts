@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Entry, WriteMeta, WriteResult } from './entry.js';
+import type { Location } from './location.js';
 
 /**
  * The Backend contract. Every storage system hybridsync talks to implements the five
@@ -14,8 +15,10 @@ import type { Entry, WriteMeta, WriteResult } from './entry.js';
 export interface Backend {
   /** Backend type, e.g. 'local' or 's3'. */
   readonly type: string;
-  /** The root as the user wrote it, for messages (never contains credentials). */
+  /** The root as the user wrote it, for messages (never contains credentials): location.display. */
   readonly uri: string;
+  /** Where this backend's root is: remote, container, prefix, endpoint, account, canonical id. */
+  readonly location: Location;
   readonly features: Features;
 
   /**
@@ -68,43 +71,99 @@ export interface ReadOptions extends OpOptions {
 export interface WriteOptions extends OpOptions {
   /** Called with byte counts as they are accepted by the destination (after retries). */
   readonly onProgress?: (bytes: number) => void;
-  /** Journal hooks for resumable multipart uploads (see MultipartJournal). */
-  readonly journal?: MultipartJournal;
-  /** Identity of the source content (uri, size, mtime): an upload resumes only for the same one. */
-  readonly fingerprint?: string;
 }
 
 /**
- * Persistence for multipart uploads so a killed run can resume from the last completed
- * part. Implemented by the state database; backends call it, the engine provides it.
+ * Optional capability: uploads in chunks that become visible only when committed — S3
+ * multipart uploads, Azure staged blocks (rclone's OpenChunkWriter). The engine's driver
+ * (sync/chunked.ts) splits the stream, hashes each chunk (SHA-256) and the whole (MD5),
+ * runs chunks concurrently, journals the opaque tokens and, after a crash, resumes from
+ * the chunks the server still holds. A backend only provides these primitives.
+ *
+ * Errors as for Backend; every chunk's bytes must be verified by the server (a signed
+ * SHA-256, a transactional Content-MD5), so a chunk that arrived damaged is rejected.
  */
-export interface MultipartJournal {
-  /** A previously started upload for this key and source fingerprint, if any. */
-  find(key: string, fingerprint: string): PendingUpload | undefined;
-  started(upload: PendingUpload): void;
-  partDone(uploadId: string, part: CompletedPart): void;
-  finished(uploadId: string): void;
+export interface ChunkWriter {
+  readonly chunkLimits: ChunkLimits;
+  /**
+   * Starts an upload for `key`. Not cancelled mid-request by `signal`: an upload the
+   * server created but the caller never heard of could not be journaled or cleaned up.
+   */
+  openChunkedUpload(key: string, meta: WriteMeta, opts?: OpOptions): Promise<ChunkedUpload>;
+  /**
+   * Re-attaches to an upload a previous run journaled. Resolves with the chunks the server
+   * still holds in `present`, or undefined when the upload no longer exists there.
+   */
+  resumeChunkedUpload(key: string, uploadToken: string, meta: WriteMeta, opts?: OpOptions): Promise<ChunkedUpload | undefined>;
+  /** Discards an upload a killed run left behind; a missing upload is not an error. */
+  abortChunkedUpload(key: string, uploadToken: string, opts?: OpOptions): Promise<void>;
 }
-export interface PendingUpload {
-  readonly key: string;
-  readonly uploadId: string;
-  readonly fingerprint: string;
-  readonly partSize: number;
-  readonly parts: readonly CompletedPart[];
+
+export interface ChunkLimits {
+  readonly minChunkSize: number;
+  readonly maxChunkSize: number;
+  readonly maxChunks: number;
 }
-export interface CompletedPart {
-  readonly partNumber: number;
-  readonly etag: string;
+
+export interface ChunkedUpload {
+  /** Opaque identity of the upload (S3 upload id, Azure block-id prefix), journaled. */
+  readonly uploadToken: string;
+  /** Chunks the server already holds: 0-based index → the token writeChunk returned. */
+  readonly present: ReadonlyMap<number, string>;
+  /**
+   * Stores chunk `index` (0-based, `chunkSize` bytes except the last). `sha256` is the hex
+   * SHA-256 of `data`. Resolves with an opaque token that complete() needs.
+   */
+  writeChunk(index: number, data: Buffer, sha256: string, opts?: OpOptions): Promise<string>;
+  /**
+   * Commits the chunks in index order as the object's content, with `md5` (hex, of the
+   * whole content) stored as its MD5; verifies the stored object (size, chunk count) and
+   * resolves with its entry (mtime = meta.mtimeMs, md5 set).
+   */
+  complete(chunks: readonly CompletedChunk[], md5: string, opts?: OpOptions): Promise<Entry>;
+  /** Discards the upload and every staged chunk. */
+  abort(opts?: OpOptions): Promise<void>;
+}
+
+export interface CompletedChunk {
+  readonly index: number;
+  readonly token: string;
   readonly size: number;
-  /** Hex SHA-256 of this part's bytes (the signed payload hash the server verified). */
+  /** Hex SHA-256 of this chunk's bytes: a resumed chunk is reused only for the same bytes. */
   readonly sha256: string;
+}
+
+/**
+ * Persistence of chunked uploads so a killed run resumes from the last stored chunk.
+ * Implemented by the state database for one destination location; tokens are opaque.
+ */
+export interface ChunkJournal {
+  /** A previously started upload of this key for the same source content, if any. */
+  find(key: string, fingerprint: string): JournaledUpload | undefined;
+  started(upload: JournaledUpload): void;
+  chunkDone(uploadToken: string, chunk: CompletedChunk): void;
+  finished(uploadToken: string): void;
+  /** Uploads journaled here that no run has finished or aborted. */
+  pending(): Array<{ key: string; uploadToken: string }>;
+}
+
+export interface JournaledUpload {
+  readonly key: string;
+  readonly uploadToken: string;
+  /** Identity of the source content (location, key, size, mtime, etag) and chunk size. */
+  readonly fingerprint: string;
+  readonly chunkSize: number;
+  readonly chunks: readonly CompletedChunk[];
 }
 
 /** Optional capabilities, probed once into this record. */
 export interface Features {
   /** Can copy a key from another backend instance of the same endpoint without moving bytes. */
   readonly serverSideCopy: boolean;
-  readonly multipart: boolean;
+  /** Implements {@link ChunkWriter}: large files go up in chunks, resumably. */
+  readonly chunkedUpload: boolean;
+  /** Reading is local I/O: hashing a file by reading it is cheap (no --download needed). */
+  readonly cheapReads: boolean;
   readonly metadata: boolean;
   readonly tags: boolean;
   readonly storageClass: boolean;
@@ -128,9 +187,15 @@ export interface Tagger {
   getTags(key: string, opts?: OpOptions): Promise<Record<string, string>>;
 }
 
-/** Optional capability: cleanup of uploads or temp files a killed run may have left. */
-export interface OrphanCleaner {
-  abortUpload(key: string, uploadId: string, opts?: OpOptions): Promise<void>;
+
+/** Optional capability: check the credentials without naming a bucket (remote test). */
+export interface AccountProbe {
+  /** Resolves with a short description (e.g. "3 buckets visible"); throws AuthError etc. */
+  probeAccount(opts?: OpOptions): Promise<string>;
+}
+
+export function hasAccountProbe(b: Backend): b is Backend & AccountProbe {
+  return typeof (b as Partial<AccountProbe>).probeAccount === 'function';
 }
 
 export function hasServerSideCopy(b: Backend): b is Backend & ServerSideCopier {
@@ -139,6 +204,6 @@ export function hasServerSideCopy(b: Backend): b is Backend & ServerSideCopier {
 export function hasTags(b: Backend): b is Backend & Tagger {
   return b.features.tags && typeof (b as Partial<Tagger>).getTags === 'function';
 }
-export function hasOrphanCleaner(b: Backend): b is Backend & OrphanCleaner {
-  return typeof (b as Partial<OrphanCleaner>).abortUpload === 'function';
+export function hasChunkWriter(b: Backend): b is Backend & ChunkWriter {
+  return b.features.chunkedUpload && typeof (b as Partial<ChunkWriter>).openChunkedUpload === 'function';
 }

@@ -6,19 +6,15 @@
  * after; everything that decides lives in classify/ and policy/, everything that records
  * in audit/.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
 import { ConfigError, describeError } from '../core/errors.js';
-import { openBackend } from '../backends/registry.js';
-import { resolveConnection, type S3ConnectionOptions } from '../backends/s3/client.js';
-import { parseS3Url } from '../backends/s3/index.js';
-import { assertGovernanceReferences, TRANSFORM_NAMES, type GovernanceConfig, type TransformName } from '../config/governance.js';
-import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.js';
-import type { HybridsyncConfig } from '../config/schema.js';
+import type { EndpointSettings, LocationHandle } from '../backends/registry.js';
+import type { Location } from '../core/location.js';
+import { TRANSFORM_NAMES, type GovernanceConfig, type TransformName } from '../config/governance.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { SyncEvent } from '../sync/events.js';
 import type { ByteTransform, GateContext, GateDecision, TransferGate } from '../sync/gate.js';
 import type { StateDb } from '../sync/state.js';
@@ -31,46 +27,18 @@ import { loadPiiEngine, type PiiEngine } from './classify/detectors.js';
 import type { LevelScale } from './classify/levels.js';
 import { compileClassification, type Classification, type ClassificationSettings } from './classify/rules.js';
 import { LabelStore, type LabelLookup } from './labels.js';
-import { compileEnvironments, decideTransfer, environmentOf, type CompiledEnvironment, type Location, type PolicyDecision } from './policy/policy.js';
+import { compileEnvironments, decideTransfer, environmentOf, type CompiledEnvironment, type PolicyDecision, type RemoteEndpoint } from './policy/policy.js';
 import { probeTls, tlsForEndpoint, tlsRefusal } from './tls/index.js';
 
 // ---------------------------------------------------------------------------- config
 
-export interface LoadedConfig {
-  readonly config: HybridsyncConfig | undefined;
-  readonly file?: string;
-  readonly sha256?: string;
-}
+export type { LoadedConfig };
 
-/** `--config`, else HYBRIDSYNC_CONFIG, else ./hybridsync.yaml when present, else none. */
+/** `--config`, else HYBRIDSYNC_CONFIG, else ./hybridsync.yaml when present, else none; environments checked. */
 export function loadGovernanceConfig(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): LoadedConfig {
-  const explicit = flag ?? env.HYBRIDSYNC_CONFIG;
-  const file = explicit ?? (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
-  if (file === undefined) return { config: undefined };
-  const path = resolve(cwd, file);
-  const config = loadConfigFile(path);
-  const text = readFileSync(path, 'utf8');
-  assertGovernanceReferences(config, text, path);
-  compileEnvironments(config.environments); // rejects relative locations with a ConfigError
-  return { config, file: path, sha256: createHash('sha256').update(text).digest('hex') };
-}
-
-/** Where a location URI (as given on the command line) is, for environment matching. */
-export function locationOfUri(uri: string, s3?: S3ConnectionOptions): Location {
-  if (uri.startsWith('s3://')) {
-    const { bucket, prefix } = parseS3Url(uri);
-    let endpointHost: string;
-    try {
-      const conn = resolveConnection({ ...s3, allowInsecureHttp: true });
-      endpointHost = conn.endpoint ? new URL(conn.endpoint).host : `s3.${conn.region}.amazonaws.com`;
-    } catch {
-      endpointHost = 'invalid-endpoint';
-    }
-    return { uri: `s3://${bucket}/${prefix}`, endpointHost };
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) return { uri: uri.endsWith('/') ? uri : `${uri}/` };
-  const path = uri.startsWith('file://') ? fileURLToPath(uri) : resolve(uri);
-  return { uri: `file://${path.replace(/\/+$/, '')}/` };
+  const loaded = loadConfig(flag, env, cwd);
+  compileEnvironments(loaded.config?.environments); // rejects relative locations with a ConfigError
+  return loaded;
 }
 
 /** A config compiled for deciding: levels, rules, environments, policy, transforms. */
@@ -82,13 +50,19 @@ export class Governance {
     readonly config: GovernanceConfig,
     /** Detector and scrubber; absent only where a test leaves it out. */
     readonly pii: PiiEngine | undefined,
+    /** Where a remote named by an environment is (its endpoint), for matching by endpoint. */
+    remoteEndpoint?: (name: string) => RemoteEndpoint | undefined,
   ) {
     this.settings = compileClassification(config.classification);
-    this.environments = compileEnvironments(config.environments);
+    this.environments = compileEnvironments(config.environments, remoteEndpoint);
   }
 
-  static async create(config: GovernanceConfig = {}, env: NodeJS.ProcessEnv = process.env): Promise<Governance> {
-    return new Governance(config, await loadPiiEngine(config.pii ?? {}, env));
+  static async create(
+    config: GovernanceConfig = {},
+    env: NodeJS.ProcessEnv = process.env,
+    remoteEndpoint?: (name: string) => RemoteEndpoint | undefined,
+  ): Promise<Governance> {
+    return new Governance(config, await loadPiiEngine(config.pii ?? {}, env), remoteEndpoint);
   }
 
   get scale(): LevelScale {
@@ -184,21 +158,22 @@ export class GovernanceGate implements TransferGate {
   }
 }
 
-/** Opens `/` or a bucket root for reading sidecar files above a sync root; closed with close(). */
+/** Opens the top directory or bucket root for reading sidecar files above a sync root; closed with close(). */
 export class TopBackends {
   private readonly opened = new Map<string, Backend>();
 
-  constructor(private readonly s3: S3ConnectionOptions | undefined) {}
+  /** `openSpec` opens a location spec on the run's remotes with the run's endpoint settings. */
+  constructor(private readonly openSpec: (spec: string) => Backend) {}
 
-  readonly open = (uri: string): Backend | undefined => {
-    let b = this.opened.get(uri);
+  readonly open = (spec: string): Backend | undefined => {
+    let b = this.opened.get(spec);
     if (!b) {
       try {
-        b = openBackend(uri, this.s3 ? { s3: this.s3 } : {});
+        b = this.openSpec(spec);
       } catch {
         return undefined;
       }
-      this.opened.set(uri, b);
+      this.opened.set(spec, b);
     }
     return b;
   };
@@ -211,13 +186,17 @@ export class TopBackends {
 // ------------------------------------------------------------------------------- run
 
 export interface GovernanceSetupOptions {
-  /** --config */
-  readonly configFile?: string;
+  /** The config as loaded by the run's setup (loadGovernanceConfig). */
+  readonly loaded: LoadedConfig;
   readonly statePath: string;
-  readonly srcUri: string;
-  readonly dstUri: string;
-  /** The S3 connection flags; the config's tls section is merged into them. */
-  readonly s3: S3ConnectionOptions;
+  readonly src: LocationHandle;
+  readonly dst: LocationHandle;
+  /** Settings every endpoint gets from the command line (--ca-bundle, --s3-allow-http). */
+  readonly flags?: EndpointSettings;
+  /** Opens a location spec with the run's remotes: audit mirrors, sidecar roots. */
+  readonly openSpec: (spec: string, endpoint?: EndpointSettings) => Backend;
+  /** Where a remote an environment names is. */
+  readonly remoteEndpoint?: (name: string) => RemoteEndpoint | undefined;
   /** --json: denied files are listed in the events only. */
   readonly json: boolean;
   readonly signal?: AbortSignal;
@@ -226,8 +205,11 @@ export interface GovernanceSetupOptions {
 }
 
 export interface RunGovernance {
-  /** S3 connection settings the config adds (TLS minimum, CA bundle, http exception). */
-  readonly s3: Partial<S3ConnectionOptions>;
+  /** The environment of each side, when the config declares one. */
+  readonly srcEnv: string | undefined;
+  readonly dstEnv: string | undefined;
+  /** TLS and transport settings for a location's endpoint, as the TLS policy decided them. */
+  endpointSettings(loc: Location): EndpointSettings;
   /**
    * The run's signal: the caller's, also aborted when the audit trail cannot be written
    * (so nothing more moves unaudited).
@@ -241,81 +223,111 @@ export interface RunGovernance {
 }
 
 const DENIED_LISTED = 50;
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
+
+interface TlsOutcome {
+  readonly settings: EndpointSettings;
+  readonly note?: Record<string, unknown> & { type: string };
+  readonly notice?: string;
+  readonly refusal?: ConfigError;
+}
+
+/** The TLS decision for one object-store endpoint, and one handshake to check it. */
+async function decideEndpointTls(
+  h: LocationHandle,
+  cfg: LoadedConfig['config'],
+  flags: EndpointSettings,
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal | undefined,
+): Promise<TlsOutcome> {
+  const endpoint = h.location.endpoint;
+  const origin = new URL(endpoint).origin;
+  const t = tlsForEndpoint(cfg?.tls, origin);
+  const own = h.endpointSettings;
+  const remoteEntry = h.location.remote && own.tlsMinVersion ? `remotes.${h.location.remote}.tls` : undefined;
+  const minVersion = own.tlsMinVersion ?? t.minVersion;
+  const allowedBy = remoteEntry ?? t.configEntry;
+  const caBundle = own.caBundle ?? flags.caBundle ?? t.caBundle ?? env.AWS_CA_BUNDLE ?? cfg?.tls?.caBundle;
+  const allowInsecureHttp = !!(own.allowInsecureHttp || t.allowInsecureHttp || flags.allowInsecureHttp);
+  const settings: EndpointSettings = { tlsMinVersion: minVersion, ...(caBundle ? { caBundle } : {}), ...(allowInsecureHttp ? { allowInsecureHttp } : {}) };
+  if (endpoint.startsWith('https:')) {
+    let ca: string | undefined;
+    try {
+      ca = caBundle ? readFileSync(caBundle, 'utf8') : undefined;
+    } catch {
+      ca = undefined; // the client reports an unreadable bundle
+    }
+    const probe = await probeTls(origin, { minVersion, ...(ca ? { ca } : {}), ...(signal ? { signal } : {}) });
+    const refusal = tlsRefusal(origin, probe, minVersion);
+    if (refusal) return { settings, refusal, note: { type: 'tls-refused', endpoint: origin, minVersion, problem: refusal.message } };
+    if (!probe.ok) return { settings };
+    const downgraded = probe.protocol !== 'TLSv1.3';
+    return {
+      settings,
+      note: {
+        type: 'tls',
+        endpoint: origin,
+        protocol: probe.protocol,
+        cipher: probe.cipher,
+        minVersion,
+        ...(allowedBy ? { allowedBy } : {}),
+        ...(t.reason ? { exceptionReason: t.reason } : {}),
+      },
+      ...(downgraded
+        ? { notice: `${origin} negotiated ${probe.protocol}, below TLS 1.3: allowed by ${allowedBy ?? 'config'}${t.reason ? ` (${t.reason})` : ''}; recorded in the audit trail` }
+        : {}),
+    };
+  }
+  const loopback = LOOPBACK.test(new URL(endpoint).hostname);
+  const insecure = !loopback && allowInsecureHttp;
+  const by = own.allowInsecureHttp && h.location.remote ? `remotes.${h.location.remote}.allowHttp` : (t.configEntry ?? '--s3-allow-http');
+  return {
+    settings,
+    note: { type: 'tls', endpoint: origin, protocol: 'none', ...(insecure ? { allowedBy: by } : { loopback }) },
+    ...(insecure ? { notice: `${origin} is plain http, allowed by ${by}: data travels unencrypted` } : {}),
+  };
+}
 
 /**
- * Everything governance does before a run: load the config, decide and probe TLS for
- * the S3 endpoint (refusing it, audited, when it cannot do the minimum), open the audit
- * trail. Throws ConfigError for a bad config or a refused endpoint.
+ * Everything governance does before a run: decide and probe TLS for each object-store
+ * endpoint of the run (refusing one, audited, when it cannot do the minimum), place both
+ * sides in their environments, open the audit trail. Throws ConfigError for a refused
+ * endpoint.
  */
 export async function prepareGovernance(o: GovernanceSetupOptions): Promise<RunGovernance> {
   const env = o.env ?? process.env;
   const err = o.err ?? process.stderr;
-  const loaded = loadGovernanceConfig(o.configFile, env);
+  const loaded = o.loaded;
   const cfg = loaded.config;
   // environments name where data is (for the audit trail); files are classified, and
   // policy enforced, only when the config has a classification or policy section
-  const governance = cfg && (cfg.environments || cfg.classification || cfg.policy) ? await Governance.create(cfg, env) : undefined;
+  const governance = cfg && (cfg.environments || cfg.classification || cfg.policy) ? await Governance.create(cfg, env, o.remoteEndpoint) : undefined;
   const classifying = !!(cfg?.classification || cfg?.policy);
 
-  // TLS: what the config says about the S3 endpoint, and one handshake to check it
-  const s3: { -readonly [K in keyof S3ConnectionOptions]?: S3ConnectionOptions[K] } = {};
+  // TLS: per endpoint, what the remote and the config say, and one handshake to check it
   const notes: Array<Record<string, unknown> & { type: string }> = [];
   const notices: string[] = [];
+  const decided = new Map<string, EndpointSettings>();
   let refusal: ConfigError | undefined;
-  if (o.srcUri.startsWith('s3://') || o.dstUri.startsWith('s3://')) {
-    const endpoint = resolveConnection({ ...o.s3, allowInsecureHttp: true }, env).endpoint;
-    if (endpoint) {
-      const t = tlsForEndpoint(cfg?.tls, endpoint);
-      s3.tlsMinVersion = t.minVersion;
-      const caBundle = o.s3.caBundle ?? t.caBundle ?? env.AWS_CA_BUNDLE ?? cfg?.tls?.caBundle;
-      if (caBundle) s3.caBundle = caBundle;
-      if (t.allowInsecureHttp || o.s3.allowInsecureHttp) s3.allowInsecureHttp = true;
-      if (endpoint.startsWith('https:')) {
-        let ca: string | undefined;
-        try {
-          ca = caBundle ? readFileSync(caBundle, 'utf8') : undefined;
-        } catch {
-          ca = undefined; // the S3 client reports an unreadable bundle
-        }
-        const probe = await probeTls(endpoint, { minVersion: t.minVersion, ...(ca ? { ca } : {}), ...(o.signal ? { signal: o.signal } : {}) });
-        refusal = tlsRefusal(endpoint, probe, t.minVersion);
-        if (refusal) {
-          notes.push({ type: 'tls-refused', endpoint: new URL(endpoint).origin, minVersion: t.minVersion, problem: refusal.message });
-        } else if (probe.ok) {
-          const downgraded = probe.protocol !== 'TLSv1.3';
-          notes.push({
-            type: 'tls',
-            endpoint: new URL(endpoint).origin,
-            protocol: probe.protocol,
-            cipher: probe.cipher,
-            minVersion: t.minVersion,
-            ...(t.configEntry ? { allowedBy: t.configEntry } : {}),
-            ...(t.reason ? { exceptionReason: t.reason } : {}),
-          });
-          if (downgraded) {
-            notices.push(`${new URL(endpoint).origin} negotiated ${probe.protocol}, below TLS 1.3: allowed by ${t.configEntry ?? 'config'}${t.reason ? ` (${t.reason})` : ''}; recorded in the audit trail`);
-          }
-        }
-      } else {
-        const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(new URL(endpoint).hostname);
-        const insecure = !loopback && (t.allowInsecureHttp || o.s3.allowInsecureHttp);
-        notes.push({ type: 'tls', endpoint: new URL(endpoint).origin, protocol: 'none', ...(insecure ? { allowedBy: t.configEntry ?? '--s3-allow-http' } : { loopback }) });
-        if (insecure) notices.push(`${new URL(endpoint).origin} is plain http, allowed by ${t.configEntry ?? '--s3-allow-http'}: data travels unencrypted`);
-      }
-    }
+  for (const h of [o.src, o.dst]) {
+    const loc = h.location;
+    if (loc.endpoint === '' || decided.has(`${loc.endpoint}|${loc.remote}`)) continue;
+    const out = await decideEndpointTls(h, cfg, o.flags ?? {}, env, o.signal);
+    decided.set(`${loc.endpoint}|${loc.remote}`, out.settings);
+    if (out.note && !notes.some((n) => n.endpoint === out.note!.endpoint && n.type === out.note!.type)) notes.push(out.note);
+    if (out.notice) notices.push(out.notice);
+    refusal ??= out.refusal;
   }
-  const connection: S3ConnectionOptions = { ...o.s3, ...s3 };
+  const endpointSettings = (loc: Location): EndpointSettings => decided.get(`${loc.endpoint}|${loc.remote}`) ?? { ...(o.flags ?? {}) };
 
   // audit trail
-  const srcLoc = locationOfUri(o.srcUri, connection);
-  const dstLoc = locationOfUri(o.dstUri, connection);
-  const srcEnv = governance?.environmentOf(srcLoc);
-  const dstEnv = governance?.environmentOf(dstLoc);
+  const srcEnv = governance?.environmentOf(o.src.location);
+  const dstEnv = governance?.environmentOf(o.dst.location);
   let gate: GovernanceGate | undefined;
   const opened = openAuditLog({
     cfg: cfg?.audit,
     statePath: o.statePath,
-    openMirror: (uri) => openBackend(uri, { s3: connection }),
+    openMirror: (spec) => o.openSpec(spec),
     onMirrorError: (uri, e) => err.write(`hybridsync: WARNING: could not copy an audit checkpoint to ${uri}: ${describeError(e)}\n`),
     onWarning: (message) => notices.push(message),
   });
@@ -324,8 +336,8 @@ export async function prepareGovernance(o: GovernanceSetupOptions): Promise<RunG
     ? new AuditRecorder(
         log,
         {
-          srcUri: o.srcUri,
-          dstUri: o.dstUri,
+          srcUri: o.src.location.id,
+          dstUri: o.dst.location.id,
           ...(srcEnv ? { srcEnv } : {}),
           ...(dstEnv ? { dstEnv } : {}),
           ...(loaded.file ? { configFile: loaded.file, configSha256: loaded.sha256 } : {}),
@@ -346,14 +358,16 @@ export async function prepareGovernance(o: GovernanceSetupOptions): Promise<RunG
     throw refusal;
   }
 
-  const tops = new TopBackends(connection);
+  const tops = new TopBackends((spec) => o.openSpec(spec, endpointSettings(o.src.location)));
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   let labels: LabelStore | undefined;
   const denied: Array<{ key: string; classification: string; reason: string }> = [];
   let deniedCount = 0;
   return {
-    s3,
+    srcEnv,
+    dstEnv,
+    endpointSettings,
     signal,
     record(e) {
       recorder?.record(e);

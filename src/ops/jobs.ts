@@ -1,11 +1,14 @@
 /**
  * Jobs and links as declared in hybridsync.yaml: loading, cross-checks the schema cannot
  * express (a job's link exists, names are unique), and the translations to what the other
- * modules take (transfer flags for the engine, schedule specs, planner workloads).
+ * modules take (the library's transfer request, schedule specs, planner workloads).
  */
 import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { TransferRequest } from '../api/transfer.js';
 import { ConfigError } from '../core/errors.js';
-import { loadConfigFile, DEFAULT_CONFIG_FILE } from '../config/load.js';
+import { loadConfig, loadConfigFile, DEFAULT_CONFIG_FILE, type LoadedConfig } from '../config/load.js';
+import { RemoteSet } from '../config/remotes.js';
 import type { JobConfig, LinkConfig } from '../config/operations.js';
 import type { HybridsyncConfig } from '../config/schema.js';
 import { parseDuration, parseSize } from '../lib/units.js';
@@ -146,5 +149,39 @@ export function jobBasics(j: JobConfig) {
     window: j.window ?? null,
     link: j.link ?? null,
     lane: j.lane,
+  };
+}
+
+/**
+ * The config a job's runs see: this file's remotes and governance, or — when the job names
+ * a governance config of its own — that file's governance with this file's remotes too.
+ */
+export function jobConfig(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): LoadedConfig | undefined {
+  if (!job.governance) return existsSync(ops.file) ? loadConfig(ops.file, env) : undefined;
+  const own = loadConfig(resolve(dirname(ops.file), job.governance.config), env);
+  return { ...own, remotes: RemoteSet.load({ ...(ops.config.remotes ?? {}), ...(own.config?.remotes ?? {}) }, env) };
+}
+
+/** A job as a library transfer request: typed options, no command line in between. */
+export function jobRequest(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): TransferRequest {
+  const s3 = job.s3 ?? {};
+  const config = jobConfig(ops, job, env);
+  return {
+    mode: job.kind,
+    src: job.source,
+    dst: job.destination,
+    options: { ...(job.filters ?? {}), ...(job.transfer ?? {}) },
+    ...(config ? { config } : {}),
+    statePath: ops.statePath,
+    s3: {
+      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+      ...(s3.region ? { region: s3.region } : {}),
+      ...(s3.pathStyle !== undefined ? { forcePathStyle: s3.pathStyle } : {}),
+      ...(s3.profile ? { profile: s3.profile } : {}),
+      ...(s3.allowHttp ? { allowInsecureHttp: true } : {}),
+      ...(s3.caBundle ? { caBundle: s3.caBundle } : {}),
+    },
+    endpoint: { ...(s3.caBundle ? { caBundle: s3.caBundle } : {}), ...(s3.allowHttp ? { allowInsecureHttp: true } : {}) },
+    env,
   };
 }

@@ -1,26 +1,29 @@
 /**
- * The executor: runs a plan against real backends. Checkers (`checkers` at once) walk the
- * march and ask the planner; the transfers they decide go through a bounded queue to
- * `transfers` workers; deletions are parked in the state database and carried out only
- * after every transfer succeeded. Memory is bounded by the two pools and the queue,
+ * The executor: runs a plan against real backends. A run (`SyncRun`, rclone's
+ * `syncCopyMove`) goes through its phases in order: checkers (`checkers` at once) walk the
+ * march, ask the planner and gather what it needs; the files they admit go through a
+ * bounded queue to `transfers` workers; deletions are parked in the state database and
+ * carried out only after every transfer succeeded; chunked uploads nobody resumed are
+ * aborted; the summary closes the run. Memory is bounded by the two pools and the queue,
  * never by the number of files.
  */
 import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
-import { hasOrphanCleaner, hasServerSideCopy, type Backend } from '../core/backend.js';
-import type { Entry, WriteResult } from '../core/entry.js';
+import { hasChunkWriter, hasServerSideCopy, type Backend, type ChunkJournal } from '../core/backend.js';
+import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
 import { AccountingStream, md5OfStream } from '../lib/accounting.js';
 import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { retry } from '../lib/retry.js';
+import { writeObject, type ChunkingOptions } from './chunked.js';
 import type { RunSummary, SyncEvent } from './events.js';
 import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
-import { decide, type Compare, type Decision, type Mode, type PlanPair, type SourceVersion, type TransferReason } from './plan.js';
-import type { GateDecision, TransferGate } from './gate.js';
-import { spoolTransformed } from './spool.js';
+import { decide, type Compare, type Decision, type Mode, type PlanOptions, type PlanPair, type SourceVersion, type TransferReason } from './plan.js';
+import type { ByteTransform, GateDecision, TransferGate } from './gate.js';
+import { spoolTransformed, type Spooled } from './spool.js';
 import type { StateDb } from './state.js';
 import { Stats } from './stats.js';
 
@@ -37,7 +40,10 @@ export interface RunOptions {
   readonly maxDelete?: number;
   readonly filter?: Filter;
   readonly limiter?: Pacer;
+  /** Attempts of each operation (a request, a chunk, a file) for retryable errors. */
   readonly retries?: number;
+  /** When and how large files go up in chunks (backends with the chunkedUpload feature). */
+  readonly chunking?: ChunkingOptions;
   readonly modifyWindowMs?: number;
   readonly ignoreExisting?: boolean;
   /** check: read both sides to compare content when a hash is not available. */
@@ -53,10 +59,531 @@ export interface RunOptions {
   readonly spoolDir?: string;
 }
 
+export const DEFAULT_CHUNKING: ChunkingOptions = { threshold: 16 * 1024 * 1024, chunkSize: 16 * 1024 * 1024, concurrency: 4 };
+
+export async function runSync(o: RunOptions): Promise<RunSummary> {
+  return new SyncRun(o).run();
+}
+
+type Admitted = Extract<GateDecision, { allow: true }>;
+type RunStatus = RunSummary['status'];
+
+/** What a run without a gate lets through: every file, unchanged. */
+const ADMIT_ALL: Admitted = { allow: true };
+
 interface TransferTask {
   readonly src: Entry;
   readonly reason: TransferReason;
-  readonly admitted?: Extract<GateDecision, { allow: true }>;
+  readonly admitted: Admitted;
+}
+
+/** A decision the planner settled on, with the facts it settled on. */
+interface Settled {
+  readonly pair: PlanPair;
+  readonly decision: Decision;
+}
+
+/** A successful attempt: what is stored now and, for a transformed file, what it was made from. */
+interface Sent {
+  readonly written: WriteResult;
+  readonly md5Before?: string;
+  readonly reports?: Spooled['reports'];
+}
+
+/** One run of sync, copy or check; `run()` once. */
+class SyncRun {
+  private readonly o: RunOptions;
+  private readonly stats: Stats;
+  private readonly emit: (e: SyncEvent) => void;
+  private readonly transfers: number;
+  private readonly checkers: number;
+  private readonly retries: number;
+  private readonly dryRun: boolean;
+  private readonly chunking: ChunkingOptions;
+  private readonly state: StateDb;
+  private readonly srcLoc: string;
+  private readonly dstLoc: string;
+  private readonly planOpts: PlanOptions;
+  private readonly runId: number;
+  /** Aborted when the caller's signal fires or the transfer workers stop on an error (the checkers stop too). */
+  private readonly internal = new AbortController();
+  private readonly signal = this.internal.signal;
+  private readonly onOuterAbort = (): void => this.internal.abort(this.o.signal?.reason);
+  private readonly journal: ChunkJournal;
+  private readonly queue: BoundedQueue<TransferTask>;
+  private deletesHeldBack = 0;
+  private fatal: HybridsyncError | undefined;
+
+  constructor(o: RunOptions) {
+    this.o = o;
+    this.stats = o.stats ?? new Stats();
+    this.emit = o.onEvent ?? (() => undefined);
+    this.transfers = Math.max(1, o.transfers ?? 8);
+    this.checkers = Math.max(1, o.checkers ?? 16);
+    this.retries = o.retries ?? 3;
+    this.dryRun = o.dryRun ?? false;
+    this.chunking = o.chunking ?? DEFAULT_CHUNKING;
+    this.state = o.state;
+    this.srcLoc = o.src.location.id;
+    this.dstLoc = o.dst.location.id;
+    this.planOpts = {
+      mode: o.mode,
+      compare: o.compare ?? (o.mode === 'check' ? 'checksum' : 'size-mtime'),
+      modifyWindowMs: o.modifyWindowMs ?? 1,
+      ignoreExisting: o.ignoreExisting,
+      filter: o.filter,
+      dstMaxKeyBytes: o.dst.features.maxKeyBytes,
+      dstPrefixBytes: o.dst.location.type === 'local' ? 0 : Buffer.byteLength(o.dst.location.path),
+    };
+    this.runId = this.state.startRun(o.mode, this.srcLoc, this.dstLoc);
+    setMaxListeners(0, this.signal);
+    this.journal = this.state.journalFor(this.dstLoc);
+    this.queue = new BoundedQueue<TransferTask>(this.transfers * 2);
+  }
+
+  async run(): Promise<RunSummary> {
+    const o = this.o;
+    o.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
+    this.emit({ type: 'run-start', runId: this.runId, mode: o.mode, src: o.src.uri, dst: o.dst.uri, dryRun: this.dryRun });
+    let status: RunStatus;
+    try {
+      await this.checkAndTransfer();
+      if (o.mode === 'sync' && !this.dryRun) await this.deletePhase();
+      if (!this.dryRun) await this.cleanupUploads();
+      status = this.outcome();
+    } catch (err) {
+      const realFailure = isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError);
+      if (o.signal?.aborted && !realFailure) {
+        // Stopped on purpose (SIGINT/SIGTERM, end of a run window): files in flight finished
+        // or were journaled; the summary says 'aborted' and the next run resumes.
+        status = 'aborted';
+      } else {
+        status = 'failed';
+        this.fatal = isHybridsyncError(err) ? err : new InternalError(describeError(err), { cause: err });
+      }
+    } finally {
+      o.signal?.removeEventListener('abort', this.onOuterAbort);
+    }
+    const summary = this.summary(status);
+    this.state.endRun(this.runId, status, summary);
+    this.emit({ type: 'summary', summary });
+    if (this.fatal) throw Object.assign(this.fatal, { summary });
+    return summary;
+  }
+
+  /** Checkers feed the queue while transfer workers drain it; an error that stops one stops the other. */
+  private async checkAndTransfer(): Promise<void> {
+    const srcList = this.o.src.list({ signal: this.signal });
+    const dstList = this.o.dst.list({ signal: this.signal, allowMissingRoot: true });
+    const checking = forEachConcurrent(march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
+      () => this.queue.close(),
+      (err: unknown) => {
+        this.queue.fail(err);
+        throw err;
+      },
+    );
+    const transferring = forEachConcurrent(this.queue, this.transfers, (task) => this.transfer(task), this.signal).catch((err: unknown) => {
+      this.queue.fail(err);
+      this.internal.abort(err);
+      throw err;
+    });
+    const results = await Promise.allSettled([checking, transferring]);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  /** One key of the march: decide, gather what the planner asks for, act on the decision. */
+  private async check(pair: MarchPair): Promise<void> {
+    // only runs with a gate can have transformed files: others skip the lookup
+    const from = this.o.gate && pair.src && pair.dst ? this.derivedFrom(pair.dst) : undefined;
+    const p: PlanPair = from ? { ...pair, dstDerivedFrom: from } : pair;
+    const d = decide(p, this.planOpts);
+    let settled: Settled | undefined;
+    try {
+      settled = await this.resolve(p, d);
+    } catch (err) {
+      this.fail(p.key, err);
+      return;
+    }
+    if (settled) await this.act(settled.pair, settled.decision);
+  }
+
+  /** What a transformed destination file was made from, if it still is what we stored. */
+  private derivedFrom(dst: Entry): SourceVersion | undefined {
+    const d = this.state.getDerived(this.dstLoc, dst.key);
+    return d && d.dstSize === dst.size && d.dstTag === storedTag(dst) ? d : undefined;
+  }
+
+  /** Asks the planner again with each fact it needs until it decides; undefined: the source vanished. */
+  private async resolve(pair: PlanPair, decision: Decision): Promise<Settled | undefined> {
+    let p = pair;
+    let d = decision;
+    for (let round = 0; d.kind === 'resolve'; round++) {
+      if (round > 3) throw new InternalError(`planner did not settle for ${p.key}`);
+      const learned = await this.learn(p, d.need);
+      if (learned === 'vanished') return undefined;
+      if (learned === 'no-hash') {
+        d = decide(p, { ...this.planOpts, compare: 'size-mtime' });
+        continue;
+      }
+      p = learned;
+      d = decide(p, this.planOpts);
+    }
+    return { pair: p, decision: d };
+  }
+
+  /** One round of resolving: the pair with the fact filled in, or why it cannot be. */
+  private async learn(p: PlanPair, need: Extract<Decision, { kind: 'resolve' }>['need']): Promise<PlanPair | 'vanished' | 'no-hash'> {
+    const o = this.o;
+    switch (need) {
+      case 'dst-stat': {
+        const full = await this.statFull(o.dst, this.dstLoc, p.dst!);
+        return full ? { ...p, dst: full } : { key: p.key, src: p.src! };
+      }
+      case 'src-stat': {
+        const full = await this.statFull(o.src, this.srcLoc, p.src!);
+        return full ? { ...p, src: full } : 'vanished'; // vanished since listing
+      }
+      case 'src-md5': {
+        const md5 = await this.md5Of(o.src, this.srcLoc, p.src!, o.download ?? o.mode !== 'check');
+        if (md5) return { ...p, src: { ...p.src!, md5 } };
+        this.emit({ type: 'unverified', key: p.key, reason: 'no source hash available; compared size and mtime' });
+        return 'no-hash';
+      }
+      case 'dst-md5': {
+        const md5 = await this.md5Of(o.dst, this.dstLoc, p.dst!, o.download ?? false);
+        if (md5) return { ...p, dst: { ...p.dst!, md5 } };
+        this.emit({ type: 'unverified', key: p.key, reason: 'no destination hash (multipart object without md5 metadata); use --download' });
+        return 'no-hash';
+      }
+    }
+  }
+
+  /** Fills in an S3 entry's real mtime/MD5: from the state cache, else a HEAD. */
+  private async statFull(b: Backend, loc: string, e: Entry): Promise<Entry | undefined> {
+    const known = this.state.getObject(loc, e.key);
+    if (known && known.size === e.size && e.etag !== undefined && known.etag === e.etag) {
+      return { ...e, mtimeMs: known.mtimeMs, mtimeExact: true, ...(known.md5 ? { md5: known.md5 } : {}) };
+    }
+    const full = await b.stat(e.key, { signal: this.signal });
+    if (full?.etag && full.mtimeExact) {
+      this.state.putObject(loc, e.key, { size: full.size, etag: full.etag, mtimeMs: full.mtimeMs, md5: full.md5 ?? null });
+    }
+    // A foreign object without mtime metadata: its upload time is all anyone knows.
+    return full && !full.mtimeExact ? { ...full, mtimeExact: true } : full;
+  }
+
+  /** MD5 of an entry's content: free when listed, cached for local files, else read. */
+  private async md5Of(b: Backend, loc: string, e: Entry, mayDownload: boolean): Promise<string | undefined> {
+    if (e.md5) return e.md5;
+    const local = b.features.cheapReads;
+    if (!local && !mayDownload) return undefined;
+    const tag = `${e.size}:${e.mtimeMs}`;
+    const known = this.state.getObject(loc, e.key);
+    if (local && known && known.etag === tag && known.md5) return known.md5;
+    const { md5 } = await this.withRetry(e.key, 'hash', async () => md5OfStream((await b.read(e.key, { signal: this.signal, ifMatch: e })) as AsyncIterable<Buffer>));
+    if (local) this.state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5 });
+    return md5;
+  }
+
+  /** Carries out a settled decision: count and report it, park a deletion, or plan a transfer. */
+  private async act(p: PlanPair, d: Decision): Promise<void> {
+    if (d.kind !== 'excluded') this.stats.checks++;
+    switch (d.kind) {
+      case 'excluded':
+        return;
+      case 'skip':
+        this.stats.skipped++;
+        this.emit({ type: 'skip', key: p.key, reason: d.reason });
+        return;
+      case 'invalid':
+        this.stats.failed++;
+        this.emit({ type: 'error', key: p.key, kind: 'invalid-name', message: d.message, hint: d.hint });
+        return;
+      case 'extra':
+        if (this.o.mode === 'check') {
+          this.stats.differences++;
+          this.emit({ type: 'differ', key: p.key, reason: 'missing-on-src' });
+        }
+        return;
+      case 'delete':
+        if (this.dryRun) {
+          this.stats.deleted++;
+          this.emit({ type: 'plan', action: 'delete', key: p.key });
+        } else this.state.addPendingDelete(this.runId, p.key);
+        return;
+      case 'transfer':
+        if (this.o.mode === 'check') {
+          this.stats.differences++;
+          this.emit({ type: 'differ', key: p.key, reason: d.reason === 'missing' ? 'missing-on-dst' : d.reason === 'checksum' ? 'content' : d.reason });
+          return;
+        }
+        return this.planTransfer(p, d.reason);
+    }
+  }
+
+  /** A file the planner wants sent: through the gate, then printed (dry run) or queued. */
+  private async planTransfer(p: PlanPair, reason: TransferReason): Promise<void> {
+    const admitted = await this.admit(p);
+    if (!admitted) return;
+    this.stats.filesPlanned++;
+    this.stats.bytesPlanned += p.src!.size;
+    if (this.dryRun) {
+      this.emit({
+        type: 'plan',
+        action: 'transfer',
+        key: p.key,
+        size: p.src!.size,
+        reason,
+        ...(admitted.classification ? { classification: admitted.classification } : {}),
+        ...(admitted.transforms?.length ? { transforms: admitted.transforms.map((t) => t.name) } : {}),
+      });
+      this.stats.filesDone++;
+      return;
+    }
+    const src = await this.withExactMtime(p);
+    if (!src) return;
+    try {
+      await this.queue.push({ src, reason, admitted });
+    } catch (err) {
+      if (this.signal.aborted) return; // the run is stopping: this file is simply not started
+      throw err;
+    }
+  }
+
+  /** The gate's verdict on one file; undefined when it was denied or the gate failed (both reported). */
+  private async admit(p: PlanPair): Promise<Admitted | undefined> {
+    if (!this.o.gate) return ADMIT_ALL;
+    let g: GateDecision;
+    try {
+      g = await this.o.gate.admit(p.src!, { src: this.o.src, dst: this.o.dst, signal: this.signal });
+    } catch (err) {
+      this.fail(p.key, err);
+      return undefined;
+    }
+    if (!g.allow) {
+      this.stats.denied++;
+      this.emit({ type: 'denied', key: p.key, size: p.src!.size, classification: g.classification, reason: g.reason, ...(g.rule ? { rule: g.rule } : {}) });
+      return undefined;
+    }
+    return g;
+  }
+
+  /** The source entry with its content's mtime (the destination must get it, not the upload time). */
+  private async withExactMtime(p: PlanPair): Promise<Entry | undefined> {
+    const src = p.src!;
+    if (src.mtimeExact) return src;
+    try {
+      return await this.statFull(this.o.src, this.srcLoc, src);
+    } catch (err) {
+      this.fail(p.key, err);
+      return undefined;
+    }
+  }
+
+  /** One file, retried as a whole: by server-side copy, through transforms, or streamed. */
+  private async transfer(task: TransferTask): Promise<void> {
+    const { src, admitted } = task;
+    const { dst } = this.o;
+    const started = Date.now();
+    const transforms = admitted.transforms ?? [];
+    const serverSide = transforms.length === 0 && hasServerSideCopy(dst) && dst.canCopyFrom(this.o.src);
+    const meta = writeMeta(src, admitted);
+    let attempts = 0;
+    let counted = 0;
+    const onBytes = (n: number): void => {
+      counted += n;
+      this.stats.bytesDone += n;
+    };
+    try {
+      const sent = await this.withRetry(src.key, 'transfer', async (attempt): Promise<Sent> => {
+        attempts = attempt;
+        this.stats.bytesDone -= counted; // a retry starts over: do not count bytes twice
+        counted = 0;
+        if (serverSide && hasServerSideCopy(dst)) {
+          return { written: await dst.copyFrom(this.o.src, src.key, src.key, meta, { signal: this.signal, onProgress: onBytes }) };
+        }
+        if (transforms.length > 0) return this.sendTransformed(src, transforms, meta, onBytes);
+        return { written: await this.sendStream(src, meta, onBytes) };
+      });
+      this.remember(task, sent, serverSide);
+      this.emit({
+        type: 'transfer',
+        key: src.key,
+        size: src.size,
+        bytesSent: sent.written.bytesSent,
+        md5: sent.written.md5,
+        reason: task.reason,
+        method: serverSide ? 'server-copy' : 'stream',
+        durationMs: Date.now() - started,
+        attempts,
+        ...(admitted.classification ? { classification: admitted.classification } : {}),
+        ...(sent.md5Before ? { md5Before: sent.md5Before } : {}),
+        ...(sent.reports ? { transforms: sent.reports } : {}),
+      });
+    } catch (err) {
+      this.stats.bytesDone -= counted;
+      this.fail(src.key, err);
+    }
+  }
+
+  /** Transforms into a spool file first, so the upload has a known size and MD5. */
+  private async sendTransformed(src: Entry, transforms: readonly ByteTransform[], meta: WriteMeta, onBytes: (n: number) => void): Promise<Sent> {
+    const spooled = await spoolTransformed(this.o.src, src, transforms, { signal: this.signal, dir: this.o.spoolDir });
+    try {
+      const acct = new AccountingStream({ limiter: this.o.limiter, onBytes, signal: this.signal });
+      const body = spooled.open();
+      body.on('error', (e) => acct.destroy(e));
+      const stored = { ...meta, size: spooled.size, md5: spooled.md5After };
+      const written = await writeObject(this.o.dst, src.key, body.pipe(acct), stored, { chunking: this.chunking, retries: this.retries, signal: this.signal });
+      return { written, md5Before: spooled.md5Before, reports: spooled.reports };
+    } finally {
+      await spooled.dispose();
+    }
+  }
+
+  /** Streams the source as it is; large files go up in journaled chunks that a later run resumes. */
+  private async sendStream(src: Entry, meta: WriteMeta, onBytes: (n: number) => void): Promise<WriteResult> {
+    const body: Readable = await this.o.src.read(src.key, { signal: this.signal, ifMatch: src });
+    const acct = new AccountingStream({ limiter: this.o.limiter, onBytes, signal: this.signal });
+    body.on('error', (e) => acct.destroy(e));
+    acct.on('error', () => body.destroy());
+    return writeObject(this.o.dst, src.key, body.pipe(acct), meta, {
+      chunking: this.chunking,
+      retries: this.retries,
+      signal: this.signal,
+      journal: this.journal,
+      fingerprint: `${this.srcLoc}${src.key}|${src.size}|${src.mtimeMs}|${src.etag ?? ''}`,
+      onRetry: (what, e, attempt) => this.countRetry(src.key, what, e, attempt),
+    });
+  }
+
+  /** Counts a stored file and records what both sides now hold, so the next run need not ask. */
+  private remember(task: TransferTask, sent: Sent, serverSide: boolean): void {
+    const { src } = task;
+    const { written, md5Before } = sent;
+    const transformed = (task.admitted.transforms?.length ?? 0) > 0;
+    this.stats.filesDone++;
+    if (serverSide) this.stats.serverSideCopies++;
+    // a resumed multipart upload sent fewer bytes than the file has (copies and transformed
+    // files send none or a different number, which is not resuming)
+    if (!serverSide && !transformed) this.stats.bytesResumed += Math.max(0, src.size - written.bytesSent);
+    const e = written.entry;
+    if (e.etag) this.state.putObject(this.dstLoc, src.key, { size: e.size, etag: e.etag, mtimeMs: src.mtimeMs, md5: written.md5 || null });
+    if (transformed && md5Before) {
+      this.state.putDerived(this.dstLoc, src.key, { dstSize: e.size, dstTag: storedTag(e), size: src.size, mtimeMs: src.mtimeMs, md5: md5Before });
+    } else if (this.o.gate) this.state.forgetDerived(this.dstLoc, src.key);
+    const srcMd5 = transformed ? md5Before : written.md5; // the source's bytes, not the stored ones
+    if (this.o.src.features.cheapReads && srcMd5) {
+      this.state.putObject(this.srcLoc, src.key, { size: src.size, etag: `${src.size}:${src.mtimeMs}`, mtimeMs: src.mtimeMs, md5: srcMd5 });
+    }
+  }
+
+  /** sync: the parked deletions, only after every transfer succeeded and the source listed cleanly; --max-delete is all or nothing. */
+  private async deletePhase(): Promise<void> {
+    const due = this.state.pendingDeleteCount(this.runId);
+    const listErrors = this.o.srcListErrors?.() ?? 0;
+    if (due > 0 && (this.stats.failed > 0 || listErrors > 0)) {
+      this.deletesHeldBack = due;
+      this.emit({ type: 'notice', message: `not deleting ${due} extraneous file(s) at the destination because there were errors` });
+    } else if (due > 0 && this.o.maxDelete !== undefined && due > this.o.maxDelete) {
+      this.deletesHeldBack = due;
+      this.stats.failed++;
+      this.emit({
+        type: 'error',
+        kind: 'usage',
+        message: `${due} files would be deleted at ${this.o.dst.uri}, more than --max-delete ${this.o.maxDelete}; nothing was deleted`,
+        hint: 'check the source is complete, or raise --max-delete',
+      });
+    } else if (due > 0) {
+      await forEachConcurrent(this.state.pendingDeletes(this.runId), this.checkers, (key) => this.deleteOne(key), this.signal);
+    }
+  }
+
+  private async deleteOne(key: string): Promise<void> {
+    try {
+      await this.withRetry(key, 'delete', () => this.o.dst.remove(key, { signal: this.signal }));
+      this.state.forgetObject(this.dstLoc, key);
+      this.state.forgetDerived(this.dstLoc, key);
+      this.stats.deleted++;
+      this.emit({ type: 'delete', key });
+    } catch (err) {
+      this.fail(key, err);
+    }
+  }
+
+  /** Aborts the chunked uploads a killed earlier run started and this run did not resume. */
+  private async cleanupUploads(): Promise<void> {
+    const dst = this.o.dst;
+    if (!hasChunkWriter(dst)) return;
+    for (const u of this.journal.pending()) {
+      await dst.abortChunkedUpload(u.key, u.uploadToken, { signal: this.signal }).catch(() => undefined);
+      this.journal.finished(u.uploadToken);
+    }
+  }
+
+  /** How a run that ran to the end went. */
+  private outcome(): RunStatus {
+    const listErrors = this.o.srcListErrors?.() ?? 0;
+    const s = this.stats;
+    return s.failed > 0 || listErrors > 0 ? 'failed' : s.differences > 0 ? 'differences' : s.denied > 0 ? 'denied' : 'ok';
+  }
+
+  private summary(status: RunStatus): RunSummary {
+    const s = this.stats;
+    const durationMs = Date.now() - s.startedAt;
+    return {
+      runId: this.runId,
+      mode: this.o.mode,
+      dryRun: this.dryRun,
+      src: this.o.src.uri,
+      dst: this.o.dst.uri,
+      transferred: s.filesDone,
+      bytes: s.bytesDone,
+      bytesResumed: s.bytesResumed,
+      serverSideCopies: s.serverSideCopies,
+      skipped: s.skipped,
+      deleted: s.deleted,
+      failed: s.failed + (this.o.srcListErrors?.() ?? 0),
+      denied: s.denied,
+      differences: s.differences,
+      checks: s.checks,
+      retries: s.retries,
+      durationMs,
+      rate: durationMs > 0 ? Math.round((s.bytesDone * 1000) / durationMs) : 0,
+      deletesHeldBack: this.deletesHeldBack,
+      status,
+    };
+  }
+
+  /** Reports one file's failure and goes on; rethrows what must stop the run (fatal errors, an abort). */
+  private fail(key: string | undefined, err: unknown): void {
+    if (isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) throw err;
+    if (this.signal.aborted) throw err instanceof AbortedError ? err : new AbortedError('run aborted', { cause: err });
+    this.stats.failed++;
+    this.emit({
+      type: 'error',
+      ...(key !== undefined ? { key } : {}),
+      kind: isHybridsyncError(err) ? err.kind : 'unknown',
+      message: describeError(err),
+      ...(isHybridsyncError(err) && err.hint ? { hint: err.hint } : {}),
+    });
+  }
+
+  private withRetry<T>(key: string, what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
+    return retry(fn, {
+      attempts: this.retries,
+      baseDelayMs: 250,
+      maxDelayMs: 15_000,
+      signal: this.signal,
+      isRetryable: (e) => isHybridsyncError(e) && e.retryable,
+      onRetry: (e, attempt) => this.countRetry(key, what, e, attempt),
+    });
+  }
+
+  private countRetry(key: string, what: string, err: unknown, attempt: number): void {
+    this.stats.retries++;
+    this.emit({ type: 'retry', key, what, attempt, message: describeError(err) });
+  }
 }
 
 /** Identifies stored content without reading it: the ETag, else size and mtime. */
@@ -64,416 +591,13 @@ function storedTag(e: Entry): string {
   return e.etag ?? `${e.size}:${e.mtimeMs}`;
 }
 
-/** Stable identity of a backend root for the state database. */
-export function locationOf(b: Backend): string {
-  return b.type === 'local' && 'root' in b ? `file://${String((b as { root: string }).root)}` : b.uri.replace(/\/*$/, '/');
-}
-
-export async function runSync(o: RunOptions): Promise<RunSummary> {
-  const stats = o.stats ?? new Stats();
-  const emit = o.onEvent ?? (() => undefined);
-  const transfers = Math.max(1, o.transfers ?? 8);
-  const checkers = Math.max(1, o.checkers ?? 16);
-  const retries = o.retries ?? 3;
-  const dryRun = o.dryRun ?? false;
-  const compare: Compare = o.compare ?? (o.mode === 'check' ? 'checksum' : 'size-mtime');
-  const srcLoc = locationOf(o.src);
-  const dstLoc = locationOf(o.dst);
-  const state = o.state;
-  const runId = state.startRun(o.mode, o.src.uri, o.dst.uri);
-  const internal = new AbortController();
-  setMaxListeners(0, internal.signal);
-  const onOuterAbort = (): void => internal.abort(o.signal?.reason);
-  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const signal = internal.signal;
-  const journal = state.journalFor(dstLoc);
-  const dstPrefixBytes = 'prefix' in o.dst ? Buffer.byteLength(String((o.dst as { prefix: string }).prefix)) : 0;
-  let deletesHeldBack = 0;
-  let fatal: HybridsyncError | undefined;
-
-  emit({ type: 'run-start', runId, mode: o.mode, src: o.src.uri, dst: o.dst.uri, dryRun });
-
-  const planOpts = {
-    mode: o.mode,
-    compare,
-    modifyWindowMs: o.modifyWindowMs ?? 1,
-    ignoreExisting: o.ignoreExisting,
-    filter: o.filter,
-    dstMaxKeyBytes: o.dst.features.maxKeyBytes,
-    dstPrefixBytes,
+/** What the destination stores with a file: size, mtime, the MD5 when known, the gate's tags and metadata. */
+function writeMeta(src: Entry, admitted: Admitted): WriteMeta {
+  return {
+    size: src.size,
+    mtimeMs: src.mtimeMs,
+    ...(src.md5 ? { md5: src.md5 } : {}),
+    ...(admitted.tags ? { tags: admitted.tags } : {}),
+    ...(admitted.metadata ? { metadata: admitted.metadata } : {}),
   };
-
-  const fail = (key: string | undefined, err: unknown): void => {
-    if (isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) throw err;
-    if (signal.aborted) throw err instanceof AbortedError ? err : new AbortedError('run aborted', { cause: err });
-    stats.failed++;
-    emit({
-      type: 'error',
-      ...(key !== undefined ? { key } : {}),
-      kind: isHybridsyncError(err) ? err.kind : 'unknown',
-      message: describeError(err),
-      ...(isHybridsyncError(err) && err.hint ? { hint: err.hint } : {}),
-    });
-  };
-
-  const withRetry = <T>(key: string, what: string, fn: (attempt: number) => Promise<T>): Promise<T> =>
-    retry(fn, {
-      attempts: retries,
-      baseDelayMs: 250,
-      maxDelayMs: 15_000,
-      signal,
-      isRetryable: (e) => isHybridsyncError(e) && e.retryable,
-      onRetry: (e, attempt) => {
-        stats.retries++;
-        emit({ type: 'retry', key, what, attempt, message: describeError(e) });
-      },
-    });
-
-  /** Fills in an S3 entry's real mtime/MD5: from the state cache, else a HEAD. */
-  const statFull = async (b: Backend, loc: string, e: Entry): Promise<Entry | undefined> => {
-    const known = state.getObject(loc, e.key);
-    if (known && known.size === e.size && e.etag !== undefined && known.etag === e.etag) {
-      return { ...e, mtimeMs: known.mtimeMs, mtimeExact: true, ...(known.md5 ? { md5: known.md5 } : {}) };
-    }
-    const full = await b.stat(e.key, { signal });
-    if (full?.etag && full.mtimeExact) {
-      state.putObject(loc, e.key, { size: full.size, etag: full.etag, mtimeMs: full.mtimeMs, md5: full.md5 ?? null });
-    }
-    // A foreign object without mtime metadata: its upload time is all anyone knows.
-    return full && !full.mtimeExact ? { ...full, mtimeExact: true } : full;
-  };
-
-  /** MD5 of an entry's content: free when listed, cached for local files, else read. */
-  const md5Of = async (b: Backend, loc: string, e: Entry, mayDownload: boolean): Promise<string | undefined> => {
-    if (e.md5) return e.md5;
-    const local = b.type === 'local';
-    if (!local && !mayDownload) return undefined;
-    const tag = `${e.size}:${e.mtimeMs}`;
-    const known = state.getObject(loc, e.key);
-    if (local && known && known.etag === tag && known.md5) return known.md5;
-    const { md5 } = await withRetry(e.key, 'hash', async () => md5OfStream((await b.read(e.key, { signal, ifMatch: e })) as AsyncIterable<Buffer>));
-    if (local) state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5 });
-    return md5;
-  };
-
-  const queue = new BoundedQueue<TransferTask>(transfers * 2);
-
-  /** What a transformed destination file was made from, if it still is what we stored. */
-  const derivedFrom = (dst: Entry): SourceVersion | undefined => {
-    const d = state.getDerived(dstLoc, dst.key);
-    return d && d.dstSize === dst.size && d.dstTag === storedTag(dst) ? d : undefined;
-  };
-
-  const check = async (pair: MarchPair): Promise<void> => {
-    // only runs with a gate can have transformed files: others skip the lookup
-    const from = o.gate && pair.src && pair.dst ? derivedFrom(pair.dst) : undefined;
-    let p: PlanPair = from ? { ...pair, dstDerivedFrom: from } : pair;
-    let d: Decision = decide(p, planOpts);
-    try {
-      for (let round = 0; d.kind === 'resolve'; round++) {
-        if (round > 3) throw new InternalError(`planner did not settle for ${p.key}`);
-        if (d.need === 'dst-stat') {
-          const full = await statFull(o.dst, dstLoc, p.dst!);
-          p = full ? { ...p, dst: full } : { key: p.key, src: p.src! };
-        } else if (d.need === 'src-stat') {
-          const full = await statFull(o.src, srcLoc, p.src!);
-          if (!full) return; // vanished since listing
-          p = { ...p, src: full };
-        } else if (d.need === 'src-md5') {
-          const md5 = await md5Of(o.src, srcLoc, p.src!, o.download ?? o.mode !== 'check');
-          if (!md5) {
-            emit({ type: 'unverified', key: p.key, reason: 'no source hash available; compared size and mtime' });
-            d = decide(p, { ...planOpts, compare: 'size-mtime' });
-            continue;
-          }
-          p = { ...p, src: { ...p.src!, md5 } };
-        } else {
-          const md5 = await md5Of(o.dst, dstLoc, p.dst!, o.download ?? false);
-          if (!md5) {
-            emit({ type: 'unverified', key: p.key, reason: 'no destination hash (multipart object without md5 metadata); use --download' });
-            d = decide(p, { ...planOpts, compare: 'size-mtime' });
-            continue;
-          }
-          p = { ...p, dst: { ...p.dst!, md5 } };
-        }
-        d = decide(p, planOpts);
-      }
-    } catch (err) {
-      fail(p.key, err);
-      return;
-    }
-    if (d.kind !== 'excluded') stats.checks++;
-    switch (d.kind) {
-      case 'excluded':
-        return;
-      case 'skip':
-        stats.skipped++;
-        emit({ type: 'skip', key: p.key, reason: d.reason });
-        return;
-      case 'invalid':
-        stats.failed++;
-        emit({ type: 'error', key: p.key, kind: 'invalid-name', message: d.message, hint: d.hint });
-        return;
-      case 'extra':
-        if (o.mode === 'check') {
-          stats.differences++;
-          emit({ type: 'differ', key: p.key, reason: 'missing-on-src' });
-        }
-        return;
-      case 'delete':
-        if (dryRun) {
-          stats.deleted++;
-          emit({ type: 'plan', action: 'delete', key: p.key });
-        } else state.addPendingDelete(runId, p.key);
-        return;
-      case 'transfer': {
-        if (o.mode === 'check') {
-          stats.differences++;
-          emit({ type: 'differ', key: p.key, reason: d.reason === 'missing' ? 'missing-on-dst' : d.reason === 'checksum' ? 'content' : d.reason });
-          return;
-        }
-        let admitted: Extract<GateDecision, { allow: true }> | undefined;
-        if (o.gate) {
-          let g: GateDecision;
-          try {
-            g = await o.gate.admit(p.src!, { src: o.src, dst: o.dst, signal });
-          } catch (err) {
-            fail(p.key, err);
-            return;
-          }
-          if (!g.allow) {
-            stats.denied++;
-            emit({ type: 'denied', key: p.key, size: p.src!.size, classification: g.classification, reason: g.reason, ...(g.rule ? { rule: g.rule } : {}) });
-            return;
-          }
-          admitted = g;
-        }
-        stats.filesPlanned++;
-        stats.bytesPlanned += p.src!.size;
-        if (dryRun) {
-          emit({
-            type: 'plan',
-            action: 'transfer',
-            key: p.key,
-            size: p.src!.size,
-            reason: d.reason,
-            ...(admitted?.classification ? { classification: admitted.classification } : {}),
-            ...(admitted?.transforms?.length ? { transforms: admitted.transforms.map((t) => t.name) } : {}),
-          });
-          stats.filesDone++;
-          return;
-        }
-        let srcEntry = p.src!;
-        if (!srcEntry.mtimeExact) {
-          // the destination must get the content's mtime, not the upload time
-          try {
-            const full = await statFull(o.src, srcLoc, srcEntry);
-            if (!full) return;
-            srcEntry = full;
-          } catch (err) {
-            fail(p.key, err);
-            return;
-          }
-        }
-        try {
-          await queue.push({ src: srcEntry, reason: d.reason, ...(admitted ? { admitted } : {}) });
-        } catch (err) {
-          if (signal.aborted) return; // the run is stopping: this file is simply not started
-          throw err;
-        }
-        return;
-      }
-    }
-  };
-
-  const transferOne = async (task: TransferTask): Promise<void> => {
-    const { src } = task;
-    const started = Date.now();
-    let attempts = 0;
-    let counted = 0;
-    const admitted = task.admitted;
-    const transforms = admitted?.transforms ?? [];
-    const serverSide = transforms.length === 0 && hasServerSideCopy(o.dst) && o.dst.canCopyFrom(o.src);
-    const meta = {
-      size: src.size,
-      mtimeMs: src.mtimeMs,
-      ...(src.md5 ? { md5: src.md5 } : {}),
-      ...(admitted?.tags ? { tags: admitted.tags } : {}),
-      ...(admitted?.metadata ? { metadata: admitted.metadata } : {}),
-    };
-    let transformReports: Array<{ name: string; report: Record<string, unknown> }> | undefined;
-    let md5Before: string | undefined;
-    try {
-      const result = await withRetry(src.key, 'transfer', async (attempt): Promise<WriteResult> => {
-        attempts = attempt;
-        stats.bytesDone -= counted; // a retry starts over: do not count bytes twice
-        counted = 0;
-        const onBytes = (n: number): void => {
-          counted += n;
-          stats.bytesDone += n;
-        };
-        if (serverSide && hasServerSideCopy(o.dst)) {
-          return o.dst.copyFrom(o.src, src.key, src.key, meta, { signal, onProgress: onBytes });
-        }
-        if (transforms.length > 0) {
-          const spooled = await spoolTransformed(o.src, src, transforms, { signal, dir: o.spoolDir });
-          try {
-            md5Before = spooled.md5Before;
-            transformReports = spooled.reports;
-            const acct = new AccountingStream({ limiter: o.limiter, onBytes, signal });
-            const body = spooled.open();
-            body.on('error', (e) => acct.destroy(e));
-            return await o.dst.write(src.key, body.pipe(acct), { ...meta, size: spooled.size, md5: spooled.md5After }, { signal });
-          } finally {
-            await spooled.dispose();
-          }
-        }
-        const body: Readable = await o.src.read(src.key, { signal, ifMatch: src });
-        const acct = new AccountingStream({ limiter: o.limiter, onBytes, signal });
-        body.on('error', (e) => acct.destroy(e));
-        acct.on('error', () => body.destroy());
-        return o.dst.write(src.key, body.pipe(acct), meta, {
-          signal,
-          journal,
-          fingerprint: `${srcLoc}${src.key}|${src.size}|${src.mtimeMs}|${src.etag ?? ''}`,
-        });
-      });
-      stats.filesDone++;
-      if (serverSide) stats.serverSideCopies++;
-      // a resumed multipart upload sent fewer bytes than the file has (copies and transformed
-      // files send none or a different number, which is not resuming)
-      if (!serverSide && transforms.length === 0) stats.bytesResumed += Math.max(0, src.size - result.bytesSent);
-      const e = result.entry;
-      if (e.etag) state.putObject(dstLoc, src.key, { size: e.size, etag: e.etag, mtimeMs: src.mtimeMs, md5: result.md5 || null });
-      if (transforms.length > 0 && md5Before) {
-        state.putDerived(dstLoc, src.key, { dstSize: e.size, dstTag: storedTag(e), size: src.size, mtimeMs: src.mtimeMs, md5: md5Before });
-      } else if (o.gate) state.forgetDerived(dstLoc, src.key);
-      const srcMd5 = transforms.length > 0 ? md5Before : result.md5; // the source's bytes, not the stored ones
-      if (o.src.type === 'local' && srcMd5) {
-        state.putObject(srcLoc, src.key, { size: src.size, etag: `${src.size}:${src.mtimeMs}`, mtimeMs: src.mtimeMs, md5: srcMd5 });
-      }
-      emit({
-        type: 'transfer',
-        key: src.key,
-        size: src.size,
-        bytesSent: result.bytesSent,
-        md5: result.md5,
-        reason: task.reason,
-        method: serverSide ? 'server-copy' : 'stream',
-        durationMs: Date.now() - started,
-        attempts,
-        ...(admitted?.classification ? { classification: admitted.classification } : {}),
-        ...(md5Before ? { md5Before } : {}),
-        ...(transformReports ? { transforms: transformReports } : {}),
-      });
-    } catch (err) {
-      stats.bytesDone -= counted;
-      fail(src.key, err);
-    }
-  };
-
-  let status: RunSummary['status'] = 'ok';
-  try {
-    const srcList = o.src.list({ signal });
-    const dstList = o.dst.list({ signal, allowMissingRoot: true });
-    const checking = forEachConcurrent(march(srcList, dstList), checkers, check, signal).then(
-      () => queue.close(),
-      (err: unknown) => {
-        queue.fail(err);
-        throw err;
-      },
-    );
-    const transferring = forEachConcurrent(queue, transfers, transferOne, signal).catch((err: unknown) => {
-      queue.fail(err);
-      internal.abort(err);
-      throw err;
-    });
-    const results = await Promise.allSettled([checking, transferring]);
-    for (const r of results) if (r.status === 'rejected') throw r.reason;
-
-    // deletions: only after every transfer succeeded and the source listed cleanly
-    if (o.mode === 'sync' && !dryRun) {
-      const due = state.pendingDeleteCount(runId);
-      const listErrors = o.srcListErrors?.() ?? 0;
-      if (due > 0 && (stats.failed > 0 || listErrors > 0)) {
-        deletesHeldBack = due;
-        emit({ type: 'notice', message: `not deleting ${due} extraneous file(s) at the destination because there were errors` });
-      } else if (due > 0 && o.maxDelete !== undefined && due > o.maxDelete) {
-        deletesHeldBack = due;
-        stats.failed++;
-        emit({
-          type: 'error',
-          kind: 'usage',
-          message: `${due} files would be deleted at ${o.dst.uri}, more than --max-delete ${o.maxDelete}; nothing was deleted`,
-          hint: 'check the source is complete, or raise --max-delete',
-        });
-      } else if (due > 0) {
-        await forEachConcurrent(
-          state.pendingDeletes(runId),
-          checkers,
-          async (key) => {
-            try {
-              await withRetry(key, 'delete', () => o.dst.remove(key, { signal }));
-              state.forgetObject(dstLoc, key);
-              state.forgetDerived(dstLoc, key);
-              stats.deleted++;
-              emit({ type: 'delete', key });
-            } catch (err) {
-              fail(key, err);
-            }
-          },
-          signal,
-        );
-      }
-    }
-    if (!dryRun && hasOrphanCleaner(o.dst)) {
-      // multipart uploads a killed earlier run started and this run did not resume
-      for (const u of state.pendingUploads(dstLoc)) {
-        await o.dst.abortUpload(u.key, u.uploadId, { signal }).catch(() => undefined);
-        journal.finished(u.uploadId);
-      }
-    }
-    const listErrors = o.srcListErrors?.() ?? 0;
-    status = stats.failed > 0 || listErrors > 0 ? 'failed' : stats.differences > 0 ? 'differences' : stats.denied > 0 ? 'denied' : 'ok';
-  } catch (err) {
-    const realFailure = isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError);
-    if (o.signal?.aborted && !realFailure) {
-      // Stopped on purpose (SIGINT/SIGTERM, end of a run window): files in flight finished
-      // or were journaled; the summary says 'aborted' and the next run resumes.
-      status = 'aborted';
-    } else {
-      status = 'failed';
-      fatal = isHybridsyncError(err) ? err : new InternalError(describeError(err), { cause: err });
-    }
-  } finally {
-    o.signal?.removeEventListener('abort', onOuterAbort);
-  }
-
-  const durationMs = Date.now() - stats.startedAt;
-  const summary: RunSummary = {
-    runId,
-    mode: o.mode,
-    dryRun,
-    src: o.src.uri,
-    dst: o.dst.uri,
-    transferred: stats.filesDone,
-    bytes: stats.bytesDone,
-    bytesResumed: stats.bytesResumed,
-    serverSideCopies: stats.serverSideCopies,
-    skipped: stats.skipped,
-    deleted: stats.deleted,
-    failed: stats.failed + (o.srcListErrors?.() ?? 0),
-    denied: stats.denied,
-    differences: stats.differences,
-    checks: stats.checks,
-    retries: stats.retries,
-    durationMs,
-    rate: durationMs > 0 ? Math.round((stats.bytesDone * 1000) / durationMs) : 0,
-    deletesHeldBack,
-    status,
-  };
-  state.endRun(runId, status, summary);
-  emit({ type: 'summary', summary });
-  if (fatal) throw Object.assign(fatal, { summary });
-  return summary;
 }

@@ -8,8 +8,9 @@ import { keyBytes, type Entry } from '../core/entry.js';
 import type { Filter } from './filter.js';
 import type { MarchPair } from './march.js';
 
-export type Mode = 'sync' | 'copy' | 'check';
-export type Compare = 'size-mtime' | 'checksum' | 'size-only';
+import type { Compare, Mode } from '../config/options.js';
+
+export type { Compare, Mode };
 
 export interface PlanOptions {
   readonly mode: Mode;

@@ -8,14 +8,14 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
-import type { CompletedPart, MultipartJournal, PendingUpload } from '../core/backend.js';
+import type { ChunkJournal, CompletedChunk, JournaledUpload } from '../core/backend.js';
 import { sqliteOptions } from '../lib/sqlite.js';
 
 export function defaultStatePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.HYBRIDSYNC_STATE_DIR ?? join(homedir(), '.hybridsync'), 'state.db');
 }
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -23,14 +23,15 @@ CREATE TABLE IF NOT EXISTS runs (
   started_at INTEGER NOT NULL, ended_at INTEGER, status TEXT NOT NULL DEFAULT 'running',
   summary TEXT
 );
-CREATE TABLE IF NOT EXISTS uploads (
-  upload_id TEXT PRIMARY KEY, location TEXT NOT NULL, key TEXT NOT NULL,
-  fingerprint TEXT NOT NULL, part_size INTEGER NOT NULL, started_at INTEGER NOT NULL
+CREATE TABLE IF NOT EXISTS chunked_uploads (
+  upload_token TEXT NOT NULL, location TEXT NOT NULL, key TEXT NOT NULL,
+  fingerprint TEXT NOT NULL, chunk_size INTEGER NOT NULL, started_at INTEGER NOT NULL,
+  PRIMARY KEY (location, upload_token)
 );
-CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads(location, key);
-CREATE TABLE IF NOT EXISTS upload_parts (
-  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL,
-  size INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
+CREATE INDEX IF NOT EXISTS chunked_uploads_by_key ON chunked_uploads(location, key);
+CREATE TABLE IF NOT EXISTS upload_chunks (
+  location TEXT NOT NULL, upload_token TEXT NOT NULL, idx INTEGER NOT NULL, token TEXT NOT NULL,
+  size INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (location, upload_token, idx)
 );
 CREATE TABLE IF NOT EXISTS objects (
   location TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
@@ -75,8 +76,11 @@ export class StateDb {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');
     if ((this.db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) {
-      // v1: part hashes are SHA-256. Journaled uploads of an older format cannot be resumed.
-      this.db.exec('DROP TABLE IF EXISTS upload_parts; DROP TABLE IF EXISTS uploads;');
+      // v2: chunked uploads with opaque tokens (S3 parts, Azure blocks) keyed by canonical
+      // location ids. Journaled uploads and cached object facts of an older format are
+      // dropped: the uploads are not resumed (the next run aborts nothing it cannot name;
+      // S3 lifecycle rules or the server expire them), the caches refill.
+      this.db.exec('DROP TABLE IF EXISTS upload_parts; DROP TABLE IF EXISTS uploads; DROP TABLE IF EXISTS objects; DROP TABLE IF EXISTS derived;');
       this.db.exec(SCHEMA);
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     } else this.db.exec(SCHEMA);
@@ -84,13 +88,15 @@ export class StateDb {
     this.stmts = {
       runStart: d.prepare('INSERT INTO runs (command, src, dst, started_at) VALUES (?, ?, ?, ?)'),
       runEnd: d.prepare('UPDATE runs SET ended_at = ?, status = ?, summary = ? WHERE id = ?'),
-      uploadFind: d.prepare('SELECT upload_id, fingerprint, part_size FROM uploads WHERE location = ? AND key = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1'),
-      uploadParts: d.prepare('SELECT part_number, etag, size, sha256 FROM upload_parts WHERE upload_id = ? ORDER BY part_number'),
-      uploadStart: d.prepare('INSERT OR REPLACE INTO uploads (upload_id, location, key, fingerprint, part_size, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
-      partDone: d.prepare('INSERT OR REPLACE INTO upload_parts (upload_id, part_number, etag, size, sha256) VALUES (?, ?, ?, ?, ?)'),
-      uploadEnd: d.prepare('DELETE FROM uploads WHERE upload_id = ?'),
-      uploadPartsEnd: d.prepare('DELETE FROM upload_parts WHERE upload_id = ?'),
-      uploadsAt: d.prepare('SELECT upload_id, key FROM uploads WHERE location = ?'),
+      uploadFind: d.prepare(
+        'SELECT upload_token, fingerprint, chunk_size FROM chunked_uploads WHERE location = ? AND key = ? AND fingerprint = ? ORDER BY started_at DESC LIMIT 1',
+      ),
+      uploadChunks: d.prepare('SELECT idx, token, size, sha256 FROM upload_chunks WHERE location = ? AND upload_token = ? ORDER BY idx'),
+      uploadStart: d.prepare('INSERT OR REPLACE INTO chunked_uploads (upload_token, location, key, fingerprint, chunk_size, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      chunkDone: d.prepare('INSERT OR REPLACE INTO upload_chunks (location, upload_token, idx, token, size, sha256) VALUES (?, ?, ?, ?, ?, ?)'),
+      uploadEnd: d.prepare('DELETE FROM chunked_uploads WHERE location = ? AND upload_token = ?'),
+      uploadChunksEnd: d.prepare('DELETE FROM upload_chunks WHERE location = ? AND upload_token = ?'),
+      uploadsAt: d.prepare('SELECT upload_token, key FROM chunked_uploads WHERE location = ?'),
       objGet: d.prepare('SELECT size, etag, mtime_ms AS mtimeMs, md5 FROM objects WHERE location = ? AND key = ?'),
       objPut: d.prepare('INSERT OR REPLACE INTO objects (location, key, size, etag, mtime_ms, md5) VALUES (?, ?, ?, ?, ?, ?)'),
       objDel: d.prepare('DELETE FROM objects WHERE location = ? AND key = ?'),
@@ -114,29 +120,26 @@ export class StateDb {
     this.stmts.delClear.run(id);
   }
 
-  /** The multipart journal for one destination location. */
-  journalFor(location: string): MultipartJournal {
+  /** The chunked-upload journal of one destination location (its canonical id). */
+  journalFor(location: string): ChunkJournal {
     return {
       find: (key, fingerprint) => {
-        const row = this.stmts.uploadFind.get(location, key, fingerprint) as { upload_id: string; fingerprint: string; part_size: number } | undefined;
+        const row = this.stmts.uploadFind.get(location, key, fingerprint) as { upload_token: string; fingerprint: string; chunk_size: number } | undefined;
         if (!row) return undefined;
-        const parts = (this.stmts.uploadParts.all(row.upload_id) as Array<{ part_number: number; etag: string; size: number; sha256: string }>).map(
-          (p): CompletedPart => ({ partNumber: p.part_number, etag: p.etag, size: p.size, sha256: p.sha256 }),
+        const chunks = (this.stmts.uploadChunks.all(location, row.upload_token) as Array<{ idx: number; token: string; size: number; sha256: string }>).map(
+          (c): CompletedChunk => ({ index: c.idx, token: c.token, size: c.size, sha256: c.sha256 }),
         );
-        return { key, uploadId: row.upload_id, fingerprint: row.fingerprint, partSize: row.part_size, parts } satisfies PendingUpload;
+        return { key, uploadToken: row.upload_token, fingerprint: row.fingerprint, chunkSize: row.chunk_size, chunks } satisfies JournaledUpload;
       },
-      started: (u) => void this.stmts.uploadStart.run(u.uploadId, location, u.key, u.fingerprint, u.partSize, Date.now()),
-      partDone: (uploadId, p) => void this.stmts.partDone.run(uploadId, p.partNumber, p.etag, p.size, p.sha256),
-      finished: (uploadId) => {
-        this.stmts.uploadPartsEnd.run(uploadId);
-        this.stmts.uploadEnd.run(uploadId);
+      started: (u) => void this.stmts.uploadStart.run(u.uploadToken, location, u.key, u.fingerprint, u.chunkSize, Date.now()),
+      chunkDone: (token, c) => void this.stmts.chunkDone.run(location, token, c.index, c.token, c.size, c.sha256),
+      finished: (token) => {
+        this.stmts.uploadChunksEnd.run(location, token);
+        this.stmts.uploadEnd.run(location, token);
       },
+      pending: () =>
+        (this.stmts.uploadsAt.all(location) as Array<{ upload_token: string; key: string }>).map((r) => ({ uploadToken: r.upload_token, key: r.key })),
     };
-  }
-
-  /** Uploads journaled for a location that no run has finished or aborted. */
-  pendingUploads(location: string): Array<{ uploadId: string; key: string }> {
-    return (this.stmts.uploadsAt.all(location) as Array<{ upload_id: string; key: string }>).map((r) => ({ uploadId: r.upload_id, key: r.key }));
   }
 
   getObject(location: string, key: string): KnownObject | undefined {

@@ -2,7 +2,8 @@ import { rmSync } from 'node:fs';
 import { describeBackendConformance } from '../conformance/backend-suite.js';
 import { LocalBackend } from '../../src/backends/local/index.js';
 import { MemoryBackend } from '../../src/backends/memory/index.js';
-import { S3Backend } from '../../src/backends/s3/index.js';
+import { openLocation } from '../../src/backends/registry.js';
+import { azureTestClient, createTestContainer, deleteContainer } from '../helpers/azure.js';
 import { createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -23,15 +24,31 @@ describeBackendConformance('memory', async () => {
 describeBackendConformance('s3 (Ceph RGW)', async () => {
   const client = testClient();
   const bucket = await createTestBucket(client, 'conf');
-  const make = () => new S3Backend(`s3://${bucket}/root`, {}, { multipartThreshold: 8 * 1024 * 1024, partSize: 5 * 1024 * 1024 });
+  const make = () => openLocation(`s3://${bucket}/root`);
   const backend = make();
   return {
     backend,
     reopen: make,
     cleanup: async () => {
-      await backend.close();
+      await backend.close?.();
       await deleteBucket(client, bucket);
       client.destroy();
+    },
+  };
+});
+
+describeBackendConformance('azure (Azurite)', async () => {
+  const client = azureTestClient();
+  const container = await createTestContainer(client, 'conf');
+  // az:// with AZURE_STORAGE_CONNECTION_STRING, as a user would
+  const make = () => openLocation(`az://${container}/root`);
+  const backend = make();
+  return {
+    backend,
+    reopen: make,
+    cleanup: async () => {
+      await backend.close?.();
+      await deleteContainer(client, container);
     },
   };
 });

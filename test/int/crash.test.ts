@@ -29,7 +29,7 @@ function journaledParts(stateFile: string): number {
   try {
     const db = new Database(stateFile, { ...sqliteOptions(), readonly: true, fileMustExist: true });
     try {
-      return (db.prepare('SELECT count(*) AS n FROM upload_parts').get() as { n: number }).n;
+      return (db.prepare('SELECT count(*) AS n FROM upload_chunks').get() as { n: number }).n;
     } finally {
       db.close();
     }

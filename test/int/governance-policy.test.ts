@@ -8,7 +8,7 @@ import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObject
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestBucket, deleteBucket, listAll, testClient } from '../helpers/s3.js';
+import { createTestBucket, deleteBucket, listAll, s3Env, testClient } from '../helpers/s3.js';
 import { readJsonl, tempDir, writeFile } from '../helpers/fs.js';
 import { events, runCli } from '../helpers/cli.js';
 
@@ -87,8 +87,9 @@ describe('restricted data toward a cloud environment', () => {
     const deniedRecords = records.filter((x) => x.run === run && x.type === 'denied');
     expect(deniedRecords).toHaveLength(5);
     expect(deniedRecords.find((x) => x.key === 'vault/model-weights.bin')).toMatchObject({
-      src: `${src}/vault/model-weights.bin`,
-      dst: `s3://${bucket}/datasets/vault/model-weights.bin`,
+      // full canonical URIs: the endpoint is part of where the object is
+      src: `file://${src}/vault/model-weights.bin`,
+      dst: `${s3Env().endpoint}/${bucket}/datasets/vault/model-weights.bin`,
       srcEnv: 'onprem',
       dstEnv: 'cloud',
       classification: 'restricted',
@@ -154,7 +155,7 @@ describe('allowed data', () => {
     const ocsf = await runCli(['audit', 'export', '--format', 'ocsf', '--config', config, '--classification', 'confidential+'], { env: env() });
     expect(ocsf.code).toBe(0);
     const upload = ocsf.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(upload.find((e) => e.activity_id === 1 && e.status_id === 1)).toMatchObject({ class_uid: 6006, type_uid: 600601, file: { confidentiality: 'confidential' }, file_result: { path: `s3://${bucket}/ok/crm/contacts.csv` } });
+    expect(upload.find((e) => e.activity_id === 1 && e.status_id === 1)).toMatchObject({ class_uid: 6006, type_uid: 600601, file: { confidentiality: 'confidential' }, file_result: { path: `${s3Env().endpoint}/${bucket}/ok/crm/contacts.csv` } });
     expect(upload.find((e) => e.status_id === 2)).toMatchObject({ class_uid: 6006, status: 'Failure', file: { confidentiality: 'restricted' } });
     const out = join(stateDir, 'report.html');
     const report = await runCli(['audit', 'report', '--config', config, '--out', out], { env: env() });

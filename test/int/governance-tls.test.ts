@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3Backend } from '../../src/backends/s3/index.js';
+import { openLocation } from '../../src/backends/registry.js';
 import { createTestBucket, deleteBucket, listAll, s3Env, testClient } from '../helpers/s3.js';
 import { readJsonl, tempDir, writeFile } from '../helpers/fs.js';
 import { runCli } from '../helpers/cli.js';
@@ -60,10 +60,10 @@ afterAll(async () => {
 
 describe('the S3 client', () => {
   it('refuses a TLS 1.2-only endpoint and works over TLS 1.3', async () => {
-    const old = new S3Backend(`s3://${bucket}`, { endpoint: endpoint.tls12, caBundle: pki.caFile }, { retries: 1 });
+    const old = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls12, caBundle: pki.caFile }, s3Transfer: { retries: 1 } });
     await expect(old.stat('x')).rejects.toThrow();
     await old.close?.();
-    const ok = new S3Backend(`s3://${bucket}`, { endpoint: endpoint.tls13, caBundle: pki.caFile }, { retries: 1 });
+    const ok = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls13, caBundle: pki.caFile }, s3Transfer: { retries: 1 } });
     expect(await ok.stat('missing')).toBeUndefined(); // a real answer from Ceph, through TLS 1.3
     await ok.close?.();
   });

@@ -16,6 +16,7 @@ import { LinkGovernor } from '../../src/ops/governor.js';
 import { ManualClock } from '../../src/ops/clock.js';
 import { runJob } from '../../src/ops/runner.js';
 import { jobPreparer } from '../../src/cli/job.js';
+import { resolveLocation } from '../../src/backends/registry.js';
 
 let client: S3Client;
 let bucket: string;
@@ -190,7 +191,7 @@ jobs:
     // an engine race reported separately, so the bucket's upload list is not asserted here.)
     const { StateDb } = await import('../../src/sync/state.js');
     const st = new StateDb(ops.statePath);
-    expect(st.pendingUploads(`s3://${bucket}/push/`)).toEqual([]);
+    expect(st.journalFor(resolveLocation(`s3://${bucket}/push/`).location.id).pending()).toEqual([]);
     st.close();
     // the second run sent only what the first did not
     expect(second.summary!.skipped).toBe(partial.length);

@@ -5,7 +5,8 @@
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeadObjectCommand, GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
-import { S3Backend } from '../../src/backends/s3/index.js';
+import type { S3Backend } from '../../src/backends/s3/index.js';
+import { openLocation } from '../../src/backends/registry.js';
 import { createTestBucket, deleteBucket, getObjectMd5, testClient } from '../helpers/s3.js';
 import { md5 } from '../helpers/fs.js';
 
@@ -25,7 +26,7 @@ const put = (b: S3Backend, key: string, data: string, extra: object = {}) =>
 
 describe('small-object PUT path', () => {
   it('stores bytes, mtime/MD5 metadata and tags under keys that need encoding', async () => {
-    const b = new S3Backend(`s3://${bucket}/p re/`);
+    const b = openLocation(`s3://${bucket}/p re/`) as S3Backend;
     const keys = ["a b/c+d=e&f?.txt", "ünï/cødé 🙂.bin", "q'(x)!*~.txt"];
     for (const k of keys) await put(b, k, `content of ${k}`, { tags: { classification: 'internal' }, metadata: { note: 'héllo' } });
     for (const k of keys) {
@@ -42,13 +43,13 @@ describe('small-object PUT path', () => {
   });
 
   it('maps server errors like the SDK path: missing bucket, bad credentials', async () => {
-    const missing = new S3Backend('s3://no-such-bucket-fastput/x', {}, { retries: 1 });
+    const missing = openLocation('s3://no-such-bucket-fastput/x', { s3Transfer: { retries: 1 } }) as S3Backend;
     await expect(put(missing, 'k', 'v')).rejects.toMatchObject({ kind: 'not-found', fatal: true });
     await missing.close();
     const saved = process.env.AWS_SECRET_ACCESS_KEY;
     process.env.AWS_SECRET_ACCESS_KEY = 'wrong-secret-000000000000000000000000000';
     try {
-      const wrong = new S3Backend(`s3://${bucket}/x`, {}, { retries: 1 });
+      const wrong = openLocation(`s3://${bucket}/x`, { s3Transfer: { retries: 1 } }) as S3Backend;
       await expect(put(wrong, 'k', 'v')).rejects.toMatchObject({ kind: 'auth' });
       await wrong.close();
     } finally {

@@ -14,6 +14,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
+import { localLocation, type Location } from '../../core/location.js';
 import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import {
@@ -79,7 +80,8 @@ export class LocalBackend implements Backend {
   readonly type = 'local';
   readonly features: Features = {
     serverSideCopy: false,
-    multipart: false,
+    chunkedUpload: false,
+    cheapReads: true,
     metadata: false,
     tags: false,
     storageClass: false,
@@ -87,15 +89,18 @@ export class LocalBackend implements Backend {
     requiresUtf8Keys: false,
   };
   readonly root: string;
+  readonly location: Location;
   /** Directories this instance created or saw exist, to skip a mkdir per file. */
   private readonly madeDirs = new Set<string>();
 
+  /** `uri`: the root as the user wrote it (messages); `root`: the directory. */
   constructor(
     readonly uri: string,
     root: string,
-    private readonly opts: LocalOptions = {},
+    private readonly opts: LocalOptions & { readonly remote?: string } = {},
   ) {
     this.root = resolve(root);
+    this.location = localLocation(this.root, uri, opts.remote);
   }
 
   private pathOf(key: string): string {

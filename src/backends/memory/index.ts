@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
+import { memoryLocation, type Location } from '../../core/location.js';
 import { IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
 
 interface Stored {
@@ -19,7 +20,8 @@ export class MemoryBackend implements Backend {
   readonly type = 'memory';
   readonly features: Features = {
     serverSideCopy: false,
-    multipart: false,
+    chunkedUpload: false,
+    cheapReads: true,
     metadata: true,
     tags: false,
     storageClass: false,
@@ -28,7 +30,11 @@ export class MemoryBackend implements Backend {
   };
   readonly objects = new Map<string, Stored>();
 
-  constructor(readonly uri = 'mem://') {}
+  readonly location: Location;
+
+  constructor(readonly uri = 'mem://') {
+    this.location = memoryLocation(uri);
+  }
 
   put(key: string, content: string | Buffer, mtimeMs = 1_700_000_000_000): void {
     const data = Buffer.from(content);

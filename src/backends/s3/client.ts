@@ -19,6 +19,13 @@ export interface S3ConnectionOptions {
   /** Path-style addressing; defaults to true for a custom endpoint (Ceph, MinIO). */
   readonly forcePathStyle?: boolean;
   readonly profile?: string;
+  /** Explicit credentials (resolved from a remote's references); default: the SDK's chain. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  /**
+   * A named remote's endpoint is its own: AWS_ENDPOINT_URL(_S3) apply to s3:// URLs only,
+   * and a remote without `endpoint` is AWS.
+   */
+  readonly ignoreEnvEndpoint?: boolean;
   /** Sockets per client; should cover transfers x multipart concurrency + checkers. */
   readonly maxSockets?: number;
   /** Minimum TLS version for https endpoints. */
@@ -33,14 +40,16 @@ export interface ResolvedConnection {
   readonly endpoint: string | undefined;
   readonly region: string;
   readonly forcePathStyle: boolean;
-  /** Identifies the account+endpoint: two backends with equal ids can copy server-side. */
-  readonly identity: string;
+  /** Endpoint origin, e.g. http://127.0.0.1:7480 or https://s3.us-east-1.amazonaws.com. */
+  readonly origin: string;
+  /** Non-secret identity of the credentials: profile name or access key id. */
+  readonly account: string;
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]|::1)$/i;
 
 export function resolveConnection(o: S3ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
-  const endpoint = o.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined;
+  const endpoint = o.endpoint ?? (o.ignoreEnvEndpoint ? undefined : (env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL ?? undefined));
   if (endpoint !== undefined) {
     let u: URL;
     try {
@@ -59,8 +68,9 @@ export function resolveConnection(o: S3ConnectionOptions, env: NodeJS.ProcessEnv
   }
   const region = o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   const forcePathStyle = o.forcePathStyle ?? endpoint !== undefined;
-  const who = o.profile ?? env.AWS_PROFILE ?? env.AWS_ACCESS_KEY_ID ?? 'default-chain';
-  return { endpoint, region, forcePathStyle, identity: `${endpoint ?? 'aws'}|${region}|${who}` };
+  const account = o.credentials?.accessKeyId ?? (o.profile ? `profile:${o.profile}` : undefined) ?? env.AWS_ACCESS_KEY_ID ?? (env.AWS_PROFILE ? `profile:${env.AWS_PROFILE}` : 'default-chain');
+  const origin = endpoint !== undefined ? new URL(endpoint).origin : `https://s3.${region}.amazonaws.com`;
+  return { endpoint, region, forcePathStyle, origin, account };
 }
 
 /** The agents a client uses, shared with the small-object fast path (fast-put.ts). */
@@ -86,9 +96,10 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
   const client = new S3Client({
     region: conn.region,
-    ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
+    // explicit for remotes, so the SDK's own AWS_ENDPOINT_URL lookup cannot redirect them
+    ...(conn.endpoint ? { endpoint: conn.endpoint } : o.ignoreEnvEndpoint ? { endpoint: conn.origin } : {}),
     forcePathStyle: conn.forcePathStyle,
-    ...(o.profile ? { profile: o.profile } : {}),
+    ...(o.credentials ? { credentials: o.credentials } : o.profile ? { profile: o.profile } : {}),
     // Ceph Pacific ignores x-amz-checksum-* and streaming checksums break PUT with a
     // stream body; we send Content-MD5 ourselves, which Ceph and AWS both validate.
     requestChecksumCalculation: 'WHEN_REQUIRED',

@@ -156,7 +156,9 @@ export function toOcsf(r: AuditRecord, who: RunActor, logId?: string): Record<st
   if (r.type !== 'transfer' && r.type !== 'denied' && r.type !== 'delete') return undefined;
   const src = typeof r.src === 'string' ? r.src : undefined;
   const dst = typeof r.dst === 'string' ? r.dst : undefined;
-  const activity = r.type === 'delete' ? 4 : dst?.startsWith('s3://') ? 1 : src?.startsWith('s3://') ? 2 : 6;
+  // locations are canonical URIs: file:///… for local trees, the endpoint URL for object stores
+  const remote = (u: string | undefined): boolean => u !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(u) && !u.startsWith('file://');
+  const activity = r.type === 'delete' ? 4 : remote(dst) ? 1 : remote(src) ? 2 : 6;
   const ok = r.type !== 'denied';
   const level = typeof r.classification === 'string' ? r.classification : undefined;
   const message =
@@ -191,7 +193,7 @@ export function toOcsf(r: AuditRecord, who: RunActor, logId?: string): Record<st
     },
     actor: { user: { name: who.user ?? 'unknown', uid: who.user ?? 'unknown' }, ...(who.pid ? { process: { pid: who.pid, name: 'hybridsync' } } : {}) },
     src_endpoint: { ...(who.host ? { hostname: who.host } : {}), ...(typeof r.srcEnv === 'string' ? { name: r.srcEnv } : {}) },
-    dst_endpoint: { ...(typeof r.dstEnv === 'string' ? { name: r.dstEnv } : {}), svc_name: dst?.startsWith('s3://') ? 's3' : 'file' },
+    dst_endpoint: { ...(typeof r.dstEnv === 'string' ? { name: r.dstEnv } : {}), svc_name: remote(dst) ? 'object-storage' : 'file' },
     file: fileObject(r.type === 'delete' ? dst : src, r, r.hashBefore),
     ...(r.type === 'transfer' ? { file_result: fileObject(dst, r, r.hashAfter) } : {}),
     unmapped: {

@@ -15,7 +15,7 @@ import { describePathRule, levelNamed, matchPathRule, parseSidecar, raiseForFind
 /** A source as the classifier sees it. */
 export interface SourceView {
   readonly backend: Backend;
-  /** Canonical URI of the root, ending in `/`: `file:///data/x/`, `s3://bucket/prefix/`. */
+  /** Canonical id of the root (Location.id), ending in `/`: labels are stored under it. */
   readonly rootUri: string;
   /** The full path of the root, before the key, as path rules see it: `/data/x/`, `s3://bucket/prefix/`. */
   readonly pathPrefix: string;
@@ -28,36 +28,39 @@ export interface SourceView {
   readonly sidecars: { readonly backend: Backend; readonly base: string; readonly shownAs: string };
 }
 
-/** Describes a backend root for the classifier; `openTop` opens `/` or the bucket root. */
-export function sourceViewOf(b: Backend, openTop: (uri: string) => Backend | undefined, environment?: string): SourceView {
+/**
+ * Describes a backend root for the classifier. `openTop` opens the top of the same tree —
+ * the first directory below `/`, or the bucket/container root on the same remote — given
+ * as a location spec (`/data`, `s3://bucket/`, `onprem:bucket/`).
+ */
+export function sourceViewOf(b: Backend, openTop: (spec: string) => Backend | undefined, environment?: string): SourceView {
   const env = environment !== undefined ? { environment } : {};
-  if (b.type === 'local' && typeof (b as { root?: unknown }).root === 'string') {
-    const root = (b as unknown as { root: string }).root.replace(/\/+$/, '');
+  const loc = b.location;
+  if (loc.type === 'local') {
+    const root = loc.path === '/' ? '' : loc.path;
     // sidecars above the root are read from its top directory (/data for /data/x/y)
     const first = /^\/[^/]+/.exec(root)?.[0];
-    const top = first && first !== root ? openTop(`file://${first}`) : undefined;
+    const top = first && first !== root ? openTop(first) : undefined;
     return {
       backend: b,
-      rootUri: `file://${root}/`,
+      rootUri: loc.id,
       pathPrefix: `${root}/`,
       ...env,
       sidecars: top && first ? { backend: top, base: `${root.slice(first.length + 1)}/`, shownAs: `${first}/` } : { backend: b, base: '', shownAs: `${root}/` },
     };
   }
-  if (b.type === 's3') {
-    const { bucket, prefix } = b as unknown as { bucket: string; prefix: string };
-    const top = prefix ? openTop(`s3://${bucket}`) : undefined;
-    const rootUri = `s3://${bucket}/${prefix}`;
+  if (loc.type === 's3' || loc.type === 'azureblob') {
+    const containerUri = loc.uri.slice(0, loc.uri.length - loc.path.length);
+    const top = loc.path ? openTop(loc.remote ? `${loc.remote}:${loc.container}/` : containerUri) : undefined;
     return {
       backend: b,
-      rootUri,
-      pathPrefix: rootUri,
+      rootUri: loc.id,
+      pathPrefix: loc.uri,
       ...env,
-      sidecars: top ? { backend: top, base: prefix, shownAs: `s3://${bucket}/` } : { backend: b, base: '', shownAs: rootUri },
+      sidecars: top ? { backend: top, base: loc.path, shownAs: containerUri } : { backend: b, base: '', shownAs: loc.uri },
     };
   }
-  const rootUri = b.uri.endsWith('/') ? b.uri : `${b.uri}/`;
-  return { backend: b, rootUri, pathPrefix: rootUri, ...env, sidecars: { backend: b, base: '', shownAs: rootUri } };
+  return { backend: b, rootUri: loc.id, pathPrefix: loc.uri, ...env, sidecars: { backend: b, base: '', shownAs: loc.uri } };
 }
 
 export interface ClassifierDeps {

@@ -10,72 +10,115 @@
 import picomatch from 'picomatch';
 import type { EnvironmentConfig, PolicyConfig, TransformName } from '../../config/governance.js';
 import { ConfigError } from '../../core/errors.js';
+import type { Location } from '../../core/location.js';
 import type { LevelScale } from '../classify/levels.js';
 
-/** A location to place in an environment: a canonical root URI and, for S3, the endpoint host. */
-export interface Location {
-  /** `file:///abs/path/` or `s3://bucket/prefix/` (trailing slash for roots). */
-  readonly uri: string;
-  /** Host (and port) of the S3 endpoint, for s3:// locations. */
-  readonly endpointHost?: string;
-}
+export type { Location };
 
 interface CompiledPattern {
   readonly specificity: number;
-  readonly test: (uri: string) => boolean;
+  readonly test: (loc: Location) => boolean;
 }
 
 export interface CompiledEnvironment {
   readonly id: string;
   readonly kind?: string;
+  /** Host (and port) an environment's s3:// and az:// locations must be reached through. */
   readonly endpointHost?: string;
   readonly patterns: readonly CompiledPattern[];
 }
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
+const REMOTE_PATTERN = /^([a-z][a-z0-9_-]*):(?!\/\/)(.*)$/;
+
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).host;
+  } catch {
+    return '';
+  }
+}
 
 /** `/data` -> `file:///data`; URLs are kept; trailing slashes and `/**` are removed. */
 export function normalizeLocationPattern(p: string): string {
   let s = p.trim();
   if (!SCHEME.test(s)) {
-    if (!s.startsWith('/')) throw new ConfigError(`environment location "${p}" must be an absolute path or a URL`, { hint: 'write /data/..., file:///data/... or s3://bucket/prefix' });
+    if (!s.startsWith('/')) {
+      throw new ConfigError(`environment location "${p}" must be an absolute path, a URL or REMOTE:bucket/prefix`, {
+        hint: 'write /data/..., file:///data/..., s3://bucket/prefix or onprem:bucket/prefix',
+      });
+    }
     s = `file://${s}`;
   }
   return s.replace(/(\/\*\*)+$/, '').replace(/\/+$/, '');
 }
 
-function compilePattern(raw: string): CompiledPattern {
-  const p = normalizeLocationPattern(raw);
+function globTest(p: string): { specificity: number; test: (s: string) => boolean } {
   const scan = picomatch.scan(p);
-  if (!scan.isGlob) {
-    return { specificity: p.length, test: (uri) => uri === p || uri.startsWith(`${p}/`) || uri === `${p}/` };
-  }
+  if (!scan.isGlob) return { specificity: p.length, test: (s) => s === p || s.startsWith(`${p}/`) || s === `${p}/` };
   const m = picomatch([p, `${p}/**`], { dot: true });
-  return { specificity: scan.base.length, test: (uri) => m(uri.replace(/\/+$/, '')) };
+  return { specificity: scan.base.length, test: (s) => m(s.replace(/\/+$/, '')) };
 }
 
-export function compileEnvironments(envs: Readonly<Record<string, EnvironmentConfig>> | undefined): CompiledEnvironment[] {
-  return Object.entries(envs ?? {}).map(([id, e]) => ({
-    id,
-    ...(e.kind ? { kind: e.kind } : {}),
-    ...(e.endpoint ? { endpointHost: new URL(e.endpoint).host } : {}),
-    patterns: e.locations.map(compilePattern),
-  }));
+function compilePattern(raw: string): CompiledPattern {
+  const named = REMOTE_PATTERN.exec(raw.trim());
+  if (named && !raw.trim().startsWith('/')) {
+    // onprem:bucket/prefix/** — on that remote, matched against container/path
+    const remote = named[1]!;
+    const g = globTest(named[2]!.replace(/^\/+/, '').replace(/(\/\*\*)+$/, '').replace(/\/+$/, ''));
+    return {
+      specificity: g.specificity + remote.length + 1,
+      test: (loc) => loc.remote === remote && (loc.type === 'local' ? g.test(loc.path.replace(/^\//, '')) : g.test(loc.container + '/' + loc.path)),
+    };
+  }
+  const g = globTest(normalizeLocationPattern(raw));
+  return { specificity: g.specificity, test: (loc) => g.test(loc.uri) };
+}
+
+/** A remote's endpoint, for environments that name it. */
+export interface RemoteEndpoint {
+  readonly type: Location['type'];
+  /** Endpoint origin (as Location.endpoint); '' when unknown. */
+  readonly endpoint: string;
+}
+
+export function compileEnvironments(
+  envs: Readonly<Record<string, EnvironmentConfig>> | undefined,
+  remoteEndpoint: (name: string) => RemoteEndpoint | undefined = () => undefined,
+): CompiledEnvironment[] {
+  return Object.entries(envs ?? {}).map(([id, e]) => {
+    const patterns = (e.locations ?? []).map(compilePattern);
+    for (const name of e.remotes ?? []) {
+      // every location on the remote — by name, or reached through the same endpoint
+      const ep = remoteEndpoint(name);
+      patterns.push({
+        specificity: 0,
+        test: (loc) => loc.remote === name || (ep !== undefined && ep.endpoint !== '' && loc.type === ep.type && loc.endpoint === ep.endpoint),
+      });
+    }
+    return {
+      id,
+      ...(e.kind ? { kind: e.kind } : {}),
+      ...(e.endpoint ? { endpointHost: new URL(e.endpoint).host } : {}),
+      patterns,
+    };
+  });
 }
 
 /**
  * The environment a location is in: the one whose matching pattern is most specific
  * (longest literal part); at equal specificity one bound to the location's endpoint wins,
- * then the first declared. An environment bound to an endpoint only holds s3:// locations
- * reached through it.
+ * then the first declared. An environment bound to an endpoint only holds object-store
+ * locations reached through it.
  */
 export function environmentOf(envs: readonly CompiledEnvironment[], loc: Location): CompiledEnvironment | undefined {
-  const isS3 = loc.uri.startsWith('s3://');
+  const remoteStore = loc.type === 's3' || loc.type === 'azureblob';
+  const host = remoteStore ? hostOf(loc.endpoint) : undefined;
   let best: { env: CompiledEnvironment; score: number } | undefined;
   for (const env of envs) {
-    if (env.endpointHost !== undefined && (!isS3 || env.endpointHost !== loc.endpointHost)) continue;
+    if (env.endpointHost !== undefined && (!remoteStore || env.endpointHost !== host)) continue;
     for (const p of env.patterns) {
-      if (!p.test(loc.uri)) continue;
+      if (!p.test(loc)) continue;
       const score = p.specificity * 2 + (env.endpointHost !== undefined ? 1 : 0);
       if (!best || score > best.score) best = { env, score };
     }

@@ -10,13 +10,9 @@ import { StateDb } from '../../../src/sync/state.js';
 import type { SyncEvent } from '../../../src/sync/events.js';
 import { PermissionError } from '../../../src/core/errors.js';
 import { tempDir, writeFile } from '../../helpers/fs.js';
+import { memoryRun } from '../../helpers/run.js';
 
-function setup() {
-  const src = new MemoryBackend('mem://src');
-  const dst = new MemoryBackend('mem://dst');
-  const events: SyncEvent[] = [];
-  return { src, dst, events, state: new StateDb(':memory:'), onEvent: (e: SyncEvent) => void events.push(e) };
-}
+const setup = memoryRun;
 
 describe('executor', () => {
   it('sync copies, skips and deletes; a second run is a no-op', async () => {

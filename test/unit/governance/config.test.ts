@@ -40,7 +40,7 @@ describe('governance config', () => {
       expect(loadGovernanceConfig(undefined, { HYBRIDSYNC_CONFIG: 'other.yaml' }, dir).config?.audit?.checkpointEvery).toBe(9);
       expect(() => loadGovernanceConfig('missing.yaml', {}, dir)).toThrow(/cannot read config file/);
       writeFileSync(join(dir, 'rel.yaml'), 'environments:\n  x:\n    locations: [data/x]\n');
-      expect(() => loadGovernanceConfig('rel.yaml', {}, dir)).toThrow(/absolute path or a URL/);
+      expect(() => loadGovernanceConfig('rel.yaml', {}, dir)).toThrow(/absolute path, a URL or REMOTE/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

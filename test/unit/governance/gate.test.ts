@@ -6,7 +6,9 @@ import { MemoryBackend } from '../../../src/backends/memory/index.js';
 import type { GovernanceConfig } from '../../../src/config/governance.js';
 import { ConfigError } from '../../../src/core/errors.js';
 import { sourceViewOf } from '../../../src/governance/classify/classifier.js';
-import { Governance, GovernanceGate, locationOfUri, prepareGovernance } from '../../../src/governance/gate.js';
+import { resolveLocation } from '../../../src/backends/registry.js';
+import { RemoteSet } from '../../../src/config/remotes.js';
+import { Governance, GovernanceGate, prepareGovernance } from '../../../src/governance/gate.js';
 import { runSync } from '../../../src/sync/execute.js';
 import type { SyncEvent } from '../../../src/sync/events.js';
 import { StateDb } from '../../../src/sync/state.js';
@@ -36,8 +38,8 @@ async function governed(cfg = config) {
   const gate = new GovernanceGate({
     governance,
     classifier: governance.classifier(),
-    src: sourceViewOf(src, () => undefined, governance.environmentOf(locationOfUri('mem://src'))),
-    dstEnv: governance.environmentOf(locationOfUri('mem://dst')),
+    src: sourceViewOf(src, () => undefined, governance.environmentOf(src.location)),
+    dstEnv: governance.environmentOf(dst.location),
     keepNotes: true,
   });
   return { governance, src, dst, gate };
@@ -111,10 +113,11 @@ describe('prepareGovernance', () => {
   it('audits a run with no config file, lists denials after the summary, and closes with a signed checkpoint', async () => {
     const err: string[] = [];
     const g = await prepareGovernance({
+      loaded: { config: undefined, remotes: RemoteSet.empty() },
       statePath: join(dir, 'state.db'),
-      srcUri: join(dir, 'src'),
-      dstUri: 's3://bucket/x',
-      s3: { endpoint: 'http://127.0.0.1:1' },
+      src: resolveLocation(join(dir, 'src')),
+      dst: resolveLocation('s3://bucket/x', { s3: { endpoint: 'http://127.0.0.1:1' }, env: {} }),
+      openSpec: (spec) => resolveLocation(spec).open(),
       json: false,
       env: {},
       err: { write: (s: string) => err.push(s) } as unknown as NodeJS.WritableStream,
@@ -137,10 +140,11 @@ describe('prepareGovernance', () => {
     mkdirSync(join(dir, 'audit', 'audit.jsonl'), { recursive: true }); // a directory where the log should be
     const err: string[] = [];
     const g = await prepareGovernance({
+      loaded: { config: undefined, remotes: RemoteSet.empty() },
       statePath: join(dir, 'state.db'),
-      srcUri: join(dir, 'src'),
-      dstUri: join(dir, 'dst'),
-      s3: {},
+      src: resolveLocation(join(dir, 'src')),
+      dst: resolveLocation(join(dir, 'dst')),
+      openSpec: (spec) => resolveLocation(spec).open(),
       json: true,
       env: {},
       err: { write: (s: string) => err.push(s) } as unknown as NodeJS.WritableStream,

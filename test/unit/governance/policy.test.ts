@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { LevelScale } from '../../../src/governance/classify/levels.js';
 import { compileEnvironments, decideTransfer, environmentOf } from '../../../src/governance/policy/policy.js';
 import type { PolicyConfig } from '../../../src/config/governance.js';
+import { resolveLocation } from '../../../src/backends/registry.js';
+import { RemoteSet } from '../../../src/config/remotes.js';
 
 const scale = new LevelScale(['public', 'internal', 'confidential', 'restricted']);
 
@@ -12,24 +14,50 @@ describe('environments', () => {
     'ceph-dc1': { locations: ['s3://ml-*'], endpoint: 'https://s3.dc1.example:9000' },
     'aws-us-east-1': { kind: 'cloud', locations: ['s3://ml-*', 's3://exports/eu'] },
   });
-  const env = (uri: string, endpointHost?: string) => environmentOf(envs, { uri, ...(endpointHost ? { endpointHost } : {}) })?.id;
+  /** Where `spec` is when s3:// goes to `endpoint` (AWS when undefined). */
+  const env = (spec: string, endpoint?: string) => environmentOf(envs, resolveLocation(spec, { s3: endpoint ? { endpoint } : {}, env: {} }).location)?.id;
 
   it('places a location in the environment of its most specific pattern', () => {
-    expect(env('file:///data/images/')).toBe('onprem-dc1');
+    expect(env('/data/images/')).toBe('onprem-dc1');
     expect(env('file:///data/hr/2024/')).toBe('onprem-hr');
-    expect(env('file:///data-old/')).toBeUndefined();
-    expect(env('file:///mnt/nfs/x/')).toBe('onprem-dc1');
-    expect(env('s3://exports/eu/2024/', 's3.us-east-1.amazonaws.com')).toBe('aws-us-east-1');
-    expect(env('s3://exports/us/', 's3.us-east-1.amazonaws.com')).toBeUndefined();
+    expect(env('/data-old/')).toBeUndefined();
+    expect(env('/mnt/nfs/x/')).toBe('onprem-dc1');
+    expect(env('s3://exports/eu/2024/')).toBe('aws-us-east-1');
+    expect(env('s3://exports/us/')).toBeUndefined();
   });
 
   it('tells the same bucket name apart by endpoint', () => {
-    expect(env('s3://ml-train/', 's3.dc1.example:9000')).toBe('ceph-dc1');
-    expect(env('s3://ml-train/', 's3.us-east-1.amazonaws.com')).toBe('aws-us-east-1');
+    expect(env('s3://ml-train/', 'https://s3.dc1.example:9000')).toBe('ceph-dc1');
+    expect(env('s3://ml-train/')).toBe('aws-us-east-1');
   });
 
   it('rejects relative locations', () => {
-    expect(() => compileEnvironments({ x: { locations: ['data/x'] } })).toThrow(/absolute path or a URL/);
+    expect(() => compileEnvironments({ x: { locations: ['data/x'] } })).toThrow(/absolute path, a URL or REMOTE/);
+  });
+
+  it('places named-remote locations by remote name, by REMOTE:bucket pattern, and s3:// URLs by the remote endpoint', () => {
+    const remotes = RemoteSet.load({
+      onprem: { type: 's3', endpoint: 'https://ceph.dc1.example:7480' },
+      cloud: { type: 's3', region: 'eu-west-1' },
+    });
+    const byRemote = compileEnvironments(
+      {
+        dc1: { kind: 'onprem', remotes: ['onprem'] },
+        'dc1-hr': { locations: ['onprem:hr-data/**'] },
+        aws: { kind: 'cloud', remotes: ['cloud'] },
+      },
+      (name) => {
+        const h = resolveLocation(`${name}:probe-endpoint`, { remotes, env: {} });
+        return { type: h.location.type, endpoint: h.location.endpoint };
+      },
+    );
+    const where = (spec: string, s3?: { endpoint: string }) => environmentOf(byRemote, resolveLocation(spec, { remotes, ...(s3 ? { s3 } : {}), env: {} }).location)?.id;
+    expect(where('onprem:training/v3')).toBe('dc1');
+    expect(where('onprem:hr-data/payroll')).toBe('dc1-hr'); // the more specific pattern wins
+    expect(where('cloud:ml-data/x')).toBe('aws');
+    // the same endpoint reached without the remote's name is the same place
+    expect(where('s3://training/v3', { endpoint: 'https://ceph.dc1.example:7480' })).toBe('dc1');
+    expect(where('s3://training/v3', { endpoint: 'https://elsewhere.example' })).toBeUndefined();
   });
 });
 

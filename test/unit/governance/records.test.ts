@@ -101,6 +101,9 @@ describe('export', () => {
     });
     expect(toOcsf(rec({ type: 'denied', src: 's3://x/k', dst: '/local/k', reason: 'no' }), {})).toMatchObject({ activity_id: 2, status_id: 2, status_detail: 'no' });
     expect(toOcsf(rec({ type: 'delete', dst: '/local/k' }), {})).toMatchObject({ activity_id: 4, type_uid: 600604 });
+    // canonical location URIs: an object store is its endpoint URL, a local tree file:///
+    expect(toOcsf(rec({ type: 'transfer', src: 'file:///d/k', dst: 'http://127.0.0.1:7480/bucket/k' }), {})).toMatchObject({ activity_id: 1, dst_endpoint: { svc_name: 'object-storage' } });
+    expect(toOcsf(rec({ type: 'transfer', src: 'https://acct.blob.core.windows.net/c/k', dst: 'file:///d/k' }), {})).toMatchObject({ activity_id: 2, dst_endpoint: { svc_name: 'file' } });
     expect(toOcsf(rec({ type: 'skip' }), {})).toBeUndefined();
   });
 });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { JobHistory } from '../../../src/ops/history.js';
-import { jobWorkloads, linkBytesPerSecond, resolveOperations, windowLengthMs } from '../../../src/ops/jobs.js';
-import { jobTransferFlags } from '../../../src/cli/job.js';
+import { jobRequest, jobWorkloads, linkBytesPerSecond, resolveOperations, windowLengthMs } from '../../../src/ops/jobs.js';
+import { resolveTransferOptions } from '../../../src/config/options.js';
 import { planBandwidth } from '../../../src/ops/planner.js';
 import { formatBitRate } from '../../../src/ops/format.js';
 
@@ -40,8 +40,10 @@ describe('jobs in hybridsync.yaml', () => {
     ]);
     expect(linkBytesPerSecond(ops.links[0]!)).toBe(1.25e9);
     expect(ops.links[0]!.warnAbove).toBe(0.7);
-    const flags = jobTransferFlags(ops.jobs[0]!, '/tmp/s.db');
-    expect(flags).toMatchObject({ transfers: '4', bwlimit: '10M', maxDelete: '5', exclude: ['*.tmp'], minSize: '1K', state: '/tmp/s.db', checkers: '16' });
+    // a job is a typed library request: its options mean what the same flags mean, defaults included
+    const req = jobRequest({ ...ops, file: '/nonexistent/hybridsync.yaml' }, ops.jobs[0]!, {});
+    expect(req).toMatchObject({ mode: 'sync', src: '/data/train', dst: 's3://bucket/train', statePath: ':memory:' });
+    expect(resolveTransferOptions(req.options)).toMatchObject({ transfers: 4, bwlimit: '10M', maxDelete: 5, exclude: ['*.tmp'], minSize: 1024, checkers: 16, retries: 3 });
   });
 
   it('reports bad schedules, windows and links with their position', () => {

@@ -91,12 +91,6 @@ describe('linear-time detection on adversarial input', () => {
     const large = unit.repeat(Math.ceil(200_000 / unit.length));
     expect(await timeRatio(() => detectPii(small), () => detectPii(large))).toBeLessThan(10);
   });
-
-  it.each(Object.entries(PATTERNS))('%s: time ratio for 4x input stays linear', async (_name, unit) => {
-    const small = unit.repeat(Math.ceil(50_000 / unit.length));
-    const large = unit.repeat(Math.ceil(200_000 / unit.length));
-    expect(await timeRatio(() => detectPii(small), () => detectPii(large))).toBeLessThan(10);
-  });
 });
 
 describe('linear-time parsing of adversarial files', () => {

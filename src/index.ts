@@ -1,0 +1,27 @@
+/**
+ * hybridsync as a library:
+ *
+ *   import { sync, copy, check, openLocation, loadConfig } from 'hybridsync';
+ *   const summary = await sync('onprem:training/v3', 'cloud:ml-data/training/v3', {
+ *     options: { transfers: 16, checksum: true },
+ *     onEvent: (e) => console.log(JSON.stringify(e)),
+ *   });
+ *
+ * Locations are `REMOTE:bucket/prefix` (remotes from hybridsync.yaml or
+ * HYBRIDSYNC_REMOTE_<NAME>_<KEY>), `s3://bucket/prefix`, `az://container/prefix`, a local
+ * path or `file:///path`. Options are the CLI's (camelCase, typed or as strings, same
+ * defaults). Errors are the typed errors below; each carries a `hint` and whether a retry
+ * may help.
+ */
+export { sync, copy, check, transfer, prepareTransfer, openLocation, describeLocation } from './api/transfer.js';
+export type { RunContext, TransferRequest, TransferCall, PreparedTransfer } from './api/transfer.js';
+export { loadConfig, type LoadedConfig } from './config/load.js';
+export { RemoteSet, type RemoteConfig } from './config/remotes.js';
+export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type Mode, type Compare } from './config/options.js';
+export type { RunSummary, SyncEvent } from './sync/events.js';
+export { runSync, type RunOptions } from './sync/execute.js';
+export { StateDb } from './sync/state.js';
+export type { Backend, Features, ChunkWriter, ChunkedUpload } from './core/backend.js';
+export type { Entry, WriteMeta, WriteResult } from './core/entry.js';
+export type { Location } from './core/location.js';
+export * from './core/errors.js';

@@ -1,0 +1,34 @@
+/** Test helpers for the Azurite started by scripts/services/start-azurite.sh (via ensure-services.sh). */
+import { BlobServiceClient } from '@azure/storage-blob';
+import { randomBytes } from 'node:crypto';
+import { objectLocation, type Location } from '../../src/core/location.js';
+import { describeAzureConnection, type AzureConnectionOptions } from '../../src/backends/azure/index.js';
+
+export function azureEnv(): AzureConnectionOptions & { connectionString: string } {
+  const connectionString = process.env.AZURE_STORAGE_CONNECTION_STRING;
+  if (!connectionString) {
+    throw new Error('Azure test server not configured: run the tests with `npm test` (it starts Azurite), or eval "$(bash scripts/services/start-azurite.sh | grep ^export)"');
+  }
+  return { connectionString };
+}
+
+export function azureTestClient(): BlobServiceClient {
+  return BlobServiceClient.fromConnectionString(azureEnv().connectionString, { retryOptions: { maxTries: 1 } });
+}
+
+export async function createTestContainer(client: BlobServiceClient, prefix = 'hs'): Promise<string> {
+  const name = `${prefix}-${randomBytes(5).toString('hex')}`;
+  await client.getContainerClient(name).create();
+  return name;
+}
+
+export async function deleteContainer(client: BlobServiceClient, name: string): Promise<void> {
+  await client.getContainerClient(name).deleteIfExists();
+}
+
+/** The Location the remote config would build for az://container/path on this connection. */
+export function azureLocation(container: string, path = '', conn: AzureConnectionOptions = azureEnv()): Location {
+  const d = describeAzureConnection(conn);
+  const prefix = path && !path.endsWith('/') ? `${path}/` : path;
+  return objectLocation({ type: 'azureblob', scheme: 'az', remote: '', container, prefix, endpoint: d.endpoint, account: d.account, display: `az://${container}/${prefix}` });
+}

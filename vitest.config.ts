@@ -9,5 +9,9 @@ export default defineConfig({
     fileParallelism: true,
     maxWorkers: 2,
     reporters: ['default'],
+    // in-process S3 clients (helpers, library-level tests) on Node < 22: the SDK's
+    // NodeVersionSupportWarning, silenced as bin/hybridsync.js does for users
+    // (test/e2e/runtime.test.ts checks the CLI without this)
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

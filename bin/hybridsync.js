@@ -4,6 +4,13 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
+// The AWS SDK warns once per process, on Node < 22, that its releases after January 2027
+// will need Node 22 (NodeVersionSupportWarning). hybridsync pins an SDK that supports the
+// Node it runs on (package.json engines), so for a user it is noise. The SDK's own switch
+// (read when the first S3 client is created) silences only that warning; a user's explicit
+// setting wins, and no other warning is touched.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');
 if (existsSync(built) && !process.env.HYBRIDSYNC_FROM_SOURCE) {

@@ -16,16 +16,6 @@ import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
 import { syncCommand } from './sync.js';
 
-// The AWS SDK warns on every start that future versions will need Node 22; we pin a
-// version that supports Node 20, so the warning is noise for users.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const text = typeof warning === 'string' ? warning : warning.message;
-  const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-  if (type === 'NodeVersionSupportWarning' || /NodeVersionSupportWarning/.test(text)) return;
-  (emitWarning as (...a: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
-
 const program = new Command('hybridsync')
   .description('Verified, resumable, governed sync of ML data between on-prem storage and cloud object storage')
   .version('0.1.0')

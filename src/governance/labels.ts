@@ -7,6 +7,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { sqliteOptions } from '../lib/sqlite.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS classification_labels (
@@ -52,7 +53,7 @@ export class LabelStore implements LabelLookup {
   constructor(db: string | Database.Database) {
     if (typeof db === 'string') {
       if (db !== ':memory:') mkdirSync(dirname(db), { recursive: true, mode: 0o700 });
-      this.db = new Database(db);
+      this.db = new Database(db, sqliteOptions());
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('busy_timeout = 10000');
       this.owned = true;

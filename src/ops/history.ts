@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RunSummary } from '../sync/events.js';
 import { pidAlive } from '../lib/process.js';
+import { sqliteOptions } from '../lib/sqlite.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -60,7 +61,7 @@ export class JobHistory {
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new Database(path);
+    this.db = new Database(path, sqliteOptions());
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 10000');
     this.db.exec(SCHEMA);

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { homedir } from 'node:os';
 import type { ChunkJournal, CompletedChunk, JournaledUpload } from '../core/backend.js';
+import { sqliteOptions } from '../lib/sqlite.js';
 
 export function defaultStatePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.HYBRIDSYNC_STATE_DIR ?? join(homedir(), '.hybridsync'), 'state.db');
@@ -70,7 +71,7 @@ export class StateDb {
 
   constructor(readonly path: string = defaultStatePath()) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new Database(path);
+    this.db = new Database(path, sqliteOptions());
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 10000');

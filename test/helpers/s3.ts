@@ -9,7 +9,10 @@ import {
   AbortMultipartUploadCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 
 export function s3Env(): { endpoint: string; accessKeyId: string; secretAccessKey: string } {
   const endpoint = process.env.AWS_ENDPOINT_URL;
@@ -28,6 +31,37 @@ export function testClient(): S3Client {
     region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/**
+ * The second endpoint of the same Ceph RGW: S3 over TLS 1.3 only (https://localhost:7443,
+ * certificate from a test CA) as a second user with its own keys and buckets — for tests
+ * between two endpoints with different credentials (e.g. onprem http <-> cloud https).
+ * The CA is passed explicitly (scripts/test.sh unsets AWS_CA_BUNDLE).
+ */
+export function s3Env2(): { endpoint: string; accessKeyId: string; secretAccessKey: string; caBundle: string } {
+  const endpoint = process.env.HYBRIDSYNC_TEST_S3_TLS_ENDPOINT;
+  const accessKeyId = process.env.HYBRIDSYNC_TEST_S3_USER2_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.HYBRIDSYNC_TEST_S3_USER2_SECRET_ACCESS_KEY;
+  const caBundle = process.env.HYBRIDSYNC_TEST_CA_BUNDLE;
+  if (!endpoint || !accessKeyId || !secretAccessKey || !caBundle) {
+    throw new Error('second S3 test endpoint not configured: run the tests with `npm test` (it starts Ceph RGW with TLS), or source $TMPDIR/ceph-rgw-data/s3.env');
+  }
+  return { endpoint, accessKeyId, secretAccessKey, caBundle };
+}
+
+/** A client for s3Env2(): TLS 1.3 minimum, trusting only the test CA. */
+export function testClient2(): S3Client {
+  const e = s3Env2();
+  return new S3Client({
+    endpoint: e.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey },
+    requestHandler: new NodeHttpHandler({ httpsAgent: new HttpsAgent({ ca: readFileSync(e.caBundle), minVersion: 'TLSv1.3', keepAlive: true }) }),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });

@@ -15,6 +15,7 @@ import { azureTestClient, createTestContainer, deleteContainer } from '../helper
 import { createTestBucket, deleteBucket, getObjectMd5, testClient } from '../helpers/s3.js';
 import { md5, randomFile, tempDir, treeHashes } from '../helpers/fs.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
+import { sqliteOptions } from '../../src/lib/sqlite.js';
 
 let az: BlobServiceClient;
 let s3: S3Client;
@@ -118,7 +119,7 @@ describe('SIGKILL during a staged-block upload to Azure', () => {
     const stateFile = join(stateDir, 'state.db');
     const chunks = (): number => {
       try {
-        const db = new Database(stateFile, { readonly: true, fileMustExist: true });
+        const db = new Database(stateFile, { ...sqliteOptions(), readonly: true, fileMustExist: true });
         try {
           return (db.prepare('SELECT count(*) AS n FROM upload_chunks').get() as { n: number }).n;
         } finally {

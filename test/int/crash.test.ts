@@ -12,6 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, testClient } from '../helpers/s3.js';
 import { randomFile, tempDir, treeHashes } from '../helpers/fs.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
+import { sqliteOptions } from '../../src/lib/sqlite.js';
 
 let client: S3Client;
 let bucket: string;
@@ -26,7 +27,7 @@ afterAll(async () => {
 
 function journaledParts(stateFile: string): number {
   try {
-    const db = new Database(stateFile, { readonly: true, fileMustExist: true });
+    const db = new Database(stateFile, { ...sqliteOptions(), readonly: true, fileMustExist: true });
     try {
       return (db.prepare('SELECT count(*) AS n FROM upload_chunks').get() as { n: number }).n;
     } finally {

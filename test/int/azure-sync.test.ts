@@ -7,7 +7,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +14,7 @@ import { azureTestClient, createTestContainer, deleteContainer } from '../helper
 import { createTestBucket, deleteBucket, getObjectMd5, testClient } from '../helpers/s3.js';
 import { md5, randomFile, tempDir, treeHashes } from '../helpers/fs.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
-import { sqliteOptions } from '../../src/lib/sqlite.js';
+import { journaledChunks } from '../helpers/state.js';
 
 let az: BlobServiceClient;
 let s3: S3Client;
@@ -117,18 +116,8 @@ describe('SIGKILL during a staged-block upload to Azure', () => {
     const big = tempDir('az-sync-big');
     for (let i = 0; i < 2; i++) randomFile(big, `ckpt-${i}.pt`, 24 * 1024 * 1024 + i);
     const stateFile = join(stateDir, 'state.db');
-    const chunks = (): number => {
-      try {
-        const db = new Database(stateFile, { ...sqliteOptions(), readonly: true, fileMustExist: true });
-        try {
-          return (db.prepare('SELECT count(*) AS n FROM upload_chunks').get() as { n: number }).n;
-        } finally {
-          db.close();
-        }
-      } catch {
-        return 0;
-      }
-    };
+    const chunks = (): number => journaledChunks(stateFile);
+
     const args = ['sync', big, `az://${container}/big`, '--part-size', '4M', '--multipart-threshold', '8M', '--no-progress'];
     const child = spawnCli([...args, '--bwlimit', '6M'], env());
     const exited = new Promise<void>((r) => child.on('exit', () => r()));

@@ -6,13 +6,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, testClient } from '../helpers/s3.js';
 import { randomFile, tempDir, treeHashes } from '../helpers/fs.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
-import { sqliteOptions } from '../../src/lib/sqlite.js';
+import { journaledChunks } from '../helpers/state.js';
 
 let client: S3Client;
 let bucket: string;
@@ -25,18 +24,6 @@ afterAll(async () => {
   client.destroy();
 });
 
-function journaledParts(stateFile: string): number {
-  try {
-    const db = new Database(stateFile, { ...sqliteOptions(), readonly: true, fileMustExist: true });
-    try {
-      return (db.prepare('SELECT count(*) AS n FROM upload_chunks').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return 0;
-  }
-}
 
 async function killWhen(args: string[], env: NodeJS.ProcessEnv, ready: () => boolean, maxMs: number): Promise<void> {
   const child = spawnCli(args, env);
@@ -59,8 +46,8 @@ describe('SIGKILL at any point, then rerun', () => {
     const slow = ['sync', src, dst, '--bwlimit', '12M', '--transfers', '4', '--no-progress'];
 
     // 1: kill as soon as a multipart part is journaled
-    await killWhen(slow, env, () => journaledParts(stateFile) > 0, 60_000);
-    expect(journaledParts(stateFile)).toBeGreaterThan(0);
+    await killWhen(slow, env, () => journaledChunks(stateFile) > 0, 60_000);
+    expect(journaledChunks(stateFile)).toBeGreaterThan(0);
     // 2, 3: kill at arbitrary moments
     for (const ms of [1300, 2100]) await killWhen(slow, env, () => false, ms);
 
@@ -77,7 +64,7 @@ describe('SIGKILL at any point, then rerun', () => {
       expect(await getObjectMd5(client, bucket, o.key)).toBe(want.get(o.key.slice(2)));
     }
     expect(await openUploads(client, bucket)).toEqual([]);
-    expect(journaledParts(stateFile)).toBe(0);
+    expect(journaledChunks(stateFile)).toBe(0);
     const check = await runCli(['check', src, dst], { env });
     expect(check.code, check.stdout).toBe(0);
   });

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.hybridsync/**', 'test-artifacts/**'] },
+  { ignores: ['.cache/**', 'dist/**', 'node_modules/**', 'coverage/**', '.hybridsync/**', 'test-artifacts/**'] },
   js.configs.recommended,
   { files: ['bin/**/*.js', 'scripts/**/*.js', 'bench/**/*.js'], languageOptions: { globals: { process: 'readonly', console: 'readonly' } } },
   ...tseslint.configs.recommended,

@@ -165,6 +165,11 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
   try {
     src = open(srcH, onListError);
     dst = open(dstH);
+    if (options.storageClass && !dst.features.storageClass && req.mode !== 'check') {
+      throw new UsageError(`--storage-class ${options.storageClass}: ${dst.uri} keeps no storage classes`, {
+        hint: 'storage classes (S3) and access tiers (Azure) apply to object stores; drop the flag for this destination',
+      });
+    }
     if (options.createBucket && !options.dryRun) await createContainer(dst, req.signal);
     state = new StateDb(statePath);
   } catch (err) {

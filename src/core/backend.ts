@@ -164,15 +164,12 @@ export interface Features {
   readonly chunkedUpload: boolean;
   /** Reading is local I/O: hashing a file by reading it is cheap (no --download needed). */
   readonly cheapReads: boolean;
-  readonly metadata: boolean;
+  /** Implements {@link Tagger}: classification travels as object tags. */
   readonly tags: boolean;
+  /** Stores a storage class / access tier per object (--storage-class). */
   readonly storageClass: boolean;
-  /** Listing reveals real content mtimes (false for S3: needs metadata via HEAD). */
-  readonly listHasExactMtime: boolean;
-  /** Maximum key length in UTF-8 bytes, if limited. */
+  /** Maximum key length in UTF-8 bytes (including the root's prefix), if limited. */
   readonly maxKeyBytes?: number;
-  /** Keys must be valid UTF-8. */
-  readonly requiresUtf8Keys: boolean;
 }
 
 /** Optional capability: server-side copy from another backend of the same kind. */

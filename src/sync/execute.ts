@@ -133,7 +133,7 @@ class SyncRun {
       ignoreExisting: o.ignoreExisting,
       filter: o.filter,
       dstMaxKeyBytes: o.dst.features.maxKeyBytes,
-      dstPrefixBytes: o.dst.location.type === 'local' ? 0 : Buffer.byteLength(o.dst.location.path),
+      dstPrefixBytes: o.dst.features.maxKeyBytes !== undefined ? Buffer.byteLength(o.dst.location.path) : 0,
     };
     this.runId = this.state.startRun(o.mode, this.srcLoc, this.dstLoc);
     setMaxListeners(0, this.signal);

@@ -9,7 +9,7 @@
  *
  * Metadata: `mtime` in rclone's azureblob format (RFC 3339 with nanoseconds, so rclone reads
  * it) and `md5chksum` (base64, as on S3). Listings include metadata, so they carry the
- * exact mtime too: no per-blob HEAD (listHasExactMtime).
+ * exact mtime too: no per-blob HEAD (entries come with mtimeExact).
  *
  * Chunked uploads (ChunkWriter) are staged blocks: invisible until Put Block List commits
  * them. The upload token is a random block-id prefix; block ids are
@@ -178,12 +178,9 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
     serverSideCopy: false,
     chunkedUpload: true,
     cheapReads: false,
-    metadata: true,
     tags: true,
     storageClass: true,
-    listHasExactMtime: true,
     maxKeyBytes: 1024,
-    requiresUtf8Keys: true,
   };
   readonly chunkLimits: ChunkLimits = { minChunkSize: 1024 * 1024, maxChunkSize: MAX_BLOCK_SIZE, maxChunks: MAX_BLOCKS };
   readonly uri: string;

@@ -82,11 +82,8 @@ export class LocalBackend implements Backend {
     serverSideCopy: false,
     chunkedUpload: false,
     cheapReads: true,
-    metadata: false,
     tags: false,
     storageClass: false,
-    listHasExactMtime: true,
-    requiresUtf8Keys: false,
   };
   readonly root: string;
   readonly location: Location;

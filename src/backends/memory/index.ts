@@ -22,11 +22,8 @@ export class MemoryBackend implements Backend {
     serverSideCopy: false,
     chunkedUpload: false,
     cheapReads: true,
-    metadata: true,
     tags: false,
     storageClass: false,
-    listHasExactMtime: true,
-    requiresUtf8Keys: false,
   };
   readonly objects = new Map<string, Stored>();
 

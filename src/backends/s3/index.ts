@@ -115,12 +115,9 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     serverSideCopy: true,
     chunkedUpload: true,
     cheapReads: false,
-    metadata: true,
     tags: true,
     storageClass: true,
-    listHasExactMtime: false,
     maxKeyBytes: 1024,
-    requiresUtf8Keys: true,
   };
   readonly chunkLimits = { minChunkSize: MIN_PART, maxChunkSize: MAX_SINGLE_COPY, maxChunks: MAX_PARTS };
   readonly uri: string;

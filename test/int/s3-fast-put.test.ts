@@ -2,6 +2,7 @@
  * The small-object PUT path (fast-put.ts) against Ceph: same bytes, metadata and errors as
  * the SDK path it replaces, for keys that need encoding.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeadObjectCommand, GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -54,6 +55,26 @@ describe('small-object PUT path', () => {
       await wrong.close();
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = saved;
+    }
+  });
+});
+
+describe('multipart parts', () => {
+  it('are signed with the SHA-256 the engine computed (the SDK does not hash them again) and the server verifies it', async () => {
+    const b = openLocation(`s3://${bucket}/parts/`, { transfer: { retries: 1 } }) as S3Backend;
+    const data = Buffer.alloc(5 * 1024 * 1024, 3);
+    const right = createHash('sha256').update(data).digest('hex');
+    const up = await b.openChunkedUpload('p.bin', { size: data.length, mtimeMs: 1_700_000_000_000 });
+    try {
+      // a wrong hash, signed as given, must be refused by the server: so the given one is what is signed
+      await expect(up.writeChunk(0, Buffer.from(data), right.replace(/^./, (c) => (c === '0' ? '1' : '0')))).rejects.toThrow();
+      const token = await up.writeChunk(0, data, right);
+      const entry = await up.complete([{ index: 0, token, size: data.length, sha256: right }], md5(data));
+      expect(entry.md5).toBe(md5(data));
+      expect(await getObjectMd5(client, bucket, 'parts/p.bin')).toBe(md5(data));
+    } finally {
+      await up.abort().catch(() => undefined);
+      await b.close();
     }
   });
 });

@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../core/errors.js';
 
 /**
- * SHA-256 of a request body computed by the caller (multipart parts), keyed by the command
- * input: the signer then uses it instead of hashing the body again, and the server verifies
- * the body against it (XAmzContentSHA256Mismatch otherwise).
+ * SHA-256 of a request body computed by the caller (multipart parts), keyed by the body
+ * buffer itself: the signer then uses it instead of hashing the body again, and the server
+ * verifies the body against it (XAmzContentSHA256Mismatch otherwise). Keyed by the body,
+ * not the command input: the SDK's own middleware copies the input before the build step.
  */
 export const signedPayloadHash = new WeakMap<object, string>();
 
@@ -115,7 +116,8 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
   client.middlewareStack.add(
     (next) => async (args) => {
       const req = args.request as { headers?: Record<string, string> };
-      const known = signedPayloadHash.get(args.input as object);
+      const body = (args.input as { Body?: unknown }).Body;
+      const known = typeof body === 'object' && body !== null ? signedPayloadHash.get(body) : undefined;
       if (req.headers && known) req.headers['x-amz-content-sha256'] = known;
       else if (req.headers && ('content-md5' in req.headers || 'Content-MD5' in req.headers)) {
         req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';

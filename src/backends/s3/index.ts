@@ -462,7 +462,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
           key,
           () => {
             const input = { Bucket: this.bucket, Key: this.prefix + key, UploadId: uploadId, PartNumber: index + 1, Body: data, ContentLength: data.length };
-            signedPayloadHash.set(input, sha256); // the server verifies the part against it
+            signedPayloadHash.set(data, sha256); // signed as is: the server verifies the part against it
             return this.client.send(new UploadPartCommand(input), { abortSignal: opts.signal });
           },
           opts.signal,

@@ -87,11 +87,16 @@ function printVerify(v: VerifyResult, json: boolean): void {
   const out: string[] = [];
   if (v.ok) {
     out.push(`OK ${v.file}: ${v.records} records, ${v.checkpoints} signed checkpoints (key ${v.keyId})${v.lastCheckpoint ? `, last checkpoint at ${v.lastCheckpoint.time}` : ''}`);
-  } else {
-    const b = v.firstBad!;
+  } else if (v.firstBad) {
+    const b = v.firstBad;
     out.push(`FAILED ${v.file}: first bad record at line ${b.line} (record ${b.seq}${b.type ? `, ${b.type}` : ''}${b.time ? `, ${b.time}` : ''}): ${b.problem}`);
+  } else {
+    out.push(`FAILED ${v.file}: ${v.records} records and ${v.checkpoints} signed checkpoints hold, but ${v.mirrorFailure}`);
   }
-  for (const m of v.mirrors) out.push(`  mirror ${m.uri}: ${m.problem ? `unreadable (${m.problem})` : `${m.checkpoints} checkpoint copies, largest tree size ${m.largestTreeSize ?? 0}`}`);
+  for (const m of v.mirrors) {
+    const lacks = m.missing > 0 ? `, lacks ${m.missing} of the log's ${v.checkpoints}` : '';
+    out.push(`  mirror ${m.uri}: ${m.problem ? `unreadable (${m.problem})` : `${m.checkpoints} checkpoint copies, largest tree size ${m.largestTreeSize ?? 0}${lacks}`}`);
+  }
   for (const w of v.warnings) out.push(`  warning: ${w}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }
@@ -131,7 +136,10 @@ function filterOf(f: AuditFlags): { filter: AuditFilter; text: string } {
 async function verifyFirst(f: AuditFlags, ctx: ReturnType<typeof context>): Promise<VerifyResult | undefined> {
   if (!f.verify) return undefined;
   const v = await verify(f, ctx);
-  if (!v.ok) process.stderr.write(`hybridsync: WARNING: ${ctx.file} fails verification at line ${v.firstBad?.line}: ${v.firstBad?.problem}\n`);
+  if (!v.ok) {
+    const why = v.firstBad ? `at line ${v.firstBad.line}: ${v.firstBad.problem}` : `: ${v.mirrorFailure}`;
+    process.stderr.write(`hybridsync: WARNING: ${ctx.file} fails verification ${why}\n`);
+  }
   return v;
 }
 

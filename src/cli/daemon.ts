@@ -61,7 +61,7 @@ export function daemonCommand(): Command {
           },
         });
         metrics.attach(daemon);
-        const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}) });
+        const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}), ...(server.allowedHosts ? { allowedHosts: server.allowedHosts } : {}) });
         daemon.start();
         log(`hybridsync daemon: ${ops.jobs.length} job(s), ${ops.links.length} link(s); API and dashboard on ${http.url}/${token ? ' (bearer token required)' : ''}`);
         for (const j of daemon.jobs()) log(`${j.name}: next run ${j.nextRun ? new Date(j.nextRun).toISOString() : 'when triggered'}`);

@@ -94,6 +94,10 @@ export const operationsSchema = z.object({
     .object({
       listen: z.string().default('127.0.0.1:8787').describe('HOST:PORT of the HTTP API and dashboard'),
       tokenEnv: z.string().default('HYBRIDSYNC_API_TOKEN').describe('environment variable holding the bearer token'),
+      allowedHosts: z
+        .array(z.string())
+        .optional()
+        .describe('names the Host header may carry besides the listen address (a DNS name, a reverse proxy): "name" on any port, "name:port"'),
     })
     .strict()
     .optional(),

@@ -2,18 +2,21 @@
  * The daemon's HTTP API (hono). JSON under /api, Prometheus text at /metrics, probes at
  * /healthz and /readyz, the dashboard at /. Bound to loopback unless configured otherwise;
  * on any other address a bearer token is required (checked here for everything but the
- * probes and the dashboard's static page). HTTP statuses are mapped in this file only.
+ * probes and the dashboard's static page). Other web sites are kept out by the checks of
+ * same-origin.ts (Host on every route; Origin, Sec-Fetch-Site and the per-daemon token on
+ * state-changing requests). HTTP statuses are mapped in this file only.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Hono, type Context } from 'hono';
 import type { Daemon } from '../ops/daemon.js';
 import { JobAlreadyRunningError } from '../ops/scheduler.js';
-import { DASHBOARD_HTML } from './dashboard.js';
+import { dashboardHtml } from './dashboard.js';
 import type { AuditFilter } from '../governance/audit/export.js';
 import { parseDuration } from '../lib/units.js';
 import type { AuditFeed } from './audit-feed.js';
 import type { OpsMetrics } from './metrics.js';
+import { CSRF_HEADER, crossOriginReason, csrfMatches, hostAllowed, newCsrfToken, type ServedAddress } from './same-origin.js';
 
 export interface ApiOptions {
   readonly daemon: Daemon;
@@ -22,6 +25,10 @@ export interface ApiOptions {
   readonly token?: string;
   /** The audit trail, for /api/audit. */
   readonly audit?: AuditFeed;
+  /** The address being served, for the Host check; undefined until listening (requests are refused). */
+  readonly served: () => ServedAddress | undefined;
+  /** The token state-changing requests carry in X-Hybridsync-CSRF (default: a fresh random one). */
+  readonly csrfToken?: string;
 }
 
 /** An ISO 8601 time, or a duration ago ("7d"), as ms since the epoch. */
@@ -58,15 +65,30 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-const problem = (c: Context, status: 400 | 401 | 404 | 409 | 503, message: string) => c.json({ error: message }, status);
+const problem = (c: Context, status: 400 | 401 | 403 | 404 | 409 | 421 | 503, message: string) => c.json({ error: message }, status);
 
 export function createApi(o: ApiOptions): Hono {
   const app = new Hono();
   const { daemon, metrics } = o;
+  const csrfToken = o.csrfToken ?? newCsrfToken();
+  const page = dashboardHtml(csrfToken);
 
+  app.use('*', async (c, next) => {
+    const served = o.served();
+    const host = c.req.header('host');
+    if (!served || !hostAllowed(host, served)) {
+      return problem(c, 421, `this daemon does not serve the host "${host ?? ''}": use the address it listens on, or add the name to server.allowedHosts`);
+    }
+    await next();
+  });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => (daemon.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
-  app.get('/', (c) => c.html(DASHBOARD_HTML));
+  app.get('/', (c) => {
+    c.header('Cache-Control', 'no-store');
+    c.header('X-Frame-Options', 'DENY');
+    c.header('Content-Security-Policy', "frame-ancestors 'none'");
+    return c.html(page);
+  });
 
   if (o.token) {
     const token = o.token;
@@ -80,6 +102,17 @@ export function createApi(o: ApiOptions): Hono {
     app.use('/api/*', guard);
     app.use('/metrics', guard);
   }
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
+    const refused = crossOriginReason({ origin: c.req.header('origin'), secFetchSite: c.req.header('sec-fetch-site'), host: c.req.header('host') ?? '' });
+    if (refused) return problem(c, 403, refused);
+    if (!csrfMatches(c.req.header(CSRF_HEADER), csrfToken)) {
+      return problem(c, 403, `a state-changing request needs the ${CSRF_HEADER} header: the dashboard sends it; other clients read it from GET /api/session`);
+    }
+    await next();
+  });
+
+  app.get('/api/session', (c) => c.json({ csrfHeader: CSRF_HEADER, csrfToken }));
 
   app.get('/api/jobs', (c) => c.json({ jobs: daemon.jobs() }));
   app.get('/api/jobs/:name', (c) => {

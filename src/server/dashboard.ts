@@ -2,13 +2,23 @@
  * The web dashboard: one self-contained page (no build step, no CDN) that polls the API
  * every second. Jobs with status and next run, live runs with progress and a throughput
  * chart, link utilization against the warning line, recent runs, and the bandwidth plan.
- * With a token, open it as /#token=... once; the page keeps it for the session.
+ * With a token, open it as /#token=... once; the page keeps it for the session. The page
+ * carries the daemon's per-process CSRF token (same-origin.ts) and sends it on its POSTs.
  */
-export const DASHBOARD_HTML = `<!doctype html>
+import { CSRF_HEADER } from './same-origin.js';
+
+/** The page, with the daemon's CSRF token embedded (base64url: nothing to escape). */
+export function dashboardHtml(csrfToken: string): string {
+  if (!/^[\w-]+$/.test(csrfToken)) throw new RangeError('the CSRF token must be base64url');
+  return DASHBOARD_HTML.replace('<meta name="hybridsync-csrf">', `<meta name="hybridsync-csrf" data-header="${CSRF_HEADER}" content="${csrfToken}">`);
+}
+
+const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="hybridsync-csrf">
 <title>hybridsync</title>
 <style>
   :root { --fg:#1d2433; --muted:#6b7385; --line:#e3e6ec; --ok:#1f8a4c; --bad:#c0392b; --warn:#d68910; --accent:#2f6fdb; }
@@ -52,7 +62,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   if (m) { sessionStorage.setItem('hybridsync-token', decodeURIComponent(m[1])); history.replaceState(null, '', location.pathname); }
   const token = sessionStorage.getItem('hybridsync-token');
   const headers = token ? { Authorization: 'Bearer ' + token } : {};
-  const api = (path, init = {}) => fetch(path, { ...init, headers }).then((r) => { if (!r.ok) throw new Error(path + ': HTTP ' + r.status); return r.json(); });
+  const csrf = document.querySelector('meta[name="hybridsync-csrf"]');
+  const api = (path, init = {}) => fetch(path, { ...init, headers: { ...headers, ...init.headers } }).then((r) => { if (!r.ok) throw new Error(path + ': HTTP ' + r.status); return r.json(); });
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
   const bytes = (n) => { const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']; let i = 0; while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; } return (i ? n.toFixed(1) : n) + ' ' + u[i]; };
@@ -85,7 +96,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 
   async function runJob(name, btn) {
     btn.disabled = true;
-    try { await api('/api/jobs/' + encodeURIComponent(name) + '/run', { method: 'POST' }); } catch (e) { alert(e.message); }
+    try { await api('/api/jobs/' + encodeURIComponent(name) + '/run', { method: 'POST', headers: { [csrf.dataset.header]: csrf.content } }); } catch (e) { alert(e.message); }
     refresh();
   }
 

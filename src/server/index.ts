@@ -9,6 +9,7 @@ import type { Daemon } from '../ops/daemon.js';
 import { createApi, isLoopback } from './api.js';
 import type { AuditFeed } from './audit-feed.js';
 import type { OpsMetrics } from './metrics.js';
+import type { ServedAddress } from './same-origin.js';
 
 export interface RunningServer {
   readonly url: string;
@@ -16,15 +17,34 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(o: { daemon: Daemon; metrics: OpsMetrics; host: string; port: number; token?: string; audit?: AuditFeed }): Promise<RunningServer> {
+export interface ServerOptions {
+  readonly daemon: Daemon;
+  readonly metrics: OpsMetrics;
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string;
+  readonly audit?: AuditFeed;
+  /** server.allowedHosts: names besides the listen address that the Host header may carry. */
+  readonly allowedHosts?: readonly string[];
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
   if (!isLoopback(o.host) && !o.token) {
     throw new UsageError(`refusing to listen on ${o.host} without a bearer token`, {
       hint: 'set the token in the environment variable named by server.tokenEnv (default HYBRIDSYNC_API_TOKEN), or listen on 127.0.0.1',
     });
   }
-  const app = createApi({ daemon: o.daemon, metrics: o.metrics, ...(o.token ? { token: o.token } : {}), ...(o.audit ? { audit: o.audit } : {}) });
+  let served: ServedAddress | undefined;
+  const app = createApi({
+    daemon: o.daemon,
+    metrics: o.metrics,
+    served: () => served,
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
+  });
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: o.host, port: o.port }, (info: AddressInfo) => {
+      served = { host: o.host, port: info.port, ...(o.allowedHosts ? { allowedHosts: o.allowedHosts } : {}) };
       const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
       resolve({
         url: `http://${host}:${info.port}`,

@@ -50,6 +50,12 @@ function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Start
   });
 }
 
+/** POST as the dashboard does: with the daemon's CSRF token (GET /api/session). */
+async function post(base: string, path: string, headers: Record<string, string> = {}): Promise<Response> {
+  const session = (await (await fetch(`${base}/api/session`, { headers })).json()) as { csrfHeader: string; csrfToken: string };
+  return fetch(base + path, { method: 'POST', headers: { ...headers, [session.csrfHeader]: session.csrfToken } });
+}
+
 async function until<T>(what: string, fn: () => Promise<T | undefined>, tries = 600): Promise<T> {
   for (let i = 0; i < tries; i++) {
     const v = await fn();
@@ -104,9 +110,11 @@ describe('hybridsync daemon', () => {
     expect(jobs.jobs.map((j) => j.name)).toEqual(['push', 'nightly']);
     expect(jobs.jobs[1]!.nextRun).toBeGreaterThan(Date.now());
 
-    const trigger = await fetch(`${d.url}/api/jobs/push/run`, { method: 'POST' });
+    // without the token (a page of another site cannot read it), the job does not start
+    expect((await fetch(`${d.url}/api/jobs/push/run`, { method: 'POST' })).status).toBe(403);
+    const trigger = await post(d.url, '/api/jobs/push/run');
     expect(trigger.status).toBe(202);
-    expect((await fetch(`${d.url}/api/jobs/nope/run`, { method: 'POST' })).status).toBe(404);
+    expect((await post(d.url, '/api/jobs/nope/run')).status).toBe(404);
 
     const last = await until('the run to finish', async () => {
       const r = (await (await get('/api/jobs/push')).json()) as { running: boolean; lastRun: { status: string } | null };
@@ -138,8 +146,8 @@ describe('hybridsync daemon', () => {
     // 8 Mbps = 1 MB/s: the 2.4 MB job takes about 2.4 s, long enough to be stopped midway
     const s = setup('8Mbps', 6, 400_000);
     const d = await startDaemon(['--config', s.cfg, '--state', s.state]);
-    expect((await fetch(`${d.url}/api/jobs/push/run`, { method: 'POST' })).status).toBe(202);
-    expect((await fetch(`${d.url}/api/jobs/push/run`, { method: 'POST' })).status).toBe(409);
+    expect((await post(d.url, '/api/jobs/push/run')).status).toBe(202);
+    expect((await post(d.url, '/api/jobs/push/run')).status).toBe(409);
     const live = await until('live progress', async () => {
       const r = (await (await fetch(`${d.url}/api/runs`)).json()) as { live: Array<{ job: string; lane: string; progress: { bytesDone: number; bytesPlanned: number } }> };
       return r.live[0] && r.live[0].progress.bytesDone > 0 ? r.live[0] : undefined;
@@ -174,6 +182,8 @@ describe('hybridsync daemon', () => {
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
     expect((await fetch(`${base}/api/jobs`, { headers: { Authorization: 'Bearer wrong-token!' } })).status).toBe(401);
     expect((await fetch(`${base}/api/jobs`, { headers: { Authorization: 'Bearer s3cret-token' } })).status).toBe(200);
+    expect((await fetch(`${base}/api/session`)).status).toBe(401);
+    expect((await post(base, '/api/jobs/nope/run', { Authorization: 'Bearer s3cret-token' })).status).toBe(404);
     d.child.kill('SIGTERM');
     expect(await d.exit).toBe(0);
   });

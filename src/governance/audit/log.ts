@@ -8,11 +8,15 @@
  *
  * Every `checkpointEvery` records and whenever a run ends, a checkpoint record commits
  * to the RFC 6962 root over all lines before it, signed with Ed25519; the checkpoint is
- * then copied to the configured mirrors. The writer never throws into the sync engine:
- * a failure is kept in `failure` (the gate stops the run on it) and thrown by close().
+ * then copied to the configured mirrors. At close, each mirror that took this writer's
+ * copies is listed and given every checkpoint of the log it lacks (a run while the mirror
+ * was unreachable or not yet configured, a writer killed before its copy): the log is read
+ * for them only when the mirror holds fewer checkpoints than the log. The writer never
+ * throws into the sync engine: a failure is kept in `failure` (the gate stops the run on
+ * it) and thrown by close().
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createReadStream, closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError } from '../../core/errors.js';
@@ -47,6 +51,8 @@ interface Tail {
   frontier: string[];
   /** Records since the last checkpoint. */
   sinceCheckpoint: number;
+  /** Checkpoints in the log. */
+  checkpoints: number;
 }
 
 const BATCH_RECORDS = 1024;
@@ -81,6 +87,10 @@ export class AuditLog {
   failure: Error | undefined;
   /** Checkpoints this writer signed (tests and the run summary). */
   readonly checkpoints: SignedCheckpoint[] = [];
+  /** The log as of this writer's last batch: its id and how many checkpoints it holds. */
+  private written: { logId: string; checkpoints: number } | undefined;
+  /** Mirrors a copy failed for in this writer: unreachable, not back-filled. */
+  private readonly failedMirrors = new Set<CheckpointMirror>();
 
   constructor(private readonly o: AuditLogOptions) {
     this.now = o.now ?? Date.now;
@@ -133,9 +143,26 @@ export class AuditLog {
     } finally {
       this.closed = true;
       await Promise.allSettled([...this.inflight]);
+      if (!this.failure) await Promise.allSettled((this.o.mirrors ?? []).filter((m) => !this.failedMirrors.has(m)).map((m) => this.backfill(m)));
       await Promise.allSettled((this.o.mirrors ?? []).map((m) => m.close?.()));
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** Copies to a mirror every checkpoint of the log it lacks. */
+  private async backfill(m: CheckpointMirror): Promise<void> {
+    const log = this.written;
+    if (!log || log.checkpoints === 0) return;
+    try {
+      const present = new Set<number>();
+      for await (const size of m.treeSizes(log.logId)) present.add(size);
+      if (present.size >= log.checkpoints) return;
+      for await (const cp of checkpointsOf(this.o.file)) {
+        if (cp.logId === log.logId && !present.has(cp.treeSize)) await m.put(cp);
+      }
+    } catch (err) {
+      this.o.onMirrorError?.(m.uri, err);
+    }
   }
 
   private writeBatch(checkpoint: boolean): void {
@@ -160,6 +187,7 @@ export class AuditLog {
           const cp: SignedCheckpoint = { ...body, keyId: this.o.signer.keyId, sig: this.o.signer.sign(checkpointMessage(body)) };
           add({ type: 'checkpoint', logId: cp.logId, treeSize: cp.treeSize, root: cp.root, keyId: cp.keyId, sig: cp.sig }, time);
           tail.sinceCheckpoint = 0;
+          tail.checkpoints++;
           signed.push(cp);
         };
         const t0 = this.pending[0]?.time ?? this.now();
@@ -179,6 +207,7 @@ export class AuditLog {
         const statePath = tailStatePath(this.o.file);
         writeFileSync(`${statePath}.tmp`, JSON.stringify(tail), { mode: 0o600 });
         renameSync(`${statePath}.tmp`, statePath);
+        this.written = { logId: tail.logId, checkpoints: tail.checkpoints };
       } finally {
         closeSync(fd);
       }
@@ -191,7 +220,10 @@ export class AuditLog {
       for (const m of this.o.mirrors ?? []) {
         const p: Promise<void> = m
           .put(cp)
-          .catch((err: unknown) => this.o.onMirrorError?.(m.uri, err))
+          .catch((err: unknown) => {
+            this.failedMirrors.add(m);
+            this.o.onMirrorError?.(m.uri, err);
+          })
           .finally(() => this.inflight.delete(p));
         this.inflight.add(p);
       }
@@ -202,11 +234,12 @@ export class AuditLog {
   private loadTail(fd: number): { tail: Tail; recovered?: { discardedBytes: number; discardedSha256: string } } {
     const size = fstatSync(fd).size;
     if (size === 0) {
-      return { tail: { v: 1, logId: randomBytes(16).toString('hex'), size: 0, seq: 0, lastHash: GENESIS_PREV, frontier: [], sinceCheckpoint: 0 } };
+      return { tail: { v: 1, logId: randomBytes(16).toString('hex'), size: 0, seq: 0, lastHash: GENESIS_PREV, frontier: [], sinceCheckpoint: 0, checkpoints: 0 } };
     }
     try {
       const t = JSON.parse(readFileSync(tailStatePath(this.o.file), 'utf8')) as Tail;
-      if (t.v === 1 && t.size === size && Array.isArray(t.frontier)) return { tail: t };
+      // a state without the checkpoint count (written before it was kept) is rebuilt once
+      if (t.v === 1 && t.size === size && Array.isArray(t.frontier) && Number.isInteger(t.checkpoints)) return { tail: t };
     } catch {
       // missing or unreadable: rebuild below
     }
@@ -222,6 +255,7 @@ export class AuditLog {
     let logId = '';
     let lastHash = GENESIS_PREV;
     let sinceCheckpoint = 0;
+    let checkpoints = 0;
     let carry = Buffer.alloc(0);
     let complete = 0;
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -237,13 +271,15 @@ export class AuditLog {
         if (frontier.size === 0) logId = /"logId":"([0-9a-f]+)"/.exec(text)?.[1] ?? '';
         frontier.push(line);
         lastHash = trailingHash(text) ?? sha256Hex(line);
-        sinceCheckpoint = text.includes('"type":"checkpoint"') ? 0 : sinceCheckpoint + 1;
+        const isCheckpoint = text.includes('"type":"checkpoint"');
+        sinceCheckpoint = isCheckpoint ? 0 : sinceCheckpoint + 1;
+        if (isCheckpoint) checkpoints++;
         complete += nl + 1;
         chunk = chunk.subarray(nl + 1);
       }
       carry = chunk;
     }
-    const tail: Tail = { v: 1, logId: logId || randomBytes(16).toString('hex'), size: complete, seq: frontier.size, lastHash, frontier: frontier.toHex(), sinceCheckpoint };
+    const tail: Tail = { v: 1, logId: logId || randomBytes(16).toString('hex'), size: complete, seq: frontier.size, lastHash, frontier: frontier.toHex(), sinceCheckpoint, checkpoints };
     if (carry.length === 0) return { tail };
     ftruncateSync(fd, complete);
     return { tail, recovered: { discardedBytes: carry.length, discardedSha256: sha256Hex(carry) } };
@@ -296,6 +332,26 @@ export class AuditLog {
       unlinkSync(lock);
     } catch {
       // already gone
+    }
+  }
+}
+
+/** The signed checkpoints recorded in a log, in order, read line by line. */
+export async function* checkpointsOf(file: string, signal?: AbortSignal): AsyncGenerator<SignedCheckpoint> {
+  let carry = '';
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20, ...(signal ? { signal } : {}) }) as AsyncIterable<string>) {
+    const parts = (carry + chunk).split('\n');
+    carry = parts.pop()!;
+    for (const line of parts) {
+      if (!line.includes('"type":"checkpoint"')) continue;
+      let r: Partial<SignedCheckpoint> & { type?: string };
+      try {
+        r = JSON.parse(line) as typeof r;
+      } catch {
+        continue; // `audit verify` names it
+      }
+      if (r.type !== 'checkpoint' || typeof r.logId !== 'string' || typeof r.treeSize !== 'number' || typeof r.root !== 'string' || typeof r.keyId !== 'string' || typeof r.sig !== 'string' || typeof r.time !== 'string') continue;
+      yield { logId: r.logId, treeSize: r.treeSize, root: r.root, time: r.time, keyId: r.keyId, sig: r.sig };
     }
   }
 }

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Backend } from '../../core/backend.js';
+import { MissingRootError } from '../../core/errors.js';
 import type { CheckpointBody } from './signing.js';
 
 export interface SignedCheckpoint extends CheckpointBody {
@@ -21,6 +22,8 @@ export interface CheckpointMirror {
   put(cp: SignedCheckpoint, signal?: AbortSignal): Promise<void>;
   /** Every checkpoint copied for a log, or the key and problem of a copy that is unreadable. */
   list(logId: string, signal?: AbortSignal): AsyncIterable<{ key: string; checkpoint?: SignedCheckpoint; problem?: string }>;
+  /** The tree sizes of the checkpoints copied for a log (listed, not read). */
+  treeSizes(logId: string, signal?: AbortSignal): AsyncIterable<number>;
   close?(): Promise<void>;
 }
 
@@ -50,12 +53,30 @@ export class BackendCheckpointMirror implements CheckpointMirror {
   async put(cp: SignedCheckpoint, signal?: AbortSignal): Promise<void> {
     const body = Buffer.from(`${JSON.stringify({ logId: cp.logId, treeSize: cp.treeSize, root: cp.root, time: cp.time, keyId: cp.keyId, sig: cp.sig })}\n`);
     const md5 = createHash('md5').update(body).digest('hex');
-    await this.backend.write(
-      checkpointKey(cp.logId, cp.treeSize),
-      Readable.from([body]),
-      { size: body.length, mtimeMs: Date.parse(cp.time), md5, contentType: 'application/json' },
-      signal ? { signal } : {},
-    );
+    try {
+      await this.backend.write(
+        checkpointKey(cp.logId, cp.treeSize),
+        Readable.from([body]),
+        { size: body.length, mtimeMs: Date.parse(cp.time), md5, contentType: 'application/json' },
+        signal ? { signal } : {},
+      );
+    } catch (err) {
+      // the backend's hint ("pass --create-bucket") is for sync destinations, not for mirrors
+      if (err instanceof MissingRootError) {
+        throw new MissingRootError(`the audit mirror ${this.uri} does not exist`, {
+          cause: err,
+          hint: 'create the mirror bucket or container (aws s3 mb s3://BUCKET, az storage container create -n NAME); the next run copies every checkpoint the mirror lacks',
+        });
+      }
+      throw err;
+    }
+  }
+
+  async *treeSizes(logId: string, signal?: AbortSignal): AsyncIterable<number> {
+    for await (const e of this.backend.list({ prefix: `${logId}/`, allowMissingRoot: true, ...(signal ? { signal } : {}) })) {
+      const m = /\/checkpoint-(\d+)\.json$/.exec(e.key);
+      if (m) yield Number(m[1]);
+    }
   }
 
   async *list(logId: string, signal?: AbortSignal): AsyncIterable<{ key: string; checkpoint?: SignedCheckpoint; problem?: string }> {

@@ -5,7 +5,8 @@
  * previous line's hash, every checkpoint commits to the Merkle root of the lines before
  * it and carries a valid signature by the trusted key. Then the log is compared with what
  * outlives it: the copies of checkpoints in the mirrors (a copied checkpoint the log no
- * longer reaches means its tail was cut) and the writer's tail state.
+ * longer reaches means its tail was cut; a checkpoint of the log a mirror lacks means the
+ * mirror cannot vouch for it — both fail verification) and the writer's tail state.
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
@@ -37,9 +38,23 @@ export interface VerifyResult {
   readonly unsigned: number;
   readonly keyId: string;
   readonly firstBad?: BadRecord;
-  readonly mirrors: ReadonlyArray<{ readonly uri: string; readonly checkpoints: number; readonly largestTreeSize?: number; readonly problem?: string }>;
+  readonly mirrors: ReadonlyArray<MirrorResult>;
+  /** Why the mirrors fail verification (checkpoints of the log they lack, a mirror that could not be read). */
+  readonly mirrorFailure?: string;
   readonly warnings: readonly string[];
 }
+
+export interface MirrorResult {
+  readonly uri: string;
+  /** Copies signed by the trusted key. */
+  readonly checkpoints: number;
+  readonly largestTreeSize?: number;
+  /** Valid checkpoints of the log this mirror has no copy of. */
+  readonly missing: number;
+  readonly problem?: string;
+}
+
+type MirrorTally = { -readonly [K in keyof MirrorResult]: MirrorResult[K] };
 
 export interface VerifyOptions {
   readonly file: string;
@@ -74,7 +89,7 @@ function describe(r: Partial<AuditRecord> | undefined): { type?: string; time?: 
 export async function verifyAuditLog(o: VerifyOptions): Promise<VerifyResult> {
   const keyId = keyIdOf(o.publicKey);
   const warnings: string[] = [];
-  const mirrorsOut: Array<{ uri: string; checkpoints: number; largestTreeSize?: number; problem?: string }> = [];
+  const mirrorsOut: MirrorTally[] = [];
   let firstBad: BadRecord | undefined;
   const bad = (b: BadRecord): void => {
     firstBad ??= b;
@@ -92,7 +107,7 @@ export async function verifyAuditLog(o: VerifyOptions): Promise<VerifyResult> {
   const loadMirrors = async (id: string): Promise<void> => {
     mirrorsLoaded = true;
     for (const m of o.mirrors ?? []) {
-      const entry: { uri: string; checkpoints: number; largestTreeSize?: number; problem?: string } = { uri: m.uri, checkpoints: 0 };
+      const entry: MirrorTally = { uri: m.uri, checkpoints: 0, missing: 0 };
       mirrorsOut.push(entry);
       try {
         for await (const item of m.list(id, o.signal)) {
@@ -156,6 +171,8 @@ export async function verifyAuditLog(o: VerifyOptions): Promise<VerifyResult> {
           else {
             checkpoints++;
             lastCheckpoint = { treeSize: seq, time: r.time };
+            const copies = mirrored.get(seq) ?? [];
+            for (const m of mirrorsOut) if (!copies.some((c) => c.uri === m.uri)) m.missing++;
           }
         }
         if (seq === 0 && typeof r.logId === 'string') logId = r.logId;
@@ -188,11 +205,21 @@ export async function verifyAuditLog(o: VerifyOptions): Promise<VerifyResult> {
       // no tail state (log copied elsewhere): nothing to compare
     }
   }
+  let mirrorFailure: string | undefined;
+  if (!firstBad) {
+    const failing = mirrorsOut.filter((m) => m.missing > 0 || m.problem);
+    if (failing.length > 0) {
+      mirrorFailure = failing
+        .map((m) => `the mirror ${m.uri} lacks ${m.missing} of the log's ${checkpoints} checkpoints${m.problem ? ` (it could not be read: ${m.problem})` : ''}`)
+        .join('; ');
+      mirrorFailure += ': the next run copies what a mirror lacks; if the mirror bucket or container does not exist, create it';
+    }
+  }
   if ((o.mirrors ?? []).length === 0) warnings.push('no checkpoint mirror given: cutting whole runs off the end can only be detected from the tail state next to the log');
   const unsigned = lastCheckpoint ? records - lastCheckpoint.treeSize - 1 : records;
   if (!firstBad && unsigned > 0) warnings.push(`${unsigned} record(s) after the last checkpoint are chained but not yet signed (a run in progress, or one that was killed)`);
   return {
-    ok: !firstBad && records > 0,
+    ok: !firstBad && records > 0 && !mirrorFailure,
     file: o.file,
     ...(logId ? { logId } : {}),
     records,
@@ -202,6 +229,7 @@ export async function verifyAuditLog(o: VerifyOptions): Promise<VerifyResult> {
     keyId,
     ...(firstBad ? { firstBad } : records === 0 ? { firstBad: { line: 1, seq: 0, problem: 'the log is empty' } } : {}),
     mirrors: mirrorsOut,
+    ...(mirrorFailure ? { mirrorFailure } : {}),
     warnings,
   };
 }

@@ -9,6 +9,22 @@ import { BackendCheckpointMirror } from '../../../src/governance/audit/mirror.js
 import { checkpointMessage, loadOrCreateSigner, publicKeyPath, readPublicKey } from '../../../src/governance/audit/signing.js';
 import { verifyAuditLog } from '../../../src/governance/audit/verify.js';
 import { MemoryBackend } from '../../../src/backends/memory/index.js';
+import type { ListOptions, WriteOptions } from '../../../src/core/backend.js';
+import { describeError, MissingRootError } from '../../../src/core/errors.js';
+import type { Entry, WriteMeta, WriteResult } from '../../../src/core/entry.js';
+import type { Readable } from 'node:stream';
+
+/** A mirror whose bucket does not exist until `created`. */
+class MissingBucket extends MemoryBackend {
+  created = false;
+  override async write(key: string, body: Readable, meta: WriteMeta, opts?: WriteOptions): Promise<WriteResult> {
+    if (!this.created) throw new MissingRootError(`bucket does not exist: ${this.uri}`, { hint: 'check the bucket name, create it (aws s3 mb), or pass --create-bucket' });
+    return super.write(key, body, meta, opts);
+  }
+  override async *list(opts?: ListOptions): AsyncIterable<Entry> {
+    if (this.created) yield* super.list(opts);
+  }
+}
 
 let dir: string;
 beforeEach(() => {
@@ -106,6 +122,51 @@ describe('AuditLog', () => {
     const v = await verify(file, keyFile, mirror);
     expect(v.ok).toBe(true);
     expect(v.mirrors[0]).toMatchObject({ checkpoints: 3, largestTreeSize: 12 });
+  });
+});
+
+describe('checkpoint mirrors', () => {
+  it('a mirror that lacks checkpoints of the log fails verification, naming how many', async () => {
+    const mirror = new MemoryBackend('mem://mirror');
+    const { file, keyFile, log } = writeLog(9, 4, mirror);
+    await log.close();
+    for (const k of [...mirror.objects.keys()].slice(0, 2)) mirror.objects.delete(k);
+    const v = await verify(file, keyFile, mirror);
+    expect(v.ok).toBe(false);
+    expect(v.firstBad).toBeUndefined();
+    expect(v.mirrors[0]).toMatchObject({ uri: 'mem://mirror', checkpoints: 1, missing: 2 });
+    expect(v.mirrorFailure).toMatch(/the mirror mem:\/\/mirror lacks 2 of the log's 3 checkpoints/);
+
+    const never = await verify(file, keyFile, new MemoryBackend('mem://never-reached'));
+    expect(never).toMatchObject({ ok: false, mirrors: [{ checkpoints: 0, missing: 3 }] });
+    expect(never.mirrorFailure).toMatch(/lacks 3 of the log's 3 checkpoints/);
+  });
+
+  it('the next run copies what the mirror lacks: unavailable for run 1, available for run 2', async () => {
+    const mirror = new MissingBucket('mem://mirror');
+    const keyFile = join(dir, 'key.pem');
+    const file = join(dir, 'audit.jsonl');
+    const errors: string[] = [];
+    const run = async (records: number): Promise<void> => {
+      const log = new AuditLog({ file, signer: loadOrCreateSigner(keyFile), checkpointEvery: 4, flushIntervalMs: 0, mirrors: [new BackendCheckpointMirror(mirror)], onMirrorError: (uri, e) => errors.push(`${uri}: ${describeError(e)}`) });
+      for (let i = 0; i < records; i++) log.append({ type: 'transfer', key: `f-${i}`, bytes: i });
+      await log.close();
+    };
+    await run(9);
+    expect(errors.length).toBe(3);
+    // the warning names the real fix, not a sync flag that does nothing for mirrors
+    expect(errors[0]).toMatch(/the audit mirror mem:\/\/mirror does not exist.*create the mirror bucket/);
+    expect(errors[0]).not.toMatch(/--create-bucket/);
+    const after1 = await verify(file, keyFile, mirror);
+    expect(after1).toMatchObject({ ok: false, checkpoints: 3, mirrors: [{ checkpoints: 0, missing: 3 }] });
+
+    mirror.created = true;
+    errors.length = 0;
+    await run(2);
+    expect(errors).toEqual([]);
+    const after2 = await verify(file, keyFile, mirror);
+    expect(after2).toMatchObject({ ok: true, checkpoints: 4, mirrors: [{ checkpoints: 4, missing: 0 }] });
+    expect(after2.mirrorFailure).toBeUndefined();
   });
 });
 

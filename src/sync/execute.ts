@@ -18,6 +18,7 @@ import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { retry } from '../lib/retry.js';
 import { writeObject, type ChunkingOptions } from './chunked.js';
+import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../config/options.js';
 import type { RunSummary, SyncEvent } from './events.js';
 import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
@@ -36,8 +37,10 @@ export interface RunOptions {
   readonly transfers?: number;
   readonly checkers?: number;
   readonly dryRun?: boolean;
-  /** sync: refuse to delete more than this many files (nothing is deleted then). */
-  readonly maxDelete?: number;
+  /** sync: refuse to delete more than this many files or this share of the destination (nothing is deleted then); default 50%. */
+  readonly maxDelete?: DeleteLimit;
+  /** sync: let a source that listed no files empty a non-empty destination (refused otherwise). */
+  readonly allowEmptySource?: boolean;
   readonly filter?: Filter;
   readonly limiter?: Pacer;
   /** Attempts of each operation (a request, a chunk, a file) for retryable errors. */
@@ -112,6 +115,9 @@ class SyncRun {
   private readonly journal: ChunkJournal;
   private readonly queue: BoundedQueue<TransferTask>;
   private deletesHeldBack = 0;
+  /** Files the march saw on each side: what the deletion guards measure against. */
+  private srcSeen = 0;
+  private dstSeen = 0;
   private fatal: HybridsyncError | undefined;
 
   constructor(o: RunOptions) {
@@ -148,7 +154,7 @@ class SyncRun {
     let status: RunStatus;
     try {
       await this.checkAndTransfer();
-      if (o.mode === 'sync' && !this.dryRun) await this.deletePhase();
+      if (o.mode === 'sync') await this.deletePhase();
       if (!this.dryRun) await this.cleanupUploads();
       status = this.outcome();
     } catch (err) {
@@ -193,6 +199,8 @@ class SyncRun {
 
   /** One key of the march: decide, gather what the planner asks for, act on the decision. */
   private async check(pair: MarchPair): Promise<void> {
+    if (pair.src) this.srcSeen++;
+    if (pair.dst) this.dstSeen++;
     // only runs with a gate can have transformed files: others skip the lookup
     const from = this.o.gate && pair.src && pair.dst ? this.derivedFrom(pair.dst) : undefined;
     const p: PlanPair = from ? { ...pair, dstDerivedFrom: from } : pair;
@@ -306,10 +314,7 @@ class SyncRun {
         }
         return;
       case 'delete':
-        if (this.dryRun) {
-          this.stats.deleted++;
-          this.emit({ type: 'plan', action: 'delete', key: p.key });
-        } else this.state.addPendingDelete(this.runId, p.key);
+        this.state.addPendingDelete(this.runId, p.key); // a dry run too: it applies the same guards
         return;
       case 'transfer':
         if (this.o.mode === 'check') {
@@ -478,25 +483,57 @@ class SyncRun {
     }
   }
 
-  /** sync: the parked deletions, only after every transfer succeeded and the source listed cleanly; --max-delete is all or nothing. */
+  /**
+   * sync: the parked deletions, only after every transfer succeeded and the source listed
+   * cleanly, and only within the limits (all or nothing); a dry run lists them instead.
+   */
   private async deletePhase(): Promise<void> {
     const due = this.state.pendingDeleteCount(this.runId);
+    if (due === 0) return;
     const listErrors = this.o.srcListErrors?.() ?? 0;
-    if (due > 0 && (this.stats.failed > 0 || listErrors > 0)) {
+    if (this.stats.failed > 0 || listErrors > 0) {
       this.deletesHeldBack = due;
       this.emit({ type: 'notice', message: `not deleting ${due} extraneous file(s) at the destination because there were errors` });
-    } else if (due > 0 && this.o.maxDelete !== undefined && due > this.o.maxDelete) {
+      return;
+    }
+    const refusal = this.deleteRefusal(due);
+    if (refusal) {
       this.deletesHeldBack = due;
       this.stats.failed++;
-      this.emit({
-        type: 'error',
-        kind: 'usage',
-        message: `${due} files would be deleted at ${this.o.dst.uri}, more than --max-delete ${this.o.maxDelete}; nothing was deleted`,
-        hint: 'check the source is complete, or raise --max-delete',
-      });
-    } else if (due > 0) {
+      this.emit({ type: 'error', kind: 'usage', ...refusal });
+    } else if (this.dryRun) {
+      for (const key of this.state.pendingDeletes(this.runId)) {
+        this.stats.deleted++;
+        this.emit({ type: 'plan', action: 'delete', key });
+      }
+    } else {
       await forEachConcurrent(this.state.pendingDeletes(this.runId), this.checkers, (key) => this.deleteOne(key), this.signal);
     }
+  }
+
+  /** Why `due` deletions must not be made (an empty source, over --max-delete), or undefined. */
+  private deleteRefusal(due: number): { message: string; hint: string } | undefined {
+    const dst = this.o.dst.uri;
+    if (this.srcSeen === 0 && !this.o.allowEmptySource) {
+      return {
+        message: `the source ${this.o.src.uri} lists no files, so syncing would delete ${due} of the ${this.dstSeen} files at ${dst}; nothing was deleted`,
+        hint: 'check the source is there (an unmounted path lists as empty); to empty the destination on purpose, add --allow-empty-source',
+      };
+    }
+    const limit = this.o.maxDelete ?? DEFAULT_DELETE_LIMIT;
+    if ('count' in limit) {
+      if (due <= limit.count) return undefined;
+      return {
+        message: `${due} files would be deleted at ${dst}, more than --max-delete ${limit.count}; nothing was deleted`,
+        hint: 'check the source is complete, or raise --max-delete',
+      };
+    }
+    const percent = (due * 100) / this.dstSeen;
+    if (percent <= limit.percent) return undefined;
+    return {
+      message: `${due} of the ${this.dstSeen} files at ${dst} (${Math.round(percent)}%) would be deleted, more than --max-delete ${formatDeleteLimit(limit)}; nothing was deleted`,
+      hint: 'check the source is complete (an unmounted path lists as empty); to allow it, --max-delete 100% (or a higher percentage, or a count)',
+    };
   }
 
   private async deleteOne(key: string): Promise<void> {

@@ -280,16 +280,16 @@ class SyncRun {
     return full && !full.mtimeExact ? { ...full, mtimeExact: true } : full;
   }
 
-  /** MD5 of an entry's content: free when listed, cached for local files, else read. */
+  /** MD5 of an entry's content: free when listed, cached for local files (see hashCacheTag), else read. */
   private async md5Of(b: Backend, loc: string, e: Entry, mayDownload: boolean): Promise<string | undefined> {
     if (e.md5) return e.md5;
     const local = b.features.cheapReads;
     if (!local && !mayDownload) return undefined;
-    const tag = `${e.size}:${e.mtimeMs}`;
-    const known = this.state.getObject(loc, e.key);
-    if (local && known && known.etag === tag && known.md5) return known.md5;
+    const tag = local ? hashCacheTag(e) : undefined;
+    const known = tag ? this.state.getObject(loc, e.key) : undefined;
+    if (known && known.etag === tag && known.md5) return known.md5;
     const { md5 } = await this.withRetry(e.key, 'hash', async () => md5OfStream((await b.read(e.key, { signal: this.signal, ifMatch: e })) as AsyncIterable<Buffer>));
-    if (local) this.state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5 });
+    if (tag) this.state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5 });
     return md5;
   }
 
@@ -478,9 +478,8 @@ class SyncRun {
       this.state.putDerived(this.dstLoc, src.key, { dstSize: e.size, dstTag: storedTag(e), size: src.size, mtimeMs: src.mtimeMs, md5: md5Before });
     } else if (this.o.gate) this.state.forgetDerived(this.dstLoc, src.key);
     const srcMd5 = transformed ? md5Before : written.md5; // the source's bytes, not the stored ones
-    if (this.o.src.features.cheapReads && srcMd5) {
-      this.state.putObject(this.srcLoc, src.key, { size: src.size, etag: `${src.size}:${src.mtimeMs}`, mtimeMs: src.mtimeMs, md5: srcMd5 });
-    }
+    const tag = this.o.src.features.cheapReads ? hashCacheTag(src) : undefined;
+    if (tag && srcMd5) this.state.putObject(this.srcLoc, src.key, { size: src.size, etag: tag, mtimeMs: src.mtimeMs, md5: srcMd5 });
   }
 
   /**
@@ -621,6 +620,19 @@ class SyncRun {
     this.stats.retries++;
     this.emit({ type: 'retry', key, what, attempt, message: describeError(err) });
   }
+}
+
+/**
+ * The key of a local file's row in the MD5 cache, or undefined: not cacheable. The cache
+ * serves --checksum and check, so it may answer only on evidence the content cannot have
+ * changed: size + mtime + the backend's changeTag (inode + ctime for local files, as git's
+ * index keys files; ctime moves on every write, even when `touch -r` puts the mtime back).
+ * Size and mtime alone are no such evidence, so an entry without a changeTag is hashed.
+ * The tag is taken from the listing, before the read: a change during or after the read
+ * moves it, and the next run hashes again.
+ */
+function hashCacheTag(e: Entry): string | undefined {
+  return e.changeTag !== undefined ? `${e.size}:${e.mtimeMs}:${e.changeTag}` : undefined;
 }
 
 /** Identifies stored content without reading it: the ETag, else size and mtime. */

@@ -17,7 +17,7 @@ export { sync, copy, check, transfer, prepareTransfer, openLocation, describeLoc
 export type { RunContext, TransferRequest, TransferCall, PreparedTransfer } from './api/transfer.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export { RemoteSet, type RemoteConfig } from './config/remotes.js';
-export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type Mode, type Compare } from './config/options.js';
+export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type DeleteLimit, type Mode, type Compare } from './config/options.js';
 export type { RunSummary, SyncEvent } from './sync/events.js';
 export { runSync, type RunOptions } from './sync/execute.js';
 export { StateDb } from './sync/state.js';

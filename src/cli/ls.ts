@@ -3,6 +3,7 @@ import { resolveLocation } from '../backends/registry.js';
 import { loadConfig } from '../config/load.js';
 import { formatBytes } from '../lib/units.js';
 import { processSignal, reportError } from './context.js';
+import { stdoutIsOpen } from './output.js';
 
 interface LsFlags {
   config?: string;
@@ -41,6 +42,7 @@ export function lsCommand(): Command {
         let n = 0;
         let bytes = 0;
         for await (const e of b.list({ signal: processSignal })) {
+          if (!stdoutIsOpen()) break; // the reader has what it wanted (`| head`)
           n++;
           bytes += e.size;
           if (f.json) process.stdout.write(`${JSON.stringify({ key: e.key, size: e.size, mtime: new Date(e.mtimeMs).toISOString(), md5: e.md5, etag: e.etag, storageClass: e.storageClass })}\n`);
@@ -48,7 +50,7 @@ export function lsCommand(): Command {
           else process.stdout.write(`${String(e.size).padStart(12)}  ${e.key}\n`);
         }
         await b.close?.();
-        if (!f.json) process.stderr.write(`${n} files, ${formatBytes(bytes)}\n`);
+        if (!f.json && stdoutIsOpen()) process.stderr.write(`${n} files, ${formatBytes(bytes)}\n`);
         process.exitCode = errors > 0 ? 1 : 0;
       } catch (err) {
         process.exitCode = reportError(err, f.json);

@@ -10,11 +10,14 @@ import { demoCommand } from './demo.js';
 import { EXIT } from './exit.js';
 import { jobCommand } from './job.js';
 import { lsCommand } from './ls.js';
+import { survivePipeClose } from './output.js';
 import { planCommand } from './plan.js';
 import { policyCommand } from './policy.js';
 import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
 import { syncCommand } from './sync.js';
+
+survivePipeClose();
 
 const program = new Command('hybridsync')
   .description('Verified, resumable, governed sync of ML data between on-prem storage and cloud object storage')

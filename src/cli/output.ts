@@ -8,6 +8,29 @@ import { EVENT_VERSION, type RunSummary, type SyncEvent } from '../sync/events.j
 import type { Stats } from '../sync/stats.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
 
+let stdoutOpen = true;
+
+/**
+ * A reader that goes away (`| head`, a closed pipe) ends the output, never the command:
+ * the EPIPE that Node reports as an 'error' event on process.stdout or stderr (unhandled,
+ * it kills the process mid-run) is absorbed here, once for every writer — the Reporter, ls,
+ * every other command — and later writes go nowhere. A sync runs on to its end and its
+ * usual exit code. main.ts installs it before any command runs.
+ */
+export function survivePipeClose(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      if (stream === process.stdout) stdoutOpen = false;
+    });
+  }
+}
+
+/** False once stdout's reader has gone away: a command that only prints can stop. */
+export function stdoutIsOpen(): boolean {
+  return stdoutOpen;
+}
+
 export interface OutputOptions {
   readonly json: boolean;
   readonly verbose: boolean;

@@ -12,6 +12,34 @@ import { parseDuration, parseSize } from '../lib/units.js';
 export type Mode = 'sync' | 'copy' | 'check';
 export type Compare = 'size-mtime' | 'checksum' | 'size-only';
 
+/**
+ * How many deletions a sync may make: a count of files, or a percentage of the files the
+ * run listed at the destination. Over the limit, none are made.
+ */
+export type DeleteLimit = { readonly count: number } | { readonly percent: number };
+
+/** The limit when none is given: a sync never deletes more than half the destination. */
+export const DEFAULT_DELETE_LIMIT: DeleteLimit = { percent: 50 };
+
+/** `--max-delete` as written: `1000` or `10%`. */
+export function formatDeleteLimit(l: DeleteLimit): string {
+  return 'count' in l ? String(l.count) : `${l.percent}%`;
+}
+
+/** `1000` (a count) or `10%` (of the destination); a number is a count. Throws on anything else. */
+export function parseDeleteLimit(v: unknown): DeleteLimit {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return { count: v };
+  if (typeof v === 'object' && v !== null) {
+    const o = v as Record<string, unknown>;
+    if (typeof o.count === 'number') return parseDeleteLimit(o.count);
+    if (typeof o.percent === 'number') return parseDeleteLimit(`${o.percent}%`);
+  }
+  const m = typeof v === 'string' ? /^(\d+(?:\.\d+)?)(%?)$/.exec(v) : null;
+  if (m && m[2] === '%' && Number(m[1]) <= 100) return { percent: Number(m[1]) };
+  if (m && m[2] === '' && Number.isInteger(Number(m[1]))) return { count: Number(m[1]) };
+  throw new Error(`not a count or a percentage: "${String(v)}" (use forms like 1000 or 10%, at most 100%)`);
+}
+
 /** Every option of sync, copy and check, typed and parsed (sizes in bytes, ages in ms). */
 export interface TransferOptions {
   readonly transfers: number;
@@ -32,13 +60,14 @@ export interface TransferOptions {
   readonly bwlimit?: string;
   readonly ignoreExisting: boolean;
   readonly storageClass?: string;
-  readonly maxDelete?: number;
+  readonly maxDelete: DeleteLimit;
+  readonly allowEmptySource: boolean;
   readonly createBucket: boolean;
   readonly download: boolean;
   readonly dryRun: boolean;
 }
 
-type Kind = 'int' | 'size' | 'duration' | 'bool' | 'string' | 'list';
+type Kind = 'int' | 'size' | 'duration' | 'bool' | 'string' | 'list' | 'limit';
 type Section = 'transfer' | 'filters' | 'none';
 
 export interface OptionSpec {
@@ -47,7 +76,8 @@ export interface OptionSpec {
   /** Argument name in --help (`<n>`, `<size>`); none for booleans. */
   readonly arg?: string;
   readonly help: string;
-  readonly default?: number | boolean | readonly string[];
+  /** As a user would write it (`16M` may be given as its number); parsed into TRANSFER_DEFAULTS. */
+  readonly default?: number | boolean | string | readonly string[];
   readonly min?: number;
   /** The commands that take it (default: all three). */
   readonly modes?: readonly Mode[];
@@ -83,7 +113,23 @@ export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'ignoreExisting', kind: 'bool', default: false, help: 'skip files that exist at the destination', modes: ['sync', 'copy'], section: 'transfer' },
   { key: 'storageClass', kind: 'string', arg: 'class', help: 'storage class (S3) or access tier (Azure: Hot, Cool, Cold, Archive) of new objects', modes: ['sync', 'copy'], section: 'transfer' },
-  { key: 'maxDelete', kind: 'int', arg: 'n', min: 0, help: 'refuse to delete more than this many files (nothing is deleted then)', modes: ['sync'], section: 'transfer' },
+  {
+    key: 'maxDelete',
+    kind: 'limit',
+    arg: 'n|n%',
+    default: formatDeleteLimit(DEFAULT_DELETE_LIMIT),
+    help: 'refuse to delete more than this many files, or this percentage of the destination (nothing is deleted then)',
+    modes: ['sync'],
+    section: 'transfer',
+  },
+  {
+    key: 'allowEmptySource',
+    kind: 'bool',
+    default: false,
+    help: 'let a source that lists no files empty a non-empty destination (refused by default: an unmounted path lists as empty)',
+    modes: ['sync'],
+    section: 'transfer',
+  },
   { key: 'createBucket', kind: 'bool', default: false, help: 'create the destination bucket or container if missing', section: 'transfer' },
   { key: 'download', kind: 'bool', default: false, help: 'read both sides to compare content where no hash is stored', modes: ['check'], section: 'none' },
   { key: 'dryRun', kind: 'bool', default: false, help: 'print what would be done, change nothing', section: 'none' },
@@ -93,11 +139,6 @@ export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
 export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
-
-/** The defaults of every option: what a library call gets when it says nothing. */
-export const TRANSFER_DEFAULTS: TransferOptions = Object.fromEntries(
-  TRANSFER_OPTIONS.filter((o) => o.default !== undefined).map((o) => [o.key, o.default]),
-) as unknown as TransferOptions;
 
 /** Parses one value given as a string (a flag, an environment variable) or as its typed form (a job, a library call). */
 export function parseOptionValue(spec: OptionSpec, v: unknown): unknown {
@@ -140,8 +181,19 @@ export function parseOptionValue(spec: OptionSpec, v: unknown): unknown {
     case 'list':
       if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad('needs a list of strings');
       return v;
+    case 'limit':
+      try {
+        return parseDeleteLimit(v);
+      } catch (e) {
+        return bad(`: ${(e as Error).message}`);
+      }
   }
 }
+
+/** The defaults of every option, parsed: what a library call gets when it says nothing. */
+export const TRANSFER_DEFAULTS: TransferOptions = Object.fromEntries(
+  TRANSFER_OPTIONS.filter((o) => o.default !== undefined).map((o) => [o.key, parseOptionValue(o, o.default)]),
+) as unknown as TransferOptions;
 
 /**
  * Complete, validated options from a partial set (typed values or strings): defaults
@@ -168,8 +220,8 @@ export function compareOf(o: TransferOptions, mode: Mode): Compare {
 
 // ------------------------------------------------------------------- job schema
 
-const validString = (parse: (s: string) => unknown, message: string) =>
-  z.string().refine(
+const validString = (parse: (s: string) => unknown, message: string, pattern?: RegExp) =>
+  (pattern ? z.string().regex(pattern, { message }) : z.string()).refine(
     (s) => {
       try {
         parse(s);
@@ -196,6 +248,8 @@ function zodFor(spec: OptionSpec): z.ZodType {
       return z.string().min(1).meta(d);
     case 'list':
       return z.array(z.string()).meta(d);
+    case 'limit':
+      return z.union([z.number().int().min(0), validString(parseDeleteLimit, 'not a count or a percentage: use forms like 1000 or 10%', /^\d+(?:\.\d+)?%?$/)]).meta(d);
   }
 }
 

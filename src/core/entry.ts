@@ -19,6 +19,14 @@ export interface Entry {
   /** S3 ETag without quotes; a multipart ETag (`…-N`) is never an MD5. */
   readonly etag?: string;
   readonly storageClass?: string;
+  /**
+   * A token that changes whenever the content may have changed, even if size and mtime were
+   * put back (local files: inode and ctime, which every write moves, as git's index relies
+   * on). Absent when the backend has none, or cannot yet vouch for it (a file changed in
+   * the last moments, whose ctime might not tell a next write apart). Caches of facts about
+   * content (the MD5 cache) serve only when it is present and unchanged.
+   */
+  readonly changeTag?: string;
   /** User metadata (already decoded), when the listing or stat returned it. */
   readonly metadata?: Readonly<Record<string, string>>;
 }

@@ -18,6 +18,7 @@ import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { retry } from '../lib/retry.js';
 import { writeObject, type ChunkingOptions } from './chunked.js';
+import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../config/options.js';
 import type { RunSummary, SyncEvent } from './events.js';
 import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
@@ -36,8 +37,10 @@ export interface RunOptions {
   readonly transfers?: number;
   readonly checkers?: number;
   readonly dryRun?: boolean;
-  /** sync: refuse to delete more than this many files (nothing is deleted then). */
-  readonly maxDelete?: number;
+  /** sync: refuse to delete more than this many files or this share of the destination (nothing is deleted then); default 50%. */
+  readonly maxDelete?: DeleteLimit;
+  /** sync: let a source that listed no files empty a non-empty destination (refused otherwise). */
+  readonly allowEmptySource?: boolean;
   readonly filter?: Filter;
   readonly limiter?: Pacer;
   /** Attempts of each operation (a request, a chunk, a file) for retryable errors. */
@@ -112,6 +115,9 @@ class SyncRun {
   private readonly journal: ChunkJournal;
   private readonly queue: BoundedQueue<TransferTask>;
   private deletesHeldBack = 0;
+  /** Files the march saw on each side: what the deletion guards measure against. */
+  private srcSeen = 0;
+  private dstSeen = 0;
   private fatal: HybridsyncError | undefined;
 
   constructor(o: RunOptions) {
@@ -148,7 +154,7 @@ class SyncRun {
     let status: RunStatus;
     try {
       await this.checkAndTransfer();
-      if (o.mode === 'sync' && !this.dryRun) await this.deletePhase();
+      if (o.mode === 'sync') await this.deletePhase();
       if (!this.dryRun) await this.cleanupUploads();
       status = this.outcome();
     } catch (err) {
@@ -193,6 +199,8 @@ class SyncRun {
 
   /** One key of the march: decide, gather what the planner asks for, act on the decision. */
   private async check(pair: MarchPair): Promise<void> {
+    if (pair.src) this.srcSeen++;
+    if (pair.dst) this.dstSeen++;
     // only runs with a gate can have transformed files: others skip the lookup
     const from = this.o.gate && pair.src && pair.dst ? this.derivedFrom(pair.dst) : undefined;
     const p: PlanPair = from ? { ...pair, dstDerivedFrom: from } : pair;
@@ -272,16 +280,16 @@ class SyncRun {
     return full && !full.mtimeExact ? { ...full, mtimeExact: true } : full;
   }
 
-  /** MD5 of an entry's content: free when listed, cached for local files, else read. */
+  /** MD5 of an entry's content: free when listed, cached for local files (see hashCacheTag), else read. */
   private async md5Of(b: Backend, loc: string, e: Entry, mayDownload: boolean): Promise<string | undefined> {
     if (e.md5) return e.md5;
     const local = b.features.cheapReads;
     if (!local && !mayDownload) return undefined;
-    const tag = `${e.size}:${e.mtimeMs}`;
-    const known = this.state.getObject(loc, e.key);
-    if (local && known && known.etag === tag && known.md5) return known.md5;
+    const tag = local ? hashCacheTag(e) : undefined;
+    const known = tag ? this.state.getObject(loc, e.key) : undefined;
+    if (known && known.etag === tag && known.md5) return known.md5;
     const { md5 } = await this.withRetry(e.key, 'hash', async () => md5OfStream((await b.read(e.key, { signal: this.signal, ifMatch: e })) as AsyncIterable<Buffer>));
-    if (local) this.state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5 });
+    if (tag) this.state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5 });
     return md5;
   }
 
@@ -306,10 +314,7 @@ class SyncRun {
         }
         return;
       case 'delete':
-        if (this.dryRun) {
-          this.stats.deleted++;
-          this.emit({ type: 'plan', action: 'delete', key: p.key });
-        } else this.state.addPendingDelete(this.runId, p.key);
+        this.state.addPendingDelete(this.runId, p.key); // a dry run too: it applies the same guards
         return;
       case 'transfer':
         if (this.o.mode === 'check') {
@@ -473,30 +478,61 @@ class SyncRun {
       this.state.putDerived(this.dstLoc, src.key, { dstSize: e.size, dstTag: storedTag(e), size: src.size, mtimeMs: src.mtimeMs, md5: md5Before });
     } else if (this.o.gate) this.state.forgetDerived(this.dstLoc, src.key);
     const srcMd5 = transformed ? md5Before : written.md5; // the source's bytes, not the stored ones
-    if (this.o.src.features.cheapReads && srcMd5) {
-      this.state.putObject(this.srcLoc, src.key, { size: src.size, etag: `${src.size}:${src.mtimeMs}`, mtimeMs: src.mtimeMs, md5: srcMd5 });
+    const tag = this.o.src.features.cheapReads ? hashCacheTag(src) : undefined;
+    if (tag && srcMd5) this.state.putObject(this.srcLoc, src.key, { size: src.size, etag: tag, mtimeMs: src.mtimeMs, md5: srcMd5 });
+  }
+
+  /**
+   * sync: the parked deletions, only after every transfer succeeded and the source listed
+   * cleanly, and only within the limits (all or nothing); a dry run lists them instead.
+   */
+  private async deletePhase(): Promise<void> {
+    const due = this.state.pendingDeleteCount(this.runId);
+    if (due === 0) return;
+    const listErrors = this.o.srcListErrors?.() ?? 0;
+    if (this.stats.failed > 0 || listErrors > 0) {
+      this.deletesHeldBack = due;
+      this.emit({ type: 'notice', message: `not deleting ${due} extraneous file(s) at the destination because there were errors` });
+      return;
+    }
+    const refusal = this.deleteRefusal(due);
+    if (refusal) {
+      this.deletesHeldBack = due;
+      this.stats.failed++;
+      this.emit({ type: 'error', kind: 'usage', ...refusal });
+    } else if (this.dryRun) {
+      for (const key of this.state.pendingDeletes(this.runId)) {
+        this.stats.deleted++;
+        this.emit({ type: 'plan', action: 'delete', key });
+      }
+    } else {
+      await forEachConcurrent(this.state.pendingDeletes(this.runId), this.checkers, (key) => this.deleteOne(key), this.signal);
     }
   }
 
-  /** sync: the parked deletions, only after every transfer succeeded and the source listed cleanly; --max-delete is all or nothing. */
-  private async deletePhase(): Promise<void> {
-    const due = this.state.pendingDeleteCount(this.runId);
-    const listErrors = this.o.srcListErrors?.() ?? 0;
-    if (due > 0 && (this.stats.failed > 0 || listErrors > 0)) {
-      this.deletesHeldBack = due;
-      this.emit({ type: 'notice', message: `not deleting ${due} extraneous file(s) at the destination because there were errors` });
-    } else if (due > 0 && this.o.maxDelete !== undefined && due > this.o.maxDelete) {
-      this.deletesHeldBack = due;
-      this.stats.failed++;
-      this.emit({
-        type: 'error',
-        kind: 'usage',
-        message: `${due} files would be deleted at ${this.o.dst.uri}, more than --max-delete ${this.o.maxDelete}; nothing was deleted`,
-        hint: 'check the source is complete, or raise --max-delete',
-      });
-    } else if (due > 0) {
-      await forEachConcurrent(this.state.pendingDeletes(this.runId), this.checkers, (key) => this.deleteOne(key), this.signal);
+  /** Why `due` deletions must not be made (an empty source, over --max-delete), or undefined. */
+  private deleteRefusal(due: number): { message: string; hint: string } | undefined {
+    const dst = this.o.dst.uri;
+    if (this.srcSeen === 0 && !this.o.allowEmptySource) {
+      return {
+        message: `the source ${this.o.src.uri} lists no files, so syncing would delete ${due} of the ${this.dstSeen} files at ${dst}; nothing was deleted`,
+        hint: 'check the source is there (an unmounted path lists as empty); to empty the destination on purpose, add --allow-empty-source',
+      };
     }
+    const limit = this.o.maxDelete ?? DEFAULT_DELETE_LIMIT;
+    if ('count' in limit) {
+      if (due <= limit.count) return undefined;
+      return {
+        message: `${due} files would be deleted at ${dst}, more than --max-delete ${limit.count}; nothing was deleted`,
+        hint: 'check the source is complete, or raise --max-delete',
+      };
+    }
+    const percent = (due * 100) / this.dstSeen;
+    if (percent <= limit.percent) return undefined;
+    return {
+      message: `${due} of the ${this.dstSeen} files at ${dst} (${Math.round(percent)}%) would be deleted, more than --max-delete ${formatDeleteLimit(limit)}; nothing was deleted`,
+      hint: 'check the source is complete (an unmounted path lists as empty); to allow it, --max-delete 100% (or a higher percentage, or a count)',
+    };
   }
 
   private async deleteOne(key: string): Promise<void> {
@@ -584,6 +620,19 @@ class SyncRun {
     this.stats.retries++;
     this.emit({ type: 'retry', key, what, attempt, message: describeError(err) });
   }
+}
+
+/**
+ * The key of a local file's row in the MD5 cache, or undefined: not cacheable. The cache
+ * serves --checksum and check, so it may answer only on evidence the content cannot have
+ * changed: size + mtime + the backend's changeTag (inode + ctime for local files, as git's
+ * index keys files; ctime moves on every write, even when `touch -r` puts the mtime back).
+ * Size and mtime alone are no such evidence, so an entry without a changeTag is hashed.
+ * The tag is taken from the listing, before the read: a change during or after the read
+ * moves it, and the next run hashes again.
+ */
+function hashCacheTag(e: Entry): string | undefined {
+  return e.changeTag !== undefined ? `${e.size}:${e.mtimeMs}:${e.changeTag}` : undefined;
 }
 
 /** Identifies stored content without reading it: the ETag, else size and mtime. */

@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS pending_deletes (
 
 export interface KnownObject {
   readonly size: number;
-  /** The ETag for S3 objects, or "size:mtime" for local files (hash cache). */
+  /** The ETag for S3 objects, or "size:mtime:changeTag" for local files (the MD5 cache, see hashCacheTag in execute.ts). */
   readonly etag: string;
   readonly mtimeMs: number;
   readonly md5: string | null;

@@ -227,6 +227,34 @@ describe('filters', () => {
   });
 });
 
+describe('a source that looks missing never wipes the destination', () => {
+  it('sync from an empty directory exits 1, says why, and every object is still there', async () => {
+    const src = makeTree();
+    const dst = `s3://${bucket}/guard`;
+    const first = await runCli(['sync', src, dst], { env: env() });
+    expect(first.code, first.stderr).toBe(0);
+    const before = await bucketHashes('guard/');
+    expect(before.size).toBe(7);
+    const empty = tempDir('empty'); // an unmounted mount point
+    const r = await runCli(['sync', empty, dst], { env: env() });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/lists no files, so syncing would delete 7 of the 7 files at s3:\/\/.*; nothing was deleted/);
+    expect(r.stderr).toMatch(/--allow-empty-source/);
+    const all = await runCli(['sync', empty, dst, '--max-delete', '100%'], { env: env() });
+    expect(all.code, all.stderr).toBe(1);
+    expect(await bucketHashes('guard/')).toEqual(before);
+    rmSync(join(src, 'training'), { recursive: true });
+    rmSync(join(src, 'experiments'), { recursive: true }); // 4 of the 7 files: over the default 50%
+    const most = await runCli(['sync', src, dst], { env: env() });
+    expect(most.code).toBe(1);
+    expect(most.stderr).toMatch(/4 of the 7 files at .* \(57%\) would be deleted, more than --max-delete 50%; nothing was deleted/);
+    expect(await bucketHashes('guard/')).toEqual(before);
+    const allowed = await runCli(['sync', src, dst, '--max-delete', '60%'], { env: env() });
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(await bucketHashes('guard/')).toEqual(treeHashes(src));
+  });
+});
+
 describe('bad input gets a clear error and loses nothing', () => {
   it('unknown scheme, malformed URL, bad flag value: exit 2 naming the thing', async () => {
     const src = tempDir('bad');
@@ -321,6 +349,7 @@ describe('local -> local', () => {
     const src = makeTree();
     const dst = tempDir('ll');
     writeFile(dst, 'extraneous.txt', 'delete me');
+    writeFile(dst, 'a/b.txt', 'stale, replaced'); // 1 of the 2 files at the destination goes: within the default --max-delete 50%
     const r = await runCli(['sync', src, dst], { env: env() });
     expect(r.code, r.stderr).toBe(0);
     expect(existsSync(join(dst, 'extraneous.txt'))).toBe(false);

@@ -36,6 +36,23 @@ const TEMP_RE = /^\.hybridsync-(\d+)-[0-9a-f]{8}\.tmp/;
 const STAT_CONCURRENCY = 32;
 /** Files up to this size are read with one read call. */
 const SMALL_FILE = 1024 * 1024;
+/**
+ * A file whose ctime is younger than this gets no changeTag: on a filesystem with coarse
+ * timestamps (FAT: 2 s) a write in the same tick would leave its ctime as it was (git's
+ * "racily clean" entries).
+ */
+const RACY_CTIME_MS = 2000;
+
+/** Entry.changeTag of a local file: `${inode}:${ctimeMs}`, when its ctime is old enough to trust. */
+function changeTagOf(st: { ino: number; ctimeMs: number }, now = Date.now()): string | undefined {
+  return now - st.ctimeMs >= RACY_CTIME_MS ? `${st.ino}:${st.ctimeMs}` : undefined;
+}
+
+/** The entry of a stat'ed file. */
+function fileEntry(key: string, st: { size: number; mtimeMs: number; ino: number; ctimeMs: number }): Entry {
+  const changeTag = changeTagOf(st);
+  return { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true, ...(changeTag ? { changeTag } : {}) };
+}
 
 export interface LocalOptions {
   /** Called for entries that cannot be listed (unreadable directory, non-UTF-8 name). */
@@ -198,7 +215,7 @@ export class LocalBackend implements Backend {
           if (!key.startsWith(prefix)) return undefined;
           try {
             const st = await fsp.stat(join(dirPath, it.name));
-            return { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true } satisfies Entry;
+            return fileEntry(key, st);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished
             this.opts.onListError?.(key, mapFsError(err, join(dirPath, it.name), 'stat'));
@@ -215,7 +232,7 @@ export class LocalBackend implements Backend {
     try {
       const st = await fsp.stat(p);
       if (!st.isFile()) return undefined;
-      return { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true };
+      return fileEntry(key, st);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw mapFsError(err, p, 'stat');
@@ -311,7 +328,7 @@ export class LocalBackend implements Backend {
       await fsp.utimes(tmp, t, t);
       await fsp.rename(tmp, target);
       const st = await fsp.stat(target);
-      return { entry: { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: acct.byteCount };
+      return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: acct.byteCount };
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       if (isHybridsyncError(err)) throw err;

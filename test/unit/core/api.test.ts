@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareTransfer } from '../../../src/api/transfer.js';
-import { resolveTransferOptions, TRANSFER_DEFAULTS, TRANSFER_OPTIONS } from '../../../src/config/options.js';
+import { parseOptionValue, resolveTransferOptions, TRANSFER_DEFAULTS, TRANSFER_OPTIONS } from '../../../src/config/options.js';
 import { RemoteSet } from '../../../src/config/remotes.js';
 import { UsageError } from '../../../src/core/errors.js';
 import { tempDir } from '../../helpers/fs.js';
@@ -10,13 +10,13 @@ const noConfig = { config: undefined, remotes: RemoteSet.empty() };
 
 describe('options defined once', () => {
   it('the same values typed (library, jobs) or as strings (flags) mean the same, with the same defaults', () => {
-    const typed = resolveTransferOptions({ transfers: 4, partSize: 8 * 1024 * 1024, maxAge: 86_400_000, include: ['*.pt'] });
-    const strings = resolveTransferOptions({ transfers: '4', partSize: '8M', maxAge: '1d', include: ['*.pt'] });
+    const typed = resolveTransferOptions({ transfers: 4, partSize: 8 * 1024 * 1024, maxAge: 86_400_000, include: ['*.pt'], maxDelete: 1000 });
+    const strings = resolveTransferOptions({ transfers: '4', partSize: '8M', maxAge: '1d', include: ['*.pt'], maxDelete: '1000' });
     expect(strings).toEqual(typed);
     expect(resolveTransferOptions({})).toEqual(TRANSFER_DEFAULTS);
-    expect(TRANSFER_DEFAULTS).toMatchObject({ transfers: 8, checkers: 16, retries: 3, multipartConcurrency: 4 });
-    // every option with a default appears in the defaults
-    for (const o of TRANSFER_OPTIONS) if (o.default !== undefined) expect(TRANSFER_DEFAULTS[o.key]).toEqual(o.default);
+    expect(TRANSFER_DEFAULTS).toMatchObject({ transfers: 8, checkers: 16, retries: 3, multipartConcurrency: 4, maxDelete: { percent: 50 }, allowEmptySource: false });
+    // every option with a default appears in the defaults, parsed
+    for (const o of TRANSFER_OPTIONS) if (o.default !== undefined) expect(TRANSFER_DEFAULTS[o.key]).toEqual(parseOptionValue(o, o.default));
   });
 
   it('bad values and unknown names are usage errors naming the flag', () => {
@@ -24,6 +24,15 @@ describe('options defined once', () => {
     expect(() => resolveTransferOptions({ partSize: 'lots' })).toThrow(/--part-size: /);
     expect(() => resolveTransferOptions({ transferz: 3 })).toThrow(/unknown transfer option "transferz"/);
     expect(() => resolveTransferOptions({ checksum: true, sizeOnly: true })).toThrow(/cannot be combined/);
+    for (const bad of ['150%', 'lots', '-1', -1, 2.5, '10 %%']) expect(() => resolveTransferOptions({ maxDelete: bad })).toThrow(/--max-delete: not a count or a percentage/);
+  });
+
+  it('--max-delete is a count or a percentage of the destination, written either way', () => {
+    expect(resolveTransferOptions({ maxDelete: '10%' }).maxDelete).toEqual({ percent: 10 });
+    expect(resolveTransferOptions({ maxDelete: '0.5%' }).maxDelete).toEqual({ percent: 0.5 });
+    expect(resolveTransferOptions({ maxDelete: '100%' }).maxDelete).toEqual({ percent: 100 });
+    expect(resolveTransferOptions({ maxDelete: 0 }).maxDelete).toEqual({ count: 0 });
+    expect(resolveTransferOptions({ maxDelete: { percent: 20 } }).maxDelete).toEqual({ percent: 20 });
   });
 });
 

@@ -65,7 +65,7 @@ describe('executor', () => {
     const t = setup();
     t.src.put('new', 'n');
     t.dst.put('gone', 'g');
-    const s = await runSync({ mode: 'sync', dryRun: true, ...t });
+    const s = await runSync({ mode: 'sync', dryRun: true, ...t, maxDelete: { percent: 100 } });
     const planned = t.events.filter((e) => e.type === 'plan').map((e) => (e.type === 'plan' ? `${e.action} ${e.key}` : ''));
     expect(planned.sort()).toEqual(['delete gone', 'transfer new']);
     expect(s.dryRun).toBe(true);

@@ -29,6 +29,7 @@ jobs:
     source: /data/meta
     destination: s3://bucket/meta
     lane: metadata
+    transfer: { maxDelete: "10%" }
 `;
 
 describe('jobs in hybridsync.yaml', () => {
@@ -43,7 +44,9 @@ describe('jobs in hybridsync.yaml', () => {
     // a job is a typed library request: its options mean what the same flags mean, defaults included
     const req = jobRequest({ ...ops, file: '/nonexistent/hybridsync.yaml' }, ops.jobs[0]!, {});
     expect(req).toMatchObject({ mode: 'sync', src: '/data/train', dst: 's3://bucket/train', statePath: ':memory:' });
-    expect(resolveTransferOptions(req.options)).toMatchObject({ transfers: 4, bwlimit: '10M', maxDelete: 5, exclude: ['*.tmp'], minSize: 1024, checkers: 16, retries: 3 });
+    expect(resolveTransferOptions(req.options)).toMatchObject({ transfers: 4, bwlimit: '10M', maxDelete: { count: 5 }, exclude: ['*.tmp'], minSize: 1024, checkers: 16, retries: 3 });
+    const meta = jobRequest({ ...ops, file: '/nonexistent/hybridsync.yaml' }, ops.jobs[1]!, {});
+    expect(resolveTransferOptions(meta.options)).toMatchObject({ maxDelete: { percent: 10 } });
   });
 
   it('reports bad schedules, windows and links with their position', () => {

@@ -61,7 +61,7 @@ describe('a closed output stream', () => {
   it('sync -v 2>&1 | head -1 (stderr closed): the sync runs to its end, exit 0', async () => {
     const dst = tempDir('many-dst');
     const r = await runClosingAfterFirstLine(['sync', src, dst, '-v', '--transfers', '2'], { HYBRIDSYNC_STATE_DIR: tempDir('state') }, 'stderr');
-    expect(r.firstLine).toMatch(/^copied d0\/file-0000\.txt/);
+    expect(r.firstLine).toMatch(/^copied d0\/file-\d{4}\.txt/); // whichever of the 2 in flight finished first
     expect(r.code).toBe(0);
     expect(treeHashes(dst)).toEqual(treeHashes(src));
   });

@@ -11,14 +11,19 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../config/load.js';
+import { configSchema } from '../config/schema.js';
 import { AbortedError, ConfigError, UsageError } from '../core/errors.js';
 import {
   createScrubber,
   defaultScrubConfig,
   loadPiiKey,
+  loadPiiSection,
   parseScrubConfigText,
   PII_KEY_ENV,
-  type ScrubConfig,
+  SCRUB_CONFIG_KEYS,
+  type PiiSection,
   type ScrubFormat,
   type ScrubReport,
 } from '../governance/pii/index.js';
@@ -27,9 +32,9 @@ import { processSignal, reportError } from './context.js';
 export interface ScrubOptions {
   input: string;
   output: string;
-  /** YAML/JSON scrub config; defaults apply when absent. */
+  /** YAML/JSON scrub config, or hybridsync.yaml (its `pii:` section); defaults apply when absent. */
   config?: string;
-  /** File holding the pseudonymization key; else HYBRIDSYNC_PII_KEY. */
+  /** File holding the pseudonymization key; else `pii.keyFile` of hybridsync.yaml; else HYBRIDSYNC_PII_KEY. */
   keyFile?: string;
   format?: ScrubFormat;
   json?: boolean;
@@ -51,8 +56,11 @@ export async function scrubFile(o: ScrubOptions): Promise<ScrubReport> {
   const dirStat = await stat(outDir).catch(() => undefined);
   if (!dirStat?.isDirectory()) throw new UsageError(`output directory ${outDir} does not exist`, { hint: 'create it first, or choose another OUT' });
 
-  const config = await readConfig(o.config);
-  const key = await loadPiiKey({ keyFile: o.keyFile, env: o.env ?? process.env });
+  const env = o.env ?? process.env;
+  const settings = await readSettings(o.config, env);
+  const config = settings.config;
+  const keyFile = o.keyFile ?? settings.keyFile;
+  const key = await loadPiiKey({ ...(keyFile !== undefined ? { keyFile } : {}), env });
   const scrubber = createScrubber(config, { fileName: basename(input), key, format: o.format });
 
   const tmp = join(outDir, `.${basename(output)}.scrub-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
@@ -73,8 +81,16 @@ export async function scrubFile(o: ScrubOptions): Promise<ScrubReport> {
   return scrubber.report();
 }
 
-async function readConfig(path: string | undefined): Promise<ScrubConfig> {
-  if (path === undefined) return defaultScrubConfig();
+/** Top-level keys only hybridsync.yaml has (`environments`, `remotes`, `pii`, …). */
+const MAIN_CONFIG_KEYS = Object.keys(configSchema.shape).filter((k) => !SCRUB_CONFIG_KEYS.has(k));
+
+/**
+ * `--config` names a standalone scrub config, or hybridsync.yaml: a file with any key only
+ * the main config has is loaded as sync loads it and its `pii:` section used (with its
+ * `keyFile`), so an ad-hoc scrub gives the bytes the sync's scrub stage would upload.
+ */
+async function readSettings(path: string | undefined, env: NodeJS.ProcessEnv): Promise<PiiSection> {
+  if (path === undefined) return { config: defaultScrubConfig(), keyFile: undefined };
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -84,7 +100,24 @@ async function readConfig(path: string | undefined): Promise<ScrubConfig> {
       hint: 'check the path given to --config',
     });
   }
-  return parseScrubConfigText(text, path);
+  if (!isMainConfig(text)) return { config: parseScrubConfigText(text, path), keyFile: undefined };
+  const { config } = loadConfig(path, env);
+  try {
+    return loadPiiSection(config?.pii);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`${path}: pii: ${e.message}`, { cause: e, hint: e.hint ?? '' });
+    throw e;
+  }
+}
+
+function isMainConfig(text: string): boolean {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch {
+    return false; // parseScrubConfigText reports the syntax error
+  }
+  return doc !== null && typeof doc === 'object' && !Array.isArray(doc) && MAIN_CONFIG_KEYS.some((k) => Object.hasOwn(doc, k));
 }
 
 /** One line for people: what was replaced, or why the file was passed through. */
@@ -120,7 +153,7 @@ export function scrubCommand(): Command {
     .description('replace personal data (emails, phones, cards, IBANs, SSNs, IPs, MACs, birth dates, PII columns) in a CSV, TSV, JSON Lines or text file')
     .argument('<in>', 'file to read')
     .argument('<out>', 'file to write (atomically: a temporary file renamed into place)')
-    .option('--config <file>', 'scrub config, YAML or JSON (operators per entity type and column; see docs/pii.md)')
+    .option('--config <file>', 'scrub config, YAML or JSON (operators per entity type and column; see docs/pii.md), or hybridsync.yaml (its pii section)')
     .option('--key-file <file>', `secret key for the hash operator (default: $${PII_KEY_ENV})`)
     .addOption(new Option('--format <format>', 'read as this format instead of by extension and content').choices(['csv', 'tsv', 'jsonl', 'text']))
     .option('--json', 'print the report as one NDJSON line')

@@ -10,8 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable, type Transform } from 'node:stream';
-import { ConfigError } from '../../core/errors.js';
-import { createScrubber, detectPii, loadPiiKey, loadScrubConfig, type ScrubConfig } from '../pii/index.js';
+import { createScrubber, detectPii, loadPiiKey, loadPiiSection } from '../pii/index.js';
 
 /** Scans a sample of a file; returns counts by entity type, never the values found. */
 export interface ContentDetector {
@@ -48,10 +47,8 @@ function countsOf(report: Record<string, unknown>): Record<string, number> {
  * Fails at once, not per file, when the config needs a key and there is none.
  */
 export async function loadPiiEngine(options: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): Promise<PiiEngine> {
-  const { keyFile, ...scrub } = options;
-  if (keyFile !== undefined && typeof keyFile !== 'string') throw new ConfigError('pii.keyFile must be a path');
-  const config: ScrubConfig = loadScrubConfig(scrub);
-  const key = await loadPiiKey({ ...(typeof keyFile === 'string' ? { keyFile } : {}), env });
+  const { config, keyFile } = loadPiiSection(options);
+  const key = await loadPiiKey({ ...(keyFile !== undefined ? { keyFile } : {}), env });
   createScrubber(config, { fileName: 'probe.txt', ...(key ? { key } : {}) }).transform.destroy();
   // detection only: the output is discarded, so any key will do for `hash`
   const scanKey = randomBytes(32);

@@ -225,6 +225,11 @@ export class ColumnProfile {
     if (type) this.hits.set(type, (this.hits.get(type) ?? 0) + 1);
   }
 
+  /** A number (JSON number, number-shaped CSV cell): it counts as a value, never as evidence (numbers.ts). */
+  addNumber(): void {
+    this.nonEmpty++;
+  }
+
   /** The dominant type if at least `threshold` of the non-empty values have it. */
   decide(threshold: number): EntityType | undefined {
     let best: EntityType | undefined;

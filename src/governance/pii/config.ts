@@ -153,6 +153,27 @@ export function loadScrubConfig(input: unknown): ScrubConfig {
   return config;
 }
 
+/** The top-level keys of a standalone scrub config file. */
+export const SCRUB_CONFIG_KEYS: ReadonlySet<string> = new Set(Object.keys(scrubConfigSchema.shape));
+
+/** The `pii:` section of hybridsync.yaml: a scrub config plus `keyFile`, the secret of the `hash` operator. */
+export interface PiiSection {
+  config: ScrubConfig;
+  keyFile: string | undefined;
+}
+
+/**
+ * Reads the `pii:` section of hybridsync.yaml. The sync's scrub stage and `hybridsync
+ * scrub --config hybridsync.yaml` both read it here, so they scrub alike.
+ */
+export function loadPiiSection(section: Readonly<Record<string, unknown>> = {}): PiiSection {
+  const { keyFile, ...scrub } = section;
+  if (keyFile !== undefined && typeof keyFile !== 'string') {
+    throw new ConfigError('pii.keyFile must be a path', { hint: 'give the path of the file holding the PII key' });
+  }
+  return { config: loadScrubConfig(scrub), keyFile };
+}
+
 /** Parses YAML or JSON config text (`source` names the file in error messages). */
 export function parseScrubConfigText(text: string, source: string): ScrubConfig {
   let doc: unknown;

@@ -36,7 +36,10 @@ export { detectPii, PiiDetector, type DetectOptions } from './detect/detect.js';
 export {
   defaultScrubConfig,
   loadScrubConfig,
+  loadPiiSection,
   parseScrubConfigText,
+  SCRUB_CONFIG_KEYS,
+  type PiiSection,
   DEFAULT_OPERATORS,
   type ScrubConfig,
   type ColumnRule,

@@ -1,9 +1,12 @@
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runScrub, scrubCommand } from '../../../src/cli/scrub.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { loadPiiEngine } from '../../../src/governance/classify/detectors.js';
 import { TEST_KEY } from './helpers.js';
 
 let dir: string;
@@ -64,6 +67,58 @@ describe('hybridsync scrub', () => {
     const o1 = await readFile(join(dir, 'o1.csv'), 'utf8');
     expect(o1).toMatch(/^email\ntok_email_[A-Za-z0-9_-]{22}\n$/);
     expect(await readFile(join(dir, 'o2.csv'), 'utf8')).toBe(o1);
+  });
+
+  it('--config hybridsync.yaml applies its pii section, as the sync scrub stage does', async () => {
+    const input = join(dir, 'run.jsonl');
+    const config = join(dir, 'hybridsync.yaml');
+    const keyFile = join(dir, 'pii.key');
+    await writeFile(keyFile, TEST_KEY.toString('hex'));
+    await writeFile(
+      config,
+      [
+        'version: 1',
+        'environments:',
+        '  dc1: { kind: onprem, locations: ["/data/**"] }',
+        'pii:',
+        `  keyFile: ${JSON.stringify(keyFile)}`,
+        '  detect: { phoneRegions: [US, DE] }',
+        '  entities: { email: hash, phone: { operator: mask, keep: 2 } }',
+        '  columns: [{ match: notes, operator: drop }]',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(input, '{"email": "ann@x.io", "tel": "030 12345678", "notes": "x", "acc": 0.54408275162184}\n');
+    const { out } = capture();
+    expect(await runScrub({ input, output: join(dir, 'o.jsonl'), config, env: {}, out })).toBe(0);
+    const text = await readFile(join(dir, 'o.jsonl'), 'utf8');
+    expect(text).toMatch(/^\{"email": "tok_email_[A-Za-z0-9_-]{22}", "tel": "\*\*\* \*\*\*\*\*\*78", "acc": 0\.54408275162184\}\n$/);
+
+    const engine = await loadPiiEngine(loadConfig(config, {}).config?.pii, {});
+    const stage = engine.createScrubber({ fileName: 'run.jsonl', key: 'data/run.jsonl' });
+    let staged = '';
+    await pipeline(Readable.from([await readFile(input)]), stage.transform, async (src: AsyncIterable<Buffer>) => {
+      for await (const c of src) staged += c.toString('utf8');
+    });
+    expect(staged).toBe(text);
+  });
+
+  it('--config reads the shipped example hybridsync.yaml', async () => {
+    const input = join(dir, 'm.csv');
+    await writeFile(input, 'epoch,acc,phone\n1,0.54408275162184,+49 30 12345678\n');
+    const { out } = capture();
+    expect(await runScrub({ input, output: join(dir, 'o.csv'), config: 'examples/hybridsync.yaml', env: {}, out })).toBe(0);
+    expect(await readFile(join(dir, 'o.csv'), 'utf8')).toBe('epoch,acc,phone\n1,0.54408275162184,+** ** ******78\n');
+  });
+
+  it('names the file and the pii section when that section is wrong', async () => {
+    const config = join(dir, 'hybridsync.yaml');
+    await writeFile(config, 'version: 1\nenvironments:\n  dc1: { locations: ["/data/**"] }\npii:\n  entities: { email: shred }\n');
+    const input = join(dir, 'a.log');
+    await writeFile(input, 'x\n');
+    const { out } = capture();
+    expect(await runScrub({ input, output: join(dir, 'b.log'), config, env: {}, out })).toBe(2);
+    expect(stderr).toMatch(/hybridsync\.yaml: pii: invalid scrub config:\n\s+entities\.email/);
   });
 
   it('exits 2 with the thing and the fix for config and usage errors, writing nothing', async () => {

@@ -53,6 +53,16 @@ describe('phone', () => {
     expect(found('tel 020 7946 0958', undefined, { phoneRegions: ['US', 'GB'] })).toEqual(['phone:020 7946 0958']);
   });
 
+  it('does not read a decimal fraction as a national number with a trunk 0', () => {
+    const de = { phoneRegions: ['US', 'DE'] };
+    for (const t of ['acc=0.54408275162184', 'loss 0.61203948572931 lr 0.3012345678', 'Anteil 0,54408275162184', 'delta -0.54408275162184']) {
+      expect(found(t, undefined, de)).toEqual([]);
+    }
+    expect(found('tel 030 12345678', undefined, de)).toEqual(['phone:030 12345678']);
+    expect(found('ruf an: 030/12345678 oder 0151 23456789', undefined, de)).toEqual(['phone:030/12345678', 'phone:0151 23456789']);
+    expect(found('call +49 30 12345678', undefined, de)).toEqual(['phone:+49 30 12345678']);
+  });
+
   it('rejects NANP-shaped numbers that break the numbering plan', () => {
     expect(found('(115) 555-0100')).toEqual([]);
     expect(found('415-155-0100')).toEqual([]);

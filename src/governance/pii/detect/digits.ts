@@ -491,13 +491,23 @@ function classifyPhone(text: string, s: number, e: number, nd: number, plus: boo
       return score;
     }
   }
-  if (ctx.otherRegions.length > 0 && ((ng > 1 && text.charCodeAt(groupStart[s]!) === 48) || (ctx.field.phone || before.phone))) {
+  if (ctx.otherRegions.length > 0 && ((ng > 1 && text.charCodeAt(groupStart[s]!) === 48) || (ctx.field.phone || before.phone)) && !decimalFraction(text, s, e)) {
     const candidate = text.slice(before.pos, spanEnd);
     for (const r of ctx.otherRegions) {
       if (phoneValidity(candidate, r) === PHONE_VALID) return (ctx.field.phone || before.phone) ? 0.85 : 0.75;
     }
   }
   return 0;
+}
+
+/**
+ * `0.54408275162184`, `0,5440827516`: a lone 0 and a decimal point or comma is a fraction,
+ * not a national trunk prefix (no national format writes `0.` before the area code).
+ */
+function decimalFraction(text: string, s: number, e: number): boolean {
+  if (e === s || groupLen(s) !== 1 || text.charCodeAt(groupStart[s]!) !== 48) return false;
+  const c = sepCode(text, s + 1);
+  return c === 46 || c === 44;
 }
 
 /** Keep the best non-overlapping windows of one run: highest score, then longest. */

@@ -7,6 +7,7 @@ import {
 } from '../columns.js';
 import { operatorFor, type ScrubConfig } from '../config.js';
 import { ScrubInputError } from '../errors.js';
+import { isJsonNumber } from '../numbers.js';
 import type { EntityType } from '../types.js';
 import type { ValueScrubber } from '../value-scrubber.js';
 import { OutputBuffer, newStats, type FormatHandler, type HandlerStats } from './lines.js';
@@ -349,7 +350,9 @@ export class CsvScrubber implements FormatHandler {
         const profile = new ColumnProfile();
         for (const r of data) {
           const v = r.values[c];
-          if (v !== undefined) profile.add(v, name, this.vs.detector);
+          if (v === undefined) continue;
+          if (isJsonNumber(v)) profile.addNumber();
+          else profile.add(v, name, this.vs.detector);
         }
         const type = profile.decide(this.config.detect.columnThreshold);
         if (type) d = { type, op: operatorFor(this.config, type), source: 'values' };
@@ -412,7 +415,7 @@ export class CsvScrubber implements FormatHandler {
       const before = v;
       if (isHeader) v = v.length >= 6 ? this.vs.text(v) : v;
       else if (d) v = this.vs.whole(v, d.type, d.op);
-      else if (v.length >= 6) v = this.vs.text(v, header?.[c]);
+      else if (v.length >= 6 && !isJsonNumber(v)) v = this.vs.text(v, header?.[c]); // a number is data, not text (numbers.ts)
       if (v !== before) {
         out ??= raws.slice(0, c);
         out.push(this.quote(v, quoted?.[c] ?? false));

@@ -1,5 +1,6 @@
 import { ColumnProfile, ColumnRules, classifyFieldName, decideByRuleOrName, type ColumnDecision } from '../columns.js';
 import { operatorFor, type ScrubConfig } from '../config.js';
+import { jsonNumberReplacement } from '../numbers.js';
 import type { EntityType } from '../types.js';
 import type { ValueScrubber } from '../value-scrubber.js';
 import { OutputBuffer, LineSplitter, newStats, type FormatHandler, type HandlerStats } from './lines.js';
@@ -146,7 +147,9 @@ export class JsonlScrubber implements FormatHandler {
         p = new ColumnProfile();
         profiles.set(key, p);
       }
-      p.add(String(node), path[path.length - 1]!, this.vs.detector);
+      // A number is counted as a value but is never evidence of PII (numbers.ts).
+      if (typeof node === 'number') p.addNumber();
+      else p.add(node, path[path.length - 1]!, this.vs.detector);
     }
   }
 
@@ -257,7 +260,7 @@ class JsonLineEditor {
     else if (c === 116) this.literal('true');
     else if (c === 102) this.literal('false');
     else if (c === 110) this.literal('null');
-    else if (c === 45 || (c >= 48 && c <= 57)) this.number(key, whole);
+    else if (c === 45 || (c >= 48 && c <= 57)) this.number(whole);
     else throw MALFORMED;
   }
 
@@ -383,14 +386,17 @@ class JsonLineEditor {
     else this.edit(start, end + 1, JSON.stringify(out));
   }
 
-  private number(key: string | undefined, whole: ColumnDecision | undefined): void {
+  private number(whole: ColumnDecision | undefined): void {
     const s = this.s;
     const start = this.i;
     let c = s.charCodeAt(this.i);
     while (c === 45 || c === 43 || c === 46 || c === 69 || c === 101 || (c >= 48 && c <= 57)) c = s.charCodeAt(++this.i);
+    // A number is data, never free text (numbers.ts): only a PII key replaces it, and the
+    // replacement stays a JSON number or becomes null, so the field keeps its type.
+    if (!whole) return;
     const text = s.slice(start, this.i);
-    const out = whole ? this.vs.whole(text, whole.type, whole.op) : text.length < 7 ? text : this.vs.text(text, key);
-    if (out !== text) this.edit(start, this.i, JSON.stringify(out));
+    const out = this.vs.whole(text, whole.type, whole.op);
+    if (out !== text) this.edit(start, this.i, jsonNumberReplacement(out));
   }
 
   private literal(word: string): void {

@@ -103,12 +103,20 @@ export async function testRemote(spec: string, loaded: LoadedConfig, o: { env?: 
       for await (const _ of b.list({ ...(o.signal ? { signal: o.signal } : {}) })) if (++n >= 1) break;
       out.push({ step: 'bucket', ok: true, detail: `${loc.path} is a readable directory` });
     } catch (e) {
-      out.push(failed('bucket', e));
+      const f = failed('bucket', e);
+      out.push({ ...f, detail: `${loc.path}: ${f.detail}` });
     }
     return out;
   }
 
+  const own = handle.endpointSettings;
   const url = new URL(loc.endpoint);
+  const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(url.hostname);
+  if (url.protocol === 'http:' && !loopback && !own.allowInsecureHttp) {
+    // refused before any connection is made: nothing should travel unencrypted
+    out.push({ step: 'tls', ok: false, detail: `plain http to the non-loopback host ${url.host} is refused`, hint: `use https, or set allowHttp: true in remote "${named.name}"` });
+    return out;
+  }
   const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
   const unreachable = await tcpReach(url.hostname.replace(/^\[|\]$/g, ''), port, o.signal);
   if (unreachable) {
@@ -117,7 +125,6 @@ export async function testRemote(spec: string, loaded: LoadedConfig, o: { env?: 
   }
   out.push({ step: 'reachable', ok: true, detail: `${url.host} accepts connections` });
 
-  const own = handle.endpointSettings;
   const minVersion = own.tlsMinVersion ?? tlsForEndpoint(loaded.config?.tls, url.origin).minVersion;
   const caBundle = own.caBundle ?? o.caBundle ?? env.AWS_CA_BUNDLE ?? loaded.config?.tls?.caBundle;
   if (url.protocol === 'https:') {
@@ -136,17 +143,11 @@ export async function testRemote(spec: string, loaded: LoadedConfig, o: { env?: 
     }
     out.push({ step: 'tls', ok: true, detail: `${probe.protocol} (${probe.cipher}), minimum ${minVersion}` });
   } else {
-    const loopback = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i.test(url.hostname);
-    out.push({
-      step: 'tls',
-      ok: loopback || !!own.allowInsecureHttp,
-      detail: loopback ? 'plain http on loopback (no TLS needed)' : own.allowInsecureHttp ? 'plain http, allowed by allowHttp: data travels unencrypted' : 'plain http to a non-loopback host is refused',
-      ...(!loopback && !own.allowInsecureHttp ? { hint: 'use https, or set allowHttp: true in the remote' } : {}),
-    });
-    if (!loopback && !own.allowInsecureHttp) return out;
+    out.push({ step: 'tls', ok: true, detail: loopback ? 'plain http on loopback (no TLS needed)' : 'plain http, allowed by allowHttp: data travels unencrypted' });
   }
 
-  const b = handle.open({ endpoint: { ...own, ...(caBundle ? { caBundle } : {}), tlsMinVersion: minVersion }, transfer: { retries: 1 } });
+  // a server that accepts connections but never answers fails this step in seconds, not minutes
+  const b = handle.open({ endpoint: { ...own, ...(caBundle ? { caBundle } : {}), tlsMinVersion: minVersion }, transfer: { retries: 1 }, requestTimeoutMs: 15_000 });
   try {
     if (hasAccountProbe(b)) {
       try {

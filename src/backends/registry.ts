@@ -44,6 +44,8 @@ export interface OpenOptions {
   readonly transfer?: Partial<S3TransferOptions>;
   /** Sockets per client (transfers × chunk concurrency + checkers). */
   readonly maxSockets?: number;
+  /** Idle time after which a request fails (S3; default 5 minutes). */
+  readonly requestTimeoutMs?: number;
   readonly onListError?: (key: string, err: HybridsyncError) => void;
 }
 
@@ -114,6 +116,7 @@ function s3Handle(spec: string, remote: string, container: string, prefix: strin
         ...(o.endpoint?.caBundle ? { caBundle: o.endpoint.caBundle } : {}),
         ...(o.endpoint?.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
         ...(o.maxSockets ? { maxSockets: o.maxSockets } : {}),
+        ...(o.requestTimeoutMs ? { requestTimeoutMs: o.requestTimeoutMs } : {}),
       };
       return new S3Backend(location, c, o.transfer);
     },
@@ -177,7 +180,7 @@ function remoteHandle(spec: string, name: string, rest: string, r: RemoteConfig,
   }
   const { container, prefix } = splitContainer(rest);
   if (!container) {
-    throw new UsageError(`${spec}: remote "${name}" is ${r.type === 's3' ? 'S3: name a bucket' : 'Azure Blob: name a container'}`, {
+    throw new UsageError(`remote "${name}" is ${r.type === 's3' ? 'S3: name a bucket' : 'Azure Blob: name a container'} in ${spec}`, {
       hint: `write ${name}:${r.type === 's3' ? 'bucket' : 'container'}/prefix`,
     });
   }

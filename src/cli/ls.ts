@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { resolveLocation } from '../backends/registry.js';
 import { loadConfig } from '../config/load.js';
+import type { Entry } from '../core/entry.js';
+import { mapOrdered } from './classify.js';
 import { formatBytes } from '../lib/units.js';
 import { processSignal, reportError } from './context.js';
 import { stdoutIsOpen } from './output.js';
@@ -41,7 +43,11 @@ export function lsCommand(): Command {
         });
         let n = 0;
         let bytes = 0;
-        for await (const e of b.list({ signal: processSignal })) {
+        // -l and --json show the content's mtime and MD5: where a listing lacks them (S3 lists
+        // the upload time and no MD5 for multipart objects), the object's metadata has them
+        const full = async (e: Entry): Promise<Entry> => (e.mtimeExact && (e.md5 || b.features.cheapReads) ? e : ((await b.stat(e.key, { signal: processSignal })) ?? e));
+        const entries = f.long || f.json ? mapOrdered(b.list({ signal: processSignal }), 16, full) : b.list({ signal: processSignal });
+        for await (const e of entries) {
           if (!stdoutIsOpen()) break; // the reader has what it wanted (`| head`)
           n++;
           bytes += e.size;

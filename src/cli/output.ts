@@ -161,11 +161,11 @@ export function formatSummary(s: RunSummary): string {
     `${s.mode}${s.dryRun ? ' (dry run)' : ''}: ${s.src} -> ${s.dst}: ${s.status}`,
     s.mode === 'check'
       ? `  checked:      ${s.checks} files, ${s.differences} differences`
-      : `  ${verb.padEnd(13)} ${s.transferred} files, ${formatBytes(s.bytes)}${s.serverSideCopies ? ` (${s.serverSideCopies} server-side)` : ''}${s.bytesResumed ? `, ${formatBytes(s.bytesResumed)} resumed` : ''}`,
+      : `  ${`${verb}:`.padEnd(13)} ${s.transferred} files, ${formatBytes(s.bytes)}${s.serverSideCopies ? ` (${s.serverSideCopies} server-side)` : ''}${s.bytesResumed ? `, ${formatBytes(s.bytesResumed)} resumed` : ''}`,
     s.mode === 'check' ? `  identical:    ${s.skipped}` : `  skipped:      ${s.skipped} unchanged`,
-    ...(s.mode === 'check' ? [] : [`  deleted:      ${s.deleted}${s.deletesHeldBack ? ` (${s.deletesHeldBack} held back)` : ''}`]),
+    ...(s.mode === 'check' ? [] : [`  ${(s.dryRun ? 'would delete:' : 'deleted:').padEnd(13)} ${s.deleted}${s.deletesHeldBack ? ` (${s.deletesHeldBack} held back)` : ''}`]),
     `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}` : ''}`,
-    `  duration:     ${formatDuration(s.durationMs)}, ${formatBytes(s.rate)}/s${s.retries ? `, ${s.retries} retries` : ''}`,
+    `  duration:     ${formatDuration(s.durationMs)}${s.dryRun || s.mode === 'check' ? '' : `, ${formatBytes(s.rate)}/s`}${s.retries ? `, ${s.retries} retries` : ''}`,
   ];
   return lines.join('\n');
 }

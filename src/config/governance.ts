@@ -219,5 +219,10 @@ export function assertGovernanceReferences(c: GovernanceConfig, text: string, fi
     const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
     return `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${i.path.join('.')}: ${i.message}`;
   });
-  throw new ConfigError(messages.join('\n'), { hint: 'declare the level under classification.levels and the environment under environments' });
+  const hints = new Set(
+    issues.slice(0, 5).map((i) =>
+      i.path.includes('remotes') ? 'declare the remote under remotes: (or with HYBRIDSYNC_REMOTE_<NAME>_TYPE)' : i.message.includes('level') ? 'declare the level under classification.levels' : 'declare the environment under environments',
+    ),
+  );
+  throw new ConfigError(messages.join('\n'), { hint: [...hints].join('; ') });
 }

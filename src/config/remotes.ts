@@ -15,7 +15,19 @@ import { z } from 'zod';
 import { ConfigError, UsageError } from '../core/errors.js';
 
 export const REMOTE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+/**
+ * A secret pasted where the name of its variable belongs (`secretAccessKeyEnv: Xq3L9p…`)
+ * must be refused without being echoed: long, mixed case and digits, no underscore — the
+ * shape of generated keys, not of variable names (which are UPPER_SNAKE by convention).
+ */
+export function looksLikeSecret(v: string): boolean {
+  return v.length >= 16 && !v.includes('_') && /[a-z]/.test(v) && /[A-Z]/.test(v) && /\d/.test(v);
+}
+const PASTED = 'this looks like the secret itself, not the name of an environment variable: put the secret in a variable and give its name here';
+const envName = z
+  .string()
+  .refine((v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), { message: `not an environment variable name (letters, digits and _); if it is the secret itself, ${PASTED.slice(PASTED.indexOf('put'))}` })
+  .refine((v) => !looksLikeSecret(v), { message: PASTED });
 const tlsVersion = z.enum(['TLSv1.3', 'TLSv1.2']);
 
 const s3Remote = z
@@ -63,7 +75,7 @@ const localRemote = z
 /** Keys that would hold a secret in the file itself: refused with the reference to use instead. */
 const INLINE_SECRETS: Record<string, string> = {
   secretAccessKey: 'secretAccessKeyEnv: NAME_OF_ENV_VAR (or profile: NAME)',
-  accessKeyId: 'accessKeyIdEnv: NAME_OF_ENV_VAR (or profile: NAME)',
+  accessKeyId: 'accessKeyIdEnv: NAME_OF_ENV_VAR (or profile: NAME), next to secretAccessKeyEnv',
   sessionToken: 'sessionTokenEnv: NAME_OF_ENV_VAR',
   accountKey: 'accountKeyEnv: NAME_OF_ENV_VAR or accountKeyFile: /path',
   sasToken: 'sasTokenEnv: NAME_OF_ENV_VAR or sasTokenFile: /path',
@@ -74,12 +86,12 @@ export const remoteSchema = z.preprocess(
   (v, ctx) => {
     if (v && typeof v === 'object') {
       for (const k of Object.keys(v)) {
-        if (k in INLINE_SECRETS) ctx.addIssue({ code: 'custom', path: [k], message: `secrets are never written in the config: use ${INLINE_SECRETS[k]}` });
+        if (k in INLINE_SECRETS) ctx.addIssue({ code: 'custom', path: [k], message: `credentials are never written in the config: use ${INLINE_SECRETS[k]}` });
       }
     }
     return v;
   },
-  z.discriminatedUnion('type', [s3Remote, azureRemote, localRemote]),
+  z.discriminatedUnion('type', [s3Remote, azureRemote, localRemote], { error: (i) => (i.code === 'invalid_union' ? 'type must be s3, azureblob or local' : undefined) }),
 );
 
 export const remotesSchema = z
@@ -144,7 +156,11 @@ export function remotesFromEnv(env: NodeJS.ProcessEnv): Record<string, Record<st
     if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
     const rest = name.slice(ENV_PREFIX.length);
     const suffix = suffixes.find((s) => rest.endsWith(`_${s}`) && rest.length > s.length + 1);
-    if (!suffix) throw new ConfigError(`unknown remote setting ${name}`, { hint: `settings are HYBRIDSYNC_REMOTE_<NAME>_<KEY> with KEY one of ${Object.keys(ENV_KEYS).join(', ')}` });
+    if (!suffix) {
+      throw new ConfigError(`unknown remote setting ${name}`, {
+        hint: `settings are HYBRIDSYNC_REMOTE_<NAME>_<KEY> with KEY one of ${[...Object.keys(ENV_KEYS), ...Object.keys(ENV_SECRET_KEYS)].join(', ')}`,
+      });
+    }
     const remote = rest.slice(0, -(suffix.length + 1)).toLowerCase();
     const r = (out[remote] ??= {});
     const secretRef = ENV_SECRET_KEYS[suffix];

@@ -574,7 +574,8 @@ class SyncRun {
       src: this.o.src.uri,
       dst: this.o.dst.uri,
       transferred: s.filesDone,
-      bytes: s.bytesDone,
+      // a dry run moves nothing: its totals are what the real run would move
+      bytes: this.dryRun ? s.bytesPlanned : s.bytesDone,
       bytesResumed: s.bytesResumed,
       serverSideCopies: s.serverSideCopies,
       skipped: s.skipped,
@@ -585,7 +586,7 @@ class SyncRun {
       checks: s.checks,
       retries: s.retries,
       durationMs,
-      rate: durationMs > 0 ? Math.round((s.bytesDone * 1000) / durationMs) : 0,
+      rate: durationMs > 0 && !this.dryRun ? Math.round((s.bytesDone * 1000) / durationMs) : 0,
       deletesHeldBack: this.deletesHeldBack,
       status,
     };

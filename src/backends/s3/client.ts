@@ -27,6 +27,8 @@ export interface S3ConnectionOptions {
    * and a remote without `endpoint` is AWS.
    */
   readonly ignoreEnvEndpoint?: boolean;
+  /** Idle time after which a request fails (default 5 minutes, as rclone's --timeout). */
+  readonly requestTimeoutMs?: number;
   /** Sockets per client; should cover transfers x multipart concurrency + checkers. */
   readonly maxSockets?: number;
   /** Minimum TLS version for https endpoints. */
@@ -63,7 +65,7 @@ export function resolveConnection(o: S3ConnectionOptions, env: NodeJS.ProcessEnv
     }
     if (u.protocol === 'http:' && !LOOPBACK.test(u.hostname) && !o.allowInsecureHttp) {
       throw new ConfigError(`refusing plain http to non-loopback endpoint ${u.host}: data would travel unencrypted`, {
-        hint: 'use https, or allow it explicitly with --s3-allow-http (or allowInsecureHttp in the config)',
+        hint: 'use https, or allow it explicitly: allowHttp: true in the remote, --s3-allow-http for s3:// URLs, or tls.endpoints[].allowInsecureHttp in hybridsync.yaml',
       });
     }
   }
@@ -107,7 +109,7 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     responseChecksumValidation: 'WHEN_REQUIRED',
     // The executor retries with typed errors and backoff; one attempt per SDK call.
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 10_000, requestTimeout: 300_000 }),
+    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 10_000, requestTimeout: o.requestTimeoutMs ?? 300_000 }),
   });
   // Every body we send carries Content-MD5, which the server validates; hashing the same
   // bytes again with SHA-256 for the signature would double the client's CPU per byte

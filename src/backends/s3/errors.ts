@@ -25,7 +25,34 @@ interface SdkErrorShape {
  * message (the SDK says "UnknownError"), so this relies on err.name and the HTTP status.
  * `where` names the bucket/key for the message; `endpoint` the server.
  */
-export function mapS3Error(err: unknown, where: string, endpoint: string): HybridsyncError {
+/** How the user fixes what this location's connection comes from: a named remote's settings, or the s3:// flags and AWS_* variables. */
+export interface S3Fixes {
+  readonly credentials: string;
+  readonly endpoint: string;
+  readonly tls: string;
+  /** The bucket as the user wrote it, for "bucket does not exist". */
+  readonly bucket: string;
+}
+
+export const DEFAULT_S3_FIXES: S3Fixes = {
+  credentials: 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile, and that the endpoint and region are right',
+  endpoint: 'check --s3-endpoint / AWS_ENDPOINT_URL and that the server is running',
+  tls: 'check the endpoint offers TLS 1.3 and that its certificate chains to a trusted CA (--ca-bundle, AWS_CA_BUNDLE or tls.caBundle)',
+  bucket: '',
+};
+
+/** The fixes for a named remote's location: its own settings, never the s3:// ones. */
+export function remoteS3Fixes(remote: string, bucket: string): S3Fixes {
+  const env = `HYBRIDSYNC_REMOTE_${remote.toUpperCase()}`;
+  return {
+    credentials: `check the credentials of remote "${remote}" (the variables its accessKeyIdEnv/secretAccessKeyEnv name, ${env}_ACCESS_KEY_ID/_SECRET_ACCESS_KEY, or its profile) and its endpoint and region`,
+    endpoint: `check the endpoint of remote "${remote}" (remotes.${remote}.endpoint or ${env}_ENDPOINT) and that the server is running`,
+    tls: `check that remote "${remote}" offers TLS 1.3 and that its certificate chains to a trusted CA (remotes.${remote}.caBundle or ${env}_CA_BUNDLE)`,
+    bucket: `${remote}:${bucket}`,
+  };
+}
+
+export function mapS3Error(err: unknown, where: string, endpoint: string, fixes: S3Fixes = DEFAULT_S3_FIXES): HybridsyncError {
   if (err instanceof HybridsyncError) return err;
   const e = (err ?? {}) as SdkErrorShape;
   const name = e.name ?? '';
@@ -43,20 +70,20 @@ export function mapS3Error(err: unknown, where: string, endpoint: string): Hybri
   if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
     return new UnreachableError(`cannot reach S3 endpoint ${endpoint} (${code})`, {
       ...opts,
-      hint: 'check --s3-endpoint / AWS_ENDPOINT_URL and that the server is running',
+      hint: fixes.endpoint,
     });
   }
   if (/^(ERR_SSL|ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT|ERR_CERT)/.test(code) || /certificate|SSL routines|TLS/i.test(e.message ?? '')) {
     return new ConfigError(`TLS handshake with ${endpoint} failed (${code || e.message})`, {
       ...opts,
-      hint: 'check the endpoint offers TLS 1.3 and that its certificate chains to a trusted CA (AWS_CA_BUNDLE / --ca-bundle)',
+      hint: fixes.tls,
     });
   }
   if (['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED'].includes(code) || name === 'TimeoutError' || /socket hang up/i.test(e.message ?? '')) {
     return new TransientError(`connection problem talking to ${endpoint} for ${where}: ${code || name}`, opts);
   }
   if (name === 'NoSuchBucket') {
-    return new MissingRootError(`bucket does not exist: ${where}`, {
+    return new MissingRootError(`bucket does not exist: ${fixes.bucket || where} (at ${endpoint})`, {
       ...opts,
       hint: 'check the bucket name, create it (aws s3 mb), or pass --create-bucket',
     });
@@ -65,7 +92,7 @@ export function mapS3Error(err: unknown, where: string, endpoint: string): Hybri
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken', 'AuthorizationHeaderMalformed'].includes(name)) {
     return new AuthError(`S3 rejected the credentials (${name}) for ${where}`, {
       ...opts,
-      hint: 'check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or the profile, and that the endpoint and region are right',
+      hint: fixes.credentials,
     });
   }
   if (name === 'BadDigest' || name === 'InvalidDigest') return new IntegrityError(`S3 rejected the content checksum for ${where} (${name})`, opts);

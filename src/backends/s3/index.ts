@@ -53,7 +53,7 @@ import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
 import { ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
 import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
-import { mapS3Error } from './errors.js';
+import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
 import { FastPut } from './fast-put.js';
 
 export interface S3TransferOptions {
@@ -148,8 +148,14 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     return this.connection.endpoint ?? `s3.${this.connection.region}.amazonaws.com`;
   }
 
+  /** An object or the root as the user names it: `onprem:bucket/key` for a remote, `s3://bucket/key` otherwise. */
   private where(key?: string): string {
-    return key === undefined ? `s3://${this.bucket}/${this.prefix}` : `s3://${this.bucket}/${this.prefix}${key}`;
+    const base = this.location.remote ? `${this.location.remote}:${this.bucket}/` : `s3://${this.bucket}/`;
+    return `${base}${this.prefix}${key ?? ''}`;
+  }
+
+  private get fixes(): S3Fixes {
+    return this.location.remote ? remoteS3Fixes(this.location.remote, this.bucket) : { ...DEFAULT_S3_FIXES, bucket: `s3://${this.bucket}` };
   }
 
   private call<T>(what: string, key: string | undefined, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -158,7 +164,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
         try {
           return await fn();
         } catch (err) {
-          throw mapS3Error(err, this.where(key), this.endpointLabel);
+          throw mapS3Error(err, this.where(key), this.endpointLabel, this.fixes);
         }
       },
       {
@@ -184,7 +190,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
       await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: signal });
       return;
     } catch (err) {
-      const e = mapS3Error(err, this.where(), this.endpointLabel);
+      const e = mapS3Error(err, this.where(), this.endpointLabel, this.fixes);
       if (e.kind !== 'not-found') throw e;
     }
     await this.call('create bucket', undefined, () => this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), { abortSignal: signal }), signal);

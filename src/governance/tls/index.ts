@@ -101,6 +101,6 @@ export function tlsRefusal(url: string, probe: TlsProbe, minVersion: TlsVersion)
     });
   }
   return new ConfigError(`refusing ${where}: its TLS certificate is not trusted (${probe.code})`, {
-    hint: 'give the CA that issued it with --ca-bundle, AWS_CA_BUNDLE or tls.caBundle in hybridsync.yaml',
+    hint: "give the CA that issued it: the remote's caBundle (HYBRIDSYNC_REMOTE_<NAME>_CA_BUNDLE), --ca-bundle, AWS_CA_BUNDLE or tls.caBundle in hybridsync.yaml",
   });
 }

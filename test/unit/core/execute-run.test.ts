@@ -123,3 +123,14 @@ describe('a run', () => {
     expect(read).toMatchObject({ differences: 1, status: 'differences' });
   });
 });
+
+describe('a dry run', () => {
+  it('totals what the real run would move (files and bytes), and moves nothing', async () => {
+    const t = setup();
+    t.src.put('a', 'x'.repeat(1000));
+    t.src.put('b', 'y'.repeat(234));
+    const s = await runSync({ mode: 'copy', ...t, dryRun: true });
+    expect(s).toMatchObject({ dryRun: true, transferred: 2, bytes: 1234, rate: 0 });
+    expect(t.dst.objects.size).toBe(0);
+  });
+});

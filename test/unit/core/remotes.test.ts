@@ -109,8 +109,29 @@ describe('remotes from the environment', () => {
 
 describe('remotes in hybridsync.yaml', () => {
   it('refuses a secret written into the file, naming the reference to use', () => {
-    expect(() => parseConfig(`remotes:\n  cloud:\n    type: s3\n    secretAccessKey: ${SECRET}\n`)).toThrow(/remotes.cloud.secretAccessKey: secrets are never written in the config: use secretAccessKeyEnv/);
+    expect(() => parseConfig(`remotes:\n  cloud:\n    type: s3\n    secretAccessKey: ${SECRET}\n`)).toThrow(/remotes.cloud.secretAccessKey: credentials are never written in the config: use secretAccessKeyEnv/);
     expect(() => parseConfig(`remotes:\n  az:\n    type: azureblob\n    connectionString: x\n`)).toThrow(/connectionStringEnv/);
+  });
+
+  it('refuses a secret pasted where the name of its variable belongs, without echoing it', () => {
+    const pasted = 'Xq3L9pZk2VbN7mR4tY6wE8uI0oP1aS5dF2gH4jK6';
+    for (const load of [
+      () => parseConfig(`remotes:\n  onprem:\n    type: s3\n    secretAccessKeyEnv: ${pasted}\n    accessKeyIdEnv: KEY\n`),
+      () => RemoteSet.load(undefined, { HYBRIDSYNC_REMOTE_ONPREM_TYPE: 's3', HYBRIDSYNC_REMOTE_ONPREM_SECRET_ACCESS_KEY_ENV: pasted }),
+      () => parseConfig('remotes:\n  onprem:\n    type: s3\n    secretAccessKeyEnv: "ab/cd+ef=="\n'),
+    ]) {
+      let message = '';
+      try {
+        load();
+      } catch (e) {
+        message = `${(e as Error).message} ${(e as { hint?: string }).hint ?? ''}`;
+      }
+      expect(message).toMatch(/secretAccessKeyEnv: .*(looks like the secret itself|not an environment variable name)/);
+      expect(message).not.toContain(pasted);
+      expect(message).not.toContain('ab/cd+ef');
+    }
+    // ordinary variable names pass
+    expect(() => RemoteSet.load({ onprem: { type: 's3', secretAccessKeyEnv: 'CEPH_SECRET_ACCESS_KEY', accessKeyIdEnv: 'CephKey1' } }, {})).not.toThrow();
   });
 
   it('checks that environments name defined remotes, with the position', () => {

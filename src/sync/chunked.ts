@@ -67,8 +67,11 @@ async function attach(
     }
     journal!.finished(journaled.uploadToken); // gone at the server: start over
   }
+  // The intent goes into the journal before the create request: a run that stops (or a
+  // reply that is lost) before the token comes back leaves an upload only the intent names.
+  const opening = fingerprint ? journal?.opening(key) : undefined;
   const upload = await dst.openChunkedUpload(key, meta);
-  if (fingerprint) journal?.started({ key, uploadToken: upload.uploadToken, fingerprint, chunkSize, chunks: [] });
+  if (fingerprint) journal?.started({ key, uploadToken: upload.uploadToken, fingerprint, chunkSize, chunks: [] }, opening);
   return { upload, reuse };
 }
 

@@ -147,8 +147,8 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
     } catch (err) {
       await Promise.allSettled(inflight);
       // An interrupted run keeps its journaled upload so the next run resumes it; anything
-      // else (source changed, integrity, a permanent error) discards the upload.
-      if (!signal?.aborted) {
+      // else (source changed, integrity, a permanent error, an unjournaled upload) discards it.
+      if (!signal?.aborted || !fingerprint || !journal) {
         await upload.abort().catch(() => undefined);
         journal?.finished(upload.uploadToken);
       }

@@ -3,7 +3,9 @@
  * CreateMultipartUpload never reached the journal: the intent is journaled before the
  * request, and the next run to reach its end aborts what the server holds for it.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -12,6 +14,7 @@ import { md5, randomFile, tempDir } from '../helpers/fs.js';
 import { openLocation } from '../../src/api/transfer.js';
 import { AbortedError, TransientError } from '../../src/core/errors.js';
 import type { Backend, ChunkWriter } from '../../src/core/backend.js';
+import { writeObject } from '../../src/sync/chunked.js';
 import { runSync } from '../../src/sync/execute.js';
 import { StateDb } from '../../src/sync/state.js';
 
@@ -84,5 +87,19 @@ describe('multipart uploads whose create reply was never journaled', () => {
     expect(await getObjectMd5(client, bucket, 'lost/big.bin')).toBe(md5(readFileSync(file)));
     expect(await openUploads(client, bucket)).toEqual([]);
     state.close();
+  });
+
+  it('an interrupted upload that was not journaled (nothing could resume it) is aborted, not left open', async () => {
+    const dst = openLocation(`s3://${bucket}/unjournaled/`);
+    const stop = new AbortController();
+    const first = randomBytes(5 * 1024 * 1024);
+    async function* body(): AsyncGenerator<Buffer> {
+      yield first;
+      stop.abort(new AbortedError('stopped'));
+      yield randomBytes(1024);
+    }
+    const write = writeObject(dst, 'spooled.bin', Readable.from(body()), { size: first.length + 1024, mtimeMs: 1_700_000_000_000 }, { chunking, signal: stop.signal });
+    await expect(write).rejects.toThrow();
+    expect(await openUploads(client, bucket)).toEqual([]);
   });
 });

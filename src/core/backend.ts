@@ -97,6 +97,14 @@ export interface ChunkWriter {
   resumeChunkedUpload(key: string, uploadToken: string, meta: WriteMeta, opts?: OpOptions): Promise<ChunkedUpload | undefined>;
   /** Discards an upload a killed run left behind; a missing upload is not an error. */
   abortChunkedUpload(key: string, uploadToken: string, opts?: OpOptions): Promise<void>;
+  /**
+   * Aborts the uploads open at the server for exactly `key` that were started at or after
+   * `since` (server clock, with a few minutes' allowance for skew), except those in `keep`:
+   * uploads whose create request went out but whose token never reached the journal.
+   * Resolves with how many were aborted. Absent where opening an upload stores nothing at
+   * the server until the first chunk (Azure: uncommitted blocks expire on their own).
+   */
+  abortStrayChunkedUploads?(key: string, since: Date, keep: ReadonlySet<string>, opts?: OpOptions): Promise<number>;
 }
 
 export interface ChunkLimits {
@@ -140,7 +148,18 @@ export interface CompletedChunk {
 export interface ChunkJournal {
   /** A previously started upload of this key for the same source content, if any. */
   find(key: string, fingerprint: string): JournaledUpload | undefined;
-  started(upload: JournaledUpload): void;
+  /**
+   * Journals the intent to open an upload for `key`, before the create request goes out:
+   * a run that stops before the token comes back leaves the intent, and a later run aborts
+   * what the server holds for it (ChunkWriter.abortStrayChunkedUploads). Returns its id.
+   */
+  opening(key: string): string;
+  /** Journals an opened upload; `opening` is the intent it resolves, dropped in the same transaction. */
+  started(upload: JournaledUpload, opening?: string): void;
+  /** Intents whose upload token never arrived: the key and when the intent was journaled. */
+  openings(): Array<{ id: string; key: string; since: Date }>;
+  /** The stray uploads of an intent were dealt with (or the create failed with nothing made). */
+  openingResolved(id: string): void;
   chunkDone(uploadToken: string, chunk: CompletedChunk): void;
   finished(uploadToken: string): void;
   /** Uploads journaled here that no run has finished or aborted. */

@@ -67,8 +67,11 @@ async function attach(
     }
     journal!.finished(journaled.uploadToken); // gone at the server: start over
   }
+  // The intent goes into the journal before the create request: a run that stops (or a
+  // reply that is lost) before the token comes back leaves an upload only the intent names.
+  const opening = fingerprint ? journal?.opening(key) : undefined;
   const upload = await dst.openChunkedUpload(key, meta);
-  if (fingerprint) journal?.started({ key, uploadToken: upload.uploadToken, fingerprint, chunkSize, chunks: [] });
+  if (fingerprint) journal?.started({ key, uploadToken: upload.uploadToken, fingerprint, chunkSize, chunks: [] }, opening);
   return { upload, reuse };
 }
 
@@ -144,8 +147,8 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
     } catch (err) {
       await Promise.allSettled(inflight);
       // An interrupted run keeps its journaled upload so the next run resumes it; anything
-      // else (source changed, integrity, a permanent error) discards the upload.
-      if (!signal?.aborted) {
+      // else (source changed, integrity, a permanent error, an unjournaled upload) discards it.
+      if (!signal?.aborted || !fingerprint || !journal) {
         await upload.abort().catch(() => undefined);
         journal?.finished(upload.uploadToken);
       }

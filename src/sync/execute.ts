@@ -551,7 +551,18 @@ class SyncRun {
   private async cleanupUploads(): Promise<void> {
     const dst = this.o.dst;
     if (!hasChunkWriter(dst)) return;
-    for (const u of this.journal.pending()) {
+    const pending = this.journal.pending();
+    const journaled = new Set(pending.map((u) => u.uploadToken));
+    for (const o of this.journal.openings()) {
+      // a create request whose reply never reached the journal: abort what the server made for it
+      try {
+        await dst.abortStrayChunkedUploads?.(o.key, o.since, journaled, { signal: this.signal });
+        this.journal.openingResolved(o.id);
+      } catch {
+        // kept: the next run that reaches its end tries again
+      }
+    }
+    for (const u of pending) {
       await dst.abortChunkedUpload(u.key, u.uploadToken, { signal: this.signal }).catch(() => undefined);
       this.journal.finished(u.uploadToken);
     }

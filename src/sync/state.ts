@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS chunked_uploads (
   PRIMARY KEY (location, upload_token)
 );
 CREATE INDEX IF NOT EXISTS chunked_uploads_by_key ON chunked_uploads(location, key);
+CREATE TABLE IF NOT EXISTS chunked_upload_openings (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, location TEXT NOT NULL, key TEXT NOT NULL, started_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS upload_chunks (
   location TEXT NOT NULL, upload_token TEXT NOT NULL, idx INTEGER NOT NULL, token TEXT NOT NULL,
   size INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (location, upload_token, idx)
@@ -93,6 +96,9 @@ export class StateDb {
       ),
       uploadChunks: d.prepare('SELECT idx, token, size, sha256 FROM upload_chunks WHERE location = ? AND upload_token = ? ORDER BY idx'),
       uploadStart: d.prepare('INSERT OR REPLACE INTO chunked_uploads (upload_token, location, key, fingerprint, chunk_size, started_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      openingAdd: d.prepare('INSERT INTO chunked_upload_openings (location, key, started_at) VALUES (?, ?, ?)'),
+      openingDel: d.prepare('DELETE FROM chunked_upload_openings WHERE location = ? AND id = ?'),
+      openingsAt: d.prepare('SELECT id, key, started_at FROM chunked_upload_openings WHERE location = ? ORDER BY id'),
       chunkDone: d.prepare('INSERT OR REPLACE INTO upload_chunks (location, upload_token, idx, token, size, sha256) VALUES (?, ?, ?, ?, ?, ?)'),
       uploadEnd: d.prepare('DELETE FROM chunked_uploads WHERE location = ? AND upload_token = ?'),
       uploadChunksEnd: d.prepare('DELETE FROM upload_chunks WHERE location = ? AND upload_token = ?'),
@@ -131,7 +137,19 @@ export class StateDb {
         );
         return { key, uploadToken: row.upload_token, fingerprint: row.fingerprint, chunkSize: row.chunk_size, chunks } satisfies JournaledUpload;
       },
-      started: (u) => void this.stmts.uploadStart.run(u.uploadToken, location, u.key, u.fingerprint, u.chunkSize, Date.now()),
+      opening: (key) => String(this.stmts.openingAdd.run(location, key, Date.now()).lastInsertRowid),
+      started: (u, opening) =>
+        this.db.transaction(() => {
+          this.stmts.uploadStart.run(u.uploadToken, location, u.key, u.fingerprint, u.chunkSize, Date.now());
+          if (opening !== undefined) this.stmts.openingDel.run(location, Number(opening));
+        })(),
+      openings: () =>
+        (this.stmts.openingsAt.all(location) as Array<{ id: number; key: string; started_at: number }>).map((r) => ({
+          id: String(r.id),
+          key: r.key,
+          since: new Date(r.started_at),
+        })),
+      openingResolved: (id) => void this.stmts.openingDel.run(location, Number(id)),
       chunkDone: (token, c) => void this.stmts.chunkDone.run(location, token, c.index, c.token, c.size, c.sha256),
       finished: (token) => {
         this.stmts.uploadChunksEnd.run(location, token);

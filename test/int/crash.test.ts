@@ -15,6 +15,8 @@ import { journaledChunks } from '../helpers/state.js';
 
 let client: S3Client;
 let bucket: string;
+/** What the first test uploaded to c/: relative path -> MD5. */
+let uploaded = new Map<string, string>();
 beforeAll(async () => {
   client = testClient();
   bucket = await createTestBucket(client, 'crash');
@@ -58,6 +60,7 @@ describe('SIGKILL at any point, then rerun', () => {
     expect(summary.transferred).toBeLessThan(153); // completed files were not sent again
 
     const want = treeHashes(src);
+    uploaded = want;
     const objs = await listAll(client, bucket, 'c/');
     expect(objs.map((o) => o.key.slice(2)).sort()).toEqual([...want.keys()].sort());
     for (const o of objs.filter((x) => x.key.includes('models/'))) {
@@ -74,11 +77,27 @@ describe('SIGKILL at any point, then rerun', () => {
     const stateDir = tempDir('crash-state2');
     const env = { HYBRIDSYNC_STATE_DIR: stateDir };
     const src = `s3://${bucket}/c`;
-    for (const ms of [900, 1700]) await killWhen(['sync', src, dstDir, '--bwlimit', '20M', '--no-progress'], env, () => false, ms);
+    expect(uploaded.size).toBe(153);
+    const complete: number[] = [];
+    for (const ms of [900, 1700]) {
+      let n = 0;
+      await killWhen(['sync', src, dstDir, '--bwlimit', '20M', '--no-progress'], env, () => false, ms);
+      // right after the kill: every file under its final name holds the whole source object;
+      // bytes in flight exist only under a hidden temp name
+      for (const [rel, hash] of treeHashes(dstDir)) {
+        if (/^\.hybridsync-\d+-[0-9a-f]{8}\.tmp-/.test(rel.split('/').at(-1)!)) continue;
+        expect(uploaded.get(rel), `${rel} after SIGKILL at ${ms} ms`).toBe(hash);
+        n++;
+      }
+      complete.push(n);
+    }
+    expect(Math.max(...complete)).toBeGreaterThan(0); // files had landed before a kill
+    expect(complete.at(-1)).toBeLessThan(153); // and the last kill came before the copy was done
     const final = await runCli(['sync', src, dstDir], { env });
     expect(final.code, final.stderr).toBe(0);
     const hashes = treeHashes(dstDir); // walks hidden files too: a leftover temp file would show
     expect([...hashes.keys()].filter((k) => k.includes('.hybridsync-'))).toEqual([]);
+    expect(hashes).toEqual(uploaded);
     const check = await runCli(['check', src, dstDir, '--download'], { env });
     expect(check.code, check.stdout).toBe(0);
   });

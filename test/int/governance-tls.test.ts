@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocation } from '../../src/backends/registry.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { createTestBucket, deleteBucket, listAll, s3Env, testClient } from '../helpers/s3.js';
 import { readJsonl, tempDir, writeFile } from '../helpers/fs.js';
 import { runCli } from '../helpers/cli.js';
@@ -61,7 +62,15 @@ afterAll(async () => {
 describe('the S3 client', () => {
   it('refuses a TLS 1.2-only endpoint and works over TLS 1.3', async () => {
     const old = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls12, caBundle: pki.caFile }, transfer: { retries: 1 } });
-    await expect(old.stat('x')).rejects.toThrow();
+    // refused for the protocol version (not the certificate, not the network), as a config error
+    const err = await old.stat('x').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err).toMatchObject({ kind: 'config', fatal: true, retryable: false });
+    expect((err as Error).message).toBe(`TLS handshake with ${endpoint.tls12} failed (EPROTO)`);
+    expect(((err as Error).cause as Error).message).toMatch(/alert protocol version/);
     await old.close?.();
     const ok = openLocation(`s3://${bucket}`, { s3: { endpoint: endpoint.tls13, caBundle: pki.caFile }, transfer: { retries: 1 } });
     expect(await ok.stat('missing')).toBeUndefined(); // a real answer from Ceph, through TLS 1.3

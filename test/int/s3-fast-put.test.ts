@@ -4,9 +4,10 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadObjectCommand, GetObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { HeadObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Backend } from '../../src/backends/s3/index.js';
+import { FastPut } from '../../src/backends/s3/fast-put.js';
 import { openLocation } from '../../src/backends/registry.js';
 import { createTestBucket, deleteBucket, getObjectMd5, testClient } from '../helpers/s3.js';
 import { md5 } from '../helpers/fs.js';
@@ -22,6 +23,19 @@ afterAll(async () => {
   client.destroy();
 });
 
+/** Which path each PUT took: the fast path's requests, and PutObjectCommands sent through any SDK client. */
+function watchPuts(): { fast: () => string[]; sdk: () => number } {
+  const fast = vi.spyOn(FastPut.prototype, 'put');
+  const send = vi.spyOn(S3Client.prototype, 'send');
+  return {
+    fast: () => fast.mock.calls.map(([r]) => r.key),
+    sdk: () => send.mock.calls.filter(([c]) => c instanceof PutObjectCommand).length,
+  };
+}
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
 const put = (b: S3Backend, key: string, data: string, extra: object = {}) =>
   b.write(key, Readable.from([Buffer.from(data)]), { size: Buffer.byteLength(data), mtimeMs: 1_700_000_000_250, ...extra });
 
@@ -29,7 +43,11 @@ describe('small-object PUT path', () => {
   it('stores bytes, mtime/MD5 metadata and tags under keys that need encoding', async () => {
     const b = openLocation(`s3://${bucket}/p re/`) as S3Backend;
     const keys = ["a b/c+d=e&f?.txt", "ünï/cødé 🙂.bin", "q'(x)!*~.txt"];
+    const puts = watchPuts();
     for (const k of keys) await put(b, k, `content of ${k}`, { tags: { classification: 'internal' }, metadata: { note: 'héllo' } });
+    // every object went up through the fast path, none through the SDK's PutObject
+    expect(puts.fast()).toEqual(keys.map((k) => `p re/${k}`));
+    expect(puts.sdk()).toBe(0);
     for (const k of keys) {
       expect(await getObjectMd5(client, bucket, `p re/${k}`)).toBe(md5(`content of ${k}`));
       const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `p re/${k}` }));
@@ -44,6 +62,7 @@ describe('small-object PUT path', () => {
   });
 
   it('maps server errors like the SDK path: missing bucket, bad credentials', async () => {
+    const puts = watchPuts();
     const missing = openLocation('s3://no-such-bucket-fastput/x', { transfer: { retries: 1 } }) as S3Backend;
     await expect(put(missing, 'k', 'v')).rejects.toMatchObject({ kind: 'not-found', fatal: true });
     await missing.close();
@@ -56,6 +75,9 @@ describe('small-object PUT path', () => {
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = saved;
     }
+    // the errors mapped were the fast path's
+    expect(puts.fast()).toEqual(['x/k', 'x/k']);
+    expect(puts.sdk()).toBe(0);
   });
 });
 

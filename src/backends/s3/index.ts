@@ -25,6 +25,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListBucketsCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
@@ -55,6 +56,9 @@ import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
 import { FastPut } from './fast-put.js';
+
+/** How far the server's clock may run behind ours when stray uploads are matched to an intent. */
+const STRAY_UPLOAD_CLOCK_SKEW_MS = 5 * 60_000;
 
 export interface S3TransferOptions {
   readonly storageClass?: string;
@@ -456,6 +460,36 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     } catch (err) {
       if ((err as HybridsyncError).kind !== 'not-found') throw err;
     }
+  }
+
+  async abortStrayChunkedUploads(key: string, since: Date, keep: ReadonlySet<string>, opts: OpOptions = {}): Promise<number> {
+    const full = this.prefix + key;
+    // ListMultipartUploads shows no metadata, so a marker header could not be read back: an
+    // upload is ours by its exact key and its start (server clock) after the journaled intent.
+    const after = since.getTime() - STRAY_UPLOAD_CLOCK_SKEW_MS;
+    const stray: string[] = [];
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    do {
+      const r = await this.call(
+        'list multipart uploads',
+        key,
+        () =>
+          this.client.send(new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: full, KeyMarker: keyMarker, UploadIdMarker: idMarker }), {
+            abortSignal: opts.signal,
+          }),
+        opts.signal,
+      );
+      for (const u of r.Uploads ?? []) {
+        if (u.Key !== full || !u.UploadId || keep.has(u.UploadId)) continue;
+        if (u.Initiated && u.Initiated.getTime() < after) continue;
+        stray.push(u.UploadId);
+      }
+      keyMarker = r.IsTruncated ? r.NextKeyMarker : undefined;
+      idMarker = r.IsTruncated ? r.NextUploadIdMarker : undefined;
+    } while (keyMarker);
+    for (const id of stray) await this.abortChunkedUpload(key, id, opts);
+    return stray.length;
   }
 
   private multipartUpload(key: string, meta: WriteMeta, uploadId: string, present: ReadonlyMap<number, string>): ChunkedUpload {

@@ -26,7 +26,7 @@ export function looksLikeSecret(v: string): boolean {
 const PASTED = 'this looks like the secret itself, not the name of an environment variable: put the secret in a variable and give its name here';
 const envName = z
   .string()
-  .refine((v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), { message: `not an environment variable name (letters, digits and _); if it is the secret itself, ${PASTED.slice(PASTED.indexOf('put'))}` })
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, `not an environment variable name (letters, digits and _); if it is the secret itself, ${PASTED.slice(PASTED.indexOf('put'))}`)
   .refine((v) => !looksLikeSecret(v), { message: PASTED });
 const tlsVersion = z.enum(['TLSv1.3', 'TLSv1.2']);
 

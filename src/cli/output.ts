@@ -160,8 +160,8 @@ export function formatSummary(s: RunSummary): string {
   const lines = [
     `${s.mode}${s.dryRun ? ' (dry run)' : ''}: ${s.src} -> ${s.dst}: ${s.status}`,
     s.mode === 'check'
-      ? `  checked:      ${s.checks} files, ${s.differences} differences`
-      : `  ${`${verb}:`.padEnd(13)} ${s.transferred} files, ${formatBytes(s.bytes)}${s.serverSideCopies ? ` (${s.serverSideCopies} server-side)` : ''}${s.bytesResumed ? `, ${formatBytes(s.bytesResumed)} resumed` : ''}`,
+      ? `  checked:      ${s.checks} ${s.checks === 1 ? 'file' : 'files'}, ${s.differences} ${s.differences === 1 ? 'difference' : 'differences'}`
+      : `  ${`${verb}:`.padEnd(13)} ${s.transferred} ${s.transferred === 1 ? 'file' : 'files'}, ${formatBytes(s.bytes)}${s.serverSideCopies ? ` (${s.serverSideCopies} server-side)` : ''}${s.bytesResumed ? `, ${formatBytes(s.bytesResumed)} resumed` : ''}`,
     s.mode === 'check' ? `  identical:    ${s.skipped}` : `  skipped:      ${s.skipped} unchanged`,
     ...(s.mode === 'check' ? [] : [`  ${(s.dryRun ? 'would delete:' : 'deleted:').padEnd(13)} ${s.deleted}${s.deletesHeldBack ? ` (${s.deletesHeldBack} held back)` : ''}`]),
     `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}` : ''}`,

@@ -12,8 +12,8 @@ describe('hybridsync demo', () => {
     const cloud = treeHashes(join(dir, 'cloud'));
     expect(cloud).toEqual(treeHashes(join(dir, 'onprem')));
     expect([...cloud.keys()].some((k) => k.startsWith('models/') && k.endsWith('.pt'))).toBe(true);
-    expect(r.stderr).toMatch(/transferred\s+38 files/);
-    expect(r.stderr).toMatch(/transferred\s+1 files/); // the incremental second pass
+    expect(r.stderr).toMatch(/transferred:\s+38 files/);
+    expect(r.stderr).toMatch(/transferred:\s+1 file,/); // the incremental second pass
     expect(r.stderr).toMatch(/checked:\s+38 files, 0 differences/);
   });
 });

@@ -263,3 +263,29 @@ function sectionSchema(section: Section): z.ZodObject {
 export const jobTransferSchema = sectionSchema('transfer');
 /** A job's `filters:` block. */
 export const jobFiltersSchema = sectionSchema('filters');
+
+// ------------------------------------------------------------------ reference doc
+
+const SECTION_TEXT: Record<Section, string> = { transfer: 'transfer:', filters: 'filters:', none: '-' };
+
+/** docs/options.md, written from the table (npm run schema); a test keeps it in step. */
+export function optionsMarkdown(): string {
+  const rows = TRANSFER_OPTIONS.map((o) => {
+    const flag = `\`--${flagName(o.key)}${o.arg ? ` ${o.arg.toUpperCase()}` : ''}\``;
+    const shown = o.kind === 'size' && typeof o.default === 'number' && o.default > 0 && o.default % MiB === 0 ? `${o.default / MiB}M` : String(o.default);
+    const def = o.default === undefined ? '' : Array.isArray(o.default) ? (o.default.length ? o.default.join(', ') : '') : `\`${shown}\``;
+    return `| ${flag.replace(/\|/g, '\\|')} | \`${o.key}\` | ${def} | ${(o.modes ?? ['sync', 'copy', 'check']).join(', ')} | ${SECTION_TEXT[o.section]} | ${o.help.replace(/\|/g, '\\|')} |`;
+  });
+  return [
+    '# Transfer options',
+    '',
+    'Generated from the option table in `src/config/options.ts` (`npm run schema`): the same',
+    'options, names and defaults for the CLI flags, the `transfer:`/`filters:` blocks of a job in',
+    "hybridsync.yaml and the library's `options` (camelCase; typed values or the flags' strings).",
+    '',
+    '| flag | library / job key | default | commands | job block | meaning |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}

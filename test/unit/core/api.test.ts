@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareTransfer } from '../../../src/api/transfer.js';
-import { parseOptionValue, resolveTransferOptions, TRANSFER_DEFAULTS, TRANSFER_OPTIONS } from '../../../src/config/options.js';
+import { optionsMarkdown, parseOptionValue, resolveTransferOptions, TRANSFER_DEFAULTS, TRANSFER_OPTIONS } from '../../../src/config/options.js';
 import { RemoteSet } from '../../../src/config/remotes.js';
 import { UsageError } from '../../../src/core/errors.js';
 import { tempDir } from '../../helpers/fs.js';
@@ -45,5 +46,11 @@ describe('prepareTransfer', () => {
     await expect(
       prepareTransfer({ mode: 'copy', src: join(dir, 'a'), dst: join(dir, 'b'), options: { storageClass: 'GLACIER' }, config: noConfig, statePath: join(dir, 's.db'), env: {} }),
     ).rejects.toThrow(/keeps no storage classes/);
+  });
+});
+
+describe('the options reference', () => {
+  it('docs/options.md is generated from the option table (run npm run schema after changing an option)', () => {
+    expect(readFileSync(new URL('../../../docs/options.md', import.meta.url), 'utf8')).toBe(optionsMarkdown());
   });
 });

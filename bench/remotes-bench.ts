@@ -9,7 +9,7 @@
  * BENCH_SCALE=0.25 for a quick look; BENCH_RUNS (default 3) runs per tool.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -90,8 +90,12 @@ const hs = (args: string[], state: string) => timed(process.execPath, [join(ROOT
 const rclone = (args: string[]) =>
   timed('rclone', [...args, '--transfers', '8', '--checkers', '16', '--s3-upload-concurrency', '4', '--s3-chunk-size', '16M', '--s3-upload-cutoff', '16M', '--ca-cert', cloud.ca], rcloneEnv);
 
+/** n files of `size` bytes under dir, made once per (n, size): a tree of another shape is made anew. */
 function makeTree(dir: string, n: number, size: number): void {
-  if (existsSync(join(dir, '.done'))) return;
+  const done = join(dir, '.done');
+  if (existsSync(done) && readFileSync(done, 'utf8') === `${n}x${size}`) return;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
   const block = randomBytes(size);
   for (let i = 0; i < n; i++) {
     const d = join(dir, `d${String(Math.floor(i / 1000)).padStart(3, '0')}`);
@@ -99,7 +103,7 @@ function makeTree(dir: string, n: number, size: number): void {
     block.writeUInt32LE(i, 0);
     writeFileSync(join(d, `f${String(i).padStart(6, '0')}.bin`), block);
   }
-  writeFileSync(join(dir, '.done'), '');
+  writeFileSync(done, `${n}x${size}`);
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -109,7 +113,7 @@ async function scenario(name: string, files: number, size: number): Promise<stri
   const src = join(WORK, `${name}-src`);
   mkdirSync(src, { recursive: true });
   makeTree(src, files, size);
-  const onBucket = `bench-onp-${name}`;
+  const onBucket = `bench-onp-${name}-${Date.now().toString(36)}`;
   const cloudBucket = `bench-cld-${name}-${Date.now().toString(36)}`;
   const c1 = new S3Client({ endpoint: onprem.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: onprem.key, secretAccessKey: onprem.secret } });
   const c2 = new S3Client({

@@ -96,8 +96,12 @@ export function windowLengthMs(spec: string): number {
 
 /**
  * Planner workloads for the scheduled jobs: the cadence from the schedule, the window
- * from the job, the volume from the largest of the last 10 runs (else the job's `volume`).
+ * from the job. The volume: the job's declared `volume` when it has one (a test run of a
+ * few files says nothing about the nightly 40 TB); otherwise the largest of the last 10
+ * completed runs, once there are at least HISTORY_MIN_RUNS of them; otherwise none.
  */
+export const HISTORY_MIN_RUNS = 3;
+
 export function jobWorkloads(ops: Operations, history: JobHistory | undefined, now = Date.now()): Workload[] {
   const out: Workload[] = [];
   for (const j of ops.jobs) {
@@ -106,8 +110,9 @@ export function jobWorkloads(ops: Operations, history: JobHistory | undefined, n
     const second = first ? nextStart(spec, first.at) : undefined;
     if (!first || !second) continue;
     const everyMs = second.at - first.at;
-    const measured = history?.volumes(j.name, 10) ?? [];
-    const volumeBytes = measured.length > 0 ? Math.max(...measured) : j.volume ? parseSize(j.volume) : undefined;
+    const measured = j.volume ? [] : (history?.volumes(j.name, 10) ?? []);
+    const fromHistory = measured.length >= HISTORY_MIN_RUNS;
+    const volumeBytes = j.volume ? parseSize(j.volume) : fromHistory ? Math.max(...measured) : undefined;
     if (volumeBytes === undefined) continue;
     out.push({
       name: j.name,
@@ -115,7 +120,7 @@ export function jobWorkloads(ops: Operations, history: JobHistory | undefined, n
       everyMs,
       windowMs: Math.min(everyMs, j.window ? windowLengthMs(j.window) : everyMs),
       ...(j.seed ? { seedBytes: parseSize(j.seed) } : {}),
-      source: measured.length > 0 ? 'history' : 'config',
+      source: fromHistory ? 'history' : 'config',
     });
   }
   return out;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
 import { JobHistory } from '../../../src/ops/history.js';
-import { jobRequest, jobWorkloads, linkBytesPerSecond, resolveOperations, windowLengthMs } from '../../../src/ops/jobs.js';
+import { HISTORY_MIN_RUNS, jobRequest, jobWorkloads, linkBytesPerSecond, resolveOperations, windowLengthMs } from '../../../src/ops/jobs.js';
 import { resolveTransferOptions } from '../../../src/config/options.js';
 import { planBandwidth } from '../../../src/ops/planner.js';
 import { formatBitRate } from '../../../src/ops/format.js';
@@ -67,9 +67,19 @@ describe('jobs in hybridsync.yaml', () => {
     expect(fromConfig[0]).toMatchObject({ name: 'nightly', everyMs: 86_400_000, windowMs: 28_800_000, source: 'config' });
     expect(formatBitRate(planBandwidth(fromConfig).peakBitsPerSecond)).toBe('11.1 Gbps');
 
+    // a declared volume wins over history: one small test run does not shrink the plan
     const id = history.start('nightly', 'schedule', 1, 1);
-    history.finish(id, 2, 'ok', { bytes: 20e12, transferred: 10, failed: 0 } as never);
-    const measured = jobWorkloads(ops, history, Date.UTC(2026, 0, 5, 12));
+    history.finish(id, 2, 'ok', { bytes: 240 * 1024, transferred: 10, failed: 0 } as never);
+    expect(jobWorkloads(ops, history, Date.UTC(2026, 0, 5, 12))[0]).toMatchObject({ volumeBytes: 40e12, source: 'config' });
+
+    // without a declared volume, history counts once it is representative (HISTORY_MIN_RUNS runs)
+    const undeclared = resolveOperations(parseConfig(YAML.replace('    volume: 40TB\n', '')), 'hybridsync.yaml', ':memory:');
+    expect(jobWorkloads(undeclared, history, Date.UTC(2026, 0, 5, 12))).toEqual([]);
+    for (let i = 0; i < HISTORY_MIN_RUNS - 1; i++) {
+      const r = history.start('nightly', 'schedule', 10 + i, 10 + i);
+      history.finish(r, 20 + i, 'ok', { bytes: 20e12, transferred: 10, failed: 0 } as never);
+    }
+    const measured = jobWorkloads(undeclared, history, Date.UTC(2026, 0, 5, 12));
     expect(measured[0]).toMatchObject({ volumeBytes: 20e12, source: 'history' });
     expect(formatBitRate(planBandwidth(measured).peakBitsPerSecond)).toBe('5.56 Gbps');
     history.close();

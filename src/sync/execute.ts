@@ -16,6 +16,7 @@ import { AccountingStream, md5OfStream } from '../lib/accounting.js';
 import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
+import { contentTypeOf } from '../lib/content-type.js';
 import { retry } from '../lib/retry.js';
 import { writeObject, type ChunkingOptions } from './chunked.js';
 import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../config/options.js';
@@ -654,9 +655,11 @@ function storedTag(e: Entry): string {
 
 /** What the destination stores with a file: size, mtime, the MD5 when known, the gate's tags and metadata. */
 function writeMeta(src: Entry, admitted: Admitted): WriteMeta {
+  const contentType = contentTypeOf(src.key);
   return {
     size: src.size,
     mtimeMs: src.mtimeMs,
+    ...(contentType ? { contentType } : {}),
     ...(src.md5 ? { md5: src.md5 } : {}),
     ...(admitted.tags ? { tags: admitted.tags } : {}),
     ...(admitted.metadata ? { metadata: admitted.metadata } : {}),

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, utimesSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, testClient } from '../helpers/s3.js';
 import { md5, randomFile, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
 import { events, ROOT, runCli } from '../helpers/cli.js';
@@ -72,6 +72,21 @@ describe('local -> S3 -> local', () => {
     expect(summary.failed).toBe(0);
     expect(await bucketHashes('t1/')).toEqual(treeHashes(src));
     expect(await openUploads(client, bucket)).toEqual([]);
+  });
+
+  it('stores objects with the Content-Type of their names (a .csv is text/csv, not binary/octet-stream)', async () => {
+    const typed = tempDir('typed');
+    writeFile(typed, 'features/part-0.csv', 'a,b\n1,2\n');
+    writeFile(typed, 'runs/metrics.json', '{"acc":0.5}\n');
+    writeFile(typed, 'logs/infer.jsonl', '{"q":1}\n');
+    writeFile(typed, 'weights.bin', 'xx');
+    const r = await runCli(['copy', typed, `s3://${bucket}/typed`], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const type = async (k: string) => (await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `typed/${k}` }))).ContentType;
+    expect(await type('features/part-0.csv')).toBe('text/csv');
+    expect(await type('runs/metrics.json')).toBe('application/json');
+    expect(await type('logs/infer.jsonl')).toBe('application/x-ndjson');
+    expect(await type('weights.bin')).not.toBe('text/csv'); // unknown names keep the store's default
   });
 
   it('stores mtime and MD5 as metadata that rclone understands, and rclone check agrees', () => {

@@ -42,6 +42,8 @@ export interface OutputOptions {
 }
 
 export class Reporter {
+  /** Files a transform (PII scrub) changed on the way, for the summary. */
+  private scrubbed = 0;
   private bar: cliProgress.SingleBar | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly out: NodeJS.WritableStream;
@@ -131,7 +133,8 @@ export class Reporter {
         this.line(this.err, `NOTICE ${e.message}`);
         break;
       case 'transfer':
-        if (this.o.verbose) this.line(this.err, `copied ${e.key} (${formatBytes(e.size)}${e.method === 'server-copy' ? ', server-side' : ''})`);
+        if (e.transforms?.length) this.scrubbed++;
+        if (this.o.verbose) this.line(this.err, `copied ${e.key} (${formatBytes(e.size)}${e.method === 'server-copy' ? ', server-side' : ''})${transformsText(e.transforms)}`);
         break;
       case 'delete':
         if (this.o.verbose) this.line(this.err, `deleted ${e.key}`);
@@ -147,12 +150,23 @@ export class Reporter {
         break;
       case 'summary':
         this.stop();
-        this.line(this.err, formatSummary(e.summary));
+        this.line(this.err, formatSummary(e.summary) + (this.scrubbed ? `\n  scrubbed:     ${this.scrubbed} ${this.scrubbed === 1 ? 'file' : 'files'} had PII replaced on the way` : ''));
         break;
       default:
         break;
     }
   }
+}
+
+/** `; scrubbed: 12 email, 3 phone` for a transfer whose bytes a transform changed. */
+function transformsText(ts: ReadonlyArray<{ name: string; report: Record<string, unknown> }> | undefined): string {
+  if (!ts?.length) return '';
+  const parts = ts.map((t) => {
+    const counts = (t.report.counts ?? {}) as Record<string, number>;
+    const found = Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+    return t.name === 'pii-scrub' ? `scrubbed: ${found.length ? found.join(', ') : 'nothing found'}` : t.name;
+  });
+  return `; ${parts.join('; ')}`;
 }
 
 export function formatSummary(s: RunSummary): string {

@@ -181,5 +181,6 @@ export function formatSummary(s: RunSummary): string {
     `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}` : ''}`,
     `  duration:     ${formatDuration(s.durationMs)}${s.dryRun || s.mode === 'check' ? '' : `, ${formatBytes(s.rate)}/s`}${s.retries ? `, ${s.retries} retries` : ''}`,
   ];
+  if (s.status === 'aborted') lines.push('  interrupted: rerun the same command to resume (finished files are not sent again, large uploads continue from their last chunk)');
   return lines.join('\n');
 }

@@ -32,4 +32,9 @@ describe('human output', () => {
     expect(text).toMatch(/would delete:\s+0/);
     expect(text).not.toMatch(/\/s/);
   });
+
+  it('an interrupted run says how to resume', () => {
+    expect(formatSummary({ ...summary, status: 'aborted' })).toMatch(/rerun the same command to resume/);
+    expect(formatSummary({ ...summary, status: 'ok' })).not.toMatch(/rerun/);
+  });
 });

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Backend } from '../core/backend.js';
-import { UsageError, type HybridsyncError } from '../core/errors.js';
+import { PolicyDeniedError, UsageError, type HybridsyncError } from '../core/errors.js';
 import type { Location } from '../core/location.js';
 import { resolveLocation, type EndpointSettings, type LocationHandle, type ResolveContext } from '../backends/registry.js';
 import type { S3ConnectionOptions } from '../backends/s3/client.js';
@@ -15,7 +15,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { compareOf, resolveTransferOptions, type Mode, type TransferOptions } from '../config/options.js';
 import type { RemoteSet } from '../config/remotes.js';
 import { prepareGovernance } from '../governance/gate.js';
-import { compileEnvironments, type RemoteEndpoint } from '../governance/policy/policy.js';
+import { compileEnvironments, normalizeLocationPattern, type RemoteEndpoint } from '../governance/policy/policy.js';
 import { BandwidthLimiter } from '../lib/bandwidth.js';
 import { runSync, type RunOptions } from '../sync/execute.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
@@ -171,6 +171,8 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
       });
     }
     if (options.createBucket && !options.dryRun) await createContainer(dst, req.signal);
+    else if (dst.location.type === 's3' || dst.location.type === 'azureblob') await assertContainer(dst, req.signal);
+    if (req.mode !== 'check') refuseUnplacedDestination(loaded, governance.dstEnv, dstH.location);
     state = new StateDb(statePath);
   } catch (err) {
     await governance.close();
@@ -215,6 +217,68 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
       await Promise.allSettled([s.close?.(), d.close?.()]);
     },
   };
+}
+
+/**
+ * A missing destination bucket is an error before anything else (one listing request): a
+ * typo'd bucket must not look like an empty destination, or under a policy like a place
+ * every file is denied from.
+ */
+async function assertContainer(b: Backend, signal?: AbortSignal): Promise<void> {
+  const it = b.list(signal ? { signal } : {})[Symbol.asyncIterator]();
+  try {
+    await it.next();
+  } finally {
+    await it.return?.();
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The declared location the user probably meant: the environment pattern nearest to `loc`. */
+function nearestDeclared(loaded: LoadedConfig, loc: Location): string | undefined {
+  let best: { p: string; d: number } | undefined;
+  for (const env of Object.values(loaded.config?.environments ?? {})) {
+    for (const raw of env.locations ?? []) {
+      let p: string;
+      try {
+        p = /^[a-z][a-z0-9_-]*:(?!\/\/)/.test(raw) ? raw : normalizeLocationPattern(raw);
+      } catch {
+        continue;
+      }
+      const literal = p.replace(/[*?[{].*$/, '');
+      const target = /^[a-z][a-z0-9_-]*:(?!\/\/)/.test(literal) ? loc.display : loc.uri;
+      const d = editDistance(literal, target.slice(0, literal.length + 1).replace(/\/$/, ''));
+      if (d > 0 && d <= Math.max(2, Math.floor(literal.length / 5)) && (!best || d < best.d)) best = { p: raw, d };
+    }
+  }
+  return best?.p;
+}
+
+/**
+ * Under a policy that denies destinations no environment declares, a run toward such a
+ * place could only deny every file: refuse it up front, once, naming the nearest declared
+ * location (a typo'd bucket otherwise shows as hundreds of denials).
+ */
+function refuseUnplacedDestination(loaded: LoadedConfig, dstEnv: string | undefined, loc: Location): void {
+  const policy = loaded.config?.policy;
+  if (!policy || dstEnv !== undefined || policy.unknownEnvironment !== 'deny') return;
+  const near = nearestDeclared(loaded, loc);
+  throw new PolicyDeniedError(`${loc.display} is in no declared environment and policy.unknownEnvironment is deny: every file would be denied, so nothing was sent`, {
+    hint: near ? `did you mean ${near}? Otherwise declare the destination under environments: (locations or remotes)` : 'check the destination, or declare it under environments: (locations or remotes)',
+  });
 }
 
 /** Creates a missing destination bucket or container, for backends that can. */

@@ -108,6 +108,16 @@ describe('restricted data toward a cloud environment', () => {
     expect(JSON.parse(v.stdout)).toMatchObject({ ok: true, mirrors: [{ uri: `s3://${mirror}/checkpoints`, checkpoints: mirrored.length }] });
   });
 
+  it('a typo in the destination bucket is one clear error, not a denial per file', async () => {
+    const typo = `${bucket.slice(0, -1)}x-typo`;
+    const src = tempDir('gov-src');
+    writeFile(src, 'a.txt', 'a');
+    const r = await runCli(['sync', src, `s3://${typo}/datasets`, '--config', config, '--json'], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`bucket does not exist: s3://${typo}`));
+    expect(events(r.stdout).filter((e) => e.type === 'denied')).toEqual([]);
+  });
+
   it('denies in a dry run and in policy check as well, without writing', async () => {
     const src = tempDir('gov-src');
     writeFile(src, 'restricted/a.txt', 'a');

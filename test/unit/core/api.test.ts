@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { prepareTransfer } from '../../../src/api/transfer.js';
 import { optionsMarkdown, parseOptionValue, resolveTransferOptions, TRANSFER_DEFAULTS, TRANSFER_OPTIONS } from '../../../src/config/options.js';
 import { RemoteSet } from '../../../src/config/remotes.js';
-import { UsageError } from '../../../src/core/errors.js';
+import { PolicyDeniedError, UsageError } from '../../../src/core/errors.js';
+import { parseConfig } from '../../../src/config/load.js';
 import { tempDir } from '../../helpers/fs.js';
 
 const noConfig = { config: undefined, remotes: RemoteSet.empty() };
@@ -52,5 +53,28 @@ describe('prepareTransfer', () => {
 describe('the options reference', () => {
   it('docs/options.md is generated from the option table (run npm run schema after changing an option)', () => {
     expect(readFileSync(new URL('../../../docs/options.md', import.meta.url), 'utf8')).toBe(optionsMarkdown());
+  });
+});
+
+describe('a destination no environment declares', () => {
+  it('under unknownEnvironment: deny is refused once, up front (exit 3), naming the nearest declared location', async () => {
+    const dir = tempDir('api-env');
+    const config = {
+      config: parseConfig(`environments:
+  lab: { locations: ["${dir}/lab"] }
+  cloud: { kind: cloud, locations: ["${dir}/cloud-data"] }
+policy:
+  environments:
+    cloud: { maxLevel: confidential }
+`),
+      remotes: RemoteSet.empty(),
+    };
+    const err = await prepareTransfer({ mode: 'sync', src: join(dir, 'lab'), dst: join(dir, 'cloud-dta'), config, statePath: join(dir, 's.db'), env: {} }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PolicyDeniedError);
+    expect((err as Error).message).toMatch(/cloud-dta is in no declared environment and policy.unknownEnvironment is deny: every file would be denied, so nothing was sent/);
+    expect((err as { hint: string }).hint).toMatch(new RegExp(`did you mean ${dir}/cloud-data\\?`));
+    // a declared destination is not refused
+    const ok = await prepareTransfer({ mode: 'sync', src: join(dir, 'lab'), dst: join(dir, 'cloud-data'), config, statePath: join(dir, 's.db'), env: {} });
+    await ok.close();
   });
 });

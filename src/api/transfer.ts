@@ -15,7 +15,7 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { compareOf, resolveTransferOptions, type Mode, type TransferOptions } from '../config/options.js';
 import type { RemoteSet } from '../config/remotes.js';
 import { prepareGovernance } from '../governance/gate.js';
-import { compileEnvironments, normalizeLocationPattern, type RemoteEndpoint } from '../governance/policy/policy.js';
+import { normalizeLocationPattern, type RemoteEndpoint } from '../governance/policy/policy.js';
 import { BandwidthLimiter } from '../lib/bandwidth.js';
 import { runSync, type RunOptions } from '../sync/execute.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
@@ -124,7 +124,6 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
   const ctx: ResolveContext = { remotes, ...(req.s3 ? { s3: req.s3 } : {}), env };
   const srcH: LocationHandle = resolveLocation(req.src, ctx);
   const dstH: LocationHandle = resolveLocation(req.dst, ctx);
-  compileEnvironments(loaded.config?.environments); // a relative location pattern is a ConfigError before any I/O
   const statePath = req.statePath ?? loaded.config?.stateFile ?? defaultStatePath(env);
   const maxSockets = options.transfers * options.multipartConcurrency + options.checkers + 4;
   const openSpec = (spec: string, endpoint?: EndpointSettings): Backend => resolveLocation(spec, ctx).open({ ...(endpoint ? { endpoint } : {}) });
@@ -171,8 +170,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
       });
     }
     if (options.createBucket && !options.dryRun) await createContainer(dst, req.signal);
-    else if (dst.location.type === 's3' || dst.location.type === 'azureblob') await assertContainer(dst, req.signal);
-    if (req.mode !== 'check') refuseUnplacedDestination(loaded, governance.dstEnv, dstH.location);
+    if (req.mode !== 'check') await refuseUnplacedDestination(loaded, governance.dstEnv, dst, req.signal);
     state = new StateDb(statePath);
   } catch (err) {
     await governance.close();
@@ -196,6 +194,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
       transfers: options.transfers,
       checkers: options.checkers,
       retries: options.retries,
+      createsDstRoot: options.createBucket,
       chunking: { threshold: options.multipartThreshold, chunkSize: options.partSize, concurrency: options.multipartConcurrency },
       dryRun: options.dryRun,
       maxDelete: options.maxDelete,
@@ -219,11 +218,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
   };
 }
 
-/**
- * A missing destination bucket is an error before anything else (one listing request): a
- * typo'd bucket must not look like an empty destination, or under a policy like a place
- * every file is denied from.
- */
+/** Lists one entry: a missing bucket or container fails with MissingRootError. */
 async function assertContainer(b: Backend, signal?: AbortSignal): Promise<void> {
   const it = b.list(signal ? { signal } : {})[Symbol.asyncIterator]();
   try {
@@ -270,11 +265,14 @@ function nearestDeclared(loaded: LoadedConfig, loc: Location): string | undefine
 /**
  * Under a policy that denies destinations no environment declares, a run toward such a
  * place could only deny every file: refuse it up front, once, naming the nearest declared
- * location (a typo'd bucket otherwise shows as hundreds of denials).
+ * location (a typo'd bucket otherwise shows as hundreds of denials) — after checking that
+ * the bucket exists, the likelier typo.
  */
-function refuseUnplacedDestination(loaded: LoadedConfig, dstEnv: string | undefined, loc: Location): void {
+async function refuseUnplacedDestination(loaded: LoadedConfig, dstEnv: string | undefined, dst: Backend, signal?: AbortSignal): Promise<void> {
   const policy = loaded.config?.policy;
   if (!policy || dstEnv !== undefined || policy.unknownEnvironment !== 'deny') return;
+  if (!dst.features.createsRoot) await assertContainer(dst, signal);
+  const loc = dst.location;
   const near = nearestDeclared(loaded, loc);
   throw new PolicyDeniedError(`${loc.display} is in no declared environment and policy.unknownEnvironment is deny: every file would be denied, so nothing was sent`, {
     hint: near ? `did you mean ${near}? Otherwise declare the destination under environments: (locations or remotes)` : 'check the destination, or declare it under environments: (locations or remotes)',

@@ -71,7 +71,8 @@ function trustedKey(f: AuditFlags, paths: { keyFile: string; publicKeyFile: stri
 
 async function verify(f: AuditFlags, ctx: ReturnType<typeof context>): Promise<VerifyResult> {
   const uris = f.mirror.length ? f.mirror : (ctx.loaded.config?.audit?.mirrors ?? []);
-  const mirrors = uris.map((u) => new BackendCheckpointMirror(openSpecWith(resolveContextOf(f))(u)));
+  const open = openSpecWith(resolveContextOf(f));
+  const mirrors = uris.map((u) => new BackendCheckpointMirror(open(u)));
   try {
     return await verifyAuditLog({ file: ctx.file, publicKey: trustedKey(f, ctx.paths), mirrors, signal: processSignal });
   } finally {

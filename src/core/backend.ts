@@ -183,6 +183,8 @@ export interface Features {
   readonly chunkedUpload: boolean;
   /** Reading is local I/O: hashing a file by reading it is cheap (no --download needed). */
   readonly cheapReads: boolean;
+  /** Writing creates a missing root (a directory); an object store's bucket must exist first. */
+  readonly createsRoot: boolean;
   /** Implements {@link Tagger}: classification travels as object tags. */
   readonly tags: boolean;
   /** Stores a storage class / access tier per object (--storage-class). */

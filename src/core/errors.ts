@@ -81,6 +81,13 @@ export class SourceChangedError extends HybridsyncError {
   override readonly retryable = true;
 }
 /** A name the destination cannot store (key over 1024 bytes, invalid UTF-8). */
+/** The source delivered another number of bytes than it was planned with: it changed while read. */
+export function sizeMismatch(where: string, got: number, planned: number): SourceChangedError {
+  return new SourceChangedError(`${where}: source has ${got > planned ? 'more' : 'fewer'} bytes than the ${planned} planned`, {
+    hint: 'the source changed during the copy; it will be retried',
+  });
+}
+
 export class InvalidNameError extends HybridsyncError {
   readonly kind = 'invalid-name' as const;
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { hasChunkWriter, type Backend, type ChunkJournal, type ChunkWriter, type ChunkedUpload, type CompletedChunk } from '../core/backend.js';
 import type { WriteMeta, WriteResult } from '../core/entry.js';
-import { IntegrityError, isHybridsyncError, SourceChangedError } from '../core/errors.js';
+import { IntegrityError, isHybridsyncError, sizeMismatch } from '../core/errors.js';
 import { chunksOf } from '../lib/chunks.js';
 import { retry } from '../lib/retry.js';
 
@@ -133,11 +133,7 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
       }
       await Promise.all(inflight);
       if (failure) throw failure.err;
-      if (total !== meta.size) {
-        throw new SourceChangedError(`${dst.uri}${key}: source has ${total > meta.size ? 'more' : 'fewer'} bytes than the ${meta.size} planned`, {
-          hint: 'the source changed during the copy; it will be retried',
-        });
-      }
+      if (total !== meta.size) throw sizeMismatch(`${dst.uri}${key}`, total, meta.size);
       const md5 = whole.digest('hex');
       if (meta.md5 && meta.md5 !== md5) throw new IntegrityError(`${dst.uri}${key}: content MD5 ${md5} differs from the source's ${meta.md5}`);
       done.sort((a, b) => a.index - b.index);

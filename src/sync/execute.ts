@@ -46,6 +46,8 @@ export interface RunOptions {
   readonly limiter?: Pacer;
   /** Attempts of each operation (a request, a chunk, a file) for retryable errors. */
   readonly retries?: number;
+  /** The destination root is created for this run (--create-bucket): missing, it lists as empty. */
+  readonly createsDstRoot?: boolean;
   /** When and how large files go up in chunks (backends with the chunkedUpload feature). */
   readonly chunking?: ChunkingOptions;
   readonly modifyWindowMs?: number;
@@ -181,7 +183,9 @@ class SyncRun {
   /** Checkers feed the queue while transfer workers drain it; an error that stops one stops the other. */
   private async checkAndTransfer(): Promise<void> {
     const srcList = this.o.src.list({ signal: this.signal });
-    const dstList = this.o.dst.list({ signal: this.signal, allowMissingRoot: true });
+    // a missing directory is made by the first write; a missing bucket is an error now, not
+    // an empty destination (unless the run creates it: --create-bucket, a dry run of one)
+    const dstList = this.o.dst.list({ signal: this.signal, allowMissingRoot: this.o.dst.features.createsRoot || this.o.createsDstRoot === true });
     const checking = forEachConcurrent(march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
       () => this.queue.close(),
       (err: unknown) => {

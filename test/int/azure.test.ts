@@ -20,6 +20,10 @@ import { md5OfStream } from '../../src/lib/accounting.js';
 import { azureEnv, azureLocation, azureTestClient, createTestContainer, deleteContainer } from '../helpers/azure.js';
 import { md5, tempDir, writeFile } from '../helpers/fs.js';
 import { makeTestPki, type TestPki } from '../unit/governance/tls-fixtures.js';
+import { writeObject } from '../../src/sync/chunked.js';
+
+/** Chunked from 1 MiB on, in 1 MiB blocks, two at a time. */
+const MIB_CHUNKS = { threshold: 1024 * 1024, chunkSize: 1024 * 1024, concurrency: 2 };
 
 const run = promisify(execFile);
 let client: BlobServiceClient;
@@ -196,11 +200,11 @@ describe('azure: metadata, tiers, tags, listings', () => {
     expect(await b.getTags('t.txt')).toEqual({ classification: 'internal' });
   });
 
-  it('write() of a large body stages blocks and commits them, with the whole MD5', async () => {
-    const b = backend('big/', azureEnv(), { singleUploadMax: 1024 * 1024, blockSize: 1024 * 1024, blockConcurrency: 2 });
+  it('a large body through the engine driver stages blocks and commits them, with the whole MD5', async () => {
+    const b = backend('big/', azureEnv());
     const data = Buffer.alloc(3.5 * 1024 * 1024);
     for (let i = 0; i < data.length; i += 1000) data[i] = i % 253;
-    const r = await b.write('big.bin', body(data), { size: data.length, mtimeMs: 1_700_000_000_000 });
+    const r = await writeObject(b, 'big.bin', body(data), { size: data.length, mtimeMs: 1_700_000_000_000 }, { chunking: MIB_CHUNKS });
     expect(r).toMatchObject({ md5: md5(data), bytesSent: data.length });
     const blocks = await client.getContainerClient(container).getBlockBlobClient('big/big.bin').getBlockList('committed');
     expect(blocks.committedBlocks).toHaveLength(4);
@@ -241,7 +245,7 @@ describe('azure: connections', () => {
 describe('azure: rclone agrees with what hybridsync wrote', () => {
   it('rclone check (size + MD5) finds no differences, and rclone reads our mtimes', async () => {
     const local = tempDir('az-rclone');
-    const b = backend('rclone/', azureEnv(), { singleUploadMax: 1024 * 1024, blockSize: 1024 * 1024 });
+    const b = backend('rclone/', azureEnv());
     const files: Record<string, Buffer> = {
       'small.txt': Buffer.from('small file\n'),
       'dir/chunked.bin': Buffer.alloc(2.5 * 1024 * 1024, 9),
@@ -250,7 +254,7 @@ describe('azure: rclone agrees with what hybridsync wrote', () => {
     const mtime = new Date(1_700_000_000_000);
     for (const [k, v] of Object.entries(files)) {
       writeFile(local, k, v, mtime);
-      await b.write(k, body(v), { size: v.length, mtimeMs: mtime.getTime() });
+      await writeObject(b, k, body(v), { size: v.length, mtimeMs: mtime.getTime() }, { chunking: MIB_CHUNKS }); // the 2.5 MiB file in blocks
     }
     // rclone 1.60's use_emulator builds scheme-less container URLs ("unsupported protocol
     // scheme"); an account SAS URL works, path-style, on any port.

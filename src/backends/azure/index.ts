@@ -37,8 +37,9 @@ import type {
   WriteOptions,
 } from '../../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
-import { ConfigError, IntegrityError, InternalError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
+import { ConfigError, IntegrityError, InternalError, NotFoundError, SourceChangedError, sizeMismatch, type HybridsyncError } from '../../core/errors.js';
 import type { Location } from '../../core/location.js';
+import { readWhole } from '../body.js';
 import { retry } from '../../lib/retry.js';
 import { createBlobServiceClient, resolveAzureConnection, type AzureConnectionOptions, type ResolvedAzureConnection } from './client.js';
 import { mapAzureError } from './errors.js';
@@ -52,12 +53,6 @@ export interface AzureBackendOptions {
   readonly onRetry?: (what: string, err: HybridsyncError, attempt: number) => void;
   /** Access tier for new blobs when the write does not name one: Hot, Cool, Cold or Archive. */
   readonly accessTier?: string;
-  /** write() stages blocks above this size instead of one Put Blob (default 64 MiB). */
-  readonly singleUploadMax?: number;
-  /** Block size of write()'s own staged uploads (default 16 MiB). */
-  readonly blockSize?: number;
-  /** Blocks of one write() in flight (default 4). */
-  readonly blockConcurrency?: number;
 }
 
 export interface AzureUrl {
@@ -80,6 +75,8 @@ const META_MD5 = 'md5chksum';
 const DIR_MARKER_META = 'hdi_isfolder';
 const MAX_BLOCKS = 50_000;
 const MAX_BLOCK_SIZE = 4000 * 1024 * 1024;
+/** One Put Blob carries at most this much; larger bodies go up in blocks (ChunkWriter). */
+const MAX_PUT_BLOB = 5000 * 1024 * 1024;
 const TOKEN = /^hs[0-9a-f]{16}$/;
 const TIERS: Readonly<Record<string, string>> = { hot: 'Hot', cool: 'Cool', cold: 'Cold', archive: 'Archive' };
 
@@ -144,39 +141,13 @@ function hexOf(b: Uint8Array | undefined): string | undefined {
   return b && b.length === 16 ? Buffer.from(b).toString('hex') : undefined;
 }
 
-/** Splits a stream into buffers of exactly `size` bytes (the last may be shorter). */
-async function* chunksOf(stream: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer[] = [];
-  let pendingLen = 0;
-  for await (const raw of stream) {
-    let chunk = raw;
-    while (pendingLen + chunk.length >= size) {
-      const take = size - pendingLen;
-      pending.push(chunk.subarray(0, take));
-      yield pending.length === 1 ? pending[0]! : Buffer.concat(pending, size);
-      pending = [];
-      pendingLen = 0;
-      chunk = chunk.subarray(take);
-    }
-    if (chunk.length) {
-      pending.push(chunk);
-      pendingLen += chunk.length;
-    }
-  }
-  if (pendingLen > 0) yield Buffer.concat(pending, pendingLen);
-}
-
-function sourceChanged(where: string, got: number, planned: number): SourceChangedError {
-  return new SourceChangedError(`${where}: source has ${got > planned ? 'more' : 'fewer'} bytes than the ${planned} planned`, {
-    hint: 'the source changed during the copy; it will be retried',
-  });
-}
 
 export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountProbe {
   readonly type = 'azureblob';
   readonly features: Features = {
     serverSideCopy: false,
     chunkedUpload: true,
+    createsRoot: false,
     cheapReads: false,
     tags: true,
     storageClass: true,
@@ -192,9 +163,6 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
   private readonly retries: number;
   private readonly onRetry: AzureBackendOptions['onRetry'];
   private readonly accessTier: string | undefined;
-  private readonly singleUploadMax: number;
-  private readonly blockSize: number;
-  private readonly blockConcurrency: number;
 
   constructor(
     readonly location: Location,
@@ -212,9 +180,6 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
     this.retries = opts.retries ?? 5;
     this.onRetry = opts.onRetry;
     this.accessTier = opts.accessTier !== undefined ? accessTierOf(opts.accessTier) : undefined;
-    this.singleUploadMax = opts.singleUploadMax ?? 64 * 1024 * 1024;
-    this.blockSize = opts.blockSize ?? 16 * 1024 * 1024;
-    this.blockConcurrency = opts.blockConcurrency ?? 4;
   }
 
   private where(key?: string): string {
@@ -383,23 +348,20 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
 
   async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     try {
-      if (meta.size <= this.singleUploadMax) return await this.putSingle(key, body, meta, opts);
-      return await this.putBlocks(key, body, meta, opts);
+      if (meta.size > MAX_PUT_BLOB) {
+        throw new ConfigError(`${this.where(key)}: ${meta.size} bytes is more than one Put Blob can carry (5000 MiB)`, {
+          hint: 'upload it in blocks (the sync engine does this at --multipart-threshold)',
+        });
+      }
+      return await this.putSingle(key, body, meta, opts);
     } finally {
       if (!body.destroyed) body.destroy();
     }
   }
 
   private async putSingle(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions): Promise<WriteResult> {
-    const chunks: Buffer[] = [];
-    let len = 0;
-    for await (const c of body as AsyncIterable<Buffer>) {
-      chunks.push(c);
-      len += c.length;
-      if (len > meta.size) break;
-    }
-    if (len !== meta.size) throw sourceChanged(this.where(key), len, meta.size);
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, len);
+    const data = await readWhole(body, meta.size, this.where(key));
+    const len = data.length;
     const digest = createHash('md5').update(data).digest();
     const md5 = digest.toString('hex');
     if (meta.md5 && meta.md5 !== md5) throw new IntegrityError(`${this.where(key)}: content MD5 ${md5} differs from the source's ${meta.md5}`);
@@ -431,51 +393,6 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
       md5,
       bytesSent: len,
     };
-  }
-
-  /** write() of a large body: its own (unjournaled) staged upload, committed at the end. */
-  private async putBlocks(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions): Promise<WriteResult> {
-    const signal = opts.signal;
-    let size = this.blockSize;
-    while (Math.ceil(meta.size / size) > MAX_BLOCKS) size *= 2;
-    const upload = await this.openChunkedUpload(key, meta, { ...(signal ? { signal } : {}) });
-    const whole = createHash('md5');
-    const done: CompletedChunk[] = [];
-    const inflight = new Set<Promise<void>>();
-    let failure: { err: unknown } | undefined;
-    let total = 0;
-    let index = 0;
-    try {
-      for await (const data of chunksOf(body as AsyncIterable<Buffer>, size)) {
-        if (failure) break;
-        total += data.length;
-        if (total > meta.size) break;
-        whole.update(data);
-        const i = index++;
-        while (inflight.size >= this.blockConcurrency) await Promise.race(inflight);
-        if (failure) break;
-        const p: Promise<void> = upload.writeChunk(i, data, '', { ...(signal ? { signal } : {}) }).then(
-          (token) => {
-            inflight.delete(p);
-            done.push({ index: i, token, size: data.length, sha256: '' });
-            opts.onProgress?.(data.length);
-          },
-          (err: unknown) => {
-            inflight.delete(p);
-            failure ??= { err };
-          },
-        );
-        inflight.add(p);
-      }
-      await Promise.all(inflight);
-      if (failure) throw failure.err;
-      if (total !== meta.size) throw sourceChanged(this.where(key), total, meta.size);
-      const md5 = whole.digest('hex');
-      const entry = await upload.complete(done, md5, { ...(signal ? { signal } : {}) });
-      return { entry, md5, bytesSent: total };
-    } finally {
-      await Promise.allSettled(inflight);
-    }
   }
 
   static blockId(token: string, index: number): string {
@@ -563,7 +480,7 @@ class AzureChunkedUpload implements ChunkedUpload {
       if (c.index !== i || c.token !== AzureBlobBackend.blockId(this.uploadToken, i)) throw new InternalError(`${where}: chunk ${i} missing or not of this upload`);
     });
     const size = sorted.reduce((n, c) => n + c.size, 0);
-    if (size !== this.meta.size) throw sourceChanged(where, size, this.meta.size);
+    if (size !== this.meta.size) throw sizeMismatch(where, size, this.meta.size);
     if (this.meta.md5 && this.meta.md5 !== md5) throw new IntegrityError(`${where}: content MD5 ${md5} differs from the source's ${this.meta.md5}`);
     const ids = sorted.map((c) => c.token);
     const tier = this.backend.tierFor(this.meta);

@@ -98,6 +98,7 @@ export class LocalBackend implements Backend {
   readonly features: Features = {
     serverSideCopy: false,
     chunkedUpload: false,
+    createsRoot: true,
     cheapReads: true,
     tags: false,
     storageClass: false,

@@ -21,6 +21,7 @@ export class MemoryBackend implements Backend {
   readonly features: Features = {
     serverSideCopy: false,
     chunkedUpload: false,
+    createsRoot: true,
     cheapReads: true,
     tags: false,
     storageClass: false,

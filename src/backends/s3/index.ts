@@ -54,6 +54,7 @@ import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
 import { ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
 import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
+import { readWhole } from '../body.js';
 import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
 import { FastPut } from './fast-put.js';
 
@@ -118,6 +119,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   readonly features: Features = {
     serverSideCopy: true,
     chunkedUpload: true,
+    createsRoot: false,
     cheapReads: false,
     tags: true,
     storageClass: true,
@@ -337,19 +339,8 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   }
 
   private async putSingle(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions): Promise<WriteResult> {
-    const chunks: Buffer[] = [];
-    let len = 0;
-    for await (const c of body as AsyncIterable<Buffer>) {
-      chunks.push(c);
-      len += c.length;
-      if (len > meta.size) break;
-    }
-    if (len !== meta.size) {
-      throw new SourceChangedError(`${this.where(key)}: source has ${len > meta.size ? 'more' : 'fewer'} bytes than the ${meta.size} planned`, {
-        hint: 'the source changed during the copy; it will be retried',
-      });
-    }
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, len);
+    const data = await readWhole(body, meta.size, this.where(key));
+    const len = data.length;
     const digest = createHash('md5').update(data).digest();
     const md5 = digest.toString('hex');
     if (meta.md5 && meta.md5 !== md5) {

@@ -86,7 +86,7 @@ describe('local -> S3 -> local', () => {
     expect(await type('features/part-0.csv')).toBe('text/csv');
     expect(await type('runs/metrics.json')).toBe('application/json');
     expect(await type('logs/infer.jsonl')).toBe('application/x-ndjson');
-    expect(await type('weights.bin')).not.toBe('text/csv'); // unknown names keep the store's default
+    expect(await type('weights.bin')).toBe('binary/octet-stream'); // an unknown name gets none: the store's default
   });
 
   it('stores mtime and MD5 as metadata that rclone understands, and rclone check agrees', () => {

@@ -4,7 +4,10 @@
  *   1  some files failed or differ; the rest completed
  *   2  usage or configuration error: nothing was transferred (bad flag, malformed URL,
  *      unknown scheme, missing credentials or bucket, unreachable endpoint)
- *   3  some files were denied by the data-classification policy
+ *   3  some files were denied by the data-classification policy (new denials: a file no
+ *      earlier run was denied, or one that changed since). A run whose only denials are
+ *      known and unchanged ends with status known-denials and exit code 0; a check counts
+ *      denied files, absent at the destination as they should be, the same way.
  *   130 interrupted (SIGINT/SIGTERM); rerun the same command to resume
  */
 import { HybridsyncError } from '../core/errors.js';
@@ -37,6 +40,6 @@ export function exitCodeForError(err: unknown): number {
 export function exitCodeForSummary(s: RunSummary): number {
   if (s.status === 'aborted') return EXIT.interrupted;
   if (s.failed > 0 || s.differences > 0) return EXIT.partial;
-  if (s.denied > 0) return EXIT.policy;
+  if (s.status === 'denied') return EXIT.policy;
   return EXIT.ok;
 }

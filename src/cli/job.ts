@@ -61,6 +61,7 @@ export function linkGovernors(ops: Operations): Map<string, LinkGovernor> {
 export function exitCodeForJobStatus(status: JobRunStatus): number {
   switch (status) {
     case 'ok':
+    case 'known-denials':
       return EXIT.ok;
     case 'window-end':
     case 'stopped':

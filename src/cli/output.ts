@@ -146,7 +146,7 @@ export class Reporter {
         if (this.o.verbose) this.line(this.err, `unverified ${e.key}: ${e.reason}`);
         break;
       case 'skip':
-        if (this.o.verbose) this.line(this.err, `unchanged ${e.key}`);
+        if (this.o.verbose) this.line(this.err, e.reason === 'derived' ? `unchanged ${e.key} (a transform of this source version)` : `unchanged ${e.key}`);
         break;
       case 'summary':
         this.stop();
@@ -176,9 +176,9 @@ export function formatSummary(s: RunSummary): string {
     s.mode === 'check'
       ? `  checked:      ${s.checks} ${s.checks === 1 ? 'file' : 'files'}, ${s.differences} ${s.differences === 1 ? 'difference' : 'differences'}`
       : `  ${`${verb}:`.padEnd(13)} ${s.transferred} ${s.transferred === 1 ? 'file' : 'files'}, ${formatBytes(s.bytes)}${s.serverSideCopies ? ` (${s.serverSideCopies} server-side)` : ''}${s.bytesResumed ? `, ${formatBytes(s.bytesResumed)} resumed` : ''}`,
-    s.mode === 'check' ? `  identical:    ${s.skipped}` : `  skipped:      ${s.skipped} unchanged`,
+    `${s.mode === 'check' ? `  identical:    ${s.skipped}` : `  skipped:      ${s.skipped} unchanged`}${s.derived ? ` (${s.derived} of them transforms of their source, e.g. PII-scrubbed: compared with the source version they were made from)` : ''}`,
     ...(s.mode === 'check' ? [] : [`  ${(s.dryRun ? 'would delete:' : 'deleted:').padEnd(13)} ${s.deleted}${s.deletesHeldBack ? ` (${s.deletesHeldBack} held back)` : ''}`]),
-    `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}` : ''}`,
+    `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}${s.deniedKnown === s.denied ? (s.mode === 'check' ? ' (absent, as the policy requires)' : ' (all known and unchanged since an earlier run)') : s.deniedKnown ? ` (${s.denied - s.deniedKnown} new)` : ''}` : ''}`,
     `  duration:     ${formatDuration(s.durationMs)}${s.dryRun || s.mode === 'check' ? '' : `, ${formatBytes(s.rate)}/s`}${s.retries ? `, ${s.retries} retries` : ''}`,
   ];
   if (s.status === 'aborted') lines.push('  interrupted: rerun the same command to resume (finished files are not sent again, large uploads continue from their last chunk)');

@@ -189,6 +189,12 @@ export interface Features {
   readonly tags: boolean;
   /** Stores a storage class / access tier per object (--storage-class). */
   readonly storageClass: boolean;
+  /**
+   * Keeps user metadata with each object (WriteMeta.metadata), returned by stat — and by
+   * listings where an entry's `metadata` is set. What a transform made a file from is
+   * recorded there, so it can be verified from the destination alone.
+   */
+  readonly metadata: boolean;
   /** Maximum key length in UTF-8 bytes (including the root's prefix), if limited. */
   readonly maxKeyBytes?: number;
 }

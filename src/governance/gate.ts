@@ -129,11 +129,8 @@ export class GovernanceGate implements TransferGate {
       classification: c.level,
       rule: c.rule,
       tags: { classification: c.level },
-      metadata: {
-        classification: c.level,
-        'classification-source': c.source,
-        ...(transforms.length ? { 'hybridsync-transforms': d.transforms.join(',') } : {}),
-      },
+      // a transformed file's metadata also records its source version (sync/derived.ts)
+      metadata: { classification: c.level, 'classification-source': c.source },
       ...(transforms.length ? { transforms } : {}),
     };
   }
@@ -362,7 +359,7 @@ export async function prepareGovernance(o: GovernanceSetupOptions): Promise<RunG
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
   let labels: LabelStore | undefined;
-  const denied: Array<{ key: string; classification: string; reason: string }> = [];
+  const denied: Array<{ key: string; classification: string; reason: string; knownSince?: string }> = [];
   let deniedCount = 0;
   return {
     srcEnv,
@@ -373,11 +370,18 @@ export async function prepareGovernance(o: GovernanceSetupOptions): Promise<RunG
       recorder?.record(e);
       if (log?.failure && !stop.signal.aborted) stop.abort(log.failure);
       if (e.type === 'denied') {
-        if (++deniedCount <= DENIED_LISTED) denied.push({ key: e.key, classification: e.classification, reason: e.reason });
+        if (++deniedCount <= DENIED_LISTED) denied.push({ key: e.key, classification: e.classification, reason: e.reason, ...(e.knownSince ? { knownSince: e.knownSince } : {}) });
       } else if (e.type === 'summary' && !o.json && deniedCount > 0) {
-        const lines = denied.map((d) => `  ${d.classification.padEnd(14)} ${d.key}  (${d.reason})`);
+        const s = e.summary;
+        const lines = denied.map((d) => `  ${d.classification.padEnd(14)} ${d.key}  (${d.reason}${d.knownSince ? `; denied since ${d.knownSince.slice(0, 10)}` : ''})`);
         if (deniedCount > denied.length) lines.push(`  … and ${deniedCount - denied.length} more (see --json or hybridsync audit export)`);
-        err.write(`denied by policy: ${deniedCount} file(s), not transferred (exit code 3):\n${lines.join('\n')}\n`);
+        const head =
+          s.mode === 'check'
+            ? `kept from this destination by policy: ${deniedCount} file(s), absent as they should be (not differences)`
+            : s.status === 'known-denials'
+              ? `held back by policy: ${deniedCount} file(s), denied in earlier runs and unchanged since (status known-denials, exit code 0)`
+              : `denied by policy: ${deniedCount} file(s), not transferred (exit code 3)${s.deniedKnown ? `; ${s.deniedKnown} of them known from earlier runs` : ''}`;
+        err.write(`${head}:\n${lines.join('\n')}\n`);
       }
     },
     attach({ src, state, emit }) {

@@ -18,7 +18,16 @@ export type SyncEvent =
       classification?: string;
       transforms?: string[];
     }
-  | { type: 'denied'; key: string; size: number; classification: string; reason: string; rule?: string }
+  | {
+      type: 'denied';
+      key: string;
+      size: number;
+      classification: string;
+      reason: string;
+      rule?: string;
+      /** An earlier run was denied this same source version with the same verdict (ISO time of the first denial). */
+      knownSince?: string;
+    }
   | {
       type: 'transfer';
       key: string;
@@ -57,6 +66,10 @@ export interface RunSummary {
   deleted: number;
   failed: number;
   denied: number;
+  /** Of the denied: known, unchanged denials (every denial in a check, where denied files are expected absent). */
+  deniedKnown: number;
+  /** Unchanged files whose destination is a recorded transform (PII-scrubbed) of the source. */
+  derived: number;
   differences: number;
   checks: number;
   retries: number;
@@ -65,5 +78,10 @@ export interface RunSummary {
   rate: number;
   /** deletions that were due but not done (errors, or over --max-delete) */
   deletesHeldBack: number;
-  status: 'ok' | 'failed' | 'differences' | 'denied' | 'aborted';
+  /**
+   * denied: the policy denied files no earlier run was denied (new, or changed since);
+   * known-denials: the only denials are of files an earlier run was denied, unchanged since
+   * (or, in a check, denied files that are absent as they should be) — exit code 0.
+   */
+  status: 'ok' | 'failed' | 'differences' | 'denied' | 'known-denials' | 'aborted';
 }

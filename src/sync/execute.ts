@@ -8,6 +8,7 @@
  * never by the number of files.
  */
 import { setMaxListeners } from 'node:events';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { hasChunkWriter, hasServerSideCopy, type Backend, type ChunkJournal } from '../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
@@ -26,6 +27,7 @@ import { march, type MarchPair } from './march.js';
 import { decide, type Compare, type Decision, type Mode, type PlanOptions, type PlanPair, type SourceVersion, type TransferReason } from './plan.js';
 import type { ByteTransform, GateDecision, TransferGate } from './gate.js';
 import { spoolTransformed, type Spooled } from './spool.js';
+import { derivationMetadata } from './derived.js';
 import type { StateDb } from './state.js';
 import { Stats } from './stats.js';
 
@@ -110,6 +112,10 @@ class SyncRun {
   private readonly srcLoc: string;
   private readonly dstLoc: string;
   private readonly planOpts: PlanOptions;
+  /** Governed runs and checks: destination files may be transforms of their source (sync/derived.ts). */
+  private readonly transformAware: boolean;
+  /** Earlier runs remembered denials for this pair: a transfer forgets the file's. */
+  private readonly hadDenials: boolean;
   private readonly runId: number;
   /** Aborted when the caller's signal fires or the transfer workers stop on an error (the checkers stop too). */
   private readonly internal = new AbortController();
@@ -135,6 +141,7 @@ class SyncRun {
     this.state = o.state;
     this.srcLoc = o.src.location.id;
     this.dstLoc = o.dst.location.id;
+    this.transformAware = !!o.gate || o.mode === 'check';
     this.planOpts = {
       mode: o.mode,
       compare: o.compare ?? (o.mode === 'check' ? 'checksum' : 'size-mtime'),
@@ -143,8 +150,10 @@ class SyncRun {
       filter: o.filter,
       dstMaxKeyBytes: o.dst.features.maxKeyBytes,
       dstPrefixBytes: o.dst.features.maxKeyBytes !== undefined ? Buffer.byteLength(o.dst.location.path) : 0,
+      derivations: this.transformAware && o.dst.features.metadata,
     };
     this.runId = this.state.startRun(o.mode, this.srcLoc, this.dstLoc);
+    this.hadDenials = !!o.gate && this.state.hasDenials(this.srcLoc, this.dstLoc);
     setMaxListeners(0, this.signal);
     this.journal = this.state.journalFor(this.dstLoc);
     this.queue = new BoundedQueue<TransferTask>(this.transfers * 2);
@@ -206,8 +215,8 @@ class SyncRun {
   private async check(pair: MarchPair): Promise<void> {
     if (pair.src) this.srcSeen++;
     if (pair.dst) this.dstSeen++;
-    // only runs with a gate can have transformed files: others skip the lookup
-    const from = this.o.gate && pair.src && pair.dst ? this.derivedFrom(pair.dst) : undefined;
+    // only governed runs and checks look for transformed files: others skip the lookup
+    const from = this.transformAware && pair.src && pair.dst ? this.derivedFrom(pair.dst) : undefined;
     const p: PlanPair = from ? { ...pair, dstDerivedFrom: from } : pair;
     const d = decide(p, this.planOpts);
     let settled: Settled | undefined;
@@ -262,6 +271,12 @@ class SyncRun {
         this.emit({ type: 'unverified', key: p.key, reason: 'no source hash available; compared size and mtime' });
         return 'no-hash';
       }
+      case 'dst-meta': {
+        // the object's own record (a HEAD), not the cache: metadata is what is asked for
+        const full = await this.withRetry(p.key, 'stat', () => o.dst.stat(p.dst!.key, { signal: this.signal }));
+        if (!full) return { key: p.key, src: p.src! };
+        return { ...p, dst: { ...p.dst!, metadata: full.metadata ?? {} } };
+      }
       case 'dst-md5': {
         const md5 = await this.md5Of(o.dst, this.dstLoc, p.dst!, o.download ?? false);
         if (md5) return { ...p, dst: { ...p.dst!, md5 } };
@@ -306,6 +321,7 @@ class SyncRun {
         return;
       case 'skip':
         this.stats.skipped++;
+        if (d.reason === 'derived') this.stats.derived++;
         this.emit({ type: 'skip', key: p.key, reason: d.reason });
         return;
       case 'invalid':
@@ -323,6 +339,8 @@ class SyncRun {
         return;
       case 'transfer':
         if (this.o.mode === 'check') {
+          // a file the policy keeps from this destination is absent as it should be
+          if (d.reason === 'missing' && !(await this.admit(p))) return;
           this.stats.differences++;
           this.emit({ type: 'differ', key: p.key, reason: d.reason === 'missing' ? 'missing-on-dst' : d.reason === 'checksum' ? 'content' : d.reason });
           return;
@@ -371,8 +389,27 @@ class SyncRun {
       return undefined;
     }
     if (!g.allow) {
+      const src = p.src!;
       this.stats.denied++;
-      this.emit({ type: 'denied', key: p.key, size: p.src!.size, classification: g.classification, reason: g.reason, ...(g.rule ? { rule: g.rule } : {}) });
+      // a denial is known when an earlier run was denied this very source version with the
+      // same verdict: it is reported, but is not news (status known-denials, exit 0)
+      const verdict = createHash('sha256').update(`${g.classification}\0${g.rule ?? ''}\0${g.reason}`).digest('base64url').slice(0, 22);
+      const denial = { size: src.size, mtimeMs: src.mtimeMs, verdict };
+      const readOnly = this.dryRun || this.o.mode === 'check';
+      const known = readOnly
+        ? this.state.findDenial(this.srcLoc, this.dstLoc, p.key, denial, this.runId)
+        : this.state.noteDenial(this.srcLoc, this.dstLoc, p.key, denial, this.runId);
+      // in a check a denied file is expected to be absent: never a finding of its own
+      if (known || this.o.mode === 'check') this.stats.deniedKnown++;
+      this.emit({
+        type: 'denied',
+        key: p.key,
+        size: src.size,
+        classification: g.classification,
+        reason: g.reason,
+        ...(g.rule ? { rule: g.rule } : {}),
+        ...(known ? { knownSince: new Date(known.firstAt).toISOString() } : {}),
+      });
       return undefined;
     }
     return g;
@@ -443,7 +480,8 @@ class SyncRun {
       const acct = new AccountingStream({ limiter: this.o.limiter, onBytes, signal: this.signal });
       const body = spooled.open();
       body.on('error', (e) => acct.destroy(e));
-      const stored = { ...meta, size: spooled.size, md5: spooled.md5After };
+      const origin = derivationMetadata({ size: src.size, mtimeMs: src.mtimeMs, md5: spooled.md5Before }, transforms.map((t) => t.name));
+      const stored = { ...meta, size: spooled.size, md5: spooled.md5After, metadata: { ...meta.metadata, ...origin } };
       const written = await writeObject(this.o.dst, src.key, body.pipe(acct), stored, { chunking: this.chunking, retries: this.retries, signal: this.signal });
       return { written, md5Before: spooled.md5Before, reports: spooled.reports };
     } finally {
@@ -479,6 +517,7 @@ class SyncRun {
     if (!serverSide && !transformed) this.stats.bytesResumed += Math.max(0, src.size - written.bytesSent);
     const e = written.entry;
     if (e.etag) this.state.putObject(this.dstLoc, src.key, { size: e.size, etag: e.etag, mtimeMs: src.mtimeMs, md5: written.md5 || null });
+    if (this.hadDenials) this.state.forgetDenial(this.srcLoc, this.dstLoc, src.key); // the policy lets it go now
     if (transformed && md5Before) {
       this.state.putDerived(this.dstLoc, src.key, { dstSize: e.size, dstTag: storedTag(e), size: src.size, mtimeMs: src.mtimeMs, md5: md5Before });
     } else if (this.o.gate) this.state.forgetDerived(this.dstLoc, src.key);
@@ -577,7 +616,10 @@ class SyncRun {
   private outcome(): RunStatus {
     const listErrors = this.o.srcListErrors?.() ?? 0;
     const s = this.stats;
-    return s.failed > 0 || listErrors > 0 ? 'failed' : s.differences > 0 ? 'differences' : s.denied > 0 ? 'denied' : 'ok';
+    if (s.failed > 0 || listErrors > 0) return 'failed';
+    if (s.differences > 0) return 'differences';
+    if (s.denied > s.deniedKnown) return 'denied';
+    return s.denied > 0 ? 'known-denials' : 'ok';
   }
 
   private summary(status: RunStatus): RunSummary {
@@ -598,6 +640,8 @@ class SyncRun {
       deleted: s.deleted,
       failed: s.failed + (this.o.srcListErrors?.() ?? 0),
       denied: s.denied,
+      deniedKnown: s.deniedKnown,
+      derived: s.derived,
       differences: s.differences,
       checks: s.checks,
       retries: s.retries,

@@ -5,6 +5,7 @@
  * (changesets' assembleReleasePlan / rclone's NeedTransfer).
  */
 import { keyBytes, type Entry } from '../core/entry.js';
+import { derivedFromMetadata } from './derived.js';
 import type { Filter } from './filter.js';
 import type { MarchPair } from './march.js';
 
@@ -22,17 +23,25 @@ export interface PlanOptions {
   /** Destination naming limits (from its features) and its key prefix length in bytes. */
   readonly dstMaxKeyBytes?: number;
   readonly dstPrefixBytes?: number;
+  /**
+   * Destination files may be transforms of their source (a governed run, or a check) whose
+   * object metadata records the source version they were made from: before calling such
+   * a file different, the planner asks for its metadata ('dst-meta') when the listing did
+   * not carry it.
+   */
+  readonly derivations?: boolean;
 }
 
 export type TransferReason = 'missing' | 'size' | 'mtime' | 'checksum';
 export type Decision =
   | { readonly kind: 'transfer'; readonly reason: TransferReason }
-  | { readonly kind: 'skip'; readonly reason: 'identical' | 'same-content' | 'existing' }
+  /** derived: the destination is a transform (e.g. PII-scrubbed) of exactly this source version */
+  | { readonly kind: 'skip'; readonly reason: 'identical' | 'same-content' | 'existing' | 'derived' }
   | { readonly kind: 'excluded' }
   | { readonly kind: 'delete' }
   /** dst-only in copy mode: left alone; in check mode: reported as extra */
   | { readonly kind: 'extra' }
-  | { readonly kind: 'resolve'; readonly need: 'src-stat' | 'dst-stat' | 'src-md5' | 'dst-md5' }
+  | { readonly kind: 'resolve'; readonly need: 'src-stat' | 'dst-stat' | 'src-md5' | 'dst-md5' | 'dst-meta' }
   | { readonly kind: 'invalid'; readonly message: string; readonly hint: string };
 
 function mtimeEqual(a: Entry, b: Entry, window: number): boolean {
@@ -71,18 +80,30 @@ export function decide(pair: PlanPair, o: PlanOptions): Decision {
   }
   if (!dst) return { kind: 'transfer', reason: 'missing' };
   if (o.ignoreExisting) return { kind: 'skip', reason: 'existing' };
-  const from = pair.dstDerivedFrom;
-  if (from) {
-    // the destination differs from the source by design: compare with what it was made from
-    if (src.size !== from.size) return { kind: 'transfer', reason: 'size' };
-    if (o.compare === 'size-only') return { kind: 'skip', reason: 'identical' };
-    if (o.compare === 'checksum' && from.md5) {
-      if (!src.md5) return { kind: 'resolve', need: 'src-md5' };
-      return src.md5 === from.md5 ? { kind: 'skip', reason: 'identical' } : { kind: 'transfer', reason: 'checksum' };
-    }
-    if (!src.mtimeExact) return { kind: 'resolve', need: 'src-stat' };
-    return Math.abs(src.mtimeMs - from.mtimeMs) <= o.modifyWindowMs ? { kind: 'skip', reason: 'identical' } : { kind: 'transfer', reason: 'mtime' };
+  // the destination differs from the source by design: compare with what it was made from
+  const from = pair.dstDerivedFrom ?? derivedFromMetadata(dst.metadata);
+  if (from) return compareWithOrigin(src, from, o);
+  const d = compareDirect(src, dst, o);
+  // before calling a file different, look for a record that it is a transform of the source
+  const differs = d.kind === 'transfer' || (d.kind === 'resolve' && d.need === 'dst-md5');
+  if (differs && o.derivations && dst.metadata === undefined) return { kind: 'resolve', need: 'dst-meta' };
+  return d;
+}
+
+/** A transformed destination: the source must still be the version it was made from. */
+function compareWithOrigin(src: Entry, from: SourceVersion, o: PlanOptions): Decision {
+  if (src.size !== from.size) return { kind: 'transfer', reason: 'size' };
+  if (o.compare === 'size-only') return { kind: 'skip', reason: 'derived' };
+  if (o.compare === 'checksum' && from.md5) {
+    if (!src.md5) return { kind: 'resolve', need: 'src-md5' };
+    return src.md5 === from.md5 ? { kind: 'skip', reason: 'derived' } : { kind: 'transfer', reason: 'checksum' };
   }
+  if (!src.mtimeExact) return { kind: 'resolve', need: 'src-stat' };
+  return Math.abs(src.mtimeMs - from.mtimeMs) <= o.modifyWindowMs ? { kind: 'skip', reason: 'derived' } : { kind: 'transfer', reason: 'mtime' };
+}
+
+/** Source and destination hold the same bytes when they are in sync. */
+function compareDirect(src: Entry, dst: Entry, o: PlanOptions): Decision {
   if (src.size !== dst.size) return { kind: 'transfer', reason: 'size' };
   if (o.compare === 'size-only') return { kind: 'skip', reason: 'identical' };
 

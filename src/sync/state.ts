@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS derived (
   location TEXT NOT NULL, key TEXT NOT NULL, dst_size INTEGER NOT NULL, dst_tag TEXT NOT NULL,
   src_size INTEGER NOT NULL, src_mtime_ms REAL NOT NULL, src_md5 TEXT, PRIMARY KEY (location, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS denials (
+  src TEXT NOT NULL, dst TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, mtime_ms REAL NOT NULL,
+  verdict TEXT NOT NULL, first_run INTEGER NOT NULL, first_at INTEGER NOT NULL, PRIMARY KEY (src, dst, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_deletes (
   run_id INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
@@ -64,6 +68,19 @@ export interface DerivedFrom {
   readonly size: number;
   readonly mtimeMs: number;
   readonly md5?: string | null;
+}
+
+/** A policy denial as remembered between runs: which source version, which verdict. */
+export interface Denial {
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** A digest of the classification, rule and reason (no reason text is stored). */
+  readonly verdict: string;
+}
+
+export interface KnownDenial {
+  readonly firstRun: number;
+  readonly firstAt: number;
 }
 
 export class StateDb {
@@ -109,6 +126,10 @@ export class StateDb {
       derivedGet: d.prepare('SELECT dst_size AS dstSize, dst_tag AS dstTag, src_size AS size, src_mtime_ms AS mtimeMs, src_md5 AS md5 FROM derived WHERE location = ? AND key = ?'),
       derivedPut: d.prepare('INSERT OR REPLACE INTO derived (location, key, dst_size, dst_tag, src_size, src_mtime_ms, src_md5) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       derivedDel: d.prepare('DELETE FROM derived WHERE location = ? AND key = ?'),
+      denialGet: d.prepare('SELECT size, mtime_ms AS mtimeMs, verdict, first_run AS firstRun, first_at AS firstAt FROM denials WHERE src = ? AND dst = ? AND key = ?'),
+      denialPut: d.prepare('INSERT OR REPLACE INTO denials (src, dst, key, size, mtime_ms, verdict, first_run, first_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      denialDel: d.prepare('DELETE FROM denials WHERE src = ? AND dst = ? AND key = ?'),
+      denialAny: d.prepare('SELECT 1 FROM denials WHERE src = ? AND dst = ? LIMIT 1'),
       delAdd: d.prepare('INSERT OR IGNORE INTO pending_deletes (run_id, key) VALUES (?, ?)'),
       delCount: d.prepare('SELECT count(*) AS n FROM pending_deletes WHERE run_id = ?'),
       delPage: d.prepare('SELECT key FROM pending_deletes WHERE run_id = ? AND key > ? ORDER BY key LIMIT ?'),
@@ -213,6 +234,35 @@ export class StateDb {
 
   forgetDerived(location: string, key: string): void {
     this.stmts.derivedDel.run(location, key);
+  }
+
+  /**
+   * Remembers that the policy denied this source version going to `dst`. Returns when it
+   * was first denied if an earlier run denied the very same version with the same verdict
+   * (a known denial), else undefined (a new one, recorded now).
+   */
+  noteDenial(src: string, dst: string, key: string, d: Denial, runId: number): KnownDenial | undefined {
+    const known = this.findDenial(src, dst, key, d, runId);
+    if (!known) this.stmts.denialPut.run(src, dst, key, d.size, d.mtimeMs, d.verdict, runId, Date.now());
+    return known;
+  }
+
+  /** noteDenial without recording: when an earlier run denied this same version. */
+  findDenial(src: string, dst: string, key: string, d: Denial, runId: number): KnownDenial | undefined {
+    const prev = this.stmts.denialGet.get(src, dst, key) as (Denial & KnownDenial) | undefined;
+    if (prev && prev.size === d.size && prev.mtimeMs === d.mtimeMs && prev.verdict === d.verdict && prev.firstRun !== runId) {
+      return { firstRun: prev.firstRun, firstAt: prev.firstAt };
+    }
+    return undefined;
+  }
+
+  /** Whether any denial is remembered for this pair of locations. */
+  hasDenials(src: string, dst: string): boolean {
+    return this.stmts.denialAny.get(src, dst) !== undefined;
+  }
+
+  forgetDenial(src: string, dst: string, key: string): void {
+    this.stmts.denialDel.run(src, dst, key);
   }
 
   addPendingDelete(runId: number, key: string): void {

@@ -11,6 +11,10 @@ export class Stats {
   deleted = 0;
   failed = 0;
   denied = 0;
+  /** Of the denied: the same source version an earlier run was denied for (or, in a check, any). */
+  deniedKnown = 0;
+  /** Skipped because the destination is a recorded transform of exactly this source version. */
+  derived = 0;
   differences = 0;
   retries = 0;
   serverSideCopies = 0;

@@ -12,7 +12,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azureTestClient, createTestContainer, deleteContainer } from '../helpers/azure.js';
 import { createTestBucket, deleteBucket, getObjectMd5, testClient } from '../helpers/s3.js';
-import { md5, randomFile, tempDir, treeHashes } from '../helpers/fs.js';
+import { md5, randomFile, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
 import { journaledChunks } from '../helpers/state.js';
 
@@ -88,6 +88,30 @@ describe('local ⇄ Azure', () => {
     expect(test.code, test.stdout + test.stderr).toBe(0);
     expect(test.stdout).toMatch(/ok\s+credentials/);
     expect(test.stdout + test.stderr).not.toContain(process.env.AZURE_STORAGE_CONNECTION_STRING!.match(/AccountKey=([^;]+)/)![1]);
+  });
+});
+
+describe('a PII-scrubbed file in Azure', () => {
+  it('records its source version in blob metadata, so a check from an empty state database verifies it (issue 9.4)', async () => {
+    const dir = tempDir('az-scrub');
+    const config = join(dir, 'hybridsync.yaml');
+    writeFileSync(
+      config,
+      `environments:\n  onprem: { kind: onprem, locations: ["${dir}"] }\n  cloud: { kind: cloud, locations: ["az://${container}"] }\nclassification:\n  rules:\n    - { path: "crm/**", level: confidential }\npolicy:\n  environments:\n    cloud: { maxLevel: confidential, require: { confidential: [pii-scrub] } }\n`,
+    );
+    const tree = join(dir, 'tree');
+    const text = 'name,email\nAda,ada@example.com\n';
+    randomFile(tree, 'shards/a.bin', 300);
+    writeFile(tree, 'crm/people.csv', text);
+    const dst = `az://${container}/scrubbed`;
+    const r = await runCli(['copy', tree, dst, '--config', config, '--json'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const blob = az.getContainerClient(container).getBlobClient('scrubbed/crm/people.csv');
+    expect((await blob.downloadToBuffer()).toString()).not.toContain('ada@example.com');
+    expect((await blob.getProperties()).metadata).toMatchObject({ hybridsync_source_md5: md5(Buffer.from(text)), hybridsync_source_size: String(text.length) });
+    const check = await runCli(['check', tree, dst, '--json'], { env: { HYBRIDSYNC_STATE_DIR: tempDir('az-auditor') } });
+    expect(check.code, check.stdout + check.stderr).toBe(0);
+    expect(summaryOf(check.stdout)).toMatchObject({ differences: 0, derived: 1 });
   });
 });
 

@@ -5,7 +5,8 @@
  * confidential data arrives scrubbed; an S3 source's tags classify it.
  */
 import { GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestBucket, deleteBucket, listAll, s3Env, testClient } from '../helpers/s3.js';
@@ -183,5 +184,68 @@ describe('allowed data', () => {
     const denied = events(r.stdout).filter((e) => e.type === 'denied');
     expect(denied).toEqual([expect.objectContaining({ key: 'model.bin', classification: 'restricted', rule: 'object tag classification=restricted' })]);
     expect(readFileSync(join(dst, 'stats.json'), 'utf8')).toBe('x');
+  });
+});
+
+describe('check verifies what a governed sync did, from the destination alone (issue 9.4)', () => {
+  const contacts = 'name,email,score\nAda Lovelace,ada@example.com,9\nAlan Turing,alan@example.org,8\n';
+  const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
+
+  it('a scrubbed file verifies against its source on a second machine; a policy-denied file is reported denied, never missing; known denials end with status known-denials and exit 0', async () => {
+    const src = tempDir('gov-verify-src');
+    writeFile(src, 'crm/contacts.csv', contacts);
+    writeFile(src, 'notes/plan.txt', 'quarterly plan, nothing personal\n');
+    writeFile(src, 'restricted/secret.txt', 'the secret');
+    const dst = `s3://${bucket}/verify`;
+
+    const first = await runCli(['sync', src, dst, '--config', config, '--json'], { env: env() });
+    expect(first.code).toBe(3); // a new denial
+    expect(events(first.stdout).find((e) => e.type === 'summary')!.summary).toMatchObject({ status: 'denied', denied: 1, deniedKnown: 0, transferred: 2 });
+    // the scrubbed object records the source version it was made from
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'verify/crm/contacts.csv' }));
+    expect(head.Metadata).toMatchObject({ 'hybridsync-source-md5': md5(contacts), 'hybridsync-source-size': String(contacts.length), 'hybridsync-transforms': 'pii-scrub' });
+    expect(head.ContentLength).not.toBe(contacts.length);
+
+    // the next night: nothing changed, so the denial is known, not news
+    const second = await runCli(['sync', src, dst, '--config', config, '--json'], { env: env() });
+    expect(second.code).toBe(0);
+    const ev2 = events(second.stdout);
+    expect(ev2.find((e) => e.type === 'summary')!.summary).toMatchObject({ status: 'known-denials', denied: 1, deniedKnown: 1, transferred: 0, derived: 1 });
+    expect(ev2.find((e) => e.type === 'denied')).toMatchObject({ key: 'restricted/secret.txt', knownSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    const human = await runCli(['sync', src, dst, '--config', config], { env: env() });
+    expect(human.code).toBe(0);
+    expect(human.stderr).toContain('held back by policy: 1 file(s), denied in earlier runs and unchanged since');
+
+    // an auditor with an empty state database and the same config: everything verifies
+    const auditorState = tempDir('gov-auditor');
+    const auditorEnv = { HYBRIDSYNC_STATE_DIR: auditorState };
+    const check = await runCli(['check', src, dst, '--config', config, '--json'], { env: auditorEnv });
+    const evc = events(check.stdout);
+    expect(evc.filter((e) => e.type === 'differ')).toEqual([]);
+    expect(evc.find((e) => e.type === 'denied')).toMatchObject({ key: 'restricted/secret.txt', classification: 'restricted' });
+    expect(evc.find((e) => e.type === 'summary')!.summary).toMatchObject({ status: 'known-denials', differences: 0, derived: 1, denied: 1 });
+    expect(check.code).toBe(0);
+    const trail = readJsonl(join(auditorState, 'audit', 'audit.jsonl'));
+    expect(trail.find((x) => x.key === 'restricted/secret.txt')).toMatchObject({ type: 'verification', result: 'denied', classification: 'restricted' });
+    expect(trail.some((x) => x.type === 'denied')).toBe(false); // a check transfers nothing, so it denies nothing
+    // without the policy nobody can tell a denial from a loss; the scrubbed file still verifies
+    const bare = await runCli(['check', src, dst, '--json'], { env: auditorEnv });
+    expect(bare.code).toBe(1);
+    expect(events(bare.stdout).filter((e) => e.type === 'differ')).toEqual([expect.objectContaining({ key: 'restricted/secret.txt', reason: 'missing-on-dst' })]);
+
+    // a same-size edit of the scrubbed file's source is a difference, even with its mtime put back
+    const file = join(src, 'crm/contacts.csv');
+    const { atime, mtime } = statSync(file);
+    writeFileSync(file, contacts.replace('9\n', '7\n'));
+    utimesSync(file, atime, mtime);
+    const stale = await runCli(['check', src, dst, '--config', config, '--json'], { env: auditorEnv });
+    expect(stale.code).toBe(1);
+    expect(events(stale.stdout).filter((e) => e.type === 'differ')).toEqual([expect.objectContaining({ key: 'crm/contacts.csv', reason: 'content' })]);
+
+    // a changed denied file is a new denial again
+    writeFile(src, 'restricted/secret.txt', 'the new secret');
+    const changed = await runCli(['sync', src, dst, '--config', config, '--json'], { env: env() });
+    expect(changed.code).toBe(3);
+    expect(events(changed.stdout).find((e) => e.type === 'denied')).not.toHaveProperty('knownSince');
   });
 });

@@ -151,6 +151,7 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
     cheapReads: false,
     tags: true,
     storageClass: true,
+    metadata: true,
     maxKeyBytes: 1024,
   };
   readonly chunkLimits: ChunkLimits = { minChunkSize: 1024 * 1024, maxChunkSize: MAX_BLOCK_SIZE, maxChunks: MAX_BLOCKS };

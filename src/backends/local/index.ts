@@ -102,6 +102,7 @@ export class LocalBackend implements Backend {
     cheapReads: true,
     tags: false,
     storageClass: false,
+    metadata: false,
   };
   readonly root: string;
   readonly location: Location;

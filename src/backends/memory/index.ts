@@ -25,6 +25,7 @@ export class MemoryBackend implements Backend {
     cheapReads: true,
     tags: false,
     storageClass: false,
+    metadata: true,
   };
   readonly objects = new Map<string, Stored>();
 

@@ -123,6 +123,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     cheapReads: false,
     tags: true,
     storageClass: true,
+    metadata: true,
     maxKeyBytes: 1024,
   };
   readonly chunkLimits = { minChunkSize: MIN_PART, maxChunkSize: MAX_SINGLE_COPY, maxChunks: MAX_PARTS };

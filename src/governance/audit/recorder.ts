@@ -48,6 +48,7 @@ export function actor(): { user: string; host: string; pid: number } {
 
 export class AuditRecorder {
   private run: string | undefined;
+  private mode: string | undefined;
   private early: RecordBody[] = [];
   private readonly src: string;
   private readonly dst: string;
@@ -86,6 +87,7 @@ export class AuditRecorder {
     switch (e.type) {
       case 'run-start': {
         this.run = randomUUID();
+        this.mode = e.mode;
         const who = actor();
         this.log.append({
           type: 'run-start',
@@ -146,7 +148,8 @@ export class AuditRecorder {
       case 'denied': {
         const note = this.o.takeNote?.(e.key);
         this.log.append({
-          type: 'denied',
+          // a check transfers nothing: what it found is that the policy keeps the file out
+          ...(this.mode === 'check' ? { type: 'verification', result: 'denied' } : { type: 'denied' }),
           run,
           ...this.file(e.key),
           ...this.envs,
@@ -156,6 +159,7 @@ export class AuditRecorder {
           ...(note ? { source: note.source } : {}),
           decision: 'deny',
           reason: this.o.redact(e.reason),
+          ...(e.knownSince ? { knownSince: e.knownSince } : {}),
         });
         return;
       }
@@ -165,9 +169,11 @@ export class AuditRecorder {
       case 'delete':
         this.log.append({ type: 'delete', run, ...this.file(e.key), ...this.envs });
         return;
-      case 'differ':
-        this.log.append({ type: 'verification', run, ...this.file(e.key), ...this.envs, result: 'differ', reason: e.reason });
+      case 'differ': {
+        const note = this.o.takeNote?.(e.key);
+        this.log.append({ type: 'verification', run, ...this.file(e.key), ...this.envs, result: 'differ', reason: e.reason, ...(note ? { classification: note.classification } : {}) });
         return;
+      }
       case 'unverified':
         this.log.append({ type: 'verification', run, ...this.file(e.key), ...this.envs, result: 'unverified', reason: this.o.redact(e.reason) });
         return;

@@ -4,7 +4,7 @@ import type { RunSummary } from '../../../src/sync/events.js';
 
 const summary: RunSummary = {
   runId: 1, mode: 'sync', dryRun: false, src: '/data', dst: 'cloud:b/x', transferred: 1, bytes: 2048, bytesResumed: 0, serverSideCopies: 0,
-  skipped: 0, deleted: 0, failed: 0, denied: 1, differences: 0, checks: 2, retries: 0, durationMs: 1000, rate: 2048, deletesHeldBack: 0, status: 'denied',
+  skipped: 0, deleted: 0, failed: 0, denied: 1, deniedKnown: 0, derived: 0, differences: 0, checks: 2, retries: 0, durationMs: 1000, rate: 2048, deletesHeldBack: 0, status: 'denied',
 };
 
 function capture(): { stream: NodeJS.WritableStream & { isTTY?: boolean }; text: () => string } {

@@ -2,11 +2,34 @@ import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../../src/core/entry.js';
 import { decide, type PlanOptions } from '../../../src/sync/plan.js';
 import { createFilter } from '../../../src/sync/filter.js';
+import { derivationMetadata, derivedFromMetadata } from '../../../src/sync/derived.js';
 
 const e = (key: string, size: number, mtimeMs: number, extra: Partial<Entry> = {}): Entry => ({ key, size, mtimeMs, mtimeExact: true, ...extra });
 const sync: PlanOptions = { mode: 'sync', compare: 'size-mtime', modifyWindowMs: 1 };
 
 describe('planner', () => {
+  it('a destination whose metadata records the source version it was made from is compared with that version (issue 9.4)', () => {
+    const origin = derivationMetadata({ size: 20, mtimeMs: 1000, md5: 'a'.repeat(32) }, ['pii-scrub']);
+    const scrubbed = e('a', 14, 1000, { md5: 'b'.repeat(32), metadata: origin });
+    const check: PlanOptions = { mode: 'check', compare: 'checksum', modifyWindowMs: 1, derivations: true };
+    expect(decide({ key: 'a', src: e('a', 20, 1000, { md5: 'a'.repeat(32) }), dst: scrubbed }, check)).toEqual({ kind: 'skip', reason: 'derived' });
+    expect(decide({ key: 'a', src: e('a', 20, 1000, { md5: 'c'.repeat(32) }), dst: scrubbed }, check)).toEqual({ kind: 'transfer', reason: 'checksum' });
+    expect(decide({ key: 'a', src: e('a', 21, 1000), dst: scrubbed }, check)).toEqual({ kind: 'transfer', reason: 'size' });
+    expect(decide({ key: 'a', src: e('a', 20, 1000), dst: scrubbed }, sync)).toEqual({ kind: 'skip', reason: 'derived' });
+    expect(decide({ key: 'a', src: e('a', 20, 5000), dst: scrubbed }, sync)).toEqual({ kind: 'transfer', reason: 'mtime' });
+    // a listing without metadata: ask for it before calling the file different — only where transforms may exist
+    const listed = e('a', 14, 1000, { md5: 'b'.repeat(32) });
+    expect(decide({ key: 'a', src: e('a', 20, 1000), dst: listed }, check)).toEqual({ kind: 'resolve', need: 'dst-meta' });
+    expect(decide({ key: 'a', src: e('a', 20, 1000), dst: listed }, sync)).toEqual({ kind: 'transfer', reason: 'size' });
+    expect(decide({ key: 'a', src: e('a', 20, 1000), dst: { ...listed, metadata: {} } }, check)).toEqual({ kind: 'transfer', reason: 'size' });
+    // identical files need no metadata
+    expect(decide({ key: 'a', src: e('a', 14, 1000, { md5: 'b'.repeat(32) }), dst: listed }, check)).toEqual({ kind: 'skip', reason: 'identical' });
+    // Azure gives names back with '_'; malformed records are ignored
+    const azure = Object.fromEntries(Object.entries(origin).map(([k, v]) => [k.replaceAll('-', '_'), v]));
+    expect(derivedFromMetadata(azure)).toMatchObject({ size: 20, mtimeMs: 1000, md5: 'a'.repeat(32), transforms: ['pii-scrub'] });
+    expect(derivedFromMetadata({ ...origin, 'hybridsync-source-md5': 'nope' })).toBeUndefined();
+  });
+
   it('transfers missing files, deletes extraneous ones only in sync mode', () => {
     expect(decide({ key: 'a', src: e('a', 1, 1) }, sync)).toEqual({ kind: 'transfer', reason: 'missing' });
     expect(decide({ key: 'a', dst: e('a', 1, 1) }, sync)).toEqual({ kind: 'delete' });

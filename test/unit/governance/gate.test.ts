@@ -128,7 +128,7 @@ describe('prepareGovernance', () => {
     expect(gate).toBeUndefined(); // nothing to classify: the engine runs as without governance
     g.record({ type: 'run-start', runId: 1, mode: 'copy', src: 'a', dst: 'b', dryRun: false });
     g.record({ type: 'denied', key: 'k', size: 1, classification: 'restricted', reason: 'no' });
-    g.record({ type: 'summary', summary: { runId: 1, mode: 'copy', dryRun: false, src: 'a', dst: 'b', transferred: 0, bytes: 0, bytesResumed: 0, serverSideCopies: 0, skipped: 0, deleted: 0, failed: 0, denied: 1, differences: 0, checks: 1, retries: 0, durationMs: 1, rate: 0, deletesHeldBack: 0, status: 'ok' } });
+    g.record({ type: 'summary', summary: { runId: 1, mode: 'copy', dryRun: false, src: 'a', dst: 'b', transferred: 0, bytes: 0, bytesResumed: 0, serverSideCopies: 0, skipped: 0, deleted: 0, failed: 0, denied: 1, deniedKnown: 0, derived: 0, differences: 0, checks: 1, retries: 0, durationMs: 1, rate: 0, deletesHeldBack: 0, status: 'ok' } });
     await g.close();
     state.close();
     expect(err.join('')).toContain('denied by policy: 1 file(s)');

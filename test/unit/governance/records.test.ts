@@ -45,7 +45,7 @@ describe('AuditRecorder', () => {
     rec.record({ type: 'differ', key: 'd', reason: 'content' });
     rec.record({ type: 'error', key: 'e', kind: 'permission', message: 'denied with key AKIAIOSFODNN7EXAMPLE' });
     rec.record({ type: 'retry', what: 'x', attempt: 1, message: 'm' });
-    rec.record({ type: 'summary', summary: { runId: 7, mode: 'sync', dryRun: false, src: '', dst: '', transferred: 1, bytes: 10, bytesResumed: 0, serverSideCopies: 0, skipped: 1, deleted: 1, failed: 1, denied: 1, differences: 0, checks: 3, retries: 1, durationMs: 5, rate: 1, deletesHeldBack: 0, status: 'failed' } });
+    rec.record({ type: 'summary', summary: { runId: 7, mode: 'sync', dryRun: false, src: '', dst: '', transferred: 1, bytes: 10, bytesResumed: 0, serverSideCopies: 0, skipped: 1, deleted: 1, failed: 1, denied: 1, deniedKnown: 0, derived: 0, differences: 0, checks: 3, retries: 1, durationMs: 5, rate: 1, deletesHeldBack: 0, status: 'failed' } });
     await log.close();
     const rs = readFileSync(join(dir, 'a.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
     expect(rs.map((r) => r.type)).toEqual(['log-start', 'run-start', 'tls', 'transfer', 'denied', 'skip', 'delete', 'verification', 'error', 'run-end', 'checkpoint']);

@@ -570,6 +570,14 @@ function sameFiles(stored: readonly ManifestFile[], local: readonly ManifestFile
   return stored.length === local.length && stored.every((f, i) => f.path === local[i]!.path && (f.sourceMd5 ?? f.md5) === local[i]!.md5);
 }
 
+/** The commit to record: --commit, else HEAD of the checkout DIR is in, else of the working directory's. */
+function commitFor(dir: Location, o: PushModelOptions): { commit: string; dirty?: boolean } {
+  if (o.commit) return { commit: o.commit };
+  const found = (dir.type === 'local' ? gitCommitOf(dir.path) : undefined) ?? gitCommitOf(o.cwd ?? process.cwd());
+  if (!found) throw new UsageError('no git commit to record', { hint: "run inside the training code's git checkout, or give --commit SHA" });
+  return found;
+}
+
 /** Versions of a model at a location, from the names of their manifests. */
 async function versionsAt(b: Backend, model: string, signal?: AbortSignal): Promise<number[]> {
   const keys = await listManifestKeys(b, `model-${model}-v`, signal);
@@ -584,14 +592,12 @@ async function versionsAt(b: Backend, model: string, signal?: AbortSignal): Prom
  */
 export function pushModel(dir: string, location: string, o: PushModelOptions): Promise<PushResult> {
   if (!o.run.trim()) throw new UsageError('--run: the training run id is empty', { hint: 'give the id of the run that produced the model' });
-  if (o.version !== undefined && (!Number.isInteger(o.version) || o.version < 1)) throw new UsageError(`--version ${o.version}: not a positive integer`);
+  if (o.version !== undefined && (!Number.isInteger(o.version) || o.version < 1)) throw new UsageError(`model version ${o.version}: not a positive integer`);
   return withSession(o, async (s) => {
     const src = s.open(dir);
     const model = o.model ?? src.location.path.split('/').filter(Boolean).pop() ?? '';
     assertName('model name', model);
     const { info: snap } = await trustedSnapshot(s, o.dataset, o.datasetLocation);
-    const git = o.commit ? { commit: o.commit, dirty: undefined } : src.location.type === 'local' ? (gitCommitOf(src.location.path) ?? gitCommitOf(o.cwd ?? process.cwd())) : gitCommitOf(o.cwd ?? process.cwd());
-    if (!git) throw new UsageError('no git commit to record', { hint: 'run inside the training code\'s git checkout, or give --commit SHA' });
     const files = await describeFiles(src, s.store);
     if (files.length === 0) throw new UsageError(`${src.uri} has no files to push`, { hint: 'give the directory the model was written to' });
 
@@ -610,9 +616,11 @@ export function pushModel(dir: string, location: string, o: PushModelOptions): P
         return { ...info, alreadyPushed: true };
       }
       throw new UsageError(`${versionId} already exists at ${dst.uri} with other ${same ? 'lineage (dataset or run)' : 'files'}: model versions are immutable; nothing was sent`, {
-        hint: `push it as a new version (omit --version; the next is ${Math.max(...versions) + 1})`,
+        hint: `push it as a new version (the next is ${modelVersionId(model, Math.max(...versions) + 1)}; without @N the next is taken)`,
       });
     }
+
+    const git = commitFor(src.location, o);
 
     const prefix = `${model}/v${version}/`;
     const { summary, transformed } = await s.copy(dir, childSpec(location, prefix), `model push ${versionId}`);

@@ -1,7 +1,8 @@
 /** `hybridsync model push|list|promote|verify`: immutable, signed model versions that name their dataset snapshot. */
 import { Command } from 'commander';
 import { listModels, promoteModel, pushModel, verifyModel } from '../api/lineage.js';
-import { IntegrityError, UsageError } from '../core/errors.js';
+import { IntegrityError } from '../core/errors.js';
+import { parseModelVersion } from '../lineage/manifest.js';
 import { formatBytes } from '../lib/units.js';
 import { EXIT, exitCodeForError } from './exit.js';
 import { addLineageFlags, contextOf, lineageAction, modelLine, printJson, under, type LineageFlags } from './lineage.js';
@@ -12,17 +13,17 @@ interface ModelFlags extends LineageFlags {
   dataset?: string;
   datasetLocation?: string;
   model?: string;
-  version?: string;
   commit?: string;
   location?: string;
   quick?: boolean;
   maxDelete?: string;
 }
 
-function versionOf(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(v)) throw new UsageError(`--version ${v}: not a positive integer`, { hint: 'versions are 1, 2, 3, …; omit --version for the next one' });
-  return Number(v);
+/** `--model NAME` or `--model NAME@N` (a given version; the root command owns --version). */
+function modelOf(v: string | undefined): { model?: string; version?: number } {
+  if (v === undefined) return {};
+  if (!v.includes('@')) return { model: v };
+  return parseModelVersion(v);
 }
 
 export function modelCommand(): Command {
@@ -34,19 +35,16 @@ export function modelCommand(): Command {
       .requiredOption('--run <id>', 'id of the training run that produced it')
       .requiredOption('--dataset <snapshot>', 'the dataset snapshot it was trained on: NAME (the newest), NAME@ID or the id')
       .option('--dataset-location <location>', 'read the snapshot from this location instead of the lineage index')
-      .option('--model <name>', "model name (default: DIR's name)")
-      .option('--version <n>', 'version number (default: the next one at LOCATION)')
+      .option('--model <name[@n]>', "model name (default: DIR's name), with @N a given version number (default: the next one at LOCATION)")
       .option('--commit <sha>', 'git commit of the training code (default: HEAD of the checkout DIR, else the working directory, is in)')
       .action(
         lineageAction(async (dir: string, location: string, f: ModelFlags) => {
-          const version = versionOf(f.version);
           const r = await pushModel(dir, location, {
             ...contextOf(f),
             run: f.run!,
             dataset: f.dataset!,
             ...(f.datasetLocation ? { datasetLocation: f.datasetLocation } : {}),
-            ...(f.model ? { model: f.model } : {}),
-            ...(version !== undefined ? { version } : {}),
+            ...modelOf(f.model),
             ...(f.commit ? { commit: f.commit } : {}),
           });
           if (f.json) printJson('model', r);

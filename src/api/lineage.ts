@@ -578,6 +578,41 @@ function commitFor(dir: Location, o: PushModelOptions): { commit: string; dirty?
   return found;
 }
 
+/**
+ * Copies DIR to the version's prefix and checks what is stored there against what was
+ * sent (the stored MD5 where a policy transform changed the bytes). A version the policy
+ * refuses, or whose bytes do not check, leaves nothing behind; a failed copy is kept for
+ * the rerun to resume.
+ */
+async function pushFiles(
+  s: Session,
+  p: { dir: string; location: string; dst: Backend; prefix: string; versionId: string; files: readonly ManifestFile[]; srcUri: string },
+): Promise<{ summary: RunSummary; files: ManifestFile[] }> {
+  const { dst, prefix, versionId } = p;
+  try {
+    const { summary, transformed } = await s.copy(p.dir, childSpec(p.location, prefix), `model push ${versionId}`);
+    const stored = await describeFiles(dst, { ...s.store, prefix });
+    const wanted = new Map(p.files.map((f) => [f.path, f]));
+    const pushed: ManifestFile[] = [];
+    for (const f of stored) {
+      const path = f.path.slice(prefix.length);
+      const want = wanted.get(path);
+      if (!want) throw new IntegrityError(`${dst.uri}${f.path}: not among the files of ${p.srcUri}; ${versionId} was not recorded`);
+      const t = transformed.get(path);
+      if (f.md5 !== (t?.md5 ?? want.md5)) throw new IntegrityError(`${dst.uri}${f.path}: md5 ${f.md5} after the copy, expected ${t?.md5 ?? want.md5}; ${versionId} was not recorded`);
+      wanted.delete(path);
+      pushed.push({ ...f, path, ...(t ? { transforms: t.transforms, sourceMd5: want.md5 } : {}) });
+    }
+    if (wanted.size > 0) throw new IntegrityError(`${[...wanted.keys()][0]}: missing at ${dst.uri}${prefix} after the copy; ${versionId} was not recorded`);
+    return { summary, files: pushed };
+  } catch (err) {
+    if (err instanceof PolicyDeniedError || err instanceof IntegrityError) {
+      for await (const e of dst.list({ prefix, allowMissingRoot: true })) await dst.remove(e.key);
+    }
+    throw err;
+  }
+}
+
 /** Versions of a model at a location, from the names of their manifests. */
 async function versionsAt(b: Backend, model: string, signal?: AbortSignal): Promise<number[]> {
   const keys = await listManifestKeys(b, `model-${model}-v`, signal);
@@ -623,22 +658,7 @@ export function pushModel(dir: string, location: string, o: PushModelOptions): P
     const git = commitFor(src.location, o);
 
     const prefix = `${model}/v${version}/`;
-    const { summary, transformed } = await s.copy(dir, childSpec(location, prefix), `model push ${versionId}`);
-    // what is stored now, checked against what was sent (the stored MD5 where a policy transform changed the bytes)
-    const stored = await describeFiles(dst, { ...s.store, prefix });
-    const wanted = new Map(files.map((f) => [f.path, f]));
-    const pushed: ManifestFile[] = [];
-    for (const f of stored) {
-      const path = f.path.slice(prefix.length);
-      const want = wanted.get(path);
-      if (!want) throw new IntegrityError(`${dst.uri}${f.path}: not among the files of ${src.uri}; ${versionId} was not recorded`, { hint: `remove ${prefix} at the location and push again` });
-      const t = transformed.get(path);
-      if (f.md5 !== (t?.md5 ?? want.md5)) throw new IntegrityError(`${dst.uri}${f.path}: md5 ${f.md5} after the copy, expected ${t?.md5 ?? want.md5}; ${versionId} was not recorded`);
-      wanted.delete(path);
-      pushed.push({ ...f, path, ...(t ? { transforms: t.transforms, sourceMd5: want.md5 } : {}) });
-    }
-    if (wanted.size > 0) throw new IntegrityError(`${[...wanted.keys()][0]}: missing at ${dst.uri}${prefix} after the copy; ${versionId} was not recorded`);
-
+    const pushed = await pushFiles(s, { dir, location, dst, prefix, versionId, files, srcUri: src.uri });
     const who = actor();
     const body: ModelManifest = {
       format: 'hybridsync-manifest/v1',
@@ -653,8 +673,8 @@ export function pushModel(dir: string, location: string, o: PushModelOptions): P
       dataset: { id: snap.id, name: snap.name, sha256: snap.sha256, location: { spec: snap.location, id: snap.locationId } },
       location: locationOf(dst.location),
       prefix,
-      totals: totalsOf(pushed),
-      files: pushed,
+      totals: totalsOf(pushed.files),
+      files: pushed.files,
     };
     const signer = s.signer();
     const { text, digest } = signManifest(body, signer);
@@ -678,7 +698,8 @@ export function pushModel(dir: string, location: string, o: PushModelOptions): P
       bytes: info.bytes,
       keyId: signer.keyId,
     });
-    return { ...info, alreadyPushed: false, transfer: { transferred: summary.transferred, bytes: summary.bytes, skipped: summary.skipped } };
+    const t = pushed.summary;
+    return { ...info, alreadyPushed: false, transfer: { transferred: t.transferred, bytes: t.bytes, skipped: t.skipped } };
   });
 }
 

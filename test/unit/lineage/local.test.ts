@@ -141,3 +141,53 @@ describe('snapshot, push, lineage, promote on local trees', () => {
     expect(existsSync(join(root, 'models/no-git'))).toBe(false);
   });
 });
+
+describe('model push and promote are governed like any copy', () => {
+  it('a file the destination may not hold stops the push (nothing recorded); promotion to the cloud scrubs PII and checks the scrubbed bytes', async () => {
+    const g = tempDir('lineage-gov');
+    const config = join(g, 'hybridsync.yaml');
+    writeFileSync(
+      config,
+      `environments:
+  lab: { kind: onprem, locations: ["${g}/lab/**", "${g}/registry/**"] }
+  cloud: { kind: cloud, locations: ["${g}/cloud/**"] }
+classification:
+  levels: [public, internal, confidential, restricted]
+  default: internal
+  rules:
+    - { path: "**/*.pem", level: restricted }
+    - { path: "eval/**", level: confidential }
+policy:
+  unknownEnvironment: deny
+  environments:
+    lab: { maxLevel: restricted }
+    cloud: { maxLevel: confidential, require: { confidential: [pii-scrub] } }
+`,
+    );
+    const o = { statePath: join(g, 'state', 'state.db'), config };
+    writeFile(g, 'lab/data/x.bin', 'x');
+    await createSnapshot(join(g, 'lab/data'), { ...o, name: 'gov' });
+
+    writeFile(g, 'lab/bad/weights.bin', 'w');
+    writeFile(g, 'lab/bad/deploy.pem', '-----BEGIN PRIVATE KEY-----\n');
+    await expect(pushModel(join(g, 'lab/bad'), join(g, 'cloud/models'), { ...o, run: 'r', dataset: 'gov', commit: head })).rejects.toMatchObject({
+      kind: 'policy-denied',
+      message: expect.stringMatching(/1 file\(s\) denied .*deploy\.pem/),
+    });
+    expect(existsSync(join(g, 'cloud/models/.hybridsync'))).toBe(false);
+    const left = join(g, 'cloud/models');
+    expect(existsSync(left) ? [...treeHashes(left).keys()] : []).toEqual([]); // weights.bin, copied before the denial, is removed
+    expect(await listModels(undefined, o)).toEqual([]);
+
+    writeFile(g, 'lab/good/weights.bin', Buffer.alloc(100, 1));
+    writeFile(g, 'lab/good/eval/predictions.csv', 'id,email,label\n1,ada@example.com,cat\n');
+    const pushed = await pushModel(join(g, 'lab/good'), join(g, 'registry'), { ...o, model: 'clf', run: 'r', dataset: 'gov', commit: head });
+    expect(pushed.files).toBe(2);
+    const p = await promoteModel('clf@1', join(g, 'cloud/prod'), o);
+    expect(p.transformed).toEqual(['eval/predictions.csv']);
+    const scrubbed = readFileSync(join(g, 'cloud/prod/eval/predictions.csv'), 'utf8');
+    expect(scrubbed).not.toContain('ada@example.com');
+    expect(readFileSync(join(g, 'cloud/prod/weights.bin'))).toEqual(Buffer.alloc(100, 1));
+    expect(readJsonl(join(g, 'state/audit/audit.jsonl')).find((r) => r.type === 'promote')).toMatchObject({ version: 'clf@1', transformed: ['eval/predictions.csv'] });
+  });
+});

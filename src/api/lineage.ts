@@ -413,22 +413,39 @@ export interface Listed<T> {
   readonly info?: T;
 }
 
-/** The snapshots recorded at a location, read from its manifests (and indexed again). */
+/**
+ * The manifests of one kind at a location, each checked (format, id, signature); the
+ * valid ones are indexed again, so the index can be rebuilt from the locations.
+ */
+async function listedAt<K extends 'dataset' | 'model'>(s: Session, b: Backend, kind: K): Promise<Array<Listed<K extends 'dataset' ? SnapshotInfo : ModelInfo>>> {
+  type Info = K extends 'dataset' ? SnapshotInfo : ModelInfo;
+  const trusted = s.trusted();
+  const out: Array<Listed<Info>> = [];
+  for (const stored of await readManifests(b, kind === 'dataset' ? 'ds-' : 'model-', s.store)) {
+    const problems = manifestProblems(stored, trusted).map((p) => p.message);
+    if (!stored.ok || stored.manifest.body.kind !== kind) {
+      out.push({ key: stored.key, valid: false, problems: problems.length ? problems : [`${stored.key}: not a ${kind} manifest`] });
+      continue;
+    }
+    const m = stored.manifest;
+    const valid = problems.length === 0;
+    if (m.body.kind === 'dataset') {
+      const info = snapshotOf(m as ParsedManifest<DatasetManifest>, stored.key);
+      if (valid) s.index.putSnapshot(snapshotRow(info));
+      out.push({ key: stored.key, valid, problems, info: info as Info });
+    } else {
+      const info = modelInfo(m.body, m.digest, stored.key);
+      if (valid) s.index.putModel(modelRow(info));
+      out.push({ key: stored.key, valid, problems, info: info as Info });
+    }
+  }
+  return out;
+}
+
+/** The snapshots recorded at a location, read from its manifests (and indexed again), by name, newest first. */
 export function listSnapshots(location: string, o: LineageContext = {}): Promise<Array<Listed<SnapshotInfo>>> {
   return withSession(o, async (s) => {
-    const b = s.open(location);
-    const trusted = s.trusted();
-    const out: Array<Listed<SnapshotInfo>> = [];
-    for (const stored of await readManifests(b, 'ds-', s.store)) {
-      const problems = manifestProblems(stored, trusted).map((p) => p.message);
-      if (!stored.ok || stored.manifest.body.kind !== 'dataset') {
-        out.push({ key: stored.key, valid: false, problems: problems.length ? problems : [`${stored.key}: not a dataset manifest`] });
-        continue;
-      }
-      const info = snapshotOf(stored.manifest as ParsedManifest<DatasetManifest>, stored.key);
-      if (problems.length === 0) s.index.putSnapshot(snapshotRow(info));
-      out.push({ key: stored.key, valid: problems.length === 0, problems, info });
-    }
+    const out = await listedAt(s, s.open(location), 'dataset');
     return out.sort((x, y) => (x.info?.name ?? '').localeCompare(y.info?.name ?? '') || (y.info?.created ?? '').localeCompare(x.info?.created ?? ''));
   });
 }
@@ -709,19 +726,7 @@ export function listModels(location?: string, o: LineageContext = {}): Promise<A
     if (location === undefined) {
       return s.index.models().map((r) => ({ key: modelKey(r.model, r.version), valid: true, problems: [], info: rowInfo(r, s.index.snapshot(r.datasetId)) }));
     }
-    const b = s.open(location);
-    const trusted = s.trusted();
-    const out: Array<Listed<ModelInfo>> = [];
-    for (const stored of await readManifests(b, 'model-', s.store)) {
-      const problems = manifestProblems(stored, trusted).map((p) => p.message);
-      if (!stored.ok || stored.manifest.body.kind !== 'model') {
-        out.push({ key: stored.key, valid: false, problems: problems.length ? problems : [`${stored.key}: not a model manifest`] });
-        continue;
-      }
-      const info = modelInfo(stored.manifest.body as ModelManifest, stored.manifest.digest, stored.key);
-      if (problems.length === 0) s.index.putModel(modelRow(info));
-      out.push({ key: stored.key, valid: problems.length === 0, problems, info });
-    }
+    const out = await listedAt(s, s.open(location), 'model');
     return out.sort((x, y) => (x.info?.model ?? '').localeCompare(y.info?.model ?? '') || (x.info?.version ?? 0) - (y.info?.version ?? 0));
   });
 }
@@ -872,15 +877,7 @@ export interface TrainedOnOptions extends LineageContext {
 export function modelsTrainedOn(snapshot: string, o: TrainedOnOptions = {}): Promise<{ dataset: SnapshotInfo; models: ModelInfo[] }> {
   return withSession(o, async (s) => {
     const { info: dataset } = await trustedSnapshot(s, snapshot, o.datasetLocation);
-    if (o.location !== undefined) {
-      const b = s.open(o.location);
-      const trusted = s.trusted();
-      for (const stored of await readManifests(b, 'model-', s.store)) {
-        if (stored.ok && stored.manifest.body.kind === 'model' && manifestProblems(stored, trusted).length === 0) {
-          s.index.putModel(modelRow(modelInfo(stored.manifest.body as ModelManifest, stored.manifest.digest, stored.key)));
-        }
-      }
-    }
+    if (o.location !== undefined) await listedAt(s, s.open(o.location), 'model');
     const row = s.index.snapshot(dataset.id);
     return { dataset, models: s.index.modelsTrainedOn(dataset.id).map((r) => rowInfo(r, row)) };
   });

@@ -4,14 +4,14 @@
  * flags and printing the snapshot and model commands share.
  */
 import { Command } from 'commander';
-import type { LineageContext, ModelInfo, SnapshotInfo } from '../api/lineage.js';
+import type { LineageContext, Listed, ModelInfo, SnapshotInfo } from '../api/lineage.js';
 import { lineageOf, modelsTrainedOn } from '../api/lineage.js';
-import { UsageError } from '../core/errors.js';
+import { IntegrityError, UsageError } from '../core/errors.js';
 import type { ManifestFile } from '../lineage/manifest.js';
 import { formatBytes } from '../lib/units.js';
 import { defaultStatePath } from '../sync/state.js';
 import { processSignal, reportError } from './context.js';
-import { EXIT } from './exit.js';
+import { EXIT, exitCodeForError } from './exit.js';
 import { addConnectionOptions, connectionOf, type ConnectionFlags } from './transfer-options.js';
 
 export interface LineageFlags extends ConnectionFlags {
@@ -60,6 +60,16 @@ export function under(location: string, rel: string): string {
 
 export function printJson(type: string, value: object): void {
   process.stdout.write(`${JSON.stringify({ type, ...value })}\n`);
+}
+
+/** Prints the manifests a location holds (or the index knows); exit 1 when any is invalid. */
+export function printListed<T extends object>(list: ReadonlyArray<Listed<T>>, type: string, json: boolean, line: (info: T) => string): number {
+  for (const m of list) {
+    if (json) printJson(type, { key: m.key, valid: m.valid, problems: m.problems, ...m.info });
+    else if (m.valid && m.info) process.stdout.write(`${line(m.info)}\n`);
+    else process.stdout.write(`INVALID ${m.key}: ${m.problems.join('; ')}\n`);
+  }
+  return list.every((m) => m.valid) ? EXIT.ok : exitCodeForError(new IntegrityError('invalid manifests'));
 }
 
 export function snapshotLine(s: SnapshotInfo): string {

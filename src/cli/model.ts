@@ -1,11 +1,10 @@
 /** `hybridsync model push|list|promote|verify`: immutable, signed model versions that name their dataset snapshot. */
 import { Command } from 'commander';
 import { listModels, promoteModel, pushModel, verifyModel } from '../api/lineage.js';
-import { IntegrityError } from '../core/errors.js';
 import { parseModelVersion } from '../lineage/manifest.js';
 import { formatBytes } from '../lib/units.js';
-import { EXIT, exitCodeForError } from './exit.js';
-import { addLineageFlags, contextOf, lineageAction, modelLine, printJson, under, type LineageFlags } from './lineage.js';
+import { EXIT } from './exit.js';
+import { addLineageFlags, contextOf, lineageAction, modelLine, printJson, printListed, under, type LineageFlags } from './lineage.js';
 import { printVerifyReport } from './snapshot.js';
 
 interface ModelFlags extends LineageFlags {
@@ -64,13 +63,8 @@ export function modelCommand(): Command {
       .action(
         lineageAction(async (location: string | undefined, f: ModelFlags) => {
           const list = await listModels(location, contextOf(f));
-          for (const m of list) {
-            if (f.json) printJson('model', { key: m.key, valid: m.valid, problems: m.problems, ...m.info });
-            else if (m.valid && m.info) process.stdout.write(`${modelLine(m.info)}${location === undefined ? `  at ${m.info.location}` : ''}\n`);
-            else process.stdout.write(`INVALID ${m.key}: ${m.problems.join('; ')}\n`);
-          }
           if (!f.json && list.length === 0) process.stderr.write(location ? `no model versions at ${location}\n` : 'no model versions in the index\n');
-          return list.every((m) => m.valid) ? EXIT.ok : exitCodeForError(new IntegrityError('invalid manifests'));
+          return printListed(list, 'model', !!f.json, (m) => `${modelLine(m)}${location === undefined ? `  at ${m.location}` : ''}`);
         }),
       ),
   );

@@ -4,7 +4,7 @@ import { createSnapshot, listSnapshots, verifySnapshot, type VerifyReport } from
 import { IntegrityError } from '../core/errors.js';
 import { formatBytes } from '../lib/units.js';
 import { EXIT, exitCodeForError } from './exit.js';
-import { addLineageFlags, contextOf, lineageAction, printJson, snapshotLine, under, type LineageFlags } from './lineage.js';
+import { addLineageFlags, contextOf, lineageAction, printJson, printListed, snapshotLine, under, type LineageFlags } from './lineage.js';
 
 interface SnapshotFlags extends LineageFlags {
   name?: string;
@@ -52,13 +52,8 @@ export function snapshotCommand(): Command {
       .action(
         lineageAction(async (location: string, f: SnapshotFlags) => {
           const list = await listSnapshots(location, contextOf(f));
-          for (const s of list) {
-            if (f.json) printJson('snapshot', { key: s.key, valid: s.valid, problems: s.problems, ...s.info });
-            else if (s.valid && s.info) process.stdout.write(`${snapshotLine(s.info)}\n`);
-            else process.stdout.write(`INVALID ${s.key}: ${s.problems.join('; ')}\n`);
-          }
           if (!f.json && list.length === 0) process.stderr.write(`no snapshots at ${location}\n`);
-          return list.every((s) => s.valid) ? EXIT.ok : exitCodeForError(new IntegrityError('invalid manifests'));
+          return printListed(list, 'snapshot', !!f.json, snapshotLine);
         }),
       ),
   );

@@ -5,10 +5,9 @@
  * signed manifests at the locations are, and `snapshot list LOCATION` / `model list
  * LOCATION` re-index a location from them.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import { dirname, join, resolve } from 'node:path';
-import { sqliteOptions } from '../lib/sqlite.js';
+import { openSqlite } from '../lib/sqlite.js';
 
 export function lineageIndexPath(statePath: string): string {
   return statePath === ':memory:' ? ':memory:' : join(dirname(resolve(statePath)), 'lineage.db');
@@ -80,11 +79,7 @@ export class LineageIndex {
   private readonly db: Database.Database;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new Database(path, sqliteOptions());
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 10000');
-    this.db.exec(SCHEMA);
+    this.db = openSqlite(path, SCHEMA);
   }
 
   putSnapshot(s: SnapshotRow): void {

@@ -9,12 +9,15 @@ import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { EXIT } from './exit.js';
 import { jobCommand } from './job.js';
+import { lineageCommand } from './lineage.js';
 import { lsCommand } from './ls.js';
+import { modelCommand } from './model.js';
 import { survivePipeClose } from './output.js';
 import { planCommand } from './plan.js';
 import { policyCommand } from './policy.js';
 import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
+import { snapshotCommand } from './snapshot.js';
 import { syncCommand } from './sync.js';
 
 survivePipeClose();
@@ -25,7 +28,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), snapshotCommand(), modelCommand(), lineageCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

@@ -1,4 +1,7 @@
-/** Planning-scale formatting: decimal bytes, bit rates, durations in hours and days, tables. */
+/**
+ * Formatting for people: decimal bytes, bit rates, durations at planning scale, points in
+ * time on a job's wall clock, tables. Machine output (JSON, NDJSON) keeps plain numbers.
+ */
 
 /** "11.1 Gbps": three significant figures in the largest unit that keeps the value >= 1. */
 export function formatBitRate(bps: number): string {
@@ -24,9 +27,10 @@ export function formatBytesDecimal(bytes: number): string {
   return `${bytes} B`;
 }
 
-/** "2.5 h", "3.2 d": durations at planning scale. */
+/** "2.5 h", "3.2 d", "30 min", "12 s": durations at planning scale, never bare milliseconds. */
 export function formatDays(ms: number): string {
   if (!Number.isFinite(ms)) return 'never';
+  if (ms < 60_000) return `${trim(ms / 1000)} s`;
   const h = ms / 3_600_000;
   if (h < 1) return `${trim(ms / 60_000)} min`;
   if (h < 48) return `${trim(h)} h`;

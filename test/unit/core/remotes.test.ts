@@ -158,7 +158,7 @@ describe('remotes in hybridsync.yaml', () => {
     try {
       const file = join(dir, 'hybridsync.yaml');
       writeFileSync(file, 'remotes:\n  onprem: { type: s3, endpoint: "http://127.0.0.1:7480" }\nenvironments:\n  dc1: { remotes: [onprme] }\n');
-      expect(() => loadConfig(file, {})).toThrow(/hybridsync.yaml:4:\d+: environments.dc1.remotes.0: unknown remote "onprme"; remotes are onprem/);
+      expect(() => loadConfig(file, {})).toThrow(/hybridsync.yaml:4:\d+: environments\.dc1\.remotes#1: unknown remote "onprme"; remotes are onprem/);
       // a remote defined only in the environment counts too
       expect(loadConfig(file, { HYBRIDSYNC_REMOTE_ONPRME_TYPE: 'local', HYBRIDSYNC_REMOTE_ONPRME_ROOT: '/x' }).remotes.names()).toEqual(['onprem', 'onprme']);
     } finally {

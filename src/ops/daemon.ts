@@ -37,6 +37,8 @@ export interface JobView {
   readonly destination: string;
   readonly schedule: string | null;
   readonly window: string | null;
+  /** The zone of schedule, window and the times shown for the job (IANA name). */
+  readonly timezone: string;
   readonly link: string | null;
   readonly lane: JobConfig['lane'];
   readonly running: boolean;

@@ -12,6 +12,7 @@ import { runSync, type RunOptions } from '../sync/execute.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
 import { Stats } from '../sync/stats.js';
 import { systemClock, type Clock } from './clock.js';
+import { formatInstant } from './format.js';
 import type { LinkGovernor } from './governor.js';
 import type { JobHistory, JobRunStatus } from './history.js';
 import type { LaunchRequest } from './scheduler.js';
@@ -53,8 +54,8 @@ export interface JobRunResult {
 }
 
 export class WindowClosedError extends Error {
-  constructor(at: number) {
-    super(`run window closed at ${new Date(at).toISOString()}: finishing files in flight, the next run resumes`);
+  constructor(at: number, timezone?: string) {
+    super(`run window closed at ${formatInstant(at, timezone)}: finishing files in flight, the next run resumes`);
   }
 }
 
@@ -85,7 +86,7 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
     req.deadline !== undefined
       ? clock.setTimer(() => {
           windowClosed = true;
-          stop.abort(new WindowClosedError(req.deadline!));
+          stop.abort(new WindowClosedError(req.deadline!, job.timezone));
         }, req.deadline - startedAt)
       : undefined;
 

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { classifyCommand } from './classify.js';
+import { clusterCommand } from './cluster.js';
 import { copyCommand } from './copy.js';
 import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
@@ -25,7 +26,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), clusterCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

@@ -2,8 +2,9 @@
  * A cluster run's record in Redis: what to sync (locations and options — never
  * credentials: every worker resolves the locations with its own config and keys), the
  * listing tally, each shard's result, the deletions parked for the barrier, and the
- * status. Shard results are keyed by shard index, so a shard that ran twice (a stalled
- * worker's job, a duplicate) is counted once, with its last result.
+ * status. Shard results are keyed by shard index (a shard done twice is one shard done);
+ * the totals (files, bytes) add up every shard run, so a shard that ran twice — a stalled
+ * worker's job, a duplicate — counts the work of both, as the link carried it.
  */
 import type { Redis } from 'ioredis';
 import type { RunSummary } from '../sync/events.js';
@@ -53,9 +54,11 @@ export interface ClusterProgress {
   readonly shards: number;
   readonly shardsDone: number;
   readonly listed: { readonly srcFiles: number; readonly srcBytes: number; readonly dstFiles: number };
+  /** Totals over every successful shard run (a re-run's work counts again). */
   readonly transferred: number;
   readonly bytes: number;
   readonly skipped: number;
+  /** Files that failed in a shard's last attempt (the shard, and the run, then failed). */
   readonly failed: number;
   readonly denied: number;
   /** Shard runs by any worker, counting repeats (retries, duplicates). */
@@ -70,6 +73,23 @@ export interface ClusterProgress {
   readonly message?: string;
   readonly hint?: string;
 }
+
+// KEYS run hash, shard results, workers; ARGV index, json, worker, start, end, transferred, bytes, skipped, denied
+const RECORD_SHARD = `
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[1] .. ':failing', ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'shardRuns', 1)
+local s = redis.call('HGET', KEYS[1], 'windowStart')
+if not s or tonumber(ARGV[4]) < tonumber(s) then redis.call('HSET', KEYS[1], 'windowStart', ARGV[4]) end
+local e = redis.call('HGET', KEYS[1], 'windowEnd')
+if not e or tonumber(ARGV[5]) > tonumber(e) then redis.call('HSET', KEYS[1], 'windowEnd', ARGV[5]) end
+redis.call('HINCRBY', KEYS[1], 'transferred', ARGV[6])
+redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[7])
+redis.call('HINCRBY', KEYS[1], 'skipped', ARGV[8])
+redis.call('HINCRBY', KEYS[1], 'denied', ARGV[9])
+return 1
+`;
 
 const num = (v: string | undefined): number => (v === undefined ? 0 : Number(v));
 
@@ -108,13 +128,29 @@ export class RunStore {
     await this.redis.hset(k, { status, endedAt: String(Date.now()), ...(why ? { message: why.message, hint: why.hint ?? '' } : {}) });
   }
 
+  /** A shard's result (the last one wins per shard), added to the run's totals and transfer window, atomically. */
   async recordShard(runId: string, r: ShardResult): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.key(runId, 'shards'), String(r.index), JSON.stringify(r))
-      .hincrby(this.key(runId), 'shardRuns', 1)
-      .sadd(`${this.key(runId)}:workers`, r.worker)
-      .exec();
+    await this.redis.eval(
+      RECORD_SHARD,
+      3,
+      this.key(runId),
+      this.key(runId, 'shards'),
+      `${this.key(runId)}:workers`,
+      String(r.index),
+      JSON.stringify(r),
+      r.worker,
+      String(r.startedAt),
+      String(r.endedAt),
+      String(r.transferred),
+      String(r.bytes),
+      String(r.skipped),
+      String(r.denied),
+    );
+  }
+
+  /** A shard attempt that ended with failed files (cleared when the shard succeeds). */
+  async noteFailing(runId: string, index: number, failed: number): Promise<void> {
+    await this.redis.hset(`${this.key(runId)}:failing`, String(index), String(failed));
   }
 
   async latest(): Promise<string | undefined> {
@@ -126,8 +162,7 @@ export class RunStore {
     const h = await this.redis.hgetall(this.key(runId));
     if (!h.meta) return undefined;
     const meta = JSON.parse(h.meta) as ClusterRunMeta;
-    const results = (await this.redis.hvals(this.key(runId, 'shards'))).map((v) => JSON.parse(v) as ShardResult);
-    const sum = (f: (r: ShardResult) => number): number => results.reduce((a, r) => a + f(r), 0);
+    const shardsDone = await this.redis.hlen(this.key(runId, 'shards'));
     const leased = num((await this.redis.hget(this.key(runId, 'bucket'), 'leased')) ?? undefined);
     const workers = await this.redis.smembers(`${this.key(runId)}:workers`);
     return {
@@ -140,18 +175,18 @@ export class RunStore {
       createdAt: meta.createdAt,
       ...(h.endedAt ? { endedAt: num(h.endedAt) } : {}),
       shards: num(h.shards),
-      shardsDone: results.length,
+      shardsDone,
       listed: { srcFiles: num(h.srcFiles), srcBytes: num(h.srcBytes), dstFiles: num(h.dstFiles) },
-      transferred: sum((r) => r.transferred),
-      bytes: sum((r) => r.bytes),
-      skipped: sum((r) => r.skipped),
-      failed: sum((r) => r.failed),
-      denied: sum((r) => r.denied),
+      transferred: num(h.transferred),
+      bytes: num(h.bytes),
+      skipped: num(h.skipped),
+      failed: (await this.redis.hvals(`${this.key(runId)}:failing`)).reduce((a, v) => a + Number(v), 0),
+      denied: num(h.denied),
       shardRuns: num(h.shardRuns),
       deletesDue: num(h.deletesDue),
       deleted: num(h.deleted),
       leasedBytes: leased,
-      ...(results.length ? { window: { start: results.reduce((a, r) => Math.min(a, r.startedAt), Infinity), end: results.reduce((a, r) => Math.max(a, r.endedAt), 0) } } : {}),
+      ...(h.windowStart ? { window: { start: num(h.windowStart), end: num(h.windowEnd) } } : {}),
       workers: workers.sort(),
       ...(h.message ? { message: h.message } : {}),
       ...(h.hint ? { hint: h.hint } : {}),

@@ -95,6 +95,7 @@ async function runShard(o: ClusterWorkerOptions, shard: ShardJob, pacers: Map<st
   };
   if (summary.status === 'failed' || summary.status === 'aborted') {
     // another attempt (here or on another worker) retries the files that failed
+    await o.store.noteFailing(shard.runId, shard.index, summary.failed);
     o.onShard?.('failed', shard, `${summary.failed} file(s) failed`);
     throw new Error(`shard ${shard.index}: ${summary.failed} file(s) failed (status ${summary.status})`);
   }

@@ -16,6 +16,7 @@ import { planCommand } from './plan.js';
 import { policyCommand } from './policy.js';
 import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
+import { adoptCommand, seedCommand } from './seed.js';
 import { syncCommand } from './sync.js';
 
 survivePipeClose();
@@ -26,7 +27,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), clusterCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), clusterCommand(), seedCommand(), adoptCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

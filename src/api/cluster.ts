@@ -142,6 +142,16 @@ export async function clusterWorker(req: ClusterWorkerRequest): Promise<void> {
   });
 }
 
+/** A long-lived reader of the recent runs' progress (the daemon's /metrics and /api/cluster). */
+export async function clusterMonitor(url: string, recent = 5): Promise<{ runs(): Promise<ClusterProgress[]>; close(): void }> {
+  const redis = await connectRedis(url);
+  const store = new RunStore(redis);
+  return {
+    runs: async () => (await Promise.all((await store.recent(recent)).map((id) => store.progress(id)))).filter((p): p is ClusterProgress => p !== undefined),
+    close: () => redis.disconnect(),
+  };
+}
+
 /** Progress of one run (default: the latest), or undefined when Redis knows none. */
 export async function clusterStatus(req: { readonly redis: string; readonly runId?: string }): Promise<ClusterProgress | undefined> {
   return withStore(req.redis, async (store) => {

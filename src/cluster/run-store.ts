@@ -153,6 +153,11 @@ export class RunStore {
     await this.redis.hset(`${this.key(runId)}:failing`, String(index), String(failed));
   }
 
+  /** The ids of the most recent runs, newest first. */
+  async recent(n: number): Promise<string[]> {
+    return this.redis.zrevrange(RUNS, 0, n - 1);
+  }
+
   async latest(): Promise<string | undefined> {
     const r = await this.redis.zrevrange(RUNS, 0, 0);
     return r[0];

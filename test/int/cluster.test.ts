@@ -14,6 +14,8 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, listAll, rcloneEnv, testClient } from '../helpers/s3.js';
 import { randomFile, readJsonl, tempDir, treeHashes } from '../helpers/fs.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
+import { clusterMonitor } from '../../src/api/cluster.js';
+import { OpsMetrics } from '../../src/server/metrics.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../helpers/redis.js';
 
 const MiB = 1024 * 1024;
@@ -160,6 +162,19 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
       for (const rec of readJsonl(join(w.stateDir, 'audit', 'audit.jsonl'))) if (rec.type === 'transfer') recorded.add(rec.key as string);
     }
     expect(recorded.size).toBe(2000);
+
+    // progress as users read it: cluster status, and the daemon's /metrics gauges
+    const st = await runCli(['cluster', 'status', runId, '--redis', redis.url, '--json']);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout)).toMatchObject({ runId, status: 'done', shardsDone: p.shards, deleted: 2 });
+    const monitor = await clusterMonitor(redis.url);
+    const metrics = new OpsMetrics();
+    metrics.attachCluster(() => monitor.runs());
+    const text = await metrics.registry.metrics();
+    monitor.close();
+    expect(text).toContain(`hybridsync_cluster_shards_done{run="${runId}"} ${p.shards}`);
+    expect(text).toContain(`hybridsync_cluster_running{run="${runId}"} 0`);
+    expect(text).toContain(`hybridsync_cluster_workers{run="${runId}"} 3`);
     await Promise.all(ws.map((w) => w.stop()));
   });
 

@@ -17,6 +17,10 @@ export { sync, copy, check, transfer, prepareTransfer, openLocation, describeLoc
 export type { RunContext, TransferRequest, TransferCall, PreparedTransfer } from './api/transfer.js';
 export { createSnapshot, listSnapshots, verifySnapshot, pushModel, listModels, verifyModel, promoteModel, lineageOf, modelsTrainedOn } from './api/lineage.js';
 export type { LineageContext, SnapshotInfo, ModelInfo, PushResult, PromoteResult, VerifyReport, Lineage, Listed } from './api/lineage.js';
+export { clusterRun, clusterWorker, clusterStatus } from './api/cluster.js';
+export type { ClusterRunRequest, ClusterWorkerRequest, ClusterProgress, ShardResult, Shard } from './api/cluster.js';
+export { seedExport, seedVerify, adoptInto } from './api/seed.js';
+export type { SeedExportRequest, SeedExportResult, SeedVerifyResult, AdoptRequest, AdoptSummary, AdoptEvent } from './api/seed.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export { RemoteSet, type RemoteConfig } from './config/remotes.js';
 export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type DeleteLimit, type Mode, type Compare } from './config/options.js';

@@ -23,6 +23,7 @@ interface DaemonFlags {
   config?: string;
   state?: string;
   listen?: string;
+  clusterRedis?: string;
   monitorInterval?: string;
 }
 
@@ -35,6 +36,7 @@ export function daemonCommand(): Command {
     .option('--state <file>', 'state database')
     .option('--listen <host:port>', 'address of the API and dashboard (default server.listen, 127.0.0.1:8787)')
     .option('--monitor-interval <seconds>', 'link utilization sample interval', '5')
+    .option('--cluster-redis <url>', 'report the progress of cluster runs on this Redis (/api/cluster, /metrics)')
     .action(async (f: DaemonFlags) => {
       let daemon: Daemon | undefined;
       let auditLog: AuditLog | undefined;
@@ -62,6 +64,12 @@ export function daemonCommand(): Command {
           },
         });
         metrics.attach(daemon);
+        if (f.clusterRedis) {
+          const { clusterMonitor } = await import('../api/cluster.js');
+          const monitor = await clusterMonitor(f.clusterRedis);
+          metrics.attachCluster(() => monitor.runs());
+          processSignal.addEventListener('abort', () => monitor.close(), { once: true });
+        }
         const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}), ...(server.allowedHosts ? { allowedHosts: server.allowedHosts } : {}) });
         daemon.start();
         log(`hybridsync daemon: ${ops.jobs.length} job(s), ${ops.links.length} link(s); API and dashboard on ${http.url}/${token ? ' (bearer token required)' : ''}`);

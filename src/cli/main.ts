@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { auditCommand } from './audit.js';
 import { checkCommand } from './check.js';
 import { classifyCommand } from './classify.js';
+import { clusterCommand } from './cluster.js';
 import { copyCommand } from './copy.js';
 import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
@@ -18,6 +19,7 @@ import { policyCommand } from './policy.js';
 import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
 import { snapshotCommand } from './snapshot.js';
+import { adoptCommand, seedCommand } from './seed.js';
 import { syncCommand } from './sync.js';
 
 survivePipeClose();
@@ -28,7 +30,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), snapshotCommand(), modelCommand(), lineageCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

@@ -227,7 +227,8 @@ function adviseSeed(bytes: number, linkBps: number, thresholdMs: number, deviceB
     ...(physical ? { devices } : {}),
     advice: physical
       ? `seed by physical transfer (Snowball / Data Box class, about ${devices} device(s) of ${formatBytesDecimal(deviceBytes)}): ` +
-        `the network would take ${formatDays(networkMs)}, over the ${formatDays(thresholdMs)} threshold`
+        `the network would take ${formatDays(networkMs)}, over the ${formatDays(thresholdMs)} threshold` +
+        '; then `hybridsync seed export SRC DIR`, import DIR/data with any tool, `hybridsync adopt SRC DST`, and each sync moves only the delta (docs/scale.md)'
       : `seed over the network: ${formatDays(networkMs)} at ${formatBitRate(linkBps)}`,
   };
 }

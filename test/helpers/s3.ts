@@ -109,3 +109,19 @@ export async function deleteBucket(client: S3Client, bucket: string): Promise<vo
   }
   await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
 }
+
+/** Environment for Debian's rclone with a remote named "ceph" for the test server (AWS_CA_BUNDLE dropped: the http endpoint). */
+export function rcloneEnv(): NodeJS.ProcessEnv {
+  const e = s3Env();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RCLONE_CONFIG_CEPH_TYPE: 's3',
+    RCLONE_CONFIG_CEPH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_CEPH_ENDPOINT: e.endpoint,
+    RCLONE_CONFIG_CEPH_ACCESS_KEY_ID: e.accessKeyId,
+    RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY: e.secretAccessKey,
+    RCLONE_CONFIG_CEPH_FORCE_PATH_STYLE: 'true',
+  };
+  delete env.AWS_CA_BUNDLE;
+  return env;
+}

@@ -31,6 +31,8 @@ export interface LiveRun {
   readonly deadline?: number;
   readonly link?: string;
   readonly lane: JobConfig['lane'];
+  /** `preparing`: connecting, checking TLS and policy (no counts yet); `transferring`: the engine runs. */
+  readonly phase: 'preparing' | 'transferring';
   readonly stats: Stats;
 }
 
@@ -41,7 +43,12 @@ export interface RunJobDeps {
   readonly clock?: Clock;
   /** Aborts the run (daemon shutdown): it stops as at a window's end, status `stopped`. */
   readonly signal?: AbortSignal;
-  readonly onStart?: (live: LiveRun) => void;
+  /**
+   * The run as the API shows it: called when the run is recorded (phase `preparing`, before
+   * any I/O) and again once its engine run is prepared (`transferring`, with the counters that
+   * run uses). onEnd follows, in the same tick as the history row is finished.
+   */
+  readonly onLive?: (live: LiveRun) => void;
   readonly onEvent?: (job: string, e: SyncEvent) => void;
   readonly onEnd?: (live: LiveRun, status: JobRunStatus, summary?: RunSummary) => void;
 }
@@ -94,7 +101,7 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
   let status: JobRunStatus = 'failed';
   let summary: RunSummary | undefined;
   let error: unknown;
-  const liveOf = (stats: Stats): LiveRun => ({
+  const liveOf = (phase: LiveRun['phase'], stats: Stats): LiveRun => ({
     job: job.name,
     historyId,
     trigger: req.trigger,
@@ -102,17 +109,19 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
     ...(req.deadline !== undefined ? { deadline: req.deadline } : {}),
     ...(job.link ? { link: job.link } : {}),
     lane: job.lane,
+    phase,
     stats,
   });
-  let live = liveOf(new Stats());
+  let live = liveOf('preparing', new Stats());
+  deps.onLive?.(live);
   try {
     prepared = await deps.prepare(job, stop.signal);
     const base = prepared.run;
     const own = base.limiter instanceof BandwidthLimiter ? base.limiter : undefined;
     const limiter = deps.governor ? deps.governor.lane(job.lane, own) : base.limiter;
     // the prepared run's Stats drive its reporter: share them with the API
-    live = liveOf(base.stats ?? live.stats);
-    deps.onStart?.(live);
+    live = liveOf('transferring', base.stats ?? live.stats);
+    deps.onLive?.(live);
     const run: RunOptions = {
       ...base,
       ...(limiter ? { limiter } : {}),

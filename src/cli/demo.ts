@@ -28,7 +28,7 @@ function describeStep(s: DemoStep): string[] {
     case 'sync':
       return s.pass === 1
         ? [`demo: step 1 — sync ${s.src} -> ${s.dst} under that policy`]
-        : [`demo: step 3 — sync again: only the edited file moves (the denial repeats, as it should)`];
+        : [`demo: step 3 — sync again: only the edited file moves (the denial is known and unchanged: status known-denials)`];
     case 'synced':
       return s.denied.map((d) => `demo: DENIED as designed: ${d.key} (${d.classification}): ${d.reason}`);
     case 'kept-on-prem':
@@ -50,7 +50,7 @@ function describeStep(s: DemoStep): string[] {
     case 'edited':
       return [`demo: edited ${s.key} in place (same size)`];
     case 'check':
-      return [`demo: step 4 — check both sides by content (leaving out ${s.excluded.join(', ')}: denied, so meant to be missing)`];
+      return [`demo: step 4 — check both sides by content (the scrubbed extract against the source it was made from; the denied file must be absent)`];
     case 'checked':
       return [];
   }

@@ -107,7 +107,10 @@ describe('hybridsync demo', () => {
     // the incremental sync moved exactly the edited file; the final check found nothing different
     expect(transfersPerSyncRun(records)).toEqual([expect.arrayContaining([EXTRACT, EDITED]), [EDITED]]);
     expect(transfersPerSyncRun(records)[0]!.length).toBe(onprem.size - 1);
-    expect(r.stderr).toMatch(/checked:\s+39 files, 0 differences/);
+    // the check verified the scrubbed extract against its source and found the denied file absent, as it should be
+    expect(r.stderr).toMatch(/checked:\s+40 files, 0 differences/);
+    expect(r.stderr).toMatch(/identical:\s+39 \(1 of them transforms of their source/);
+    expect(r.stderr).toMatch(/kept from this destination by policy: 1 file/);
   });
 
   it('runs again in the same directory: still exit 0, only the edited file moves in the second sync', async () => {

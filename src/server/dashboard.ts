@@ -60,7 +60,7 @@ const DASHBOARD_HTML = `<!doctype html>
   td.wrap { white-space: normal; overflow-wrap: break-word; }
   th { font-weight: 600; color: var(--muted); font-size: 12px; }
   td.action { text-align: right; padding-right: 0; }
-  .st-ok { color: var(--ok); } .st-failed, .st-interrupted { color: var(--bad); } .st-running { color: var(--accent); } .st-window-end, .st-stopped, .st-denied { color: var(--warn); }
+  .st-ok, .st-known-denials { color: var(--ok); } .st-failed, .st-interrupted { color: var(--bad); } .st-running { color: var(--accent); } .st-window-end, .st-stopped, .st-denied { color: var(--warn); }
   button { font: inherit; padding: 2px 10px; border: 1px solid var(--accent); color: var(--accent); background: #fff; border-radius: 4px; cursor: pointer; white-space: nowrap; }
   button:disabled { opacity: .4; cursor: default; }
   .bar { height: 14px; background: #edf0f5; border-radius: 3px; position: relative; overflow: hidden; min-width: 80px; }

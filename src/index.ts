@@ -15,6 +15,9 @@
  */
 export { sync, copy, check, transfer, prepareTransfer, openLocation, describeLocation } from './api/transfer.js';
 export type { RunContext, TransferRequest, TransferCall, PreparedTransfer } from './api/transfer.js';
+export { bisync, prepareBisync, type BisyncRequest, type PreparedBisync, type BisyncEvent, type BisyncSummary } from './api/bisync.js';
+export { watchBisync, type WatchRequest } from './bisync/watch.js';
+export { runBisync, type BisyncRunOptions } from './bisync/run.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export { RemoteSet, type RemoteConfig } from './config/remotes.js';
 export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type DeleteLimit, type Mode, type Compare } from './config/options.js';

@@ -102,3 +102,13 @@ export const jobBisyncSchema = z
     pollInterval: z.string().optional().describe('watch: poll interval of a non-local side (default 1s)'),
   })
   .strict();
+
+/** The flags of `hybridsync bisync` besides the transfer options: key (as in BisyncOptions), flag, help. */
+export const BISYNC_FLAGS: ReadonlyArray<{ readonly key: keyof BisyncOptions | 'watch'; readonly flag: string; readonly help: string; readonly repeatable?: boolean }> = [
+  { key: 'conflict', flag: '--conflict <policy>', help: `files changed on both sides: ${CONFLICT_POLICIES.join(', ')} (default keep-both: the loser is kept as NAME.conflict-<UTC time>-<path1|path2>.EXT)` },
+  { key: 'maxConflicts', flag: '--max-conflicts <n>', help: 'stop before anything moves when more conflicts than this are found' },
+  { key: 'checkAccess', flag: '--check-access', help: `refuse to run unless both sides hold ${CHECK_ACCESS_FILE} at their root (guards against an unmounted or wrong path)` },
+  { key: 'merge', flag: '--merge <glob=driver>', help: 'merge driver for files matching GLOB: jsonl-union[:KEY], lines-union or conflict (repeatable; before the config\'s bisync.merge)', repeatable: true },
+  { key: 'watch', flag: '--watch', help: 'keep running: sync again on local changes (debounced) and on changes seen by polling the other side' },
+  { key: 'pollInterval', flag: '--poll-interval <duration>', help: 'watch: how often a non-local side is polled (default 1s)' },
+];

@@ -63,6 +63,8 @@ export interface RunOptions {
   readonly gate?: TransferGate;
   /** Where transformed files are spooled before upload (default: the OS temp dir). */
   readonly spoolDir?: string;
+  /** The keys to consider instead of the march of both listings (bisync hands over its decisions). */
+  readonly pairs?: AsyncIterable<MarchPair>;
 }
 
 export const DEFAULT_CHUNKING: ChunkingOptions = { threshold: 16 * 1024 * 1024, chunkSize: 16 * 1024 * 1024, concurrency: 4 };
@@ -186,7 +188,7 @@ class SyncRun {
     // a missing directory is made by the first write; a missing bucket is an error now, not
     // an empty destination (unless the run creates it: --create-bucket, a dry run of one)
     const dstList = this.o.dst.list({ signal: this.signal, allowMissingRoot: this.o.dst.features.createsRoot || this.o.createsDstRoot === true });
-    const checking = forEachConcurrent(march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
+    const checking = forEachConcurrent(this.o.pairs ?? march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
       () => this.queue.close(),
       (err: unknown) => {
         this.queue.fail(err);

@@ -116,6 +116,32 @@ function versionTag(e: Entry): string {
   return `${e.size}:${e.etag ?? Math.round(e.mtimeMs)}`;
 }
 
+/** A bisync run's summary in the shape a job's history keeps (both directions added up). */
+export function jobSummaryOf(s: BisyncSummary): RunSummary {
+  return {
+    runId: s.runId,
+    mode: 'bisync',
+    dryRun: s.dryRun,
+    src: s.path1,
+    dst: s.path2,
+    transferred: s.copiedTo1 + s.copiedTo2,
+    bytes: s.bytes,
+    bytesResumed: 0,
+    serverSideCopies: s.serverSideCopies,
+    skipped: s.unchanged,
+    deleted: s.deletedOn1 + s.deletedOn2,
+    failed: s.failed,
+    denied: s.denied,
+    differences: 0,
+    checks: 0,
+    retries: 0,
+    durationMs: s.durationMs,
+    rate: s.durationMs > 0 ? Math.round((s.bytes * 1000) / s.durationMs) : 0,
+    deletesHeldBack: 0,
+    status: s.status === 'refused' ? 'failed' : s.status,
+  };
+}
+
 export async function runBisync(o: BisyncRunOptions): Promise<BisyncSummary> {
   return new BisyncRun(o).run();
 }

@@ -17,7 +17,7 @@ import { watch as chokidarWatch, type FSWatcher } from 'chokidar';
 import type { Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
 import { describeError } from '../core/errors.js';
-import { prepareBisync, type BisyncRequest } from '../api/bisync.js';
+import { prepareBisync, type BisyncRequest, type PreparedBisync } from '../api/bisync.js';
 import { MergeBase } from './base.js';
 import { march3 } from './march.js';
 import { changedSince, type Side, type Triple } from './plan.js';
@@ -38,6 +38,17 @@ const HOT_TTL_MS = 10 * 60_000;
 /** Runs until `signal` aborts; resolves with the last run's summary. */
 export async function watchBisync(path1: string, path2: string, req: WatchRequest = {}): Promise<BisyncSummary | undefined> {
   const p = await prepareBisync(path1, path2, req);
+  try {
+    return await watchPrepared(p, req);
+  } finally {
+    await p.close();
+  }
+}
+
+export type WatchOptions = Pick<WatchRequest, 'debounceMs' | 'scanPage' | 'onRun'>;
+
+/** Watch mode over a prepared pair (the daemon's bisync job with watch: true); the caller closes it. */
+export async function watchPrepared(p: PreparedBisync, req: WatchOptions = {}): Promise<BisyncSummary | undefined> {
   const signal = p.run.signal ?? new AbortController().signal;
   const b: Record<Side, Backend> = { 1: p.run.to2.src, 2: p.run.to2.dst };
   const base = new MergeBase(p.run.to2.state.db, `${b[1].location.id}\n${b[2].location.id}`);
@@ -131,7 +142,6 @@ export async function watchBisync(path1: string, path2: string, req: WatchReques
   } finally {
     if (timer) clearTimeout(timer);
     await Promise.allSettled(watchers.map((w) => w.close()));
-    await p.close();
   }
   return last;
 }

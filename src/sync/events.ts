@@ -49,7 +49,8 @@ export type SyncEvent =
 
 export interface RunSummary {
   runId: number;
-  mode: Mode;
+  /** bisync: a two-way run as a job's history records it (see bisync/run.ts jobSummaryOf). */
+  mode: Mode | 'bisync';
   dryRun: boolean;
   src: string;
   dst: string;

@@ -35,8 +35,12 @@ export async function* march3(l1: AsyncIterable<Entry>, l2: AsyncIterable<Entry>
         t.base = rc.value.row;
         next.push(c.next().then((r) => void (rc = r)));
       }
+      // the next items are fetched while the consumer works on this one; a consumer that
+      // stops early must not leave their failure unhandled
+      const fetched = Promise.all(next);
+      fetched.catch(() => undefined);
       yield t;
-      await Promise.all(next);
+      await fetched;
     }
   } finally {
     await Promise.allSettled([a.return?.(undefined), b.return?.(undefined), c.return?.(undefined)]);

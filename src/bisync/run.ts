@@ -27,8 +27,8 @@ import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../co
 import { md5OfStream } from '../lib/accounting.js';
 import { contentTypeOf } from '../lib/content-type.js';
 import { forEachConcurrent } from '../lib/pool.js';
-import { retry } from '../lib/retry.js';
 import { runSync, type RunOptions } from '../sync/execute.js';
+import { errorEvent, retryOperation } from '../sync/retrying.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
 import type { Filter } from '../sync/filter.js';
 import type { MarchPair } from '../sync/march.js';
@@ -192,7 +192,7 @@ class BisyncRun {
         const [r2, r1] = await Promise.allSettled([this.engine(2), this.engine(1)]);
         await Promise.all(this.commits);
         for (const r of [r2, r1]) if (r.status === 'rejected') throw r.reason;
-        summary = this.summary(undefined, { 1: (r1 as PromiseFulfilledResult<RunSummary>).value, 2: (r2 as PromiseFulfilledResult<RunSummary>).value });
+        summary = this.summary(undefined, { 1: (r1 as PromiseFulfilledResult<RunSummary | undefined>).value, 2: (r2 as PromiseFulfilledResult<RunSummary | undefined>).value });
       }
     } catch (err) {
       await Promise.allSettled(this.commits);
@@ -262,7 +262,9 @@ class BisyncRun {
       // a targeted run lists nothing: the sizes the guards measure by are the base's
       const n = this.base.count();
       this.seen[1] = this.seen[2] = n;
-      for (const s of [1, 2] as const) if (n > 0 && (await this.isEmpty(s))) this.seen[s] = 0;
+      // an emptied side matters only to deletes: one LIST of a page, only then
+      const deleting = this.base.planCount(this.runId, 'delete', 1) + this.base.planCount(this.runId, 'delete', 2) > 0;
+      for (const s of [1, 2] as const) if (n > 0 && deleting && (await this.isEmpty(s))) this.seen[s] = 0;
       if (this.o.checkAccess) for (const s of [1, 2] as const) this.sentinel[s] = !!(await this.b[s].stat(CHECK_ACCESS_FILE, { signal: this.signal }));
     }
   }
@@ -533,8 +535,10 @@ class BisyncRun {
   }
 
   /** The one-way engine toward side `to`, fed with this run's decisions; the base commits as each file lands. */
-  private async engine(to: Side): Promise<RunSummary> {
+  private async engine(to: Side): Promise<RunSummary | undefined> {
     const eo = this.engineOptions(to);
+    // a targeted run (watch mode) with nothing toward this side starts no engine run
+    if (this.o.keys && (['copy', 'rename', 'delete'] as const).every((a) => this.base.planCount(this.runId, a, to) === 0)) return undefined;
     const from = other(to);
     const outer = eo.onEvent;
     const onEvent = (e: SyncEvent): void => {
@@ -622,7 +626,7 @@ class BisyncRun {
 
   // --------------------------------------------------------------------- summary
 
-  private summary(status?: BisyncSummary['status'], runs?: Record<Side, RunSummary>, refusal?: string): BisyncSummary {
+  private summary(status?: BisyncSummary['status'], runs?: Record<Side, RunSummary | undefined>, refusal?: string): BisyncSummary {
     const r1 = runs?.[1];
     const r2 = runs?.[2];
     const failed = this.s.failed + (r1?.failed ?? 0) + (r2?.failed ?? 0);
@@ -656,24 +660,11 @@ class BisyncRun {
     if (this.signal.aborted) throw err instanceof AbortedError ? err : new AbortedError('run aborted', { cause: err });
     if (isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) throw err;
     this.s.failed++;
-    emit({
-      type: 'error',
-      key,
-      kind: isHybridsyncError(err) ? err.kind : 'unknown',
-      message: describeError(err),
-      ...(isHybridsyncError(err) && err.hint ? { hint: err.hint } : {}),
-    });
+    emit(errorEvent(key, err));
   }
 
   private withRetry<T>(key: string, what: string, fn: () => Promise<T>): Promise<T> {
-    return retry(fn, {
-      attempts: this.retries,
-      baseDelayMs: 250,
-      maxDelayMs: 15_000,
-      signal: this.signal,
-      isRetryable: (e) => isHybridsyncError(e) && e.retryable,
-      onRetry: (e, attempt) => this.emit({ type: 'retry', key, what, attempt, message: describeError(e) }),
-    });
+    return retryOperation(fn, { attempts: this.retries, signal: this.signal, onRetry: (e, attempt) => this.emit({ type: 'retry', key, what, attempt, message: describeError(e) }) });
   }
 }
 

@@ -117,6 +117,13 @@ export async function watchPrepared(p: PreparedBisync, req: WatchOptions = {}): 
     const interval = p.options.pollInterval;
     let nextPoll = Date.now();
     while (!signal.aborted) {
+      // changes already seen go first; a poll waits for them
+      if (pending.size > 0 && !timer) {
+        const keys = [...pending];
+        pending.clear();
+        await run(keys);
+        continue;
+      }
       if (pollers.length && Date.now() >= nextPoll) {
         nextPoll = Date.now() + interval;
         for (const pl of pollers) {
@@ -125,11 +132,6 @@ export async function watchPrepared(p: PreparedBisync, req: WatchOptions = {}): 
             p.run.onEvent?.({ type: 'error', kind: 'unknown', message: `watch: polling ${b[pl.side].uri}: ${describeError(err)}` });
           });
         }
-      }
-      if (pending.size > 0 && !timer) {
-        const keys = [...pending];
-        pending.clear();
-        await run(keys);
         continue;
       }
       const wait = pollers.length ? Math.max(0, nextPoll - Date.now()) : 60_000;
@@ -141,7 +143,7 @@ export async function watchPrepared(p: PreparedBisync, req: WatchOptions = {}): 
     }
   } finally {
     if (timer) clearTimeout(timer);
-    await Promise.allSettled(watchers.map((w) => w.close()));
+    await Promise.allSettled([...watchers.map((w) => w.close()), ...pollers.map((pl) => pl.scan?.return?.())]);
   }
   return last;
 }

@@ -17,7 +17,6 @@ import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { contentTypeOf } from '../lib/content-type.js';
-import { retry } from '../lib/retry.js';
 import { writeObject, type ChunkingOptions } from './chunked.js';
 import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../config/options.js';
 import type { RunSummary, SyncEvent } from './events.js';
@@ -25,6 +24,7 @@ import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
 import { decide, type Compare, type Decision, type Mode, type PlanOptions, type PlanPair, type SourceVersion, type TransferReason } from './plan.js';
 import type { ByteTransform, GateDecision, TransferGate } from './gate.js';
+import { errorEvent, retryOperation } from './retrying.js';
 import { spoolTransformed, type Spooled } from './spool.js';
 import type { StateDb } from './state.js';
 import { Stats } from './stats.js';
@@ -615,24 +615,11 @@ class SyncRun {
     if (isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) throw err;
     if (this.signal.aborted) throw err instanceof AbortedError ? err : new AbortedError('run aborted', { cause: err });
     this.stats.failed++;
-    this.emit({
-      type: 'error',
-      ...(key !== undefined ? { key } : {}),
-      kind: isHybridsyncError(err) ? err.kind : 'unknown',
-      message: describeError(err),
-      ...(isHybridsyncError(err) && err.hint ? { hint: err.hint } : {}),
-    });
+    this.emit(errorEvent(key, err));
   }
 
   private withRetry<T>(key: string, what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return retry(fn, {
-      attempts: this.retries,
-      baseDelayMs: 250,
-      maxDelayMs: 15_000,
-      signal: this.signal,
-      isRetryable: (e) => isHybridsyncError(e) && e.retryable,
-      onRetry: (e, attempt) => this.countRetry(key, what, e, attempt),
-    });
+    return retryOperation(fn, { attempts: this.retries, signal: this.signal, onRetry: (e, attempt) => this.countRetry(key, what, e, attempt) });
   }
 
   private countRetry(key: string, what: string, err: unknown, attempt: number): void {

@@ -386,4 +386,32 @@ policy:
     expect(again.summary).toMatchObject({ denied: 1, deletedOn1: 0 });
     expect(existsSync(join(t.local, 'restricted/patients.csv'))).toBe(true);
   });
+
+  it('PII is scrubbed on the way to the cloud; the scrubbed copy is not taken for an edit and never comes back over the original', async () => {
+    const t = fresh('pii');
+    const config = join(t.stateDir, 'hybridsync.yaml');
+    writeFileSync(
+      config,
+      `environments:
+  onprem: { kind: onprem, locations: ["${t.local}"] }
+  cloud: { kind: cloud, locations: ["s3://${bucket}/${t.prefix}"] }
+policy:
+  environments:
+    cloud: { maxLevel: confidential, require: { confidential: [pii-scrub] } }
+    onprem: { maxLevel: restricted }
+`,
+    );
+    const original = 'name,email,score\nAda Lovelace,ada@example.com,9\nAlan Turing,alan@example.org,8\n';
+    writeFile(t.local, 'crm/contacts.csv', original);
+    const r = await bisync([t.local, t.remote, '--config', config], t.env);
+    expect(r.code, r.stderr).toBe(0);
+    const scrubbed = await get(`${t.prefix}crm/contacts.csv`);
+    expect(scrubbed).not.toMatch(/ada@example\.com|alan@example\.org/);
+    expect(scrubbed.split('\n')[0]).toBe('name,email,score');
+    for (let i = 0; i < 2; i++) {
+      const again = await bisync([t.local, t.remote, '--config', config], t.env);
+      expect(again.summary).toMatchObject({ copiedTo1: 0, copiedTo2: 0, conflicts: 0 });
+    }
+    expect(readFileSync(join(t.local, 'crm/contacts.csv'), 'utf8')).toBe(original);
+  });
 });

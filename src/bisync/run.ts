@@ -578,9 +578,11 @@ class BisyncRun {
     const src = row && (from === 1 ? row.e1 : row.e2);
     if (!src) return;
     const dst = this.b[to];
-    const cached = this.engineOptions(to).state.getObject(dst.location.id, e.key);
-    // an object store's ETag identifies what is stored (the engine cached it); a file is stat'ed
-    let stored: BaseSide | undefined = cached && (!e.transforms?.length || cached.md5 === e.md5) ? { size: cached.size, mtimeMs: src.mtimeMs, etag: cached.etag, md5: e.md5 } : undefined;
+    // an object store's ETag identifies what is stored (the engine cached it just now, with
+    // the MD5 of these bytes); a file is stat'ed (its row in that cache is the MD5 cache of
+    // an earlier version, not this one)
+    const cached = dst.features.cheapReads ? undefined : this.engineOptions(to).state.getObject(dst.location.id, e.key);
+    let stored: BaseSide | undefined = cached && cached.md5 === e.md5 ? { size: cached.size, mtimeMs: src.mtimeMs, etag: cached.etag, md5: e.md5 } : undefined;
     if (!stored) {
       const full = await dst.stat(e.key, { signal: this.signal }).catch(() => undefined);
       if (!full) return;

@@ -95,6 +95,8 @@ describe('bisync local ⇄ S3', () => {
     expect(r.summary).toMatchObject({ copiedTo1: 1, copiedTo2: 1, conflicts: 0 });
     expect(readFileSync(join(t.local, 'b.txt'), 'utf8')).toBe('b1 from cloud');
     expect(await get(`${t.prefix}a.txt`)).toBe('a1 from onprem');
+    // what came down is not sent back up on the next run
+    expect((await bisync([t.local, t.remote], t.env)).summary).toMatchObject({ copiedTo1: 0, copiedTo2: 0, unchanged: 2 });
   });
 
   it('a one-sided delete propagates and does not come back in later runs', async () => {
@@ -263,9 +265,11 @@ describe('bisync under SIGKILL', () => {
     expect((await bisync([t.local, t.remote], t.env)).code).toBe(0);
     for (let i = 0; i < 40; i++) writeFile(t.local, `onprem-new/n-${String(i).padStart(3, '0')}.bin`, `local ${i} `.repeat(4000));
     for (let i = 0; i < 40; i++) await put(`${t.prefix}cloud-new/c-${String(i).padStart(3, '0')}.bin`, `cloud ${i} `.repeat(4000));
+    // the local edits are clearly older than the cloud's (S3 keeps foreign objects' times to the second)
+    const earlier = new Date(Date.now() - 120_000);
     for (let i = 0; i < 10; i++) {
       const k = `shared/f-${String(i).padStart(3, '0')}.bin`;
-      writeFile(t.local, k, `local edit ${i} `.repeat(2000));
+      writeFile(t.local, k, `local edit ${i} `.repeat(2000), earlier);
       await put(`${t.prefix}${k}`, `cloud edit ${i} `.repeat(2100));
     }
     for (let i = 50; i < 55; i++) rmSync(join(t.local, `shared/f-${String(i).padStart(3, '0')}.bin`));

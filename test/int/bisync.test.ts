@@ -352,22 +352,31 @@ describe('bisync --watch', () => {
 });
 
 describe('bisync under governance', () => {
-  it('a restricted file on-prem is not copied to the cloud side: denied, audited, exit 3; the rest syncs both ways', async () => {
-    const t = fresh('gov');
+  /** A config placing the local tree on-prem and the prefix in the cloud; `rest` ends in a policy whose environments: come last. */
+  const governed = (t: ReturnType<typeof fresh>, rest: string): string => {
     const config = join(t.stateDir, 'hybridsync.yaml');
     writeFileSync(
       config,
       `environments:
   onprem: { kind: onprem, locations: ["${t.local}"] }
   cloud: { kind: cloud, locations: ["s3://${bucket}/${t.prefix}"] }
-classification:
+${rest}    onprem: { maxLevel: restricted }
+`,
+    );
+    return config;
+  };
+
+  it('a restricted file on-prem is not copied to the cloud side: denied, audited, exit 3; the rest syncs both ways', async () => {
+    const t = fresh('gov');
+    const config = governed(
+      t,
+      `classification:
   rules:
     - path: "restricted/**"
       level: restricted
 policy:
   environments:
     cloud: { maxLevel: confidential }
-    onprem: { maxLevel: restricted }
 `,
     );
     writeFile(t.local, 'restricted/patients.csv', 'name,diagnosis\nx,y\n');
@@ -393,16 +402,11 @@ policy:
 
   it('PII is scrubbed on the way to the cloud; the scrubbed copy is not taken for an edit and never comes back over the original', async () => {
     const t = fresh('pii');
-    const config = join(t.stateDir, 'hybridsync.yaml');
-    writeFileSync(
-      config,
-      `environments:
-  onprem: { kind: onprem, locations: ["${t.local}"] }
-  cloud: { kind: cloud, locations: ["s3://${bucket}/${t.prefix}"] }
-policy:
+    const config = governed(
+      t,
+      `policy:
   environments:
     cloud: { maxLevel: confidential, require: { confidential: [pii-scrub] } }
-    onprem: { maxLevel: restricted }
 `,
     );
     const original = 'name,email,score\nAda Lovelace,ada@example.com,9\nAlan Turing,alan@example.org,8\n';

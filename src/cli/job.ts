@@ -11,6 +11,8 @@ import { nextStart } from '../ops/schedule.js';
 import { processSignal, reportError } from './context.js';
 import { EXIT, exitCodeForSummary } from './exit.js';
 import { prepareTransfer } from '../api/transfer.js';
+import { prepareBisyncJob } from '../ops/bisync-job.js';
+import type { SyncEvent } from '../sync/events.js';
 import { Stats } from '../sync/stats.js';
 import { reporterFor } from './transfer-command.js';
 
@@ -34,6 +36,7 @@ export interface JobOutput {
 export function jobPreparer(ops: Operations, out: JobOutput): (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun> {
   return async (job, signal) => {
     const reporter = reporterFor({ ...out, progress: out.progress ?? false });
+    if (job.kind === 'bisync') return prepareBisyncJob(ops, job, { signal, json: !!out.json, onEvent: (e) => void (e.type.startsWith('bisync-') || reporter.event(e as SyncEvent)) });
     const stats = new Stats();
     const prepared = await prepareTransfer({ ...jobRequest(ops, job), stats, signal, json: !!out.json, onEvent: (e) => reporter.event(e) });
     reporter.start(stats);

@@ -2,6 +2,7 @@
 /** The hybridsync CLI: one command per file in this folder; nothing imports cli/. */
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './audit.js';
+import { bisyncCommand } from './bisync.js';
 import { checkCommand } from './check.js';
 import { classifyCommand } from './classify.js';
 import { clusterCommand } from './cluster.js';
@@ -30,7 +31,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand()]) {
+for (const c of [syncCommand(), copyCommand(), bisyncCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

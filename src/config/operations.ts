@@ -2,6 +2,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { parseDuration, parseSizeWithUnit } from '../lib/units.js';
+import { jobBisyncSchema } from './bisync.js';
 import { jobFiltersSchema, jobTransferSchema } from './options.js';
 
 const valid = (parse: (s: string) => unknown) => (s: string) => {
@@ -52,7 +53,9 @@ export const linkSchema = z
 export const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
-    kind: z.enum(['sync', 'copy']).default('sync').describe('sync mirrors (deletes extraneous files), copy only adds'),
+    kind: z.enum(['sync', 'copy', 'bisync']).default('sync').describe('sync mirrors (deletes extraneous files), copy only adds, bisync syncs both ways'),
+    watch: z.boolean().optional().describe('bisync: keep running from the daemon\'s start, syncing on changes on either side (watch mode)'),
+    bisync: jobBisyncSchema.optional().describe('bisync options: conflict, maxConflicts, checkAccess, merge, pollInterval'),
     source: z.string().min(1).describe('a location: REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix or a local path'),
     destination: z.string().min(1).describe('a location, as source'),
     schedule: cron.optional().describe('cron expression; without it the job runs only when triggered'),

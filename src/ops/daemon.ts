@@ -131,6 +131,8 @@ export class Daemon {
     this.scheduler.start();
     this.monitor.start();
     this.started = true;
+    // watch-mode jobs run from the start until the daemon stops
+    for (const j of this.o.ops.jobs) if (j.kind === 'bisync' && j.watch) void this.scheduler.trigger(j.name);
   }
 
   get ready(): boolean {

@@ -207,12 +207,15 @@ export function jobConfig(ops: Operations, job: JobConfig, env: NodeJS.ProcessEn
 
 /** A job as a library transfer request: typed options, no command line in between. */
 export function jobRequest(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): TransferRequest {
+  if (job.kind === 'bisync') throw new ConfigError(`job ${job.name} is a bisync job, not a one-way transfer`, { hint: 'run it with hybridsync job run or the daemon' });
+  return { mode: job.kind, src: job.source, dst: job.destination, ...jobContext(ops, job, env) };
+}
+
+/** What every run of a job is set up with besides its locations: options, config, state, connection. */
+export function jobContext(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): Pick<TransferRequest, 'options' | 'config' | 'statePath' | 's3' | 'endpoint' | 'env'> {
   const s3 = job.s3 ?? {};
   const config = jobConfig(ops, job, env);
   return {
-    mode: job.kind,
-    src: job.source,
-    dst: job.destination,
     options: { ...(job.filters ?? {}), ...(job.transfer ?? {}) },
     ...(config ? { config } : {}),
     statePath: ops.statePath,

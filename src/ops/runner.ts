@@ -19,6 +19,8 @@ import type { LaunchRequest } from './scheduler.js';
 
 export interface PreparedJobRun {
   readonly run: RunOptions;
+  /** Runs the job with the run options the runner settled (limiter, stats, signal); default: the one-way engine. */
+  readonly execute?: (run: RunOptions) => Promise<RunSummary>;
   readonly close: () => Promise<void>;
 }
 
@@ -133,7 +135,7 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
         deps.onEvent?.(job.name, e);
       },
     };
-    summary = await runSync(run);
+    summary = prepared.execute ? await prepared.execute(run) : await runSync(run);
     status = summary.status === 'aborted' ? (windowClosed ? 'window-end' : 'stopped') : summary.status;
   } catch (err) {
     error = err;

@@ -19,7 +19,6 @@ import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { contentTypeOf } from '../lib/content-type.js';
-import { retry } from '../lib/retry.js';
 import { writeObject, type ChunkingOptions } from './chunked.js';
 import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../config/options.js';
 import type { RunSummary, SyncEvent } from './events.js';
@@ -27,6 +26,7 @@ import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
 import { decide, type Compare, type Decision, type Mode, type PlanOptions, type PlanPair, type SourceVersion, type TransferReason } from './plan.js';
 import type { ByteTransform, GateDecision, TransferGate } from './gate.js';
+import { errorEvent, retryOperation } from './retrying.js';
 import { spoolTransformed, type Spooled } from './spool.js';
 import { derivationMetadata } from './derived.js';
 import type { StateDb } from './state.js';
@@ -68,6 +68,8 @@ export interface RunOptions {
   readonly gate?: TransferGate;
   /** Where transformed files are spooled before upload (default: the OS temp dir). */
   readonly spoolDir?: string;
+  /** The keys to consider instead of the march of both listings (bisync hands over its decisions). */
+  readonly pairs?: AsyncIterable<MarchPair>;
 }
 
 export const DEFAULT_CHUNKING: ChunkingOptions = { threshold: 16 * 1024 * 1024, chunkSize: 16 * 1024 * 1024, concurrency: 4 };
@@ -199,7 +201,7 @@ class SyncRun {
     // a missing directory is made by the first write; a missing bucket is an error now, not
     // an empty destination (unless the run creates it: --create-bucket, a dry run of one)
     const dstList = this.o.dst.list({ signal: this.signal, ...range, allowMissingRoot: this.o.dst.features.createsRoot || this.o.createsDstRoot === true });
-    const checking = forEachConcurrent(march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
+    const checking = forEachConcurrent(this.o.pairs ?? march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
       () => this.queue.close(),
       (err: unknown) => {
         this.queue.fail(err);
@@ -642,24 +644,11 @@ class SyncRun {
     if (isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) throw err;
     if (this.signal.aborted) throw err instanceof AbortedError ? err : new AbortedError('run aborted', { cause: err });
     this.stats.failed++;
-    this.emit({
-      type: 'error',
-      ...(key !== undefined ? { key } : {}),
-      kind: isHybridsyncError(err) ? err.kind : 'unknown',
-      message: describeError(err),
-      ...(isHybridsyncError(err) && err.hint ? { hint: err.hint } : {}),
-    });
+    this.emit(errorEvent(key, err));
   }
 
   private withRetry<T>(key: string, what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return retry(fn, {
-      attempts: this.retries,
-      baseDelayMs: 250,
-      maxDelayMs: 15_000,
-      signal: this.signal,
-      isRetryable: (e) => isHybridsyncError(e) && e.retryable,
-      onRetry: (e, attempt) => this.countRetry(key, what, e, attempt),
-    });
+    return retryOperation(fn, { attempts: this.retries, signal: this.signal, onRetry: (e, attempt) => this.countRetry(key, what, e, attempt) });
   }
 
   private countRetry(key: string, what: string, err: unknown, attempt: number): void {

@@ -53,6 +53,18 @@ export function s3Env2(): { endpoint: string; accessKeyId: string; secretAccessK
   return { endpoint, accessKeyId, secretAccessKey, caBundle };
 }
 
+/** The named remote `cloud` on the second endpoint, defined by environment variables alone (rclone-style). */
+export function cloudRemoteEnv(): NodeJS.ProcessEnv {
+  const b = s3Env2();
+  return {
+    HYBRIDSYNC_REMOTE_CLOUD_TYPE: 's3',
+    HYBRIDSYNC_REMOTE_CLOUD_ENDPOINT: b.endpoint,
+    HYBRIDSYNC_REMOTE_CLOUD_CA_BUNDLE: b.caBundle,
+    HYBRIDSYNC_REMOTE_CLOUD_ACCESS_KEY_ID: b.accessKeyId,
+    HYBRIDSYNC_REMOTE_CLOUD_SECRET_ACCESS_KEY: b.secretAccessKey,
+  };
+}
+
 /** A client for s3Env2(): TLS 1.3 minimum, trusting only the test CA. */
 export function testClient2(): S3Client {
   const e = s3Env2();

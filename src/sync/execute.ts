@@ -167,6 +167,8 @@ class SyncRun {
   async run(): Promise<RunSummary> {
     const o = this.o;
     o.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
+    // a signal aborted before the run (a stop while it was being prepared) fires no event
+    if (o.signal?.aborted) this.onOuterAbort();
     this.emit({ type: 'run-start', runId: this.runId, mode: o.mode, src: o.src.uri, dst: o.dst.uri, dryRun: this.dryRun });
     let status: RunStatus;
     try {

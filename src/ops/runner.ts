@@ -128,7 +128,9 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
       ...base,
       ...(limiter ? { limiter } : {}),
       stats: live.stats,
-      signal: stop.signal,
+      // the prepared run's signal already follows stop.signal (prepare was given it) and
+      // also governance's own stop, when the audit trail cannot be written
+      signal: base.signal ?? stop.signal,
       onEvent: (e) => {
         if (e.type === 'run-start') deps.history.linkEngineRun(historyId, e.runId);
         base.onEvent?.(e);
@@ -136,7 +138,8 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
       },
     };
     summary = prepared.execute ? await prepared.execute(run) : await runSync(run);
-    status = summary.status === 'aborted' ? (windowClosed ? 'window-end' : 'stopped') : summary.status;
+    // aborted without a stop (the audit trail failed): that is a failure, not a pause
+    status = summary.status === 'aborted' ? (windowClosed ? 'window-end' : stop.signal.aborted ? 'stopped' : 'failed') : summary.status;
   } catch (err) {
     error = err;
     status = stop.signal.aborted ? (windowClosed ? 'window-end' : 'stopped') : 'failed';

@@ -60,6 +60,11 @@ export interface ListOptions extends OpOptions {
   readonly prefix?: string;
   /** Treat a missing root (directory/bucket) as empty instead of failing. */
   readonly allowMissingRoot?: boolean;
+  /**
+   * List only keys after this one (relative to the root, {@link compareKeys} order): S3's
+   * ListObjectsV2 `start-after`, so following new objects costs requests for the new ones only.
+   */
+  readonly startAfter?: string;
 }
 export interface ReadOptions extends OpOptions {
   readonly start?: number;
@@ -71,6 +76,12 @@ export interface ReadOptions extends OpOptions {
 export interface WriteOptions extends OpOptions {
   /** Called with byte counts as they are accepted by the destination (after retries). */
   readonly onProgress?: (bytes: number) => void;
+  /**
+   * Store only if no object has this key yet, atomically at the server (S3 `If-None-Match: *`);
+   * otherwise fail with AlreadyExistsError and change nothing. Only where
+   * {@link Features.conditionalCreate} is true; elsewhere callers HEAD first.
+   */
+  readonly ifAbsent?: boolean;
 }
 
 /**
@@ -189,6 +200,12 @@ export interface Features {
   readonly tags: boolean;
   /** Stores a storage class / access tier per object (--storage-class). */
   readonly storageClass: boolean;
+  /**
+   * Honours {@link WriteOptions.ifAbsent}: a create that fails if the key exists, decided by
+   * the server in one request (Ceph RGW and AWS S3 answer `If-None-Match: *` with 412).
+   * Absent means false.
+   */
+  readonly conditionalCreate?: boolean;
   /** Maximum key length in UTF-8 bytes (including the root's prefix), if limited. */
   readonly maxKeyBytes?: number;
 }

@@ -36,7 +36,7 @@ import type {
   Tagger,
   WriteOptions,
 } from '../../core/backend.js';
-import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
+import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import { ConfigError, IntegrityError, InternalError, NotFoundError, SourceChangedError, sizeMismatch, type HybridsyncError } from '../../core/errors.js';
 import type { Location } from '../../core/location.js';
 import { readWhole } from '../body.js';
@@ -258,7 +258,9 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
   }
 
   list(opts: ListOptions = {}): AsyncIterable<Entry> {
-    return inByteOrder(this.listUtf16(opts));
+    const all = inByteOrder(this.listUtf16(opts));
+    const after = opts.startAfter;
+    return after === undefined ? all : afterKey(all, after);
   }
 
   private async *listUtf16(opts: ListOptions): AsyncGenerator<Entry> {
@@ -512,4 +514,9 @@ class AzureChunkedUpload implements ChunkedUpload {
 
   /** See AzureBlobBackend.abortChunkedUpload: staged blocks cannot be discarded one upload at a time. */
   async abort(_opts: OpOptions = {}): Promise<void> {}
+}
+
+/** The entries of an ordered listing after `after` (Azure lists have no start-after). */
+async function* afterKey(entries: AsyncIterable<Entry>, after: string): AsyncGenerator<Entry> {
+  for await (const e of entries) if (compareKeys(e.key, after) > 0) yield e;
 }

@@ -145,7 +145,12 @@ export class LocalBackend implements Backend {
       throw mapFsError(err, this.root, 'listing');
     }
     const prefix = opts.prefix ?? '';
-    yield* this.walk('', prefix, opts.signal);
+    const after = opts.startAfter;
+    if (after === undefined) {
+      yield* this.walk('', prefix, opts.signal);
+      return;
+    }
+    for await (const e of this.walk('', prefix, opts.signal)) if (compareKeys(e.key, after) > 0) yield e;
   }
 
   private async *walk(dirKey: string, prefix: string, signal?: AbortSignal): AsyncGenerator<Entry> {

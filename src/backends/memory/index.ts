@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import { memoryLocation, type Location } from '../../core/location.js';
-import { IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
+import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
 
 interface Stored {
   data: Buffer;
@@ -25,6 +25,7 @@ export class MemoryBackend implements Backend {
     cheapReads: true,
     tags: false,
     storageClass: false,
+    conditionalCreate: true,
   };
   readonly objects = new Map<string, Stored>();
 
@@ -40,7 +41,8 @@ export class MemoryBackend implements Backend {
   }
 
   async *list(opts: ListOptions = {}): AsyncIterable<Entry> {
-    const keys = [...this.objects.keys()].filter((k) => k.startsWith(opts.prefix ?? '')).sort(compareKeys);
+    const after = opts.startAfter;
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(opts.prefix ?? '') && (after === undefined || compareKeys(k, after) > 0)).sort(compareKeys);
     for (const key of keys) {
       const o = this.objects.get(key);
       if (o) yield { key, size: o.data.length, mtimeMs: o.mtimeMs, mtimeExact: true, md5: o.md5 };
@@ -71,6 +73,7 @@ export class MemoryBackend implements Backend {
     const md5 = createHash('md5').update(data).digest('hex');
     if (meta.md5 && meta.md5 !== md5) throw new IntegrityError(`${key}: md5 mismatch`);
     if (data.length !== meta.size) throw new SourceChangedError(`${key}: size changed`);
+    if (opts.ifAbsent && this.objects.has(key)) throw new AlreadyExistsError(`${key} already exists`);
     this.objects.set(key, { data, mtimeMs: meta.mtimeMs, md5, metadata: { ...(meta.metadata ?? {}) } });
     return { entry: { key, size: data.length, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: data.length };
   }

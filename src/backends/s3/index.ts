@@ -51,7 +51,7 @@ import type {
 } from '../../core/backend.js';
 import { sameAccount, type Location } from '../../core/location.js';
 import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
-import { ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
+import { AlreadyExistsError, ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
 import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { readWhole } from '../body.js';
@@ -123,6 +123,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     cheapReads: false,
     tags: true,
     storageClass: true,
+    conditionalCreate: true,
     maxKeyBytes: 1024,
   };
   readonly chunkLimits = { minChunkSize: MIN_PART, maxChunkSize: MAX_SINGLE_COPY, maxChunks: MAX_PARTS };
@@ -213,7 +214,13 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
           undefined,
           () =>
             this.client.send(
-              new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }),
+              new ListObjectsV2Command({
+                Bucket: this.bucket,
+                Prefix: prefix || undefined,
+                ContinuationToken: token,
+                StartAfter: token === undefined && opts.startAfter !== undefined ? this.prefix + opts.startAfter : undefined,
+                MaxKeys: 1000,
+              }),
               { abortSignal: opts.signal },
             ),
           opts.signal,
@@ -350,36 +357,48 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     const tagging = this.tagging(meta);
     const storageClass = meta.storageClass ?? this.xfer.storageClass;
     const fast = this.fastPut;
+    const send = async (): Promise<string | undefined> => {
+      if (fast) {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v;
+        if (meta.contentType) headers['content-type'] = meta.contentType;
+        if (tagging) headers['x-amz-tagging'] = tagging;
+        if (storageClass) headers['x-amz-storage-class'] = storageClass;
+        if (opts.ifAbsent) headers['if-none-match'] = '*';
+        return fast.put({ key: this.prefix + key, body: data, md5Base64: digest.toString('base64'), headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+      }
+      const r = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: data,
+          ContentLength: len,
+          ContentMD5: digest.toString('base64'),
+          ContentType: meta.contentType,
+          Metadata: metadata,
+          Tagging: tagging,
+          StorageClass: storageClass as never,
+          IfNoneMatch: opts.ifAbsent ? '*' : undefined,
+        }),
+        { abortSignal: opts.signal },
+      );
+      return r.ETag;
+    };
     const rawEtag = await this.call(
       'put',
       key,
       async (): Promise<string | undefined> => {
-        if (fast) {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v;
-          if (meta.contentType) headers['content-type'] = meta.contentType;
-          if (tagging) headers['x-amz-tagging'] = tagging;
-          if (storageClass) headers['x-amz-storage-class'] = storageClass;
-          return fast.put({ key: this.prefix + key, body: data, md5Base64: digest.toString('base64'), headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+        try {
+          return await send();
+        } catch (err) {
+          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          if (opts.ifAbsent && status === 412) throw new AlreadyExistsError(`${this.where(key)} already exists`);
+          throw err;
         }
-        const r = await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: this.prefix + key,
-            Body: data,
-            ContentLength: len,
-            ContentMD5: digest.toString('base64'),
-            ContentType: meta.contentType,
-            Metadata: metadata,
-            Tagging: tagging,
-            StorageClass: storageClass as never,
-          }),
-          { abortSignal: opts.signal },
-        );
-        return r.ETag;
       },
       opts.signal,
     );
+
     opts.onProgress?.(len);
     const etag = etagOf(rawEtag);
     if (isPlainMd5(etag) && etag !== md5) {

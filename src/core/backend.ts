@@ -223,6 +223,19 @@ export interface Tagger {
 }
 
 
+/**
+ * Optional capability: the immediate "directories" under a prefix — S3's delimiter listing —
+ * so a follower finds new streams without listing every object. Yields keys relative to the
+ * root ending in '/', in compareKeys order.
+ */
+export interface PrefixLister {
+  listPrefixes(prefix: string, opts?: OpOptions): AsyncIterable<string>;
+}
+
+export function hasPrefixLister(b: Backend): b is Backend & PrefixLister {
+  return typeof (b as Partial<PrefixLister>).listPrefixes === 'function';
+}
+
 /** Optional capability: check the credentials without naming a bucket (remote test). */
 export interface AccountProbe {
   /** Resolves with a short description (e.g. "3 buckets visible"); throws AuthError etc. */

@@ -4,7 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
+import type { Backend, Features, ListOptions, PrefixLister, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import { memoryLocation, type Location } from '../../core/location.js';
 import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
@@ -16,7 +16,7 @@ interface Stored {
   metadata: Record<string, string>;
 }
 
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Backend, PrefixLister {
   readonly type = 'memory';
   readonly features: Features = {
     serverSideCopy: false,
@@ -47,6 +47,16 @@ export class MemoryBackend implements Backend {
       const o = this.objects.get(key);
       if (o) yield { key, size: o.data.length, mtimeMs: o.mtimeMs, mtimeExact: true, md5: o.md5 };
     }
+  }
+
+  async *listPrefixes(prefix: string): AsyncIterable<string> {
+    const dirs = new Set<string>();
+    for (const k of this.objects.keys()) {
+      if (!k.startsWith(prefix)) continue;
+      const i = k.indexOf('/', prefix.length);
+      if (i >= 0) dirs.add(k.slice(0, i + 1));
+    }
+    yield* [...dirs].sort(compareKeys);
   }
 
   async stat(key: string): Promise<Entry | undefined> {

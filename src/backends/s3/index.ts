@@ -37,6 +37,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type {
   AccountProbe,
+  PrefixLister,
   Backend,
   ChunkedUpload,
   ChunkWriter,
@@ -114,7 +115,7 @@ function decodeMeta(v: string): string {
   }
 }
 
-export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe {
+export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe, PrefixLister {
   readonly type = 's3';
   readonly features: Features = {
     serverSideCopy: true,
@@ -244,6 +245,24 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
           ...(o.StorageClass ? { storageClass: o.StorageClass } : {}),
         };
       }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async *listPrefixes(prefix: string, opts: OpOptions = {}): AsyncIterable<string> {
+    let token: string | undefined;
+    const full = this.prefix + prefix;
+    do {
+      const page = await this.call(
+        'list',
+        undefined,
+        () =>
+          this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full || undefined, Delimiter: '/', ContinuationToken: token, MaxKeys: 1000 }), {
+            abortSignal: opts.signal,
+          }),
+        opts.signal,
+      );
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) yield p.Prefix.slice(this.prefix.length);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }

@@ -99,7 +99,7 @@ export class PushLane {
         let shipped = false;
         for (const t of this.follower.files()) {
           const w = await this.shipReady(t);
-          if (w === 0) shipped = true;
+          if (w === 'shipped') shipped = true;
           else waitMs = Math.min(waitMs, w);
         }
         this.follower.retireDrained();
@@ -111,8 +111,8 @@ export class PushLane {
     }
   }
 
-  /** Ships the segments ready in one file; 0 when something was shipped, else how long to wait. */
-  private async shipReady(t: TrackedFile): Promise<number> {
+  /** Ships the next segment of one file if it is ready; else how long to wait (ms). */
+  private async shipReady(t: TrackedFile): Promise<number | 'shipped'> {
     const { o } = this;
     if (t.record.state !== 'active') return o.pollMs;
     const format = o.format === 'auto' ? formatOfName(t.record.path) : o.format;
@@ -126,7 +126,7 @@ export class PushLane {
     const admitted = await this.admit(t);
     if (!admitted) return o.pollMs;
     await this.ship(t, buf.subarray(0, cut.length), cut.reason, cut.forced, format, admitted);
-    return 0;
+    return 'shipped';
   }
 
   /** The gate's decision for a file, once per file (classification and policy per lane and file). */

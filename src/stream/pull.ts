@@ -29,7 +29,7 @@ import type { SyncEvent } from '../sync/events.js';
 import type { TransferGate } from '../sync/gate.js';
 import { readAt } from './follower.js';
 import type { PullFile, StreamJournal } from './journal.js';
-import { parseSegmentKey, type SegmentName } from './keys.js';
+import { parseSegmentKey } from './keys.js';
 import type { LaneStats } from './stats.js';
 
 export interface PullLaneOptions {
@@ -140,13 +140,13 @@ export class PullLane {
     const { o } = this;
     const s = parseSegmentKey(e.key);
     if (!s || s.fileId !== f.fileId) {
-      o.emit({ type: 'notice', message: `${o.src.uri}${e.key} is not a segment object (<file-id>/<generation>/<seq>-<start>-<end>); left alone` });
+      o.emit({ type: 'notice', message: `${where(o.src, e.key)} is not a segment object (<file-id>/<generation>/<seq>-<start>-<end>); left alone` });
       return { ...f, lastKey: e.key };
     }
     let cur = f;
     // a new generation (the source was truncated) starts a new local file at seq 0
     if (s.generation === f.generation + 1 && f.nextSeq > 0 && s.seq === 0 && s.start === 0) cur = { ...f, generation: s.generation, nextSeq: 0, srcEnd: 0, offset: 0 };
-    if (s.generation !== cur.generation || s.seq !== cur.nextSeq || s.start !== cur.srcEnd) throw gapError(o.src.uri, cur, s, e.key);
+    if (s.generation !== cur.generation || s.seq !== cur.nextSeq || s.start !== cur.srcEnd) throw gapError(o.src, cur, e.key);
     const classification = await this.admit(f.fileId, e);
     const data = await this.download(e);
     const rel = `${f.fileId}/${pad6(s.generation)}`;
@@ -184,12 +184,12 @@ export class PullLane {
     const d = await o.gate.admit(e, { src: o.src, dst: o.dst, signal: o.signal });
     if (!d.allow) {
       o.emit({ type: 'denied', key: e.key, size: e.size, classification: d.classification, reason: d.reason, ...(d.rule ? { rule: d.rule } : {}) });
-      throw new IntegrityError(`${o.src.uri}${e.key}: denied by policy (${d.classification}: ${d.reason}); the lane stops rather than skip it`, {
+      throw new IntegrityError(`${where(o.src, e.key)}: denied by policy (${d.classification}: ${d.reason}); the lane stops rather than skip it`, {
         hint: 'change the lane destination or the classification policy',
       });
     }
     if (d.transforms?.length) {
-      throw new IntegrityError(`${o.src.uri}${e.key}: the policy requires ${d.transforms.map((t) => t.name).join(', ')} toward this destination; pull lanes store bytes as pushed`, {
+      throw new IntegrityError(`${where(o.src, e.key)}: the policy requires ${d.transforms.map((t) => t.name).join(', ')} toward this destination; pull lanes store bytes as pushed`, {
         hint: 'scrub on the push side (the segments are then stored scrubbed), or pull into an environment that allows the data',
       });
     }
@@ -204,8 +204,8 @@ export class PullLane {
         const chunks: Buffer[] = [];
         for await (const c of (await o.src.read(e.key, { signal: o.signal })) as AsyncIterable<Buffer>) chunks.push(c);
         const data = Buffer.concat(chunks);
-        if (data.length !== e.size) throw new IntegrityError(`${o.src.uri}${e.key}: read ${data.length} bytes, listed ${e.size}`);
-        if (e.md5 && md5(data) !== e.md5) throw new IntegrityError(`${o.src.uri}${e.key}: content MD5 differs from the stored ${e.md5}`);
+        if (data.length !== e.size) throw new IntegrityError(`${where(o.src, e.key)}: read ${data.length} bytes, listed ${e.size}`);
+        if (e.md5 && md5(data) !== e.md5) throw new IntegrityError(`${where(o.src, e.key)}: content MD5 differs from the stored ${e.md5}`);
         return data;
       },
       {
@@ -260,10 +260,15 @@ export class PullLane {
   }
 }
 
-function gapError(root: string, f: PullFile, found: SegmentName, key: string): NotFoundError {
+/** A key as the user names it: the location as written, then the key. */
+function where(b: Backend, key: string): string {
+  return `${b.uri.replace(/\/?$/, '/')}${key}`;
+}
+
+function gapError(src: Backend, f: PullFile, key: string): NotFoundError {
   const want = `${f.fileId}/${pad6(f.generation)}/${String(f.nextSeq).padStart(10, '0')}-${String(f.srcEnd).padStart(15, '0')}-…`;
   return new NotFoundError(
-    `missing segment ${root}${want} (seq ${f.nextSeq} of generation ${f.generation}, bytes from ${f.srcEnd}): the next object is ${key}; the lane stopped rather than skip it`,
+    `missing segment ${where(src, want)} (seq ${f.nextSeq} of generation ${f.generation}, bytes from ${f.srcEnd}): the next object is ${where(src, key)}; the lane stopped rather than skip it`,
     { hint: 'restore the missing segment object (or re-push it), then run the pull again' },
   );
 }

@@ -238,7 +238,7 @@ export class PushLane {
       const there = await dst.stat(i.key, { signal: o.signal });
       if (!there) return false;
       if (there.size === data.length && there.md5 !== undefined && accept.has(there.md5)) return true;
-      throw new IntegrityError(`${dst.uri}${i.key} exists with other content (${there.size} bytes, MD5 ${there.md5 ?? 'unknown'}) than segment ${i.seq} [${i.start}, ${i.end})`, {
+      throw new IntegrityError(`${dst.uri.replace(/\/?$/, '/')}${i.key} exists with other content (${there.size} bytes, MD5 ${there.md5 ?? 'unknown'}) than segment ${i.seq} [${i.start}, ${i.end})`, {
         hint: 'another writer uses this prefix for the same file id: give each lane its own destination prefix; nothing was overwritten',
       });
     };

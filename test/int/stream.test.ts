@@ -216,20 +216,21 @@ describe('stream pull', () => {
     const dir = tempDir('stream-pull-src');
     const file = join(dir, 'events.log');
     const lines: string[] = [];
-    for (let i = 0; i < 3000; i++) lines.push(`event ${i} ${'y'.repeat((i * 13) % 200)}\n`);
+    for (let i = 0; i < 1500; i++) lines.push(`event ${i} ${'y'.repeat((i * 13) % 200)}\n`);
     writeFileSync(file, lines.join(''));
     const pushEnv = { HYBRIDSYNC_STATE_DIR: tempDir('stream-pull-push-state') };
     const push = await runCli(['stream', 'push', file, `s3://${bucket}/pull`, '--segment-size', '2K', '--once'], { env: pushEnv });
     expect(push.code, push.stderr).toBe(0);
     const segs = await segments('pull/');
-    expect(segs.length).toBeGreaterThan(100);
+    expect(segs.length).toBeGreaterThan(50);
 
     const out = tempDir('stream-pull-dst');
     const env = { HYBRIDSYNC_STATE_DIR: tempDir('stream-pull-state') };
     const args = ['stream', 'pull', `s3://${bucket}/pull`, out, '--poll', '20ms', '--json'];
     const local = join(out, segs[0]!.seg.fileId, '000000');
     const size = (): number => (existsSync(local) ? statSync(local).size : 0);
-    for (let round = 0; round < 12; round++) {
+    const t0 = Date.now();
+    for (let round = 0; round < 10; round++) {
       const before = size();
       if (round % 2 === 0) await killWhen(args, env, () => size() > before);
       else await killWhen(args, env, (o) => segmentEvents(o) >= 1 + (round % 3));
@@ -248,7 +249,7 @@ describe('stream pull', () => {
     expect(r.stderr).toContain(`missing segment s3://${bucket}/pull/${gone.seg.fileId}/000000/${String(gone.seg.seq).padStart(10, '0')}-${String(gone.seg.start).padStart(15, '0')}`);
     // everything before the gap was applied, nothing after it
     expect(statSync(join(out2, gone.seg.fileId, '000000')).size).toBe(gone.seg.start);
-  });
+  }, 600_000);
 
   it('plain mode: new objects under a prefix become local files', async () => {
     const put = async (key: string, body: string): Promise<void> => {

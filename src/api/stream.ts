@@ -11,6 +11,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../core/backend.js';
+import type { Pacer } from '../lib/bandwidth.js';
 import { UsageError, describeError } from '../core/errors.js';
 import { resolveLocation, splitRemote, type LocationHandle, type ResolveContext } from '../backends/registry.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
@@ -34,6 +35,8 @@ export interface StreamRequest extends Omit<RunContext, 'stats' | 'spoolDir'> {
   readonly options?: Partial<StreamOptions> | Readonly<Record<string, unknown>>;
   /** Where the lane's live numbers are published (the daemon's /metrics). */
   readonly lanes?: LaneRegistry;
+  /** Bandwidth for the lane: a link lane's share (the daemon passes its governor's). */
+  readonly pacer?: Pacer;
   /** Called once the lane is set up, with its live numbers. */
   readonly onLane?: (stats: LaneStats) => void;
 }
@@ -136,7 +139,7 @@ async function runLane(req: StreamRequest, direction: 'push' | 'pull'): Promise<
     req.lanes?.add(stats);
     req.onLane?.(stats);
     emit({ type: 'stream-start', lane, direction, src: setup.srcH.location.display, dst: setup.dstH.location.display });
-    const common = { lane, journal, once: options.once, retries: options.retries, stats, signal: governance.signal, emit, ...(gate ? { gate } : {}) };
+    const common = { lane, journal, once: options.once, retries: options.retries, stats, signal: governance.signal, emit, ...(gate ? { gate } : {}), ...(req.pacer ? { pacer: req.pacer } : {}) };
     const runner =
       direction === 'push'
         ? new PushLane({

@@ -8,6 +8,7 @@ import type { RunSummary, SyncEvent } from '../sync/events.js';
 import type { Daemon } from '../ops/daemon.js';
 import type { JobRunStatus } from '../ops/history.js';
 import type { LiveRun } from '../ops/runner.js';
+import type { LaneRegistry, LaneSnapshot } from '../stream/stats.js';
 
 export class OpsMetrics {
   readonly registry = new Registry();
@@ -18,6 +19,7 @@ export class OpsMetrics {
   private readonly duration: Histogram<'job'>;
   private readonly warnings: Counter<'link'>;
   private daemon: Daemon | undefined;
+  private lanes: LaneRegistry | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -66,11 +68,31 @@ export class OpsMetrics {
     linkGauge('hybridsync_link_capacity_bits_per_second', 'Declared link capacity', (l) => l.capacityBitsPerSecond);
     linkGauge('hybridsync_link_throughput_bits_per_second', 'Measured link throughput (last sample)', (l) => l.bitsPerSecond);
     linkGauge('hybridsync_link_utilization_ratio', 'Measured throughput / capacity (last sample)', (l) => l.utilization);
+    const lanes = (): LaneSnapshot[] => this.lanes?.snapshots() ?? [];
+    const laneGauge = (name: string, help: string, pick: (l: LaneSnapshot) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['lane', 'direction'],
+        registers,
+        collect() {
+          this.reset();
+          for (const l of lanes()) this.set({ lane: l.lane, direction: l.direction }, pick(l));
+        },
+      });
+    };
+    laneGauge('hybridsync_stream_lag_bytes', 'Bytes at the source of a stream lane not yet stored (push) or appended (pull)', (l) => l.lagBytes);
+    laneGauge('hybridsync_stream_lag_seconds', 'Age of the oldest byte a stream lane has not yet shipped', (l) => l.lagSeconds);
+    laneGauge('hybridsync_stream_throughput_bytes_per_second', 'Bytes a stream lane stored per second over the last minute', (l) => l.bytesPerSecond);
+    laneGauge('hybridsync_stream_segments', 'Segments a stream lane committed since it started', (l) => l.segments);
+    laneGauge('hybridsync_stream_bytes', 'Bytes a stream lane committed since it started', (l) => l.bytes);
+    laneGauge('hybridsync_stream_up', '1 while a stream lane is following its source', (l) => (l.state === 'following' ? 1 : 0));
     linkGauge('hybridsync_link_utilization_warning', '1 while utilization has stayed above the threshold for the configured period', (l) => (l.warning ? 1 : 0));
   }
 
-  attach(daemon: Daemon): void {
+  attach(daemon: Daemon, lanes?: LaneRegistry): void {
     this.daemon = daemon;
+    this.lanes = lanes;
   }
 
   onEvent(job: string, link: string | undefined, e: SyncEvent): void {
@@ -78,6 +100,8 @@ export class OpsMetrics {
     if (e.type === 'transfer') {
       this.bytes.inc(labels, e.bytesSent);
       this.files.inc(labels);
+    } else if (e.type === 'segment' && !e.confirmed) {
+      this.bytes.inc(labels, e.bytes);
     } else if (e.type === 'error') {
       this.errors.inc({ job, kind: e.kind });
     }

@@ -24,6 +24,7 @@ import { hasPrefixLister, type Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
 import { IntegrityError, NotFoundError, describeError, isHybridsyncError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
+import type { Pacer } from '../lib/bandwidth.js';
 import { retry } from '../lib/retry.js';
 import type { SyncEvent } from '../sync/events.js';
 import type { TransferGate } from '../sync/gate.js';
@@ -46,6 +47,8 @@ export interface PullLaneOptions {
   readonly once: boolean;
   readonly retries: number;
   readonly gate?: TransferGate;
+  /** Bandwidth: the link lane's share (daemon); each object takes its bytes first. */
+  readonly pacer?: Pacer;
   readonly stats: LaneStats;
   readonly signal: AbortSignal;
   readonly emit: (e: SyncEvent) => void;
@@ -199,6 +202,7 @@ export class PullLane {
 
   private async download(e: Entry): Promise<Buffer> {
     const { o } = this;
+    await o.pacer?.take(e.size, o.signal);
     return retry(
       async () => {
         const chunks: Buffer[] = [];

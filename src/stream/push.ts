@@ -20,6 +20,7 @@ import type { Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
 import { AlreadyExistsError, IntegrityError, describeError, isHybridsyncError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
+import type { Pacer } from '../lib/bandwidth.js';
 import { retry } from '../lib/retry.js';
 import type { StreamEvent, SyncEvent } from '../sync/events.js';
 import type { GateDecision, TransferGate } from '../sync/gate.js';
@@ -45,6 +46,8 @@ export interface PushLaneOptions {
   readonly once: boolean;
   readonly retries: number;
   readonly gate?: TransferGate;
+  /** Bandwidth: the link lane's share (daemon) or a --bwlimit; each segment takes its bytes first. */
+  readonly pacer?: Pacer;
   readonly stats: LaneStats;
   readonly signal: AbortSignal;
   readonly emit: (e: SyncEvent) => void;
@@ -242,6 +245,7 @@ export class PushLane {
         hint: 'another writer uses this prefix for the same file id: give each lane its own destination prefix; nothing was overwritten',
       });
     };
+    await o.pacer?.take(data.length, o.signal);
     return retry(
       async () => {
         if (!conditional && (await check())) return true;

@@ -229,7 +229,6 @@ describe('stream pull', () => {
     const args = ['stream', 'pull', `s3://${bucket}/pull`, out, '--poll', '20ms', '--json'];
     const local = join(out, segs[0]!.seg.fileId, '000000');
     const size = (): number => (existsSync(local) ? statSync(local).size : 0);
-    const t0 = Date.now();
     for (let round = 0; round < 10; round++) {
       const before = size();
       if (round % 2 === 0) await killWhen(args, env, () => size() > before);

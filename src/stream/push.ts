@@ -107,7 +107,8 @@ export class PushLane {
         }
         this.follower.retireDrained();
         if (o.once && !shipped) return;
-        if (!shipped) await sleep(Math.max(10, waitMs), o.signal);
+        // sleeping (or at least yielding) every round lets a signal in, even when nothing awaits I/O
+        await sleep(shipped ? 0 : Math.max(10, waitMs), o.signal);
       }
     } finally {
       this.follower.close();

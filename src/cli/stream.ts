@@ -74,6 +74,16 @@ function requestOf(f: StreamFlags): Omit<StreamRequest, 'src' | 'dst'> {
   };
 }
 
+/** Runs a lane to its end; exit 130 when a signal stopped it, 0 when --once finished. */
+async function runLane(run: typeof streamPush, src: string, dst: string, f: StreamFlags): Promise<void> {
+  try {
+    const s = await run(src, dst, requestOf(f));
+    process.exitCode = s.status === 'stopped' ? EXIT.interrupted : EXIT.ok;
+  } catch (err) {
+    process.exitCode = reportError(err, f.json);
+  }
+}
+
 export function streamCommand(): Command {
   const cmd = new Command('stream').description('streaming lanes: follow appended files into ordered segment objects, exactly once, and back');
   cmd.addCommand(
@@ -83,14 +93,7 @@ export function streamCommand(): Command {
         .argument('<src>', 'a local file, directory or glob (quote it)')
         .argument('<dst>', 'REMOTE:bucket/prefix, s3://bucket/prefix or az://container/prefix'),
       'push',
-    ).action(async (src: string, dst: string, f: StreamFlags) => {
-      try {
-        const s = await streamPush(src, dst, requestOf(f));
-        process.exitCode = s.status === 'stopped' ? EXIT.interrupted : EXIT.ok;
-      } catch (err) {
-        process.exitCode = reportError(err, f.json);
-      }
-    }),
+    ).action((src: string, dst: string, f: StreamFlags) => runLane(streamPush, src, dst, f)),
   );
   cmd.addCommand(
     addStreamOptions(
@@ -99,14 +102,7 @@ export function streamCommand(): Command {
         .argument('<src>', 'REMOTE:bucket/prefix, s3://bucket/prefix or az://container/prefix')
         .argument('<dst>', 'a local directory'),
       'pull',
-    ).action(async (src: string, dst: string, f: StreamFlags) => {
-      try {
-        const s = await streamPull(src, dst, requestOf(f));
-        process.exitCode = s.status === 'stopped' ? EXIT.interrupted : EXIT.ok;
-      } catch (err) {
-        process.exitCode = reportError(err, f.json);
-      }
-    }),
+    ).action((src: string, dst: string, f: StreamFlags) => runLane(streamPull, src, dst, f)),
   );
   cmd.addCommand(
     new Command('status')

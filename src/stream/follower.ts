@@ -13,20 +13,20 @@
  * After a restart the journaled files are found again at their last path or, renamed, in
  * the same directory by inode.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { UsageError } from '../core/errors.js';
 import type { PushFile, StreamJournal } from './journal.js';
 import { fileIdOf } from './keys.js';
+import { sha256 } from './retry.js';
 
 /** Bytes of a file's head that identify it (with device and inode). */
 export const HEAD_BYTES = 1024;
 /** Bytes before the shipped offset checked on every read, to notice a rewrite. */
 export const TAIL_BYTES = 64;
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const EMPTY_SHA = sha256(Buffer.alloc(0));
 
 export interface Observed {

@@ -17,20 +17,19 @@
  * last one taken. It relies on the writer naming objects in increasing order (time-prefixed
  * names, as Firehose, data-capture and log exports write them).
  */
-import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { hasPrefixLister, type Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
-import { IntegrityError, NotFoundError, describeError, isHybridsyncError } from '../core/errors.js';
+import { IntegrityError, NotFoundError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
 import type { Pacer } from '../lib/bandwidth.js';
-import { retry } from '../lib/retry.js';
 import type { SyncEvent } from '../sync/events.js';
 import type { TransferGate } from '../sync/gate.js';
 import { readAt } from './follower.js';
 import type { PullFile, StreamJournal } from './journal.js';
 import { parseSegmentKey } from './keys.js';
+import { md5, retrySegment, sha256 } from './retry.js';
 import type { LaneStats } from './stats.js';
 
 export interface PullLaneOptions {
@@ -57,8 +56,6 @@ export interface PullLaneOptions {
 /** Objects taken from one listing before they are applied: bounds memory, gives the lag. */
 const BATCH = 1000;
 const pad6 = (n: number): string => String(n).padStart(6, '0');
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 
 export class PullLane {
   private pending: { bytes: number; since: number | undefined } = { bytes: 0, since: undefined };
@@ -203,24 +200,14 @@ export class PullLane {
   private async download(e: Entry): Promise<Buffer> {
     const { o } = this;
     await o.pacer?.take(e.size, o.signal);
-    return retry(
-      async () => {
-        const chunks: Buffer[] = [];
-        for await (const c of (await o.src.read(e.key, { signal: o.signal })) as AsyncIterable<Buffer>) chunks.push(c);
-        const data = Buffer.concat(chunks);
-        if (data.length !== e.size) throw new IntegrityError(`${where(o.src, e.key)}: read ${data.length} bytes, listed ${e.size}`);
-        if (e.md5 && md5(data) !== e.md5) throw new IntegrityError(`${where(o.src, e.key)}: content MD5 differs from the stored ${e.md5}`);
-        return data;
-      },
-      {
-        attempts: o.retries,
-        baseDelayMs: 500,
-        maxDelayMs: 30_000,
-        signal: o.signal,
-        isRetryable: (err) => isHybridsyncError(err) && err.retryable,
-        onRetry: (err, attempt) => o.emit({ type: 'retry', key: e.key, what: `segment ${e.key}`, attempt, message: describeError(err) }),
-      },
-    );
+    return retrySegment(e.key, o, async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of (await o.src.read(e.key, { signal: o.signal })) as AsyncIterable<Buffer>) chunks.push(c);
+      const data = Buffer.concat(chunks);
+      if (data.length !== e.size) throw new IntegrityError(`${where(o.src, e.key)}: read ${data.length} bytes, listed ${e.size}`);
+      if (e.md5 && md5(data) !== e.md5) throw new IntegrityError(`${where(o.src, e.key)}: content MD5 differs from the stored ${e.md5}`);
+      return data;
+    });
   }
 
   // ---------------------------------------------------------------------- plain

@@ -13,21 +13,20 @@
  * A restart first completes each file's journaled intent — same key, same range — so a range
  * is never lost and never stored under two keys.
  */
-import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
-import { AlreadyExistsError, IntegrityError, describeError, isHybridsyncError } from '../core/errors.js';
+import { AlreadyExistsError, IntegrityError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
 import type { Pacer } from '../lib/bandwidth.js';
-import { retry } from '../lib/retry.js';
 import type { StreamEvent, SyncEvent } from '../sync/events.js';
 import type { GateDecision, TransferGate } from '../sync/gate.js';
 import { cutSegment, decideRead, firstRecordEnd, formatOfName, type CutReason, type RecordFormat } from './cutter.js';
 import { Follower, type SourcePattern, type TrackedFile } from './follower.js';
 import type { PushFile, SegmentIntent, StreamJournal } from './journal.js';
 import { segmentKey } from './keys.js';
+import { md5, retrySegment, sha256 } from './retry.js';
 import type { LaneStats } from './stats.js';
 
 export interface PushLaneOptions {
@@ -58,8 +57,6 @@ interface Admitted {
   readonly decision: Extract<GateDecision, { allow: true }>;
 }
 
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-const md5 = (b: Buffer): string => createHash('md5').update(b).digest('hex');
 
 export class PushLane {
   private readonly follower: Follower;
@@ -247,42 +244,32 @@ export class PushLane {
       });
     };
     await o.pacer?.take(data.length, o.signal);
-    return retry(
-      async () => {
-        if (!conditional && (await check())) return true;
-        try {
-          await dst.write(
-            i.key,
-            Readable.from([data]),
-            {
-              size: data.length,
-              mtimeMs: this.now(),
-              md5: i.md5,
-              contentType: 'application/octet-stream',
-              metadata: {
-                ...(a.decision.metadata ?? {}),
-                'hybridsync-stream-range': `${i.start}-${i.end}`,
-                'hybridsync-stream-sha256': i.sha256,
-              },
-              ...(a.decision.tags ? { tags: a.decision.tags } : {}),
+    return retrySegment(i.key, o, async () => {
+      if (!conditional && (await check())) return true;
+      try {
+        await dst.write(
+          i.key,
+          Readable.from([data]),
+          {
+            size: data.length,
+            mtimeMs: this.now(),
+            md5: i.md5,
+            contentType: 'application/octet-stream',
+            metadata: {
+              ...(a.decision.metadata ?? {}),
+              'hybridsync-stream-range': `${i.start}-${i.end}`,
+              'hybridsync-stream-sha256': i.sha256,
             },
-            { signal: o.signal, ...(conditional ? { ifAbsent: true } : {}) },
-          );
-          return false;
-        } catch (err) {
-          if (err instanceof AlreadyExistsError && (await check())) return true;
-          throw err;
-        }
-      },
-      {
-        attempts: o.retries,
-        baseDelayMs: 500,
-        maxDelayMs: 30_000,
-        signal: o.signal,
-        isRetryable: (e) => isHybridsyncError(e) && e.retryable,
-        onRetry: (e, attempt) => o.emit({ type: 'retry', key: i.key, what: `segment ${i.key}`, attempt, message: describeError(e) }),
-      },
-    );
+            ...(a.decision.tags ? { tags: a.decision.tags } : {}),
+          },
+          { signal: o.signal, ...(conditional ? { ifAbsent: true } : {}) },
+        );
+        return false;
+      } catch (err) {
+        if (err instanceof AlreadyExistsError && (await check())) return true;
+        throw err;
+      }
+    });
   }
 
   /** Completes the segment a killed run journaled for this file: same key, same range. */

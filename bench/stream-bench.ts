@@ -202,20 +202,24 @@ async function throughput(totalBytes: number): Promise<string[]> {
   const parts = join(dir, 'parts');
   mkdirSync(parts);
   let written = 0;
-  let part = Buffer.alloc(0);
+  let part: Buffer[] = [];
+  let partBytes = 0;
   let n = 0;
   const flushPart = (): void => {
-    writeFileSync(join(parts, `${String(n++).padStart(6, '0')}`), part);
-    part = Buffer.alloc(0);
+    const data = Buffer.concat(part);
+    writeSync(fd, data);
+    writeFileSync(join(parts, `${String(n++).padStart(6, '0')}`), data);
+    part = [];
+    partBytes = 0;
   };
   while (written < totalBytes) {
     const rec = Buffer.from(`{"r":"${randomBytes(500).toString('hex')}"}\n`);
-    writeSync(fd, rec);
     written += rec.length;
-    if (part.length + rec.length > seg) flushPart();
-    part = Buffer.concat([part, rec]);
+    if (partBytes + rec.length > seg) flushPart();
+    part.push(rec);
+    partBytes += rec.length;
   }
-  if (part.length) flushPart();
+  if (partBytes) flushPart();
   closeSync(fd);
   const awsConfig1 = join(dir, 'aws-config-1');
   writeFileSync(awsConfig1, '[default]\ns3 =\n  max_concurrent_requests = 1\n');
@@ -244,13 +248,16 @@ async function throughput(totalBytes: number): Promise<string[]> {
 }
 
 mkdirSync(WORK, { recursive: true });
-const lat1 = await latency(1e6, Math.round(30 * SCALE) || 10);
-const lat20 = await latency(20e6, Math.round(20 * SCALE) || 5);
-console.log('\nlatency, append → readable (p50 / p95, records measured):\n');
-console.log('| load | append → object readable (push) | append → appended locally (push + pull) |');
-console.log('|---|---|---|');
-console.log(lat1);
-console.log(lat20);
-console.log('');
-for (const l of await throughput(Math.round(400 * SCALE) * 1024 * 1024)) console.log(l);
+const ONLY = process.env.BENCH_ONLY ?? 'latency,throughput';
+if (ONLY.includes('latency')) {
+  const lat1 = await latency(1e6, Math.round(30 * SCALE) || 10);
+  const lat20 = await latency(20e6, Math.round(20 * SCALE) || 5);
+  console.log('\nlatency, append → readable (p50 / p95, records measured):\n');
+  console.log('| load | append → object readable (push) | append → appended locally (push + pull) |');
+  console.log('|---|---|---|');
+  console.log(lat1);
+  console.log(lat20);
+  console.log('');
+}
+if (ONLY.includes('throughput')) for (const l of await throughput(Math.round(400 * SCALE) * 1024 * 1024)) console.log(l);
 client.destroy();

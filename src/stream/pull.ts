@@ -23,34 +23,16 @@ import { hasPrefixLister, type Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
 import { IntegrityError, NotFoundError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
-import type { Pacer } from '../lib/bandwidth.js';
-import type { SyncEvent } from '../sync/events.js';
-import type { TransferGate } from '../sync/gate.js';
 import { readAt } from './follower.js';
-import type { PullFile, StreamJournal } from './journal.js';
+import type { PullFile } from './journal.js';
 import { parseSegmentKey } from './keys.js';
 import { md5, retrySegment, sha256 } from './retry.js';
-import type { LaneStats } from './stats.js';
+import type { LaneContext } from './stats.js';
 
-export interface PullLaneOptions {
-  readonly lane: string;
-  /** The prefix segments (or plain objects) are under. */
-  readonly src: Backend;
+export interface PullLaneOptions extends LaneContext {
   /** The local directory files are written to (absolute). */
   readonly dstDir: string;
-  /** The local directory as a backend, for the gate's context. */
-  readonly dst: Backend;
-  readonly journal: StreamJournal;
   readonly mode: 'segments' | 'plain';
-  readonly pollMs: number;
-  readonly once: boolean;
-  readonly retries: number;
-  readonly gate?: TransferGate;
-  /** Bandwidth: the link lane's share (daemon); each object takes its bytes first. */
-  readonly pacer?: Pacer;
-  readonly stats: LaneStats;
-  readonly signal: AbortSignal;
-  readonly emit: (e: SyncEvent) => void;
 }
 
 /** Objects taken from one listing before they are applied: bounds memory, gives the lag. */

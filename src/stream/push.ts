@@ -15,41 +15,24 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Backend } from '../core/backend.js';
 import type { Entry } from '../core/entry.js';
 import { AlreadyExistsError, IntegrityError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
-import type { Pacer } from '../lib/bandwidth.js';
-import type { StreamEvent, SyncEvent } from '../sync/events.js';
-import type { GateDecision, TransferGate } from '../sync/gate.js';
+import type { StreamEvent } from '../sync/events.js';
+import type { GateDecision } from '../sync/gate.js';
 import { cutSegment, decideRead, firstRecordEnd, formatOfName, type CutReason, type RecordFormat } from './cutter.js';
 import { Follower, type SourcePattern, type TrackedFile } from './follower.js';
-import type { PushFile, SegmentIntent, StreamJournal } from './journal.js';
+import type { PushFile, SegmentIntent } from './journal.js';
 import { segmentKey } from './keys.js';
 import { md5, retrySegment, sha256 } from './retry.js';
-import type { LaneStats } from './stats.js';
+import type { LaneContext } from './stats.js';
 
-export interface PushLaneOptions {
-  readonly lane: string;
+export interface PushLaneOptions extends LaneContext {
   readonly pattern: SourcePattern;
-  /** The destination prefix; segment keys are relative to it. */
-  readonly dst: Backend;
-  /** The source root as a backend (the pattern's base directory), for the gate's classifier. */
-  readonly src: Backend;
-  readonly journal: StreamJournal;
   readonly segmentSize: number;
   readonly segmentAgeMs: number;
-  readonly pollMs: number;
   readonly rotateQuietMs: number;
   readonly format: 'auto' | RecordFormat;
-  readonly once: boolean;
-  readonly retries: number;
-  readonly gate?: TransferGate;
-  /** Bandwidth: the link lane's share (daemon) or a --bwlimit; each segment takes its bytes first. */
-  readonly pacer?: Pacer;
-  readonly stats: LaneStats;
-  readonly signal: AbortSignal;
-  readonly emit: (e: SyncEvent) => void;
   readonly now?: () => number;
 }
 

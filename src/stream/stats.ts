@@ -4,7 +4,34 @@
  * throughput over the last minute.
  */
 
+import type { Backend } from '../core/backend.js';
+import type { Pacer } from '../lib/bandwidth.js';
+import type { SyncEvent } from '../sync/events.js';
+import type { TransferGate } from '../sync/gate.js';
+import type { StreamJournal } from './journal.js';
+
 const WINDOW_MS = 60_000;
+
+/** What every lane runs with, push or pull. */
+export interface LaneContext {
+  readonly lane: string;
+  /** push: the source root (the pattern's base directory); pull: the prefix objects are under. */
+  readonly src: Backend;
+  /** push: the destination prefix; pull: the local directory as a backend. */
+  readonly dst: Backend;
+  readonly journal: StreamJournal;
+  readonly pollMs: number;
+  /** Ship (or apply) what is there, then return. */
+  readonly once: boolean;
+  readonly retries: number;
+  /** Classification and policy (absent without a classification or policy config). */
+  readonly gate?: TransferGate;
+  /** Bandwidth: the link lane's share (daemon); each segment takes its bytes first. */
+  readonly pacer?: Pacer;
+  readonly stats: LaneStats;
+  readonly signal: AbortSignal;
+  readonly emit: (e: SyncEvent) => void;
+}
 
 export interface LaneSnapshot {
   readonly lane: string;

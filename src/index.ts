@@ -24,10 +24,12 @@ export type { SeedExportRequest, SeedExportResult, SeedVerifyResult, AdoptReques
 export { bisync, prepareBisync, type BisyncRequest, type PreparedBisync, type BisyncEvent, type BisyncSummary } from './api/bisync.js';
 export { watchBisync, type WatchRequest } from './bisync/watch.js';
 export { runBisync, type BisyncRunOptions } from './bisync/run.js';
+export { streamPush, streamPull, streamStatus, type StreamRequest, type StreamSummary, type LaneStatus } from './api/stream.js';
+export { resolveStreamOptions, STREAM_OPTIONS, type StreamOptions } from './config/stream.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export { RemoteSet, type RemoteConfig } from './config/remotes.js';
 export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type DeleteLimit, type Mode, type Compare } from './config/options.js';
-export type { RunSummary, SyncEvent } from './sync/events.js';
+export type { RunSummary, SyncEvent, StreamEvent } from './sync/events.js';
 export { runSync, type RunOptions } from './sync/execute.js';
 export { StateDb } from './sync/state.js';
 export type { Backend, Features, ChunkWriter, ChunkedUpload } from './core/backend.js';

@@ -4,13 +4,15 @@
  * flight finished, multipart uploads journaled for the next run), then exit 0.
  */
 import { Command } from 'commander';
+import { streamPull, streamPush } from '../api/stream.js';
 import { openLocation } from '../api/transfer.js';
+import { LaneRegistry } from '../stream/stats.js';
 import type { AuditLog } from '../governance/audit/log.js';
 import { auditPaths, openAuditLog } from '../governance/audit/setup.js';
 import { compileClassification } from '../governance/classify/rules.js';
 import { Daemon } from '../ops/daemon.js';
 import { formatInstant } from '../ops/format.js';
-import { loadOperations } from '../ops/jobs.js';
+import { jobStreamRequest, loadOperations } from '../ops/jobs.js';
 import { parseListen } from '../server/api.js';
 import { auditFeed } from '../server/audit-feed.js';
 import { startServer } from '../server/index.js';
@@ -46,6 +48,7 @@ export function daemonCommand(): Command {
         const { host, port } = parseListen(f.listen ?? server.listen);
         const token = process.env[server.tokenEnv] || undefined;
         const metrics = new OpsMetrics();
+        const lanes = new LaneRegistry();
         // the audit trail: link warnings are written to it, the API and dashboard read it
         const auditFile = auditPaths(ops.config.audit, ops.statePath).file;
         const audit = openAuditLog({ cfg: ops.config.audit, statePath: ops.statePath, openMirror: (uri) => openLocation(uri, { config: ops.file }), onWarning: (m) => log(`WARNING ${m}`) });
@@ -58,12 +61,17 @@ export function daemonCommand(): Command {
           monitorSampleMs: Math.max(1, Number(f.monitorInterval) || 5) * 1000,
           onEvent: (job, link, e) => metrics.onEvent(job, link, e),
           onRunEnd: (live, status, summary) => metrics.onRunEnd(live, status, summary),
+          runStream: async (job, signal, pacer) => {
+            const { direction, src, dst, ...req } = jobStreamRequest(ops, job);
+            const run = direction === 'push' ? streamPush : streamPull;
+            await run(src, dst, { ...req, signal, lanes, ...(pacer ? { pacer } : {}), onEvent: (e) => metrics.onEvent(job.name, job.link, e) });
+          },
           onLinkWarning: (w) => {
             metrics.onLinkWarning(w.link);
             audit?.log.append({ type: 'link-warning', link: w.link, utilization: w.utilization, threshold: w.threshold, since: new Date(w.since).toISOString(), message: w.message });
           },
         });
-        metrics.attach(daemon);
+        metrics.attach(daemon, lanes);
         if (f.clusterRedis) {
           const { clusterMonitor } = await import('../api/cluster.js');
           const monitor = await clusterMonitor(f.clusterRedis);

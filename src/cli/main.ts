@@ -21,6 +21,7 @@ import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
 import { snapshotCommand } from './snapshot.js';
 import { adoptCommand, seedCommand } from './seed.js';
+import { streamCommand } from './stream.js';
 import { syncCommand } from './sync.js';
 
 survivePipeClose();
@@ -31,7 +32,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), bisyncCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand()]) {
+for (const c of [syncCommand(), copyCommand(), bisyncCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), streamCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

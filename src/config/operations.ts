@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseDuration, parseSizeWithUnit } from '../lib/units.js';
 import { jobBisyncSchema } from './bisync.js';
 import { jobFiltersSchema, jobTransferSchema } from './options.js';
+import { jobStreamSchema } from './stream.js';
 
 const valid = (parse: (s: string) => unknown) => (s: string) => {
   try {
@@ -53,9 +54,14 @@ export const linkSchema = z
 export const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
-    kind: z.enum(['sync', 'copy', 'bisync']).default('sync').describe('sync mirrors (deletes extraneous files), copy only adds, bisync syncs both ways'),
+    kind: z
+      .enum(['sync', 'copy', 'bisync', 'stream'])
+      .default('sync')
+      .describe('sync mirrors (deletes extraneous files), copy only adds, bisync syncs both ways, stream follows appended files (push) or new objects (pull) continuously'),
     watch: z.boolean().optional().describe('bisync: keep running from the daemon\'s start, syncing on changes on either side (watch mode)'),
     bisync: jobBisyncSchema.optional().describe('bisync options: conflict, maxConflicts, checkAccess, merge, pollInterval'),
+    direction: z.enum(['push', 'pull']).optional().describe('kind: stream only: push follows local files into segment objects, pull brings objects home'),
+    stream: jobStreamSchema.optional().describe('kind: stream only: the options of stream push / pull (segmentSize, segmentAge, ...)'),
     source: z.string().min(1).describe('a location: REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix or a local path'),
     destination: z.string().min(1).describe('a location, as source'),
     schedule: cron.optional().describe('cron expression; without it the job runs only when triggered'),

@@ -67,6 +67,11 @@ export interface ListOptions extends OpOptions, KeyRange {
   readonly prefix?: string;
   /** Treat a missing root (directory/bucket) as empty instead of failing. */
   readonly allowMissingRoot?: boolean;
+  /**
+   * List only keys after this one (relative to the root, {@link compareKeys} order): S3's
+   * ListObjectsV2 `start-after`, so following new objects costs requests for the new ones only.
+   */
+  readonly startAfter?: string;
 }
 export interface ReadOptions extends OpOptions {
   readonly start?: number;
@@ -78,6 +83,12 @@ export interface ReadOptions extends OpOptions {
 export interface WriteOptions extends OpOptions {
   /** Called with byte counts as they are accepted by the destination (after retries). */
   readonly onProgress?: (bytes: number) => void;
+  /**
+   * Store only if no object has this key yet, atomically at the server (S3 `If-None-Match: *`);
+   * otherwise fail with AlreadyExistsError and change nothing. Only where
+   * {@link Features.conditionalCreate} is true; elsewhere callers HEAD first.
+   */
+  readonly ifAbsent?: boolean;
 }
 
 /**
@@ -202,6 +213,12 @@ export interface Features {
    * recorded there, so it can be verified from the destination alone.
    */
   readonly metadata: boolean;
+  /**
+   * Honours {@link WriteOptions.ifAbsent}: a create that fails if the key exists, decided by
+   * the server in one request (Ceph RGW and AWS S3 answer `If-None-Match: *` with 412).
+   * Absent means false.
+   */
+  readonly conditionalCreate?: boolean;
   /** Maximum key length in UTF-8 bytes (including the root's prefix), if limited. */
   readonly maxKeyBytes?: number;
 }
@@ -218,6 +235,19 @@ export interface Tagger {
   getTags(key: string, opts?: OpOptions): Promise<Record<string, string>>;
 }
 
+
+/**
+ * Optional capability: the immediate "directories" under a prefix — S3's delimiter listing —
+ * so a follower finds new streams without listing every object. Yields keys relative to the
+ * root ending in '/', in compareKeys order.
+ */
+export interface PrefixLister {
+  listPrefixes(prefix: string, opts?: OpOptions): AsyncIterable<string>;
+}
+
+export function hasPrefixLister(b: Backend): b is Backend & PrefixLister {
+  return typeof (b as Partial<PrefixLister>).listPrefixes === 'function';
+}
 
 /** Optional capability: check the credentials without naming a bucket (remote test). */
 export interface AccountProbe {

@@ -16,6 +16,7 @@ export type ErrorKind =
   | 'source-changed'
   | 'invalid-name'
   | 'policy-denied'
+  | 'already-exists'
   | 'aborted'
   | 'unreachable'
   | 'internal';
@@ -90,6 +91,10 @@ export function sizeMismatch(where: string, got: number, planned: number): Sourc
 
 export class InvalidNameError extends HybridsyncError {
   readonly kind = 'invalid-name' as const;
+}
+/** A create-only write (WriteOptions.ifAbsent) found the key already stored. */
+export class AlreadyExistsError extends HybridsyncError {
+  readonly kind = 'already-exists' as const;
 }
 export class PolicyDeniedError extends HybridsyncError {
   readonly kind = 'policy-denied' as const;

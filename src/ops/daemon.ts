@@ -6,6 +6,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { JobConfig } from '../config/operations.js';
+import { sleep } from '../lib/abort.js';
+import type { Pacer } from '../lib/bandwidth.js';
 import { parseDuration } from '../lib/units.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
 import type { StatsSnapshot } from '../sync/stats.js';
@@ -28,6 +30,12 @@ export interface DaemonOptions {
   readonly onEvent?: (job: string, link: string | undefined, e: SyncEvent) => void;
   readonly onRunEnd?: (live: LiveRun, status: JobRunStatus, summary?: RunSummary) => void;
   readonly onLinkWarning?: (w: LinkWarning) => void;
+  /**
+   * Runs a `kind: stream` job until `signal` aborts (api/stream.ts, injected so this module
+   * builds no backends); `pacer` is its link lane. The daemon restarts it after a failure,
+   * with the job's retry backoff (doubling, capped at 10 minutes).
+   */
+  readonly runStream?: (job: JobConfig, signal: AbortSignal, pacer: Pacer | undefined) => Promise<void>;
 }
 
 export interface JobView {
@@ -69,6 +77,8 @@ export class Daemon {
   private readonly clock: Clock;
   private readonly stopping = new AbortController();
   private readonly live = new Map<string, LiveRun>();
+  /** Stream jobs, each a loop that keeps its lane running. */
+  private readonly streams = new Map<string, Promise<void>>();
   private readonly log: (m: string) => void;
   private started = false;
 
@@ -98,7 +108,7 @@ export class Daemon {
       onClear: (link) => this.log(`link ${link} is back under its utilization threshold`),
     });
     this.scheduler = new Scheduler({
-      jobs: o.ops.jobs.map(schedulable),
+      jobs: o.ops.jobs.filter((j) => j.kind !== 'stream').map(schedulable),
       clock: this.clock,
       log: (m) => this.log(m),
       lastScheduled: (job) => this.history.lastScheduled(job),
@@ -130,9 +140,36 @@ export class Daemon {
     if (recovered > 0) this.log(`${recovered} run(s) left running by an earlier daemon marked interrupted; they resume on their next run`);
     this.scheduler.start();
     this.monitor.start();
+    for (const job of this.o.ops.jobs) if (job.kind === 'stream') this.streams.set(job.name, this.keepStreaming(job));
     this.started = true;
     // watch-mode jobs run from the start until the daemon stops
     for (const j of this.o.ops.jobs) if (j.kind === 'bisync' && j.watch) void this.scheduler.trigger(j.name);
+  }
+
+  /** Runs a stream job until the daemon stops, restarting it after failures with backoff. */
+  private async keepStreaming(job: JobConfig): Promise<void> {
+    const run = this.o.runStream;
+    if (!run) {
+      this.log(`${job.name}: stream jobs are not supported by this daemon`);
+      return;
+    }
+    const signal = this.stopping.signal;
+    const governor = job.link ? this.governors.get(job.link) : undefined;
+    const base = parseDuration(job.retry.backoff);
+    let failures = 0;
+    while (!signal.aborted) {
+      this.log(`${job.name}: streaming ${job.direction} ${job.source} -> ${job.destination}`);
+      try {
+        await run(job, signal, governor?.lane(job.lane));
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        const waitMs = Math.min(10 * 60_000, base * 2 ** Math.min(failures - 1, 10));
+        this.log(`${job.name}: stream stopped: ${err instanceof Error ? err.message : String(err)}; restarting in ${Math.round(waitMs / 1000)}s`);
+        await sleep(waitMs, signal).catch(() => undefined);
+      }
+    }
   }
 
   get ready(): boolean {
@@ -145,12 +182,15 @@ export class Daemon {
     this.monitor.stop();
     this.stopping.abort(reason);
     await this.scheduler.idle();
+    await Promise.allSettled(this.streams.values());
     this.history.close();
   }
 
   /** Starts a job now; rejects with JobAlreadyRunningError when it runs. */
   trigger(name: string): { started: true } {
-    if (!this.o.ops.jobs.some((j) => j.name === name)) throw new RangeError(`no job named "${name}"`);
+    const job = this.o.ops.jobs.find((j) => j.name === name);
+    if (!job) throw new RangeError(`no job named "${name}"`);
+    if (job.kind === 'stream') throw new JobAlreadyRunningError(name); // stream jobs run all the time
     if (this.scheduler.isRunning(name)) throw new JobAlreadyRunningError(name);
     void this.scheduler.trigger(name);
     return { started: true };
@@ -171,7 +211,7 @@ export class Daemon {
       const live = this.live.get(j.name);
       return {
         ...jobBasics(j),
-        running: live !== undefined,
+        running: j.kind === 'stream' ? this.streams.has(j.name) && this.ready : live !== undefined,
         run: live ? liveView(live, now) : null,
         nextRun: this.scheduler.nextRun(j.name) ?? null,
         lastRun: this.history.list(j.name, 1)[0] ?? null,

@@ -53,6 +53,12 @@ export function resolveOperations(config: HybridsyncConfig, file: string, stateF
         hint: `declare it under links: or use one of: ${links.map((l) => l.name).join(', ') || '(none declared)'}`,
       });
     }
+    if (j.kind === 'stream') {
+      if (!j.direction) throw new ConfigError(`${file}: jobs.${j.name}: a stream job needs direction: push or pull`);
+      if (j.schedule || j.window) throw new ConfigError(`${file}: jobs.${j.name}: a stream job runs continuously`, { hint: 'remove schedule and window from it' });
+    } else if (j.direction || j.stream) {
+      throw new ConfigError(`${file}: jobs.${j.name}: direction and stream apply to kind: stream only`);
+    }
     if (j.timezone) {
       try {
         new Intl.DateTimeFormat('en', { timeZone: j.timezone });
@@ -205,9 +211,16 @@ export function jobConfig(ops: Operations, job: JobConfig, env: NodeJS.ProcessEn
   return { ...own, remotes: RemoteSet.load({ ...(ops.config.remotes ?? {}), ...(own.config?.remotes ?? {}) }, env) };
 }
 
+/** A stream job as a library stream request (api/stream.ts): its direction, locations and options. */
+export function jobStreamRequest(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): Omit<TransferRequest, 'mode' | 'options'> & { options: Record<string, unknown>; direction: 'push' | 'pull' } {
+  const { mode: _mode, options: _options, ...common } = jobRequest(ops, { ...job, kind: 'copy' }, env);
+  return { ...common, direction: job.direction ?? 'push', options: { lane: job.name, ...(job.stream ?? {}) } };
+}
+
 /** A job as a library transfer request: typed options, no command line in between. */
 export function jobRequest(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): TransferRequest {
   if (job.kind === 'bisync') throw new ConfigError(`job ${job.name} is a bisync job, not a one-way transfer`, { hint: 'run it with hybridsync job run or the daemon' });
+  if (job.kind === 'stream') throw new ConfigError(`job ${job.name} is a stream job`, { hint: 'the daemon runs it continuously; or run hybridsync stream push/pull' });
   return { mode: job.kind, src: job.source, dst: job.destination, ...jobContext(ops, job, env) };
 }
 

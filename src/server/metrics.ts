@@ -12,6 +12,7 @@ import type { ClusterProgress } from '../cluster/run-store.js';
 
 /** The cluster runs a daemon reports (recent runs on its --cluster-redis). */
 export type ClusterRuns = () => Promise<readonly ClusterProgress[]>;
+import type { LaneRegistry, LaneSnapshot } from '../stream/stats.js';
 
 export class OpsMetrics {
   readonly registry = new Registry();
@@ -25,6 +26,7 @@ export class OpsMetrics {
   private cluster: ClusterRuns | undefined;
   /** One Redis read per scrape, shared by the cluster gauges. */
   private clusterRead: { at: number; runs: Promise<readonly ClusterProgress[]> } | undefined;
+  private lanes: LaneRegistry | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -95,11 +97,31 @@ export class OpsMetrics {
     clusterGauge('hybridsync_cluster_deletes_due', 'Deletions parked for the barrier', (p) => p.deletesDue);
     clusterGauge('hybridsync_cluster_deleted', 'Deletions the barrier made', (p) => p.deleted);
     clusterGauge('hybridsync_cluster_workers', 'Workers that completed shards of the run', (p) => p.workers.length);
+    const lanes = (): LaneSnapshot[] => this.lanes?.snapshots() ?? [];
+    const laneGauge = (name: string, help: string, pick: (l: LaneSnapshot) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['lane', 'direction'],
+        registers,
+        collect() {
+          this.reset();
+          for (const l of lanes()) this.set({ lane: l.lane, direction: l.direction }, pick(l));
+        },
+      });
+    };
+    laneGauge('hybridsync_stream_lag_bytes', 'Bytes at the source of a stream lane not yet stored (push) or appended (pull)', (l) => l.lagBytes);
+    laneGauge('hybridsync_stream_lag_seconds', 'Age of the oldest byte a stream lane has not yet shipped', (l) => l.lagSeconds);
+    laneGauge('hybridsync_stream_throughput_bytes_per_second', 'Bytes a stream lane stored per second over the last minute', (l) => l.bytesPerSecond);
+    laneGauge('hybridsync_stream_segments', 'Segments a stream lane committed since it started', (l) => l.segments);
+    laneGauge('hybridsync_stream_bytes', 'Bytes a stream lane committed since it started', (l) => l.bytes);
+    laneGauge('hybridsync_stream_up', '1 while a stream lane is following its source', (l) => (l.state === 'following' ? 1 : 0));
     linkGauge('hybridsync_link_utilization_warning', '1 while utilization has stayed above the threshold for the configured period', (l) => (l.warning ? 1 : 0));
   }
 
-  attach(daemon: Daemon): void {
+  attach(daemon: Daemon, lanes?: LaneRegistry): void {
     this.daemon = daemon;
+    this.lanes = lanes;
   }
 
   /** Reports cluster runs (GET /api/cluster, hybridsync_cluster_* gauges). */
@@ -121,6 +143,8 @@ export class OpsMetrics {
     if (e.type === 'transfer') {
       this.bytes.inc(labels, e.bytesSent);
       this.files.inc(labels);
+    } else if (e.type === 'segment' && !e.confirmed) {
+      this.bytes.inc(labels, e.bytes);
     } else if (e.type === 'error') {
       this.errors.inc({ job, kind: e.kind });
     }

@@ -54,7 +54,41 @@ export type SyncEvent =
   | { type: 'conflict'; key: string; policy: string; winner: 'path1' | 'path2'; keptAs?: string; merged?: string }
   /** bisync: a file renamed on the other side was moved here (no bytes sent). */
   | { type: 'rename'; key: string; from: string }
-  | { type: 'summary'; summary: RunSummary };
+  | { type: 'summary'; summary: RunSummary }
+  | StreamEvent;
+
+/** What a streaming lane emits (src/stream): its start and end, and one event per segment. */
+export type StreamEvent =
+  | { type: 'stream-start'; lane: string; direction: 'push' | 'pull'; src: string; dst: string }
+  | {
+      type: 'segment';
+      lane: string;
+      direction: 'push' | 'pull';
+      /** Where the bytes came from, relative to the lane's source: the file (push), the segment key (pull). */
+      file: string;
+      /** Where they went, relative to the lane's destination: the segment key (push), the local file (pull). */
+      key: string;
+      fileId: string;
+      generation: number;
+      seq: number;
+      /** Byte range [start, end) of the source stream. */
+      start: number;
+      end: number;
+      /** Bytes stored (after scrubbing). */
+      bytes: number;
+      sha256: string;
+      md5: string;
+      /** SHA-256 of the source bytes when transforms changed them. */
+      srcSha256?: string;
+      classification?: string;
+      transforms?: Array<{ name: string; report: Record<string, unknown> }>;
+      reason: 'size' | 'age' | 'final' | 'retry' | 'pull';
+      /** Split inside a record longer than the segment size. */
+      forced?: boolean;
+      /** Found already stored (or appended) by an earlier attempt: nothing was sent twice. */
+      confirmed?: boolean;
+    }
+  | { type: 'stream-end'; lane: string; direction: 'push' | 'pull'; status: 'ok' | 'stopped' | 'failed'; segments: number; bytes: number; message?: string };
 
 export interface RunSummary {
   runId: number;

@@ -96,6 +96,25 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(back.md5).toBe(md5(data));
     });
 
+    it('lists only keys after startAfter, in order, across the prefix', async () => {
+      for (const k of ['s/a/1', 's/a/2', 's/b/1', 's/c']) await write(t.backend, `after/${k}`, k);
+      const listed = (await collect(t.backend.list({ prefix: 'after/', startAfter: 'after/s/a/2' }))).map((e) => e.key);
+      expect(listed).toEqual(['after/s/b/1', 'after/s/c']);
+    });
+
+    it('conditional create: stores a new key once; a second create of it fails with already-exists and keeps the first bytes', async (ctx) => {
+      if (!t.backend.features.conditionalCreate) ctx.skip();
+      const first = Buffer.from('first\n');
+      const r = await t.backend.write('cond/k', body(first), { size: first.length, mtimeMs: 1_700_000_000_000 }, { ifAbsent: true });
+      expect(r.md5).toBe(md5(first));
+      const second = Buffer.from('second\n');
+      await expect(t.backend.write('cond/k', body(second), { size: second.length, mtimeMs: 1_700_000_000_000 }, { ifAbsent: true })).rejects.toMatchObject({
+        kind: 'already-exists',
+      });
+      const back = await md5OfStream((await t.reopen().read('cond/k')) as AsyncIterable<Buffer>);
+      expect(back.md5).toBe(md5(first));
+    });
+
     it('reads a byte range', async () => {
       await write(t.backend, 'range/r.txt', '0123456789abcdef');
       const chunks: Buffer[] = [];

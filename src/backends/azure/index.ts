@@ -36,7 +36,7 @@ import type {
   Tagger,
   WriteOptions,
 } from '../../core/backend.js';
-import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
+import { type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import { ConfigError, IntegrityError, InternalError, NotFoundError, SourceChangedError, sizeMismatch, type HybridsyncError } from '../../core/errors.js';
 import { rangeListPrefix, withinKeyRange } from '../../core/key-range.js';
 import type { Location } from '../../core/location.js';

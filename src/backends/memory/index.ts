@@ -4,11 +4,11 @@
  */
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
+import type { Backend, Features, ListOptions, PrefixLister, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import { inKeyRange } from '../../core/key-range.js';
 import { memoryLocation, type Location } from '../../core/location.js';
-import { IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
+import { AlreadyExistsError, IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
 
 interface Stored {
   data: Buffer;
@@ -17,7 +17,7 @@ interface Stored {
   metadata: Record<string, string>;
 }
 
-export class MemoryBackend implements Backend {
+export class MemoryBackend implements Backend, PrefixLister {
   readonly type = 'memory';
   readonly features: Features = {
     serverSideCopy: false,
@@ -27,6 +27,7 @@ export class MemoryBackend implements Backend {
     tags: false,
     storageClass: false,
     metadata: true,
+    conditionalCreate: true,
   };
   readonly objects = new Map<string, Stored>();
 
@@ -47,6 +48,16 @@ export class MemoryBackend implements Backend {
       const o = this.objects.get(key);
       if (o) yield { key, size: o.data.length, mtimeMs: o.mtimeMs, mtimeExact: true, md5: o.md5 };
     }
+  }
+
+  async *listPrefixes(prefix: string): AsyncIterable<string> {
+    const dirs = new Set<string>();
+    for (const k of this.objects.keys()) {
+      if (!k.startsWith(prefix)) continue;
+      const i = k.indexOf('/', prefix.length);
+      if (i >= 0) dirs.add(k.slice(0, i + 1));
+    }
+    yield* [...dirs].sort(compareKeys);
   }
 
   async stat(key: string): Promise<Entry | undefined> {
@@ -73,6 +84,7 @@ export class MemoryBackend implements Backend {
     const md5 = createHash('md5').update(data).digest('hex');
     if (meta.md5 && meta.md5 !== md5) throw new IntegrityError(`${key}: md5 mismatch`);
     if (data.length !== meta.size) throw new SourceChangedError(`${key}: size changed`);
+    if (opts.ifAbsent && this.objects.has(key)) throw new AlreadyExistsError(`${key} already exists`);
     this.objects.set(key, { data, mtimeMs: meta.mtimeMs, md5, metadata: { ...(meta.metadata ?? {}) } });
     return { entry: { key, size: data.length, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 }, md5, bytesSent: data.length };
   }

@@ -37,6 +37,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type {
   AccountProbe,
+  PrefixLister,
   Backend,
   ChunkedUpload,
   ChunkWriter,
@@ -52,7 +53,7 @@ import type {
 import { rangeListPrefix, withinKeyRange } from '../../core/key-range.js';
 import { sameAccount, type Location } from '../../core/location.js';
 import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
-import { ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
+import { AlreadyExistsError, ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
 import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { readWhole } from '../body.js';
@@ -115,7 +116,7 @@ function decodeMeta(v: string): string {
   }
 }
 
-export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe {
+export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe, PrefixLister {
   readonly type = 's3';
   readonly features: Features = {
     serverSideCopy: true,
@@ -125,6 +126,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     tags: true,
     storageClass: true,
     metadata: true,
+    conditionalCreate: true,
     maxKeyBytes: 1024,
   };
   readonly chunkLimits = { minChunkSize: MIN_PART, maxChunkSize: MAX_SINGLE_COPY, maxChunks: MAX_PARTS };
@@ -249,6 +251,24 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     } while (token);
   }
 
+  async *listPrefixes(prefix: string, opts: OpOptions = {}): AsyncIterable<string> {
+    let token: string | undefined;
+    const full = this.prefix + prefix;
+    do {
+      const page = await this.call(
+        'list',
+        undefined,
+        () =>
+          this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full || undefined, Delimiter: '/', ContinuationToken: token, MaxKeys: 1000 }), {
+            abortSignal: opts.signal,
+          }),
+        opts.signal,
+      );
+      for (const p of page.CommonPrefixes ?? []) if (p.Prefix) yield p.Prefix.slice(this.prefix.length);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
   async stat(key: string, opts: OpOptions = {}): Promise<Entry | undefined> {
     try {
       const h = await this.call(
@@ -358,36 +378,48 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     const tagging = this.tagging(meta);
     const storageClass = meta.storageClass ?? this.xfer.storageClass;
     const fast = this.fastPut;
+    const send = async (): Promise<string | undefined> => {
+      if (fast) {
+        const headers: Record<string, string> = {};
+        for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v;
+        if (meta.contentType) headers['content-type'] = meta.contentType;
+        if (tagging) headers['x-amz-tagging'] = tagging;
+        if (storageClass) headers['x-amz-storage-class'] = storageClass;
+        if (opts.ifAbsent) headers['if-none-match'] = '*';
+        return fast.put({ key: this.prefix + key, body: data, md5Base64: digest.toString('base64'), headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+      }
+      const r = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + key,
+          Body: data,
+          ContentLength: len,
+          ContentMD5: digest.toString('base64'),
+          ContentType: meta.contentType,
+          Metadata: metadata,
+          Tagging: tagging,
+          StorageClass: storageClass as never,
+          IfNoneMatch: opts.ifAbsent ? '*' : undefined,
+        }),
+        { abortSignal: opts.signal },
+      );
+      return r.ETag;
+    };
     const rawEtag = await this.call(
       'put',
       key,
       async (): Promise<string | undefined> => {
-        if (fast) {
-          const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v;
-          if (meta.contentType) headers['content-type'] = meta.contentType;
-          if (tagging) headers['x-amz-tagging'] = tagging;
-          if (storageClass) headers['x-amz-storage-class'] = storageClass;
-          return fast.put({ key: this.prefix + key, body: data, md5Base64: digest.toString('base64'), headers, ...(opts.signal ? { signal: opts.signal } : {}) });
+        try {
+          return await send();
+        } catch (err) {
+          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+          if (opts.ifAbsent && status === 412) throw new AlreadyExistsError(`${this.where(key)} already exists`);
+          throw err;
         }
-        const r = await this.client.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: this.prefix + key,
-            Body: data,
-            ContentLength: len,
-            ContentMD5: digest.toString('base64'),
-            ContentType: meta.contentType,
-            Metadata: metadata,
-            Tagging: tagging,
-            StorageClass: storageClass as never,
-          }),
-          { abortSignal: opts.signal },
-        );
-        return r.ETag;
       },
       opts.signal,
     );
+
     opts.onProgress?.(len);
     const etag = etagOf(rawEtag);
     if (isPlainMd5(etag) && etag !== md5) {

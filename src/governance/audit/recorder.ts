@@ -208,6 +208,55 @@ export class AuditRecorder {
       case 'notice':
         this.note({ type: 'notice', message: this.o.redact(e.message) });
         return;
+      case 'stream-start': {
+        this.run = randomUUID();
+        this.log.append({ type: 'stream-start', run: this.run, lane: e.lane, direction: e.direction, src: this.src, dst: this.dst, ...this.envs, ...actor(), tool: 'hybridsync' });
+        for (const b of this.early) this.log.append({ ...b, run: this.run });
+        this.early = [];
+        return;
+      }
+      case 'segment': {
+        const file = this.o.redact(e.file);
+        const key = this.o.redact(e.key);
+        this.log.append({
+          type: 'segment',
+          run,
+          lane: e.lane,
+          direction: e.direction,
+          src: this.src + file,
+          dst: this.dst + key,
+          ...this.envs,
+          fileId: e.fileId,
+          generation: e.generation,
+          segment: e.seq,
+          range: [e.start, e.end],
+          bytes: e.bytes,
+          hashAlgorithm: 'sha256',
+          hashBefore: e.srcSha256 ?? e.sha256,
+          hashAfter: e.sha256,
+          md5: e.md5,
+          ...(e.classification ? { classification: e.classification, decision: 'allow' } : {}),
+          transforms: e.transforms ?? [],
+          reason: e.reason,
+          ...(e.forced ? { forced: true } : {}),
+          ...(e.confirmed ? { confirmed: true } : {}),
+        });
+        try {
+          this.log.flush(); // before the offset commits: a crash repeats an audit record, never loses one
+        } catch {
+          // kept in log.failure; the lane stops on it
+        }
+        return;
+      }
+      case 'stream-end': {
+        this.log.append({ type: 'stream-end', run, lane: e.lane, status: e.status, segments: e.segments, bytes: e.bytes, ...(e.message ? { message: this.o.redact(e.message) } : {}) });
+        try {
+          this.log.flush({ checkpoint: true });
+        } catch {
+          // kept in log.failure
+        }
+        return;
+      }
       case 'summary': {
         const s = e.summary;
         this.log.append({

@@ -15,6 +15,8 @@
  */
 export { sync, copy, check, transfer, prepareTransfer, openLocation, describeLocation } from './api/transfer.js';
 export type { RunContext, TransferRequest, TransferCall, PreparedTransfer } from './api/transfer.js';
+export { startGateway, gatewayAdmin } from './api/gateway.js';
+export type { GatewayOptions, RunningGateway, GatewayStatus, GatewayAdmin, FlushResult } from './api/gateway.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export { RemoteSet, type RemoteConfig } from './config/remotes.js';
 export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type DeleteLimit, type Mode, type Compare } from './config/options.js';

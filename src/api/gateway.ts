@@ -220,7 +220,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     admin: {
       status,
       metrics: () => registry.metrics(),
-      flush: (signal) => wb.flush(signal),
+      flush: (signal, wait) => (wait ? wb.flush(signal) : Promise.resolve(wb.hurry())),
       refresh: async (prefix) => {
         await core.ensureListed(prefix, true);
         return { refreshed: prefix, objects: core.index.entriesUnder(prefix).length };
@@ -298,7 +298,8 @@ async function* preloadLines(core: GatewayCore, req: { prefix?: string; keys?: s
 export interface GatewayAdmin {
   readonly url: string;
   status(): Promise<GatewayStatus>;
-  flush(): Promise<FlushResult>;
+  /** With `wait` (default): when everything written before it is in the cloud; else starts the uploads and returns. */
+  flush(wait?: boolean): Promise<FlushResult | { pending: number }>;
   refresh(prefix: string): Promise<{ refreshed: string; objects: number }>;
   release(prefix: string): Promise<{ released: number; bytes: number; keptDirty: number }>;
   /** Progress lines as they come, the last `{type:'done'}` or `{type:'error'}`. */
@@ -340,7 +341,7 @@ export function gatewayAdmin(o: { cacheDir?: string; url?: string; token?: strin
   return {
     url,
     status: () => json('GET', 'status'),
-    flush: () => json('POST', 'flush'),
+    flush: (wait = true) => json('POST', wait ? 'flush' : 'flush?wait=0'),
     refresh: (prefix) => json('POST', `refresh?prefix=${encodeURIComponent(prefix)}`),
     release: (prefix) => json('POST', `release?prefix=${encodeURIComponent(prefix)}`),
     async *preload(req) {

@@ -8,6 +8,7 @@ import { copyCommand } from './copy.js';
 import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { EXIT } from './exit.js';
+import { gatewayCommand } from './gateway.js';
 import { jobCommand } from './job.js';
 import { lsCommand } from './ls.js';
 import { survivePipeClose } from './output.js';
@@ -25,7 +26,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand()]) {
+for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), gatewayCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

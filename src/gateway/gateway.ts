@@ -331,23 +331,46 @@ export class GatewayCore {
   ): AsyncGenerator<Buffer> {
     this.counters.upstreamReads++;
     const ifMatch: Entry = { key: e.key, size: e.size, mtimeMs: e.mtimeMs, mtimeExact: false, ...(e.upstreamEtag ? { etag: e.upstreamEtag } : {}) };
-    const body = await this.upstream.read(e.key, { start, end, ifMatch, ...(signal ? { signal } : {}) });
+    const body = (await this.upstream.read(e.key, { start, end, ifMatch, ...(signal ? { signal } : {}) })) as AsyncIterable<Buffer>;
+    const it = body[Symbol.asyncIterator]();
     const [s, t] = fill?.clip ?? [start, end];
     let pos = start;
     let block = Math.floor(start / BLOCK_SIZE);
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    const store = async (chunk: Buffer): Promise<void> => {
       if (fill) {
         let off = 0;
         while (off < chunk.length) off += (await fill.fh.write(chunk, off, chunk.length - off, pos + off)).bytesWritten;
       }
-      const a = Math.max(s, pos);
-      const b = Math.min(t, pos + chunk.length);
       pos += chunk.length;
       this.counters.bytesFromUpstream += chunk.length;
       if (fill) {
         while ((block + 1) * BLOCK_SIZE <= pos || (pos === e.size && block * BLOCK_SIZE < pos)) this.markBlock(e, fill.partial, block++);
       }
-      if (b > a) yield chunk.subarray(a - (pos - chunk.length), b - (pos - chunk.length));
+    };
+    let finished = false;
+    let failed = false;
+    try {
+      for (let r = await it.next(); !r.done; r = await it.next()) {
+        const chunk = r.value;
+        const at = pos;
+        await store(chunk);
+        const a = Math.max(s, at);
+        const b = Math.min(t, at + chunk.length);
+        if (b > a) yield chunk.subarray(a - at, b - at);
+      }
+      finished = true;
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      // the client has what it asked for (or left): the block being fetched is completed anyway
+      if (fill && !finished && !failed) {
+        try {
+          for (let r = await it.next(); !r.done; r = await it.next()) await store(r.value);
+        } catch {
+          // the next read fetches it again
+        }
+      } else if (!finished) await it.return?.();
     }
     if (pos !== end) throw new SourceChangedError(`${e.key} changed at the upstream while it was read (${pos - start} of ${end - start} bytes)`);
   }

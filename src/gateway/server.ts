@@ -24,7 +24,8 @@ export const ADMIN_PREFIX = '/_hybridsync/';
 export interface AdminHandlers {
   status(): unknown;
   metrics(): Promise<string>;
-  flush(signal: AbortSignal): Promise<unknown>;
+  /** With `wait`: resolves when everything written before the call is in the cloud; else starts the uploads now. */
+  flush(signal: AbortSignal, wait: boolean): Promise<unknown>;
   refresh(prefix: string): Promise<unknown>;
   release(prefix: string): Promise<unknown>;
   /** Streams NDJSON progress lines, the last one the result. */
@@ -386,7 +387,7 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
       case 'GET status':
         return json(o.admin.status());
       case 'POST flush':
-        return json(await o.admin.flush(c.req.raw.signal));
+        return json(await o.admin.flush(c.req.raw.signal, q.get('wait') !== '0'));
       case 'POST refresh':
         return json(await o.admin.refresh(q.get('prefix') ?? ''));
       case 'POST release':

@@ -72,6 +72,13 @@ export class WriteBack {
     this.wake?.();
   }
 
+  /** Starts every pending upload now (no backoff wait); resolves with how many are pending. */
+  hurry(): { pending: number } {
+    this.core.index.retryNow();
+    this.kick();
+    return { pending: this.core.index.journalStats().pending };
+  }
+
   /**
    * Resolves when every write journaled before the call is in the cloud (or denied by
    * policy, which no retry changes); with the keys denied. Failed uploads keep being retried.

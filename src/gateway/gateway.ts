@@ -115,6 +115,8 @@ export class GatewayCore {
   private onJournal: () => void;
   private reserved = 0;
   private readonly listing = new Map<string, Promise<void>>();
+  /** Block runs being fetched, per key: a read of the same blocks waits for them instead of fetching again. */
+  private readonly fetching = new Map<string, Set<{ first: number; last: number; done: Promise<void> }>>();
 
   private constructor(o: GatewayCoreOptions, index: CacheIndex) {
     this.dirs = cacheDirs(o.cacheDir);
@@ -268,6 +270,10 @@ export class GatewayCore {
    */
   async *read(e: EntryRow, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
     const now = Date.now();
+    const first = Math.floor(start / BLOCK_SIZE);
+    const last = Math.floor(Math.max(start, end - 1) / BLOCK_SIZE);
+    const overlapping = [...(this.fetching.get(e.key) ?? [])].filter((f) => f.first <= last && f.last >= first);
+    await Promise.all(overlapping.map((f) => f.done));
     let c = this.index.cached(e.key);
     if (c && c.etag !== e.etag) {
       if (this.index.journalRow(e.key)) throw new S3Error('InternalError', `cache index disagrees with itself about ${e.key}`);
@@ -312,7 +318,17 @@ export class GatewayCore {
             yield buf.subarray(0, bytesRead);
           }
         } else {
-          yield* this.fromUpstream(e, runStart, runEnd, { fh, partial: c.partial!, clip: [s, t] }, signal);
+          let done = (): void => undefined;
+          const f = { first: run.first, last: run.last, done: new Promise<void>((r) => (done = r)) };
+          const set = this.fetching.get(e.key) ?? new Set();
+          this.fetching.set(e.key, set.add(f));
+          try {
+            yield* this.fromUpstream(e, runStart, runEnd, { fh, partial: c.partial!, clip: [s, t] }, signal);
+          } finally {
+            set.delete(f);
+            if (set.size === 0) this.fetching.delete(e.key);
+            done();
+          }
         }
       }
     } finally {

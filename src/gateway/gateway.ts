@@ -187,7 +187,7 @@ export class GatewayCore {
           }
           this.index.putEntry(entryOfUpstream(u), gen);
           const c = this.index.cached(u.key);
-          if (c && c.etag !== (etag ?? '')) this.dropCachedSync(c);
+          if (c && c.etag !== (etag ?? '')) void this.dropCachedSync(c);
         }
       });
     };
@@ -201,7 +201,7 @@ export class GatewayCore {
       for (const key of gone) {
         this.index.removeEntry(key);
         const c = this.index.cached(key);
-        if (c) this.dropCachedSync(c);
+        if (c) void this.dropCachedSync(c);
       }
       this.index.setListed(prefix, started);
     });
@@ -277,7 +277,7 @@ export class GatewayCore {
     let c = this.index.cached(e.key);
     if (c && c.etag !== e.etag) {
       if (this.index.journalRow(e.key)) throw new S3Error('InternalError', `cache index disagrees with itself about ${e.key}`);
-      this.dropCachedSync(c);
+      void this.dropCachedSync(c);
       c = undefined;
     }
     if (c?.complete) {
@@ -299,43 +299,63 @@ export class GatewayCore {
       c = { key: e.key, etag: e.etag, size: e.size, complete: false, blocks: null, bytes: 0, atimeMs: now, partial: tempName() };
       this.index.putCached(c);
     } else this.index.touchCached(e.key, now);
-    const path = join(this.dirs.partial, c.partial!);
-    const fh = await fsp.open(path, constants.O_RDWR | constants.O_CREAT);
+    const partial = c.partial!;
+    const blocks = c.blocks;
+    const fh = await fsp.open(join(this.dirs.partial, partial), constants.O_RDWR | constants.O_CREAT);
+    // the last chunk is held back until the object is promoted, so a client that has read
+    // it all finds it in the tree (and the next request finds it complete)
+    let held: Buffer | undefined;
+    let settled = false;
+    const settle = async (): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      await fh.close();
+      await this.promote(e.key, partial);
+      await this.evictIfNeeded();
+    };
     try {
-      for (const run of blockRuns(c.blocks, start, end)) {
-        const runStart = run.first * BLOCK_SIZE;
-        const runEnd = Math.min(e.size, (run.last + 1) * BLOCK_SIZE);
-        const s = Math.max(start, runStart);
-        const t = Math.min(end, runEnd);
-        if (run.present) {
-          for (let pos = s; pos < t; ) {
-            const n = Math.min(1024 * 1024, t - pos);
-            const buf = Buffer.allocUnsafe(n);
-            const { bytesRead } = await fh.read(buf, 0, n, pos);
-            if (bytesRead === 0) throw new S3Error('InternalError', `cached block of ${e.key} is short`);
-            pos += bytesRead;
-            this.counters.bytesFromCache += bytesRead;
-            yield buf.subarray(0, bytesRead);
-          }
-        } else {
-          let done = (): void => undefined;
-          const f = { first: run.first, last: run.last, done: new Promise<void>((r) => (done = r)) };
-          const set = this.fetching.get(e.key) ?? new Set();
-          this.fetching.set(e.key, set.add(f));
-          try {
-            yield* this.fromUpstream(e, runStart, runEnd, { fh, partial: c.partial!, clip: [s, t] }, signal);
-          } finally {
-            set.delete(f);
-            if (set.size === 0) this.fetching.delete(e.key);
-            done();
-          }
+      for await (const chunk of this.blockReads(e, fh, partial, blocks, start, end, signal)) {
+        if (held) yield held;
+        held = chunk;
+      }
+      await settle();
+      if (held) yield held;
+    } finally {
+      await settle();
+    }
+  }
+
+  /** The bytes [start, end) of a partly cached object: present blocks from the partial file, missing runs from the upstream. */
+  private async *blockReads(e: EntryRow, fh: fsp.FileHandle, partial: string, blocks: Buffer | null, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    for (const run of blockRuns(blocks, start, end)) {
+      const runStart = run.first * BLOCK_SIZE;
+      const runEnd = Math.min(e.size, (run.last + 1) * BLOCK_SIZE);
+      const s = Math.max(start, runStart);
+      const t = Math.min(end, runEnd);
+      if (run.present) {
+        for (let pos = s; pos < t; ) {
+          const n = Math.min(1024 * 1024, t - pos);
+          const buf = Buffer.allocUnsafe(n);
+          const { bytesRead } = await fh.read(buf, 0, n, pos);
+          if (bytesRead === 0) throw new S3Error('InternalError', `cached block of ${e.key} is short`);
+          pos += bytesRead;
+          this.counters.bytesFromCache += bytesRead;
+          yield buf.subarray(0, bytesRead);
+        }
+      } else {
+        let done = (): void => undefined;
+        const f = { first: run.first, last: run.last, done: new Promise<void>((r) => (done = r)) };
+        const set = this.fetching.get(e.key) ?? new Set();
+        this.fetching.set(e.key, set.add(f));
+        try {
+          yield* this.fromUpstream(e, runStart, runEnd, { fh, partial, clip: [s, t] }, signal);
+        } finally {
+          set.delete(f);
+          if (set.size === 0) this.fetching.delete(e.key);
+          done();
         }
       }
-    } finally {
-      await fh.close();
     }
-    await this.promote(e.key, c.partial!);
-    await this.evictIfNeeded();
   }
 
   private async *fromUpstream(
@@ -413,10 +433,13 @@ export class GatewayCore {
     if (now && now.partial === partial) this.index.putCached({ ...now, complete: true, blocks: null, partial: null, bytes: now.size });
   }
 
-  private dropCachedSync(c: CachedRow): void {
+  /** Forgets the cached bytes at once (in the caller's transaction); the returned promise removes the file. */
+  private dropCachedSync(c: CachedRow): Promise<void> {
     this.index.removeCached(c.key);
     const path = c.complete ? dataPath(this.dirs, c.key) : join(this.dirs.partial, c.partial ?? '-');
-    void fsp.rm(path, { force: true }).then(() => (c.complete ? this.pruneDirs(dirname(path)) : undefined));
+    const removing = fsp.rm(path, { force: true }).then(() => (c.complete ? this.pruneDirs(dirname(path)) : undefined));
+    removing.catch(() => undefined);
+    return removing;
   }
 
   /** Removes empty directories from `dir` up to data/. */
@@ -437,7 +460,7 @@ export class GatewayCore {
       let evicted = false;
       for (const c of this.index.evictionCandidates()) {
         if (total <= this.maxSize) break;
-        this.dropCachedSync(c);
+        await this.dropCachedSync(c);
         total -= c.bytes;
         this.counters.evictions++;
         this.counters.bytesEvicted += c.bytes;
@@ -681,7 +704,7 @@ export class GatewayCore {
         keptDirty++;
         continue;
       }
-      this.dropCachedSync(c);
+      await this.dropCachedSync(c);
       released++;
       bytes += c.bytes;
     }

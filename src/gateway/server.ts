@@ -98,7 +98,7 @@ function userMetadata(h: Record<string, string>): Record<string, string> {
 }
 
 /** The object's headers (HEAD and GET). */
-function objectHeaders(e: EntryRow, pending: boolean): Record<string, string> {
+function objectHeaders(e: EntryRow, writeBack: string | undefined): Record<string, string> {
   const h: Record<string, string> = {
     etag: `"${e.etag}"`,
     'last-modified': httpDate(e.mtimeMs),
@@ -107,7 +107,8 @@ function objectHeaders(e: EntryRow, pending: boolean): Record<string, string> {
   };
   for (const [k, v] of Object.entries(e.metadata ?? {})) if (/^[a-z0-9-]+$/.test(k) && !/[\r\n]/.test(v)) h[`x-amz-meta-${k}`] = v;
   if (e.storageClass && e.storageClass !== 'STANDARD') h['x-amz-storage-class'] = e.storageClass;
-  if (pending) h['x-hybridsync-writeback'] = 'pending';
+  // not yet in the cloud: 'pending', or 'denied' by the classification policy
+  if (writeBack) h['x-hybridsync-writeback'] = writeBack;
   return h;
 }
 
@@ -171,7 +172,10 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
     return { ...(r.headers['content-type'] ? { contentType: r.headers['content-type'] } : {}), metadata: userMetadata(r.headers), ...(size !== undefined ? { size } : {}) };
   };
 
-  const pendingOf = (key: string): boolean => core.index.journalRow(key)?.op === 'put';
+  const writeBackOf = (key: string): string | undefined => {
+    const j = core.index.journalRow(key);
+    return j?.op === 'put' ? j.status : undefined;
+  };
 
   // ------------------------------------------------------------- bucket level
 
@@ -274,7 +278,7 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
     if (inm && inm.replace(/"/g, '') === e.etag) return new Response(null, { status: 304, headers: { etag: `"${e.etag}"` } });
     const im = r.headers['if-match'];
     if (im && im !== '*' && im.replace(/"/g, '') !== e.etag) throw new S3Error('PreconditionFailed', 'at least one of the preconditions you specified did not hold');
-    const headers = objectHeaders(e, pendingOf(e.key));
+    const headers = objectHeaders(e, writeBackOf(e.key));
     const range = e.size > 0 ? parseRange(r.headers.range, e.size) : undefined;
     const [start, end] = range ?? [0, e.size];
     headers['content-length'] = String(end - start);

@@ -17,10 +17,16 @@ export interface SeenRequest {
 }
 
 /** An HTTP proxy on loopback that forwards to the Ceph RGW and records what it forwarded. */
-export async function countingProxy(): Promise<{ url: string; seen: SeenRequest[]; close(): Promise<void> }> {
+export async function countingProxy(): Promise<{ url: string; seen: SeenRequest[]; refuseWrites: { on: boolean }; close(): Promise<void> }> {
   const target = new URL(s3Env().endpoint);
   const seen: SeenRequest[] = [];
+  const refuseWrites = { on: false };
   const server: Server = createServer((req, res) => {
+    if (refuseWrites.on && (req.method === 'PUT' || req.method === 'POST')) {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>ServiceUnavailable</Code><Message>test outage</Message></Error>');
+      return;
+    }
     seen.push({ method: req.method ?? '', path: req.url ?? '', ...(req.headers.range ? { range: req.headers.range } : {}) });
     const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
@@ -34,6 +40,7 @@ export async function countingProxy(): Promise<{ url: string; seen: SeenRequest[
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    refuseWrites,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -326,9 +326,11 @@ policy:
       // the denial is in the audit trail of the gateway's runs
       const audit = readFileSync(join(cache, '.gateway', 'audit', 'audit.jsonl'), 'utf8');
       expect(audit).toMatch(/"decision":"deny"[^\n]*restricted\/payroll\.csv|restricted\/payroll\.csv[^\n]*"decision":"deny"/);
-      // still readable locally through the gateway
+      // still readable locally through the gateway, marked as denied
       const c2 = gatewayClient(g.url);
       expect((await body(c2, 'restricted/payroll.csv')).toString()).toMatch(/^name,salary/);
+      const denied = await fetch(`${g.url}/_hybridsync/status`, { headers: { authorization: `Bearer ${readFileSync(join(cache, '.gateway', 'admin-token'), 'utf8').trim()}` } });
+      expect(denied.status).toBe(200);
       c2.destroy();
     } finally {
       await g.stop();
@@ -356,6 +358,63 @@ policy:
       await flush(g.cache);
       for (const [k, h] of accepted) expect(await getObjectMd5(ceph, bucket, `quota/${k}`)).toBe(h);
     } finally {
+      c.destroy();
+      await g.stop();
+    }
+  });
+});
+
+describe('failures and space', () => {
+  it('a failed upload stays visible as pending with its error, is retried with backoff, and reaches the cloud once the upstream is back', async () => {
+    const g = await gateway('retry');
+    const c = gatewayClient(g.url);
+    try {
+      proxy.refuseWrites.on = true;
+      await c.send(new PutObjectCommand({ Bucket: bucket, Key: 'r.bin', Body: 'retry me' }));
+      let s: { journal: Array<{ key: string; status: string; attempts: number; lastError: string | null }> } | undefined;
+      for (let t = 0; t < 600; t++) {
+        s = JSON.parse((await runCli(['gateway', 'status', '--json', '--cache', g.cache])).stdout) as typeof s;
+        if ((s!.journal[0]?.attempts ?? 0) >= 2) break;
+        await sleep(200);
+      }
+      expect(s!.journal).toEqual([expect.objectContaining({ key: 'r.bin', status: 'pending', attempts: expect.any(Number), lastError: expect.any(String) })]);
+      expect(s!.journal[0]!.attempts).toBeGreaterThanOrEqual(2);
+      const head = await c.send(new HeadObjectCommand({ Bucket: bucket, Key: 'r.bin' }));
+      expect(head.$metadata.httpStatusCode).toBe(200);
+      expect((await body(c, 'r.bin')).toString()).toBe('retry me');
+      proxy.refuseWrites.on = false;
+      await flush(g.cache);
+      expect(await getObjectMd5(ceph, bucket, 'retry/r.bin')).toBe(md5('retry me'));
+    } finally {
+      proxy.refuseWrites.on = false;
+      c.destroy();
+      await g.stop();
+    }
+  });
+
+  it('eviction: least recently used clean data goes first to stay under --max-size; dirty data is never evicted', async () => {
+    for (const k of ['a', 'b', 'c', 'd', 'e']) await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: `ev/${k}.bin`, Body: randomBytes(300_000) }));
+    const g = await gateway('ev', ['--max-size', '1000000']);
+    const c = gatewayClient(g.url);
+    const cached = (k: string): boolean => existsSync(join(g.cache, 'data', k));
+    try {
+      // dirty: written through the gateway while the upstream refuses writes
+      proxy.refuseWrites.on = true;
+      await c.send(new PutObjectCommand({ Bucket: bucket, Key: 'dirty.bin', Body: randomBytes(200_000) }));
+      for (const k of ['a', 'b']) await body(c, `${k}.bin`);
+      expect([cached('a.bin'), cached('b.bin')]).toEqual([true, true]);
+      await body(c, 'c.bin'); // 200K dirty + 900K clean: a (least recently used) goes
+      expect([cached('a.bin'), cached('b.bin'), cached('c.bin')]).toEqual([false, true, true]);
+      await body(c, 'b.bin'); // b used again: c is now the oldest
+      await body(c, 'd.bin');
+      expect([cached('b.bin'), cached('c.bin'), cached('d.bin')]).toEqual([true, false, true]);
+      await body(c, 'e.bin');
+      expect(cached('dirty.bin')).toBe(true);
+      const s = JSON.parse((await runCli(['gateway', 'status', '--json', '--cache', g.cache])).stdout) as { cache: { bytes: number }; evictions: number };
+      expect(s.cache.bytes).toBeLessThanOrEqual(1_000_000);
+      expect(s.evictions).toBeGreaterThanOrEqual(3);
+    } finally {
+      proxy.refuseWrites.on = false;
       c.destroy();
       await g.stop();
     }

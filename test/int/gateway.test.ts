@@ -232,6 +232,17 @@ describe('read-through cache', () => {
       const st = await runCli(['gateway', 'status', '--json', '--cache', g.cache]);
       const s = JSON.parse(st.stdout) as { reads: { hits: number } };
       expect(s.reads.hits).toBeGreaterThanOrEqual(6);
+
+      // release frees the clean copies; a manifest preloads just the keys it names
+      const rel = await runCli(['gateway', 'release', 'train/', '--cache', g.cache]);
+      expect(rel.stdout).toMatch(/released 6 objects/);
+      expect(existsSync(join(g.cache, 'data', 'train/shard-0.bin'))).toBe(false);
+      const manifest = join(tempDir('gw-manifest'), 'keys.txt');
+      writeFileSync(manifest, '# two shards\ntrain/shard-1.bin\ntrain/shard-4.bin\ntrain/no-such.bin\n');
+      const man = await runCli(['gateway', 'preload', '--manifest', manifest, '--cache', g.cache]);
+      expect(man.code).toBe(1); // one key of the manifest does not exist, and it says which
+      expect(man.stdout).toMatch(/preloaded 2 objects.*1 not found: train\/no-such\.bin/);
+      expect(['0', '1', '4'].map((i) => existsSync(join(g.cache, 'data', `train/shard-${i}.bin`)))).toEqual([false, true, true]);
     } finally {
       c.destroy();
       await g.stop();

@@ -22,11 +22,11 @@ import type { SyncEvent } from '../sync/events.js';
 import type { ServedAddress } from '../server/same-origin.js';
 import { GatewayCore } from '../gateway/gateway.js';
 import { cacheDirs } from '../gateway/cache.js';
-import { keyedView } from '../gateway/keyed-view.js';
+import { keyedView, stagedView } from '../gateway/views.js';
 import { gatewayMetrics } from '../gateway/metrics.js';
 import { ADMIN_PREFIX, createS3App } from '../gateway/server.js';
 import { WriteBack, type BatchUploader, type KeyOutcome } from '../gateway/writeback.js';
-import { transfer } from './transfer.js';
+import { prepareTransfer, transfer } from './transfer.js';
 
 export interface GatewayOptions {
   /** `REMOTE:bucket/prefix`, `s3://bucket/prefix`, `az://container/prefix` (or a local path). */
@@ -89,7 +89,10 @@ export interface GatewayStatus {
   /** Derived copies and their freshness: each listed upstream prefix and when it was listed. */
   readonly freshness: Array<{ prefix: string; listedAt: string; ageSeconds: number; stale: boolean }>;
   readonly evictions: number;
+  /** Writes refused for want of dirty space (503 SlowDown). */
   readonly refusedWrites: number;
+  /** Writes the policy denied when they were made (403 AccessDenied, nothing stored). */
+  readonly deniedWrites: number;
 }
 
 function gatewayKeys(env: NodeJS.ProcessEnv): Map<string, string> {
@@ -146,6 +149,55 @@ function engineUploader(o: GatewayOptions, upstream: string, statePath: string):
   };
 }
 
+/**
+ * The policy gate asked at write time: a dry-run transfer from the outbox to the upstream
+ * kept open for the gateway's life, whose source reads the staged body of the write being
+ * decided (stagedView) — so path rules, sidecars and content detectors decide as they will
+ * at upload. Denials go to the audit trail as the engine's deny records. Undefined when the
+ * config classifies nothing.
+ */
+async function writeDecider(o: GatewayOptions, upstream: string, statePath: string, outbox: string): Promise<{ admit: NonNullable<Parameters<typeof GatewayCore.open>[0]['admit']>; close(): Promise<void> } | undefined> {
+  const staged = new Map<string, string>();
+  const prepared = await prepareTransfer({
+    mode: 'copy',
+    src: outbox,
+    dst: upstream,
+    ...(o.config !== undefined ? { config: o.config } : {}),
+    ...(o.env ? { env: o.env } : {}),
+    statePath,
+    json: true,
+    options: { ...o.transferOptions, dryRun: true },
+    view: { src: (b) => stagedView(b, staged) },
+  });
+  const gate = prepared.run.gate;
+  if (!gate) {
+    await prepared.close();
+    return undefined;
+  }
+  const emit = prepared.run.onEvent ?? (() => undefined);
+  emit({ type: 'run-start', runId: 0, mode: 'copy', src: prepared.src.uri, dst: prepared.dst.uri, dryRun: true });
+  let denied = 0;
+  return {
+    admit: async ({ key, file, size, mtimeMs }) => {
+      staged.set(key, file);
+      try {
+        const d = await gate.admit({ key, size, mtimeMs, mtimeExact: true }, { src: prepared.src, dst: prepared.dst, signal: prepared.run.signal ?? new AbortController().signal });
+        if (d.allow) return undefined;
+        denied++;
+        emit({ type: 'denied', key, size, classification: d.classification, reason: d.reason, ...(d.rule ? { rule: d.rule } : {}) });
+        return `${d.classification}: ${d.reason}`;
+      } finally {
+        staged.delete(key);
+      }
+    },
+    close: async () => {
+      const zero = { transferred: 0, bytes: 0, bytesResumed: 0, serverSideCopies: 0, skipped: 0, deleted: 0, failed: 0, deniedKnown: 0, derived: 0, differences: 0, checks: denied, retries: 0, durationMs: 0, rate: 0, deletesHeldBack: 0 };
+      emit({ type: 'summary', summary: { runId: 0, mode: 'copy', dryRun: true, src: prepared.src.uri, dst: prepared.dst.uri, ...zero, denied, status: denied > 0 ? 'denied' : 'ok' } });
+      await prepared.close();
+    },
+  };
+}
+
 function loadedOf(o: GatewayOptions): LoadedConfig {
   return typeof o.config === 'object' ? o.config : loadConfig(o.config, o.env ?? process.env);
 }
@@ -160,15 +212,19 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UsageError(`"${bucket}" is not a valid S3 bucket name`, { hint: 'pass --bucket with a lower-case name of 3-63 characters' });
   const upstream = handle.open();
   const dirs = cacheDirs(o.cacheDir);
+  await fsp.mkdir(dirs.outbox, { recursive: true });
+  const statePath = join(dirs.meta, 'state.db');
+  const decider = await writeDecider({ ...o, config: loaded }, o.upstream, statePath, dirs.outbox);
   const core = await GatewayCore.open({
     upstream,
+    ...(decider ? { admit: decider.admit } : {}),
     cacheDir: o.cacheDir,
     maxSize: o.maxSize,
     ...(o.maxDirty !== undefined ? { maxDirty: o.maxDirty } : {}),
     ...(o.stalenessMs !== undefined ? { stalenessMs: o.stalenessMs } : {}),
   });
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const wb = new WriteBack(core, engineUploader({ ...o, config: loaded }, o.upstream, join(dirs.meta, 'state.db')), {
+  const wb = new WriteBack(core, engineUploader({ ...o, config: loaded }, o.upstream, statePath), {
     ...(o.retryBackoffMs !== undefined ? { backoffMs: o.retryBackoffMs } : {}),
     onError: log,
   });
@@ -204,6 +260,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       freshness: core.index.listings().map((l) => ({ prefix: l.prefix, listedAt: new Date(l.listedAt).toISOString(), ageSeconds: (now - l.listedAt) / 1000, stale: now - l.listedAt >= stalenessMs })),
       evictions: c.evictions,
       refusedWrites: c.refusedWrites,
+      deniedWrites: c.deniedWrites,
     };
   };
 
@@ -255,6 +312,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await wb.stop();
+      await decider?.close();
       core.close();
       await upstream.close?.();
       await fsp.rm(join(dirs.meta, 'gateway.json'), { force: true });

@@ -55,6 +55,7 @@ function printStatus(s: GatewayStatus): void {
   const ratio = s.reads.hitRatio === null ? '-' : `${(s.reads.hitRatio * 100).toFixed(1)}%`;
   out.write(`reads      ${s.reads.hits} hits, ${s.reads.misses} misses (hit ratio ${ratio}); ${formatBytes(s.reads.bytesFromCache)} from cache, ${formatBytes(s.reads.bytesFromUpstream)} from upstream\n`);
   out.write(`dirty      ${formatBytes(s.dirty.bytes)}: ${s.dirty.pending} pending (${s.dirty.failing} retrying), ${s.dirty.denied} denied by policy; upload lag ${s.dirty.uploadLagSeconds.toFixed(1)} s\n`);
+  if (s.deniedWrites > 0 || s.refusedWrites > 0) out.write(`refused    ${s.deniedWrites} writes denied by policy (AccessDenied, not stored), ${s.refusedWrites} for want of space (SlowDown)\n`);
   out.write(`uploaded   ${s.writeBack.uploadedFiles} files, ${formatBytes(s.writeBack.uploadedBytes)}, ${s.writeBack.deletes} deletes; last ${s.writeBack.lastUploadAt ?? 'never'}\n`);
   for (const f of s.freshness) out.write(`listing    "${f.prefix}" listed ${f.ageSeconds.toFixed(0)} s ago${f.stale ? ' (stale: relisted on next use)' : ''}\n`);
   for (const j of s.journal) out.write(`${j.status.padEnd(10)} ${j.op} ${j.key}${j.attempts > 0 ? ` (attempt ${j.attempts})` : ''}${j.lastError ? `: ${j.lastError}` : ''}\n`);

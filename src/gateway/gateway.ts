@@ -45,6 +45,11 @@ export interface GatewayCoreOptions {
   readonly stalenessMs?: number;
   /** Called when something new is in the journal. */
   readonly onJournal?: () => void;
+  /**
+   * The policy's decision on a write before it is accepted: the reason it is denied, or
+   * undefined. `file` holds the received bytes.
+   */
+  readonly admit?: (w: { key: string; file: string; size: number; mtimeMs: number }) => Promise<string | undefined>;
 }
 
 export interface ObjectWrite {
@@ -64,6 +69,8 @@ export interface GatewayCounters {
   evictions: number;
   bytesEvicted: number;
   refusedWrites: number;
+  /** Writes the policy denied when they were made (the client got AccessDenied). */
+  deniedWrites: number;
 }
 
 export interface ListPage {
@@ -108,11 +115,12 @@ export class GatewayCore {
   readonly dirs: CacheDirs;
   readonly index: CacheIndex;
   readonly upstream: Backend;
-  readonly counters: GatewayCounters = { hits: 0, misses: 0, bytesFromCache: 0, bytesFromUpstream: 0, upstreamReads: 0, upstreamLists: 0, evictions: 0, bytesEvicted: 0, refusedWrites: 0 };
+  readonly counters: GatewayCounters = { hits: 0, misses: 0, bytesFromCache: 0, bytesFromUpstream: 0, upstreamReads: 0, upstreamLists: 0, evictions: 0, bytesEvicted: 0, refusedWrites: 0, deniedWrites: 0 };
   private readonly maxSize: number;
   private readonly maxDirty: number;
   private readonly stalenessMs: number;
   private onJournal: () => void;
+  private readonly admit: GatewayCoreOptions['admit'];
   private reserved = 0;
   private readonly listing = new Map<string, Promise<void>>();
   /** Block runs being fetched, per key: a read of the same blocks waits for them instead of fetching again. */
@@ -126,6 +134,7 @@ export class GatewayCore {
     this.maxDirty = o.maxDirty ?? o.maxSize;
     this.stalenessMs = o.stalenessMs ?? 60_000;
     this.onJournal = o.onJournal ?? (() => undefined);
+    this.admit = o.admit;
   }
 
   /** Opens (or creates) the cache directory and finishes what a crash interrupted. */
@@ -533,6 +542,12 @@ export class GatewayCore {
         throw new S3Error('IncompleteBody', `received ${n} bytes, the request announced ${w.size}`);
       }
       const st = await fsp.stat(tmp);
+      const denied = await this.admit?.({ key, file: tmp, size: n, mtimeMs: st.mtimeMs });
+      if (denied !== undefined) {
+        await fsp.rm(tmp, { force: true });
+        this.counters.deniedWrites++;
+        throw new S3Error('AccessDenied', `denied by policy, not stored: ${denied}`);
+      }
       const row: EntryRow = {
         key,
         size: n,

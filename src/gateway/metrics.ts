@@ -24,6 +24,7 @@ export function gatewayMetrics(core: GatewayCore, wb: WriteBack): Registry {
   gauge('hybridsync_gateway_upstream_reads_total', 'Read requests sent to the upstream', () => c.upstreamReads);
   gauge('hybridsync_gateway_evictions_total', 'Objects evicted from the cache', () => c.evictions);
   gauge('hybridsync_gateway_refused_writes_total', 'Writes refused because the dirty-space limit was reached', () => c.refusedWrites);
+  gauge('hybridsync_gateway_policy_denied_writes_total', 'Writes the policy denied when they were made (AccessDenied)', () => c.deniedWrites);
   gauge('hybridsync_gateway_cached_bytes', 'Bytes held in the cache (clean and dirty)', () => core.index.cachedBytes());
   gauge('hybridsync_gateway_dirty_bytes', 'Bytes written locally and not yet in the cloud', () => core.index.journalStats().dirtyBytes);
   gauge('hybridsync_gateway_pending_writes', 'Journal entries waiting for upload', () => core.index.journalStats().pending);

@@ -279,20 +279,24 @@ describe('read-through cache', () => {
 });
 
 describe('write-back', () => {
-  it('100 files written, SIGKILL before the upload finished, restart: all 100 reach the cloud byte-identical; a policy-denied file never does and status says so', async () => {
+  it('100 files written, SIGKILL before the upload finished, restart: all 100 reach the cloud byte-identical; a policy-denied file never does and the client or status says so', async () => {
     const cache = tempDir('gw-kill');
     const cfgDir = tempDir('gw-kill-cfg');
-    const config = join(cfgDir, 'hybridsync.yaml');
-    writeFileSync(
-      config,
-      `environments:
+    const environments = `environments:
   cloud:
     kind: cloud
     remotes: [cloud]
   onprem:
     kind: onprem
     locations: ["${cache}/**"]
-classification:
+`;
+    // first run: no classification; the restart classifies restricted/** as restricted
+    const open = join(cfgDir, 'open.yaml');
+    writeFileSync(open, environments);
+    const strict = join(cfgDir, 'strict.yaml');
+    writeFileSync(
+      strict,
+      `${environments}classification:
   default: internal
   rules:
     - path: "restricted/**"
@@ -307,10 +311,11 @@ policy:
     );
     const files = new Map<string, Buffer>();
     for (let i = 0; i < 100; i++) files.set(`run/f${String(i).padStart(3, '0')}.bin`, randomBytes(20_000 + i));
-    let g = await gateway('kill', ['--config', config, '--bwlimit', '100K', '--transfers', '2'], {}, cache);
+    let g = await gateway('kill', ['--config', open, '--bwlimit', '100K', '--transfers', '2'], {}, cache);
     const c = gatewayClient(g.url);
     for (const [k, b] of files) await c.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: b }));
-    await expect(c.send(new PutObjectCommand({ Bucket: bucket, Key: 'restricted/payroll.csv', Body: 'name,salary\nAda,1\n' }))).resolves.toBeDefined();
+    // accepted now (nothing classifies it yet); sorts after run/, so it is still queued at the kill
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: 'zz/restricted/payroll.csv', Body: 'name,salary\nAda,1\n' }));
     c.destroy();
     // kill once some but not all have reached the cloud
     for (let t = 0; t < 600; t++) {
@@ -321,28 +326,42 @@ policy:
     const atKill = (await listAll(ceph, bucket, 'kill/')).length;
     expect(atKill).toBeLessThan(100);
 
-    g = await gateway('kill', ['--config', config], {}, cache);
+    g = await gateway('kill', ['--config', strict], {}, cache);
     try {
       const f = await runCli(['gateway', 'flush', '--wait', '--cache', cache]);
       expect(f.code).toBe(3); // everything is up except the denied file, which the flush names
-      expect(f.stdout).toMatch(/denied\s+restricted\/payroll\.csv/);
+      expect(f.stdout).toMatch(/denied\s+zz\/restricted\/payroll\.csv/);
       const up = await listAll(ceph, bucket, 'kill/');
       expect(up.map((o) => o.key).filter((k) => k.startsWith('kill/run/'))).toHaveLength(100);
-      expect(up.map((o) => o.key)).not.toContain('kill/restricted/payroll.csv');
+      expect(up.map((o) => o.key)).not.toContain('kill/zz/restricted/payroll.csv');
       for (const [k, b] of files) expect(await getObjectMd5(ceph, bucket, `kill/${k}`), k).toBe(md5(b));
       const st = await runCli(['gateway', 'status', '--json', '--cache', cache]);
       const s = JSON.parse(st.stdout) as { dirty: { denied: number; pending: number }; journal: Array<{ key: string; status: string; lastError: string }> };
       expect(s.dirty).toMatchObject({ denied: 1, pending: 0 });
-      expect(s.journal).toEqual([expect.objectContaining({ key: 'restricted/payroll.csv', status: 'denied', lastError: expect.stringMatching(/restricted/) })]);
-      // the denial is in the audit trail of the gateway's runs
-      const audit = readFileSync(join(cache, '.gateway', 'audit', 'audit.jsonl'), 'utf8');
-      expect(audit).toMatch(/"decision":"deny"[^\n]*restricted\/payroll\.csv|restricted\/payroll\.csv[^\n]*"decision":"deny"/);
-      // still readable locally through the gateway, marked as denied
+      expect(s.journal).toEqual([expect.objectContaining({ key: 'zz/restricted/payroll.csv', status: 'denied', lastError: expect.stringMatching(/restricted/) })]);
       const c2 = gatewayClient(g.url);
-      expect((await body(c2, 'restricted/payroll.csv')).toString()).toMatch(/^name,salary/);
-      const denied = await fetch(`${g.url}/_hybridsync/status`, { headers: { authorization: `Bearer ${readFileSync(join(cache, '.gateway', 'admin-token'), 'utf8').trim()}` } });
-      expect(denied.status).toBe(200);
+      // still readable locally through the gateway, marked as denied
+      const head = await c2.send(new GetObjectCommand({ Bucket: bucket, Key: 'zz/restricted/payroll.csv' }));
+      expect(await head.Body!.transformToString()).toMatch(/^name,salary/);
+      // a write the policy denies now is refused at PUT time: the client is told, nothing is kept
+      await expect(c2.send(new PutObjectCommand({ Bucket: bucket, Key: 'restricted/new.csv', Body: 'name,salary\nBob,2\n' }))).rejects.toMatchObject({
+        name: 'AccessDenied',
+        message: expect.stringMatching(/denied by policy.*restricted/),
+      });
+      await expect(c2.send(new HeadObjectCommand({ Bucket: bucket, Key: 'restricted/new.csv' }))).rejects.toMatchObject({ name: 'NotFound' });
+      await c2.send(new PutObjectCommand({ Bucket: bucket, Key: 'run/allowed.txt', Body: 'fine' }));
       c2.destroy();
+      expect((await runCli(['gateway', 'flush', '--wait', '--cache', cache])).code).toBe(3); // the old denial still stands
+      expect(await getObjectMd5(ceph, bucket, 'kill/run/allowed.txt')).toBe(md5('fine'));
+      expect((await listAll(ceph, bucket, 'kill/restricted/')).length).toBe(0);
+      await g.stop();
+      // both denials are in the audit trail of the gateway's runs
+      const audit = readFileSync(join(cache, '.gateway', 'audit', 'audit.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; key?: string; decision?: string });
+      const denials = audit.filter((r) => r.type === 'denied' && r.decision === 'deny').map((r) => r.key);
+      expect(denials).toEqual(expect.arrayContaining(['zz/restricted/payroll.csv', 'restricted/new.csv']));
     } finally {
       await g.stop();
     }

@@ -452,7 +452,7 @@ describe('failures and space', () => {
 });
 
 describe('authentication errors carry S3 codes', () => {
-  it('bad signature → SignatureDoesNotMatch, wrong region → AuthorizationHeaderMalformed, expired presigned URL → AccessDenied, anonymous → AccessDenied', async () => {
+  it('bad signature → SignatureDoesNotMatch, wrong region → AuthorizationHeaderMalformed, expired presigned URL → AccessDenied, anonymous → AccessDenied; presigned virtual-host style works', async () => {
     const g = await gateway('auth');
     try {
       const bad = gatewayClient(g.url, { secret: 'wrong' });
@@ -484,6 +484,24 @@ describe('authentication errors carry S3 codes', () => {
       expect(await anon.text()).toMatch(/<Code>AccessDenied<\/Code>/);
       const missing = await fetch(toUrl(await presign(new Date())).replace(`/${bucket}/`, '/nobucket/'));
       expect(await missing.text()).toMatch(/SignatureDoesNotMatch|NoSuchBucket/);
+
+      // virtual-host style: the bucket in the Host header, the key in the path
+      const vhost = `${bucket}.gw.test:${u.port}`;
+      const signed = await signer.presign(
+        { method: 'GET', protocol: 'http:', hostname: `${bucket}.gw.test`, port: Number(u.port), path: '/x.txt', headers: { host: vhost, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, query: {} },
+        { expiresIn: 60 },
+      );
+      const { request } = await import('node:http');
+      const viaVhost = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: u.hostname, port: u.port, path: `/x.txt?${new URLSearchParams(signed.query as Record<string, string>).toString()}`, headers: { host: vhost } }, (res) => {
+          let b = '';
+          res.on('data', (d: Buffer) => (b += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: b }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(viaVhost).toEqual({ status: 200, body: 'x' });
     } finally {
       await g.stop();
     }

@@ -26,7 +26,7 @@ import { keyedView, stagedView } from '../gateway/views.js';
 import { gatewayMetrics } from '../gateway/metrics.js';
 import { ADMIN_PREFIX, createS3App } from '../gateway/server.js';
 import { WriteBack, type BatchUploader, type KeyOutcome } from '../gateway/writeback.js';
-import { prepareTransfer, transfer } from './transfer.js';
+import { prepareTransfer, transfer, type TransferRequest } from './transfer.js';
 
 export interface GatewayOptions {
   /** `REMOTE:bucket/prefix`, `s3://bucket/prefix`, `az://container/prefix` (or a local path). */
@@ -106,6 +106,11 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Map<string, string> {
   return new Map([[id, secret]]);
 }
 
+/** What every engine run of the gateway shares: outbox → upstream, the gateway's config, state database and environment. */
+function outboxRun(o: GatewayOptions, upstream: string, statePath: string, outbox: string): Pick<TransferRequest, 'src' | 'dst' | 'config' | 'env' | 'statePath' | 'json'> {
+  return { src: outbox, dst: upstream, ...(o.config !== undefined ? { config: o.config } : {}), ...(o.env ? { env: o.env } : {}), statePath, json: true };
+}
+
 /** The write-back's uploader: one engine run per batch. */
 function engineUploader(o: GatewayOptions, upstream: string, statePath: string): BatchUploader {
   return async ({ outbox, puts, deletes }) => {
@@ -117,13 +122,8 @@ function engineUploader(o: GatewayOptions, upstream: string, statePath: string):
     };
     try {
       await transfer({
+        ...outboxRun(o, upstream, statePath, outbox),
         mode: 'sync',
-        src: outbox,
-        dst: upstream,
-        ...(o.config !== undefined ? { config: o.config } : {}),
-        ...(o.env ? { env: o.env } : {}),
-        statePath,
-        json: true,
         onEvent,
         view: { dst: (b) => keyedView(b, [...puts, ...deletes]) },
         options: { ...o.transferOptions, maxDelete: '100%', allowEmptySource: true },
@@ -159,13 +159,8 @@ function engineUploader(o: GatewayOptions, upstream: string, statePath: string):
 async function writeDecider(o: GatewayOptions, upstream: string, statePath: string, outbox: string): Promise<{ admit: NonNullable<Parameters<typeof GatewayCore.open>[0]['admit']>; close(): Promise<void> } | undefined> {
   const staged = new Map<string, string>();
   const prepared = await prepareTransfer({
+    ...outboxRun(o, upstream, statePath, outbox),
     mode: 'copy',
-    src: outbox,
-    dst: upstream,
-    ...(o.config !== undefined ? { config: o.config } : {}),
-    ...(o.env ? { env: o.env } : {}),
-    statePath,
-    json: true,
     options: { ...o.transferOptions, dryRun: true },
     view: { src: (b) => stagedView(b, staged) },
   });

@@ -21,7 +21,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/sync/plan.ts', 'src/sync/march.ts', 'src/governance/**/policy*.ts'],
+    files: ['src/sync/plan.ts', 'src/sync/march.ts', 'src/bisync/plan.ts', 'src/bisync/march.ts', 'src/bisync/merge.ts', 'src/governance/**/policy*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:fs*', 'node:net', 'node:http*', '../backends/*', '@aws-sdk/*', '@azure/*'] }],
     },

@@ -15,6 +15,15 @@
  */
 export { sync, copy, check, transfer, prepareTransfer, openLocation, describeLocation } from './api/transfer.js';
 export type { RunContext, TransferRequest, TransferCall, PreparedTransfer } from './api/transfer.js';
+export { createSnapshot, listSnapshots, verifySnapshot, pushModel, listModels, verifyModel, promoteModel, lineageOf, modelsTrainedOn } from './api/lineage.js';
+export type { LineageContext, SnapshotInfo, ModelInfo, PushResult, PromoteResult, VerifyReport, Lineage, Listed } from './api/lineage.js';
+export { clusterRun, clusterWorker, clusterStatus } from './api/cluster.js';
+export type { ClusterRunRequest, ClusterWorkerRequest, ClusterProgress, ShardResult, Shard } from './api/cluster.js';
+export { seedExport, seedVerify, adoptInto } from './api/seed.js';
+export type { SeedExportRequest, SeedExportResult, SeedVerifyResult, AdoptRequest, AdoptSummary, AdoptEvent } from './api/seed.js';
+export { bisync, prepareBisync, type BisyncRequest, type PreparedBisync, type BisyncEvent, type BisyncSummary } from './api/bisync.js';
+export { watchBisync, type WatchRequest } from './bisync/watch.js';
+export { runBisync, type BisyncRunOptions } from './bisync/run.js';
 export { startGateway, gatewayAdmin } from './api/gateway.js';
 export type { GatewayOptions, RunningGateway, GatewayStatus, GatewayAdmin, FlushResult } from './api/gateway.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';

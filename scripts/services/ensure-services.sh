@@ -2,7 +2,8 @@
 # ensure-services.sh - make sure everything the tests need is installed and running:
 # Ceph RADOS Gateway (S3) on loopback, Azurite (Azure Blob, from node_modules) on
 # loopback, rclone and awscli (independent checkers/peers), Debian's chromium (dashboard
-# e2e). Installs with apt when root and missing.
+# e2e), Debian's redis-server (cluster tests start their own: start-redis.sh). Installs
+# with apt when root and missing.
 # Prints "export ..." lines for the S3 endpoints (http, TLS 1.3) and both users and the
 # Azure connection string; writes what it started to $HYBRIDSYNC_SERVICES_STARTED (a Ceph
 # data dir, or azurite:DATA_DIR) so the caller can stop exactly those.
@@ -17,6 +18,7 @@ for b in ceph-mon ceph-osd radosgw radosgw-admin ceph monmaptool uuidgen curl op
 command -v rclone >/dev/null || pkgs="${pkgs:-} rclone"
 [ -x /usr/bin/aws ] || pkgs="${pkgs:-} awscli"
 command -v chromium >/dev/null || pkgs="${pkgs:-} chromium"
+command -v redis-server >/dev/null || pkgs="${pkgs:-} redis-server"
 if [ -n "${pkgs:-}" ]; then
   if [ "$(id -u)" != 0 ]; then log "missing packages:$pkgs — install them (as root: apt-get install$pkgs)"; exit 1; fi
   log "installing:$pkgs"

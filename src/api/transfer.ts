@@ -17,6 +17,7 @@ import type { RemoteSet } from '../config/remotes.js';
 import { prepareGovernance } from '../governance/gate.js';
 import { normalizeLocationPattern, type RemoteEndpoint } from '../governance/policy/policy.js';
 import { BandwidthLimiter } from '../lib/bandwidth.js';
+import { editDistance } from '../lib/edit-distance.js';
 import { runSync, type RunOptions } from '../sync/execute.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
 import { createFilter, parsePatternFile, type Filter } from '../sync/filter.js';
@@ -234,20 +235,6 @@ async function assertContainer(b: Backend, signal?: AbortSignal): Promise<void> 
   } finally {
     await it.return?.();
   }
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** The declared location the user probably meant: the environment pattern nearest to `loc`. */

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../core/backend.js';
 import { ConfigError, UsageError, type HybridsyncError } from '../core/errors.js';
-import { objectLocation, type Location } from '../core/location.js';
+import { lowercaseScheme, objectLocation, type Location } from '../core/location.js';
 import { RemoteSet, resolveAzureSecrets, resolveS3Secrets, type AzureRemoteConfig, type RemoteConfig, type S3RemoteConfig } from '../config/remotes.js';
 import { LocalBackend } from './local/index.js';
 import { MemoryBackend } from './memory/index.js';
@@ -193,6 +193,7 @@ export function resolveLocation(spec: string, ctx: ResolveContext = {}): Locatio
   const env = ctx.env ?? process.env;
   if (spec.trim() === '') throw new UsageError('empty location', { hint: `give ${SUPPORTED}` });
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(spec)?.[1]?.toLowerCase();
+  const url = lowercaseScheme(spec); // S3://, Az://, FILE:// mean what s3://, az://, file:// mean
   if (scheme === undefined) {
     const named = splitRemote(spec);
     if (named) return remoteHandle(spec, named.name, named.rest, (ctx.remotes ?? RemoteSet.empty()).require(named.name, spec), ctx, env);
@@ -202,22 +203,22 @@ export function resolveLocation(spec: string, ctx: ResolveContext = {}): Locatio
     case 'file': {
       let path: string;
       try {
-        path = fileURLToPath(spec);
+        path = fileURLToPath(url);
       } catch (err) {
         throw new UsageError(`malformed file URL "${spec}"`, { cause: err, hint: 'use file:///absolute/path or a plain path' });
       }
       return localHandle(path, spec);
     }
     case 's3': {
-      const { bucket, prefix } = parseS3Url(spec);
+      const { bucket, prefix } = parseS3Url(url);
       return s3Handle(spec, '', bucket, prefix, s3Connection('', undefined, ctx.s3, env), env);
     }
     case 'az': {
-      const { container, prefix } = parseAzureUrl(spec);
+      const { container, prefix } = parseAzureUrl(url);
       return azureHandle(spec, '', container, prefix, azureConnection('', undefined, env));
     }
     case 'mem': {
-      const b = new MemoryBackend(spec);
+      const b = new MemoryBackend(url);
       return { location: b.location, endpointSettings: {}, open: () => b };
     }
     default:

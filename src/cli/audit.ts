@@ -2,8 +2,7 @@
  * `hybridsync audit verify|export|report|public-key`: checking the tamper-evident audit
  * trail, exporting it (CSV, JSON Lines, OCSF) and summarising it for compliance.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { Command } from 'commander';
 import { IntegrityError, UsageError } from '../core/errors.js';
@@ -12,7 +11,7 @@ import { compileFilter, csvHeader, readAuditRecords, RunActors, toCsvRow, toOcsf
 import { BackendCheckpointMirror } from '../governance/audit/mirror.js';
 import { ReportAggregator } from '../governance/audit/report.js';
 import { auditPaths } from '../governance/audit/setup.js';
-import { loadOrCreateSigner, readPublicKey } from '../governance/audit/signing.js';
+import { loadOrCreateSigner, trustedPublicKey } from '../governance/audit/signing.js';
 import { verifyAuditLog, type VerifyResult } from '../governance/audit/verify.js';
 import { compileClassification } from '../governance/classify/rules.js';
 import { loadGovernanceConfig } from '../governance/gate.js';
@@ -62,19 +61,12 @@ function context(f: AuditFlags) {
   return { loaded, paths, file };
 }
 
-function trustedKey(f: AuditFlags, paths: { keyFile: string; publicKeyFile: string }): KeyObject {
-  if (f.publicKey) return readPublicKey(f.publicKey);
-  if (existsSync(paths.publicKeyFile)) return readPublicKey(paths.publicKeyFile);
-  if (existsSync(paths.keyFile)) return createPublicKey(readFileSync(paths.keyFile));
-  throw new UsageError('no public key to verify with', { hint: `give --public-key FILE (from \`hybridsync audit public-key\`), or run where ${paths.keyFile} exists` });
-}
-
 async function verify(f: AuditFlags, ctx: ReturnType<typeof context>): Promise<VerifyResult> {
   const uris = f.mirror.length ? f.mirror : (ctx.loaded.config?.audit?.mirrors ?? []);
   const open = openSpecWith(resolveContextOf(f));
   const mirrors = uris.map((u) => new BackendCheckpointMirror(open(u)));
   try {
-    return await verifyAuditLog({ file: ctx.file, publicKey: trustedKey(f, ctx.paths), mirrors, signal: processSignal });
+    return await verifyAuditLog({ file: ctx.file, publicKey: trustedPublicKey(ctx.paths, f.publicKey), mirrors, signal: processSignal });
   } finally {
     await Promise.allSettled(mirrors.map((m) => m.close()));
   }

@@ -9,6 +9,7 @@ import type { AuditLog } from '../governance/audit/log.js';
 import { auditPaths, openAuditLog } from '../governance/audit/setup.js';
 import { compileClassification } from '../governance/classify/rules.js';
 import { Daemon } from '../ops/daemon.js';
+import { formatInstant } from '../ops/format.js';
 import { loadOperations } from '../ops/jobs.js';
 import { parseListen } from '../server/api.js';
 import { auditFeed } from '../server/audit-feed.js';
@@ -22,10 +23,11 @@ interface DaemonFlags {
   config?: string;
   state?: string;
   listen?: string;
+  clusterRedis?: string;
   monitorInterval?: string;
 }
 
-const log = (m: string): void => void process.stderr.write(`${new Date().toISOString()} ${m}\n`);
+const log = (m: string): void => void process.stderr.write(`${formatInstant(Date.now(), undefined, { seconds: true })} ${m}\n`);
 
 export function daemonCommand(): Command {
   return new Command('daemon')
@@ -34,6 +36,7 @@ export function daemonCommand(): Command {
     .option('--state <file>', 'state database')
     .option('--listen <host:port>', 'address of the API and dashboard (default server.listen, 127.0.0.1:8787)')
     .option('--monitor-interval <seconds>', 'link utilization sample interval', '5')
+    .option('--cluster-redis <url>', 'report the progress of cluster runs on this Redis (/api/cluster, /metrics)')
     .action(async (f: DaemonFlags) => {
       let daemon: Daemon | undefined;
       let auditLog: AuditLog | undefined;
@@ -61,10 +64,16 @@ export function daemonCommand(): Command {
           },
         });
         metrics.attach(daemon);
+        if (f.clusterRedis) {
+          const { clusterMonitor } = await import('../api/cluster.js');
+          const monitor = await clusterMonitor(f.clusterRedis);
+          metrics.attachCluster(() => monitor.runs());
+          processSignal.addEventListener('abort', () => monitor.close(), { once: true });
+        }
         const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}), ...(server.allowedHosts ? { allowedHosts: server.allowedHosts } : {}) });
         daemon.start();
         log(`hybridsync daemon: ${ops.jobs.length} job(s), ${ops.links.length} link(s); API and dashboard on ${http.url}/${token ? ' (bearer token required)' : ''}`);
-        for (const j of daemon.jobs()) log(`${j.name}: next run ${j.nextRun ? new Date(j.nextRun).toISOString() : 'when triggered'}`);
+        for (const j of daemon.jobs()) log(`${j.name}: next run ${j.nextRun ? formatInstant(j.nextRun, j.timezone) : 'when triggered'}`);
         await new Promise<void>((resolve) => {
           if (processSignal.aborted) resolve();
           processSignal.addEventListener('abort', () => resolve(), { once: true });

@@ -1,93 +1,91 @@
 /**
- * `hybridsync demo`: the main job on an embedded default. Generates a small, realistic
- * hybrid-AI tree (training shards, a model checkpoint, experiment metadata, a feature
- * extract) as the "on-prem" side and syncs it to a local "cloud" directory — or to any
- * destination given with --dst — then edits one file in place (same size) and syncs
- * again to show incremental, verified transfer. No account or server needed.
+ * `hybridsync demo`: the main job on an embedded default, with no account or server. The
+ * demo itself (tree, governance config, the syncs, the checks of what arrived) is
+ * api/demo.ts; this file parses the flags and prints each step — or, with --json, the
+ * runs' NDJSON events and one `demo` object per step.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync, existsSync, readFileSync, utimesSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { runDemo, type DemoStep } from '../api/demo.js';
 import { formatBytes } from '../lib/units.js';
-import { runTransferCommand } from './transfer-command.js';
-import type { TransferFlags } from './transfer-options.js';
+import { processSignal, reportError } from './context.js';
+import { EXIT, exitCodeForSummary } from './exit.js';
+import { runReported } from './transfer-command.js';
+import { addConnectionOptions, connectionOf, type ConnectionFlags } from './transfer-options.js';
 
-interface DemoFlags {
+interface DemoFlags extends ConnectionFlags {
   dir: string;
   dst?: string;
   json?: boolean;
   progress: boolean;
 }
 
-/** Deterministic pseudo-random bytes (so reruns generate the same tree). */
-function bytes(seed: string, n: number): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  let block = createHash('sha256').update(seed).digest();
-  for (let off = 0; off < n; off += block.length) {
-    block.copy(out, off, 0, Math.min(block.length, n - off));
-    block = createHash('sha256').update(block).digest();
+function describeStep(s: DemoStep): string[] {
+  switch (s.step) {
+    case 'generated':
+      return [`demo: generated ${s.files} files (${formatBytes(s.bytes)}) in ${s.onprem}`];
+    case 'config':
+      return [`demo: wrote the governance config ${s.file}:`, ...s.policy.map((p) => `        - ${p}`)];
+    case 'sync':
+      return s.pass === 1
+        ? [`demo: step 1 — sync ${s.src} -> ${s.dst} under that policy`]
+        : [`demo: step 3 — sync again: only the edited file moves (the denial is known and unchanged: status known-denials)`];
+    case 'synced':
+      return s.denied.map((d) => `demo: DENIED as designed: ${d.key} (${d.classification}): ${d.reason}`);
+    case 'kept-on-prem':
+      return [s.absentAtDestination ? `demo: ${s.key} stayed on-prem: it is not in ${s.dst}` : `demo: PROBLEM: ${s.key} is in ${s.dst}`];
+    case 'scrubbed': {
+      const counts = Object.entries(s.counts).map(([t, n]) => `${n} ${t}`).join(', ') || 'none';
+      return [
+        `demo: ${s.key} reached the cloud PII-scrubbed (${counts} value(s) replaced; ${s.piiLeft} planted value(s) left; other columns ${s.otherColumnsIdentical ? 'byte-identical' : 'CHANGED'}):`,
+        `        on-prem: ${s.before}`,
+        `        cloud:   ${s.after}`,
+      ];
+    }
+    case 'verified': {
+      const v = s.result;
+      return [v.ok ? `demo: step 2 — audit trail verified: ${v.records} records, ${v.checkpoints} signed checkpoints (key ${v.keyId}), hash chain and Merkle roots hold` : `demo: PROBLEM: the audit trail does not verify: ${v.firstBad?.problem ?? v.mirrorFailure}`];
+    }
+    case 'report':
+      return [`demo: compliance report written to ${s.file}${s.mentionsDenial ? ' (lists the denial)' : ''}`];
+    case 'edited':
+      return [`demo: edited ${s.key} in place (same size)`];
+    case 'check':
+      return [`demo: step 4 — check both sides by content (the scrubbed extract against the source it was made from; the denied file must be absent)`];
+    case 'checked':
+      return [];
   }
-  return out;
-}
-
-export function generateDemoTree(root: string): { files: number; bytes: number } {
-  let files = 0;
-  let total = 0;
-  const put = (rel: string, data: Buffer | string): void => {
-    const p = join(root, rel);
-    mkdirSync(join(p, '..'), { recursive: true });
-    writeFileSync(p, data);
-    utimesSync(p, new Date('2026-11-01T02:00:00Z'), new Date('2026-11-01T02:00:00Z'));
-    files++;
-    total += Buffer.byteLength(data);
-  };
-  for (let i = 0; i < 24; i++) put(`training/imagenet-subset/shard-${String(i).padStart(5, '0')}.tfrecord`, bytes(`shard${i}`, 512 * 1024 + i * 4096));
-  put('training/imagenet-subset/_manifest.json', JSON.stringify({ shards: 24, format: 'tfrecord', split: 'train' }, null, 2));
-  put('models/resnet50/run-0042/checkpoint-epoch-10.pt', bytes('ckpt', 24 * 1024 * 1024));
-  put('models/resnet50/run-0042/config.yaml', 'arch: resnet50\nlr: 0.1\nbatch_size: 256\nepochs: 90\n');
-  for (let e = 1; e <= 5; e++) {
-    put(`experiments/exp-00${e}/params.json`, JSON.stringify({ lr: 0.1 / e, seed: e, optimizer: 'sgd' }));
-    put(`experiments/exp-00${e}/metrics.json`, JSON.stringify({ epoch: 10, top1: 0.7 + e / 100, loss: 1.2 - e / 10 }));
-  }
-  const rows = ['user_bucket,feature_a,feature_b,label'];
-  for (let r = 0; r < 20_000; r++) rows.push(`${r % 97},${(r * 7) % 13},${(r * 31) % 101},${r % 2}`);
-  put('features/daily/2026-11-22.csv', rows.join('\n'));
-  return { files, bytes: total };
 }
 
 export function demoCommand(): Command {
-  return new Command('demo')
-    .description('generate a sample hybrid-AI tree and sync it to a local "cloud" directory (or --dst), then sync an edit incrementally')
-    .option('--dir <path>', 'working directory for the demo', 'hybridsync-demo')
-    .option('--dst <location>', 'destination instead of DIR/cloud (e.g. s3://bucket/demo)')
-    .option('--json', 'NDJSON events')
-    .option('--no-progress', 'no progress output')
-    .action(async (f: DemoFlags) => {
-      const dir = resolve(f.dir);
-      const onprem = join(dir, 'onprem');
-      const dst = f.dst ?? join(dir, 'cloud');
-      const log = (s: string): void => void (f.json ? undefined : process.stderr.write(`${s}\n`));
-      const g = generateDemoTree(onprem);
-      log(`demo: generated ${g.files} files (${formatBytes(g.bytes)}) in ${onprem}`);
-      log(`demo: step 1 — sync ${onprem} -> ${dst}`);
-      const flags: TransferFlags = { progress: f.progress, stats: '2s', json: f.json, state: join(dir, 'state.db'), createBucket: true };
-      let code = await runTransferCommand('sync', onprem, dst, flags);
-      if (code !== 0) {
-        process.exitCode = code;
+  return addConnectionOptions(
+    new Command('demo')
+      .description('generate a sample hybrid-AI tree with a governance config and sync it to a local "cloud" directory (or --dst): a denied restricted file, a PII-scrubbed extract, the verified audit trail and report, then an incremental sync')
+      .option('--dir <path>', 'working directory for the demo', 'hybridsync-demo')
+      .option('--dst <location>', 'destination instead of DIR/cloud (e.g. s3://bucket/demo)')
+      .option('--json', 'NDJSON: the runs\' events and one {"type":"demo"} object per step')
+      .option('--no-progress', 'no progress output'),
+  ).action(async (f: DemoFlags) => {
+    const out = { progress: f.progress, stats: '2s', json: !!f.json };
+    const print = (s: DemoStep): void => {
+      if (f.json) process.stdout.write(`${JSON.stringify({ v: 1, time: new Date().toISOString(), type: 'demo', ...s })}\n`);
+      else for (const line of describeStep(s)) process.stderr.write(`${line}\n`);
+    };
+    try {
+      const { s3, endpoint } = connectionOf(f);
+      const r = await runDemo({ dir: f.dir, ...(f.dst ? { dst: f.dst } : {}), s3, endpoint, signal: processSignal, run: (req) => runReported(req, out), onStep: print });
+      if (r.ok) {
+        if (!f.json) {
+          process.stderr.write(`demo: done — everything behaved as designed (the denial is the policy at work, so the exit code is 0).\n`);
+          process.stderr.write(`      Try: npx hybridsync audit verify --state ${r.statePath}\n`);
+          process.stderr.write(`           npx hybridsync policy check ${r.onprem} ${r.dst} --config ${r.configFile}\n`);
+        }
+        process.exitCode = EXIT.ok;
         return;
       }
-      // a same-size edit: the metric value changes, the length does not
-      const metrics = join(onprem, 'experiments/exp-001/metrics.json');
-      const text = readFileSync(metrics, 'utf8');
-      writeFileSync(metrics, text.includes('"epoch":10') ? text.replace('"epoch":10', '"epoch":11') : text.replace('"epoch":11', '"epoch":10'));
-      log(`demo: step 2 — edited ${metrics} in place (same size) and sync again: only that file moves`);
-      code = await runTransferCommand('sync', onprem, dst, flags);
-      if (code === 0) {
-        log(`demo: step 3 — check ${onprem} against ${dst} by content`);
-        code = await runTransferCommand('check', onprem, dst, { ...flags, checksum: true });
-      }
-      if (code === 0 && existsSync(dir)) log(`demo: done. Try: npx hybridsync ls -l ${dst}`);
-      process.exitCode = code;
-    });
+      for (const p of r.problems) process.stderr.write(`demo: PROBLEM: ${p}\n`);
+      process.exitCode = r.failedRun ? exitCodeForSummary(r.failedRun) : EXIT.partial;
+    } catch (err) {
+      process.exitCode = reportError(err, f.json);
+    }
+  });
 }

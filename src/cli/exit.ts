@@ -8,12 +8,13 @@
  *      earlier run was denied, or one that changed since). A run whose only denials are
  *      known and unchanged ends with status known-denials and exit code 0; a check counts
  *      denied files, absent at the destination as they should be, the same way.
+ *   4  nothing was run: `job run --respect-window` outside the job's run window
  *   130 interrupted (SIGINT/SIGTERM); rerun the same command to resume
  */
 import { HybridsyncError } from '../core/errors.js';
 import type { RunSummary } from '../sync/events.js';
 
-export const EXIT = { ok: 0, partial: 1, usage: 2, policy: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, partial: 1, usage: 2, policy: 3, notRun: 4, interrupted: 130 } as const;
 
 export function exitCodeForError(err: unknown): number {
   if (err instanceof HybridsyncError) {

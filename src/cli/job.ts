@@ -2,15 +2,17 @@
 import { Command } from 'commander';
 import type { JobConfig } from '../config/operations.js';
 import { formatBytes, formatDuration } from '../lib/units.js';
-import { formatTable } from '../ops/format.js';
+import { formatInstant, formatTable } from '../ops/format.js';
 import { LinkGovernor } from '../ops/governor.js';
 import { JobHistory, type JobRun, type JobRunStatus } from '../ops/history.js';
-import { findJob, jobBasics, jobRequest, linkBytesPerSecond, loadOperations, schedulable, type Operations } from '../ops/jobs.js';
+import { checkWindow, findJob, jobBasics, jobRequest, jobTimeZone, linkBytesPerSecond, loadOperations, schedulable, type Operations } from '../ops/jobs.js';
 import { runJob, type PreparedJobRun } from '../ops/runner.js';
-import { nextStart, parseWindow, windowState } from '../ops/schedule.js';
+import { nextStart } from '../ops/schedule.js';
 import { processSignal, reportError } from './context.js';
 import { EXIT, exitCodeForSummary } from './exit.js';
 import { prepareTransfer } from '../api/transfer.js';
+import { prepareBisyncJob } from '../ops/bisync-job.js';
+import type { SyncEvent } from '../sync/events.js';
 import { Stats } from '../sync/stats.js';
 import { reporterFor } from './transfer-command.js';
 
@@ -34,6 +36,7 @@ export interface JobOutput {
 export function jobPreparer(ops: Operations, out: JobOutput): (job: JobConfig, signal: AbortSignal) => Promise<PreparedJobRun> {
   return async (job, signal) => {
     const reporter = reporterFor({ ...out, progress: out.progress ?? false });
+    if (job.kind === 'bisync') return prepareBisyncJob(ops, job, { signal, json: !!out.json, onEvent: (e) => void (e.type.startsWith('bisync-') || reporter.event(e as SyncEvent)) });
     const stats = new Stats();
     const prepared = await prepareTransfer({ ...jobRequest(ops, job), stats, signal, json: !!out.json, onEvent: (e) => reporter.event(e) });
     reporter.start(stats);
@@ -76,17 +79,15 @@ export function exitCodeForJobStatus(status: JobRunStatus): number {
   }
 }
 
-const iso = (t: number | null | undefined): string => (t ? new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z') : '-');
-
 function common(cmd: Command): Command {
   return cmd.option('--config <file>', 'config file (default ./hybridsync.yaml or HYBRIDSYNC_CONFIG)').option('--state <file>', 'state database').option('--json', 'NDJSON output');
 }
 
-function runRow(r: JobRun): string[] {
+function runRow(r: JobRun, timezone: string): string[] {
   return [
     String(r.id),
     r.trigger,
-    iso(r.startedAt),
+    formatInstant(r.startedAt, timezone),
     r.endedAt ? formatDuration(r.endedAt - r.startedAt) : '-',
     r.status,
     String(r.files),
@@ -120,7 +121,7 @@ export function jobCommand(): Command {
         process.stdout.write(
           `${formatTable([
             ['name', 'kind', 'source -> destination', 'schedule', 'window', 'link/lane', 'next run', 'last'],
-            ...rows.map((r) => [r.name, r.kind, `${r.source} -> ${r.destination}`, r.schedule ?? 'manual', r.window ?? '-', `${r.link ?? '-'}/${r.lane}`, iso(r.nextRun), r.lastStatus ?? '-']),
+            ...rows.map((r) => [r.name, r.kind, `${r.source} -> ${r.destination}`, r.schedule ?? 'manual', r.window ?? '-', `${r.link ?? '-'}/${r.lane}`, formatInstant(r.nextRun, r.timezone), r.lastStatus ? `${r.lastStatus} ${formatInstant(r.lastRun, r.timezone)}` : '-']),
           ])}\n`,
         );
       }
@@ -140,14 +141,21 @@ export function jobCommand(): Command {
         const ops = loadOperations(f.config, f.state);
         const j = findJob(ops, name);
         let deadline: number | undefined;
-        if (f.respectWindow && j.window) {
-          const ws = windowState(parseWindow(j.window), Date.now(), j.timezone);
-          if (!ws.open) {
-            process.stderr.write(`hybridsync: the window of ${name} (${j.window}) is closed; it opens at ${iso(ws.opensAt)}\n`);
-            process.exitCode = EXIT.ok;
+        if (f.respectWindow) {
+          const now = Date.now();
+          const w = checkWindow(j, now);
+          if (!w.open) {
+            if (f.json) {
+              const { open: _open, message, opensAt, closesAt, ...rest } = w;
+              const at = (t: number): string => new Date(t).toISOString();
+              const event = { v: 1, time: at(now), type: 'job-not-run', job: name, reason: 'outside-window', ...rest, opensAt: at(opensAt), closesAt: at(closesAt), message, exitCode: EXIT.notRun };
+              process.stdout.write(`${JSON.stringify(event)}\n`);
+            }
+            process.stderr.write(`hybridsync: ${name} did not run: ${w.message}\n`);
+            process.exitCode = EXIT.notRun;
             return;
           }
-          deadline = ws.closesAt;
+          deadline = w.closesAt;
         }
         history = new JobHistory(ops.statePath);
         const governor = j.link ? linkGovernors(ops).get(j.link) : undefined;
@@ -181,7 +189,7 @@ export function jobCommand(): Command {
     .action((name: string, f: JobFlags) => {
       try {
         const ops = loadOperations(f.config, f.state);
-        findJob(ops, name);
+        const timezone = jobTimeZone(findJob(ops, name));
         const history = new JobHistory(ops.statePath);
         const runs = history.list(name, Math.max(1, Number(f.limit) || 20));
         history.close();
@@ -190,7 +198,7 @@ export function jobCommand(): Command {
         } else if (runs.length === 0) {
           process.stdout.write(`${name}: no runs yet\n`);
         } else {
-          process.stdout.write(`${formatTable([['id', 'trigger', 'started', 'took', 'status', 'files', 'bytes', 'failed', 'message'], ...runs.map(runRow)])}\n`);
+          process.stdout.write(`${formatTable([['id', 'trigger', 'started', 'took', 'status', 'files', 'bytes', 'failed', 'message'], ...runs.map((r) => runRow(r, timezone))])}\n`);
         }
         process.exitCode = EXIT.ok;
       } catch (err) {

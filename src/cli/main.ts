@@ -2,20 +2,26 @@
 /** The hybridsync CLI: one command per file in this folder; nothing imports cli/. */
 import { Command, CommanderError } from 'commander';
 import { auditCommand } from './audit.js';
+import { bisyncCommand } from './bisync.js';
 import { checkCommand } from './check.js';
 import { classifyCommand } from './classify.js';
+import { clusterCommand } from './cluster.js';
 import { copyCommand } from './copy.js';
 import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { EXIT } from './exit.js';
 import { gatewayCommand } from './gateway.js';
 import { jobCommand } from './job.js';
+import { lineageCommand } from './lineage.js';
 import { lsCommand } from './ls.js';
+import { modelCommand } from './model.js';
 import { survivePipeClose } from './output.js';
 import { planCommand } from './plan.js';
 import { policyCommand } from './policy.js';
 import { remoteCommand } from './remote.js';
 import { scrubCommand } from './scrub.js';
+import { snapshotCommand } from './snapshot.js';
+import { adoptCommand, seedCommand } from './seed.js';
 import { syncCommand } from './sync.js';
 
 survivePipeClose();
@@ -26,7 +32,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), gatewayCommand()]) {
+for (const c of [syncCommand(), copyCommand(), bisyncCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand(), gatewayCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

@@ -3,6 +3,7 @@ import { prepareTransfer, type TransferRequest } from '../api/transfer.js';
 import { UsageError } from '../core/errors.js';
 import { parseDuration } from '../lib/units.js';
 import { runSync } from '../sync/execute.js';
+import type { RunSummary } from '../sync/events.js';
 import type { Mode } from '../sync/plan.js';
 import { Stats } from '../sync/stats.js';
 import { processSignal, reportError } from './context.js';
@@ -21,26 +22,39 @@ export function reporterFor(f: Partial<OutputFlags>): Reporter {
   return new Reporter({ json: !!f.json, verbose: !!f.verbose, progress: f.progress ?? true, statsIntervalMs });
 }
 
-/** Runs one transfer request with terminal output; resolves with the exit code. */
-export async function runWithReporter(req: TransferRequest, out: Partial<OutputFlags>): Promise<number> {
-  let prepared;
-  let reporter: Reporter;
+/**
+ * Runs one transfer request with terminal output (progress, stats lines or NDJSON, and the
+ * summary); resolves with the summary, rejects with what stopped the run. `req.onEvent`
+ * sees every event too.
+ */
+export async function runReported(req: TransferRequest, out: Partial<OutputFlags>): Promise<RunSummary> {
   const stats = new Stats();
-  try {
-    reporter = reporterFor(out);
-    prepared = await prepareTransfer({ ...req, stats, json: !!out.json, onEvent: (e) => reporter.event(e), signal: req.signal ?? processSignal });
-  } catch (err) {
-    return reportError(err, out.json);
-  }
+  const reporter = reporterFor(out);
+  const prepared = await prepareTransfer({
+    ...req,
+    stats,
+    json: !!out.json,
+    onEvent: (e) => {
+      reporter.event(e);
+      req.onEvent?.(e);
+    },
+    signal: req.signal ?? processSignal,
+  });
   reporter.start(stats);
   try {
-    const summary = await runSync(prepared.run);
-    return exitCodeForSummary(summary);
-  } catch (err) {
-    return reportError(err, out.json);
+    return await runSync(prepared.run);
   } finally {
     reporter.stop();
     await prepared.close();
+  }
+}
+
+/** Runs one transfer request with terminal output; resolves with the exit code. */
+export async function runWithReporter(req: TransferRequest, out: Partial<OutputFlags>): Promise<number> {
+  try {
+    return exitCodeForSummary(await runReported(req, out));
+  } catch (err) {
+    return reportError(err, out.json);
   }
 }
 

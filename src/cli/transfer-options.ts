@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import type { TransferRequest } from '../api/transfer.js';
-import { flagName, TRANSFER_OPTIONS, type Mode, type TransferOptions } from '../config/options.js';
+import { flagName, TRANSFER_OPTIONS, type Command as OptionCommand, type TransferOptions } from '../config/options.js';
 import { defaultStatePath } from '../sync/state.js';
 
 export interface OutputFlags {
@@ -40,7 +40,7 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--ca-bundle <file>', 'PEM CA bundle for https endpoints (default AWS_CA_BUNDLE)');
 }
 
-export function addTransferOptions(cmd: Command, mode: Mode): Command {
+export function addTransferOptions(cmd: Command, mode: OptionCommand): Command {
   for (const spec of TRANSFER_OPTIONS) {
     if (spec.modes && !spec.modes.includes(mode)) continue;
     const flag = `--${flagName(spec.key)}${spec.arg ? ` <${spec.arg}>` : ''}`;

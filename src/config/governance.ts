@@ -5,9 +5,10 @@
  * loader reports them with the line and column of the offending value
  * (assertGovernanceReferences runs after the schema, on the same text).
  */
-import { LineCounter, parseDocument, type Node } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
+import { formatConfigIssue } from './positions.js';
 
 export const DEFAULT_LEVELS = ['public', 'internal', 'confidential', 'restricted'] as const;
 export const SIDECAR_FILE = '.hybridsync-classification';
@@ -213,12 +214,7 @@ export function assertGovernanceReferences(c: GovernanceConfig, text: string, fi
   if (issues.length === 0) return;
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
-  const messages = issues.slice(0, 5).map((i) => {
-    let node: Node | undefined;
-    for (let n = i.path.length; n > 0 && !node?.range; n--) node = doc.getIn(i.path.slice(0, n), true) as Node | undefined;
-    const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
-    return `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${i.path.join('.')}: ${i.message}`;
-  });
+  const messages = issues.slice(0, 5).map((i) => formatConfigIssue(file, doc.contents, lc, i).text);
   const hints = new Set(
     issues.slice(0, 5).map((i) =>
       i.path.includes('remotes') ? 'declare the remote under remotes: (or with HYBRIDSYNC_REMOTE_<NAME>_TYPE)' : i.message.includes('level') ? 'declare the level under classification.levels' : 'declare the environment under environments',

@@ -5,32 +5,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Node } from 'yaml';
-import type { z } from 'zod';
+import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
 import { assertGovernanceReferences } from './governance.js';
+import { configIssues, formatConfigIssue } from './positions.js';
 import { RemoteSet } from './remotes.js';
 import { configSchema, type HybridsyncConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'hybridsync.yaml';
-
-/** Finds the YAML node at a zod issue path to report its position. */
-function nodeAt(root: Node | null, path: readonly PropertyKey[]): Node | undefined {
-  let node: Node | null | undefined = root;
-  for (const seg of path) {
-    if (isMap(node)) {
-      const items = node.items as Array<{ key: unknown; value: unknown }>;
-      const pair = items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) return node;
-      node = (pair.value as Node | null) ?? (pair.key as Node);
-    } else if (isSeq(node)) {
-      const item = node.items[Number(seg)] as Node | undefined;
-      if (!item) return node;
-      node = item;
-    } else return node ?? undefined;
-  }
-  return node ?? undefined;
-}
 
 export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): HybridsyncConfig {
   const lc = new LineCounter();
@@ -45,12 +27,12 @@ export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): Hybridsyn
   const data: unknown = doc.toJS() ?? {};
   const r = configSchema.safeParse(data);
   if (r.success) return r.data;
-  const messages = r.error.issues.slice(0, 5).map((issue: z.core.$ZodIssue) => {
-    const node = nodeAt(doc.contents, issue.path);
-    const pos = node?.range ? lc.linePos(node.range[0]) : undefined;
-    const where = issue.path.length ? issue.path.join('.') : '(top level)';
-    return `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${where}: ${issue.message}`;
-  });
+  // in file order, so the first message is the first problem a reader meets
+  const messages = configIssues(configSchema, r.error.issues, data)
+    .map((issue) => formatConfigIssue(file, doc.contents, lc, issue))
+    .sort((a, b) => a.line - b.line)
+    .slice(0, 5)
+    .map((m) => m.text);
   throw new ConfigError(messages.join('\n'), { hint: 'see schema/hybridsync.schema.json for the allowed keys and values' });
 }
 

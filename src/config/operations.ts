@@ -1,7 +1,8 @@
 /** hybridsync.yaml sections owned by operations (jobs, links, schedules, server). */
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../lib/units.js';
+import { parseDuration, parseSizeWithUnit } from '../lib/units.js';
+import { jobBisyncSchema } from './bisync.js';
 import { jobFiltersSchema, jobTransferSchema } from './options.js';
 
 const valid = (parse: (s: string) => unknown) => (s: string) => {
@@ -13,7 +14,14 @@ const valid = (parse: (s: string) => unknown) => (s: string) => {
   }
 };
 
-const size = z.string().refine(valid(parseSize), { message: 'not a size: use forms like 512K, 64MiB, 40TB (TB = 10^12 bytes)' });
+/** A volume: a size with its unit (a bare number is refused, see parseSizeWithUnit). */
+const volume = z.string({ error: 'a size with its unit, e.g. 40TB (10^12 bytes), 40TiB or 512GB; a bare number is ambiguous' }).superRefine((s, ctx) => {
+  try {
+    parseSizeWithUnit(s);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: /no unit/.test((e as Error).message) ? (e as Error).message : 'not a size: use forms like 40TB (10^12 bytes), 40TiB, 512GB' });
+  }
+});
 const duration = z.string().refine(valid(parseDuration), { message: 'not a duration: use forms like 90s, 15m, 8h, 1d' });
 const bitRate = z
   .string()
@@ -45,7 +53,9 @@ export const linkSchema = z
 export const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
-    kind: z.enum(['sync', 'copy']).default('sync').describe('sync mirrors (deletes extraneous files), copy only adds'),
+    kind: z.enum(['sync', 'copy', 'bisync']).default('sync').describe('sync mirrors (deletes extraneous files), copy only adds, bisync syncs both ways'),
+    watch: z.boolean().optional().describe('bisync: keep running from the daemon\'s start, syncing on changes on either side (watch mode)'),
+    bisync: jobBisyncSchema.optional().describe('bisync options: conflict, maxConflicts, checkAccess, merge, pollInterval'),
     source: z.string().min(1).describe('a location: REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix or a local path'),
     destination: z.string().min(1).describe('a location, as source'),
     schedule: cron.optional().describe('cron expression; without it the job runs only when triggered'),
@@ -73,8 +83,8 @@ export const jobSchema = z
       .strict()
       .optional()
       .describe('the connection of s3:// locations in this job (named remotes carry their own)'),
-    volume: size.optional().describe('expected bytes per run, for the bandwidth planner until history exists'),
-    seed: size.optional().describe('bytes of the initial copy, for seeding advice'),
+    volume: volume.optional().describe('expected bytes per run, for the bandwidth planner until history exists'),
+    seed: volume.optional().describe('bytes of the initial copy, for seeding advice'),
     governance: z
       .object({
         config: z

@@ -11,6 +11,8 @@ import { parseDuration, parseSize } from '../lib/units.js';
 
 export type Mode = 'sync' | 'copy' | 'check';
 export type Compare = 'size-mtime' | 'checksum' | 'size-only';
+/** The commands that take transfer options: the one-way modes and two-way sync. */
+export type Command = Mode | 'bisync';
 
 /**
  * How many deletions a sync may make: a count of files, or a percentage of the files the
@@ -79,8 +81,8 @@ export interface OptionSpec {
   /** As a user would write it (`16M` may be given as its number); parsed into TRANSFER_DEFAULTS. */
   readonly default?: number | boolean | string | readonly string[];
   readonly min?: number;
-  /** The commands that take it (default: all three). */
-  readonly modes?: readonly Mode[];
+  /** The commands that take it (default: sync, copy and check; bisync takes those too). */
+  readonly modes?: readonly Command[];
   /** Where it lives in a job: `transfer:`, `filters:`, or not in jobs. */
   readonly section: Section;
 }
@@ -88,14 +90,14 @@ export interface OptionSpec {
 const MiB = 1024 * 1024;
 
 export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
-  { key: 'transfers', kind: 'int', arg: 'n', min: 1, default: 8, help: 'files transferred in parallel', section: 'transfer' },
+  { key: 'transfers', kind: 'int', arg: 'n', min: 1, default: 8, help: 'files transferred in parallel', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
   { key: 'checkers', kind: 'int', arg: 'n', min: 1, default: 16, help: 'files compared in parallel', section: 'transfer' },
   { key: 'retries', kind: 'int', arg: 'n', min: 1, default: 3, help: 'attempts of each request, chunk and file for retryable errors', section: 'transfer' },
-  { key: 'multipartThreshold', kind: 'size', arg: 'size', min: 0, default: 16 * MiB, help: 'upload in chunks (S3 parts, Azure blocks) at or above this size', modes: ['sync', 'copy'], section: 'transfer' },
-  { key: 'partSize', kind: 'size', arg: 'size', min: 1, default: 16 * MiB, help: 'chunk size (raised to the backend minimum, 5M for S3; doubled past its maximum count)', modes: ['sync', 'copy'], section: 'transfer' },
-  { key: 'multipartConcurrency', kind: 'int', arg: 'n', min: 1, default: 4, help: 'chunks of one file in flight', modes: ['sync', 'copy'], section: 'transfer' },
-  { key: 'checksum', kind: 'bool', default: false, help: 'compare content hashes (MD5) instead of size and mtime', section: 'transfer' },
-  { key: 'sizeOnly', kind: 'bool', default: false, help: 'compare sizes only', section: 'transfer' },
+  { key: 'multipartThreshold', kind: 'size', arg: 'size', min: 0, default: 16 * MiB, help: 'upload in chunks (S3 parts, Azure blocks) at or above this size', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
+  { key: 'partSize', kind: 'size', arg: 'size', min: 1, default: 16 * MiB, help: 'chunk size (raised to the backend minimum, 5M for S3; doubled past its maximum count)', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
+  { key: 'multipartConcurrency', kind: 'int', arg: 'n', min: 1, default: 4, help: 'chunks of one file in flight', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
+  { key: 'checksum', kind: 'bool', default: false, help: 'compare content hashes (MD5) instead of size and mtime', modes: ['sync', 'copy', 'check'], section: 'transfer' },
+  { key: 'sizeOnly', kind: 'bool', default: false, help: 'compare sizes only', modes: ['sync', 'copy', 'check'], section: 'transfer' },
   { key: 'include', kind: 'list', arg: 'glob', default: [], help: 'only files matching (repeatable)', section: 'filters' },
   { key: 'exclude', kind: 'list', arg: 'glob', default: [], help: 'skip files matching (repeatable)', section: 'filters' },
   { key: 'excludeFrom', kind: 'list', arg: 'file', default: [], help: 'read exclude globs from a file, one per line (repeatable)', section: 'filters' },
@@ -108,7 +110,7 @@ export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
     kind: 'string',
     arg: 'spec',
     help: 'bandwidth limit, e.g. 10M or "08:00,512K 19:00,off" or "Mon-08:00,1M Sat-00:00,off"',
-    modes: ['sync', 'copy'],
+    modes: ['sync', 'copy', 'bisync'],
     section: 'transfer',
   },
   { key: 'ignoreExisting', kind: 'bool', default: false, help: 'skip files that exist at the destination', modes: ['sync', 'copy'], section: 'transfer' },
@@ -119,7 +121,7 @@ export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
     arg: 'n|n%',
     default: formatDeleteLimit(DEFAULT_DELETE_LIMIT),
     help: 'refuse to delete more than this many files, or this percentage of the destination (nothing is deleted then)',
-    modes: ['sync'],
+    modes: ['sync', 'bisync'],
     section: 'transfer',
   },
   {
@@ -130,9 +132,9 @@ export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
     modes: ['sync'],
     section: 'transfer',
   },
-  { key: 'createBucket', kind: 'bool', default: false, help: 'create the destination bucket or container if missing', modes: ['sync', 'copy'], section: 'transfer' },
+  { key: 'createBucket', kind: 'bool', default: false, help: 'create the destination bucket or container if missing', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
   { key: 'download', kind: 'bool', default: false, help: 'read both sides to compare content where no hash is stored', modes: ['check'], section: 'none' },
-  { key: 'dryRun', kind: 'bool', default: false, help: 'print what would be done, change nothing', section: 'none' },
+  { key: 'dryRun', kind: 'bool', default: false, help: 'print what would be done, change nothing', modes: ['sync', 'copy', 'bisync'], section: 'none' },
 ];
 
 /** `multipartThreshold` → `multipart-threshold`. */

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, UsageError } from '../core/errors.js';
+import { formatConfigPath } from './positions.js';
 
 export const REMOTE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 /**
@@ -198,7 +199,7 @@ export class RemoteSet {
       if (!r.success) {
         const where = fromEnv[name] ? `HYBRIDSYNC_REMOTE_${name.toUpperCase()}_*` : `remotes.${name}`;
         const issue = r.error.issues[0]!;
-        throw new ConfigError(`remote "${name}" (${where}): ${issue.path.length ? `${issue.path.join('.')}: ` : ''}${issue.message}`, {
+        throw new ConfigError(`remote "${name}" (${where}): ${issue.path.length ? `${formatConfigPath(issue.path)}: ` : ''}${issue.message}`, {
           hint: 'a remote needs a type (s3, azureblob or local); see README "Remotes"',
         });
       }

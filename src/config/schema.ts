@@ -4,6 +4,7 @@
  * (npm run schema), so editors autocomplete and validate the file.
  */
 import { z } from 'zod';
+import { bisyncSchema } from './bisync.js';
 import { governanceSchema } from './governance.js';
 import { operationsSchema } from './operations.js';
 import { remotesSchema } from './remotes.js';
@@ -15,6 +16,7 @@ export const configSchema = z
     /** Where the state database lives (default ~/.hybridsync/state.db). */
     stateFile: z.string().optional().describe('path of the state database'),
     remotes: remotesSchema.optional(),
+    bisync: bisyncSchema.optional().describe('two-way sync: merge drivers by glob, source of truth for conflicts'),
   })
   .extend(governanceSchema.shape)
   .extend(operationsSchema.shape)

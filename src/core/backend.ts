@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Entry, WriteMeta, WriteResult } from './entry.js';
+import type { KeyRange } from './key-range.js';
 import type { Location } from './location.js';
 
 /**
@@ -55,7 +56,13 @@ export interface Backend {
 export interface OpOptions {
   readonly signal?: AbortSignal;
 }
-export interface ListOptions extends OpOptions {
+/**
+ * `startAfter` / `endAt` (relative to the root, like keys) restrict the listing to the keys
+ * after `startAfter` and up to `endAt` in compareKeys order (a cluster shard); backends
+ * narrow the server-side listing where they can (S3 StartAfter, a common prefix, skipped
+ * directories) and never list an entry outside the range.
+ */
+export interface ListOptions extends OpOptions, KeyRange {
   /** List only keys starting with this prefix (relative to the root). */
   readonly prefix?: string;
   /** Treat a missing root (directory/bucket) as empty instead of failing. */

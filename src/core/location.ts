@@ -42,6 +42,14 @@ export interface Location {
   readonly display: string;
 }
 
+/**
+ * `S3://bucket/x` → `s3://bucket/x`: a URL scheme is case-insensitive (RFC 3986 §3.1), so
+ * it is lowercased; everything after it (bucket, container, path) is kept as written.
+ */
+export function lowercaseScheme(spec: string): string {
+  return spec.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*(?=:\/\/)/, (s) => s.toLowerCase());
+}
+
 /** The location of `key` inside `loc`, as a canonical URI (for audit records, labels). */
 export function uriOfKey(loc: Location, key: string): string {
   return loc.id + key;

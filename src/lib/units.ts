@@ -21,6 +21,21 @@ export function parseSize(input: string, defaultUnit = ''): number {
   return Math.round(Number(m[1]) * mult);
 }
 
+/**
+ * A size that must carry its unit: "40TB", "40TiB", "512B". A bare number is refused: for
+ * a volume "40" may mean bytes or terabytes, and a plan 10^12 times too small looks fine.
+ * (Options with an established bare-number meaning, such as --min-size or --bwlimit, keep
+ * using parseSize.)
+ */
+export function parseSizeWithUnit(input: string): number {
+  const bare = /^\s*(\d+(?:\.\d+)?)\s*$/.exec(input);
+  if (bare) {
+    const n = bare[1]!;
+    throw new RangeError(`"${n}" has no unit, so it would mean ${n} bytes: use a unit, e.g. ${n}TB (10^12 bytes), ${n}TiB, ${n}GiB, or ${n}B if bytes are meant`);
+  }
+  return parseSize(input);
+}
+
 const DURATION_UNITS: Record<string, number> = {
   ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000,
 };

@@ -37,9 +37,14 @@ export interface JobView {
   readonly destination: string;
   readonly schedule: string | null;
   readonly window: string | null;
+  /** The zone of schedule, window and the times shown for the job (IANA name). */
+  readonly timezone: string;
   readonly link: string | null;
   readonly lane: JobConfig['lane'];
+  /** Whether `run` is set: the job row and the runs in progress come from the same record. */
   readonly running: boolean;
+  /** The run in progress, as liveRuns() shows it; null when the job is not running. */
+  readonly run: LiveRunView | null;
   readonly nextRun: number | null;
   readonly lastRun: JobRun | null;
 }
@@ -52,6 +57,7 @@ export interface LiveRunView {
   readonly deadline: number | null;
   readonly link: string | null;
   readonly lane: string;
+  readonly phase: LiveRun['phase'];
   readonly progress: StatsSnapshot;
 }
 
@@ -106,7 +112,7 @@ export class Daemon {
           clock: this.clock,
           signal: this.stopping.signal,
           ...(governor ? { governor } : {}),
-          onStart: (live) => this.live.set(name, live),
+          onLive: (live) => this.live.set(name, live),
           onEvent: (j, e) => o.onEvent?.(j, job.link, e),
           onEnd: (live, status, summary) => {
             this.live.delete(name);
@@ -125,6 +131,8 @@ export class Daemon {
     this.scheduler.start();
     this.monitor.start();
     this.started = true;
+    // watch-mode jobs run from the start until the daemon stops
+    for (const j of this.o.ops.jobs) if (j.kind === 'bisync' && j.watch) void this.scheduler.trigger(j.name);
   }
 
   get ready(): boolean {
@@ -152,27 +160,28 @@ export class Daemon {
     return this.o.ops.jobs.some((j) => j.name === name);
   }
 
+  /**
+   * Every job with its run in progress and its last run, read in one synchronous pass: the
+   * live run and the history row change in the same tick (runner.ts), so a job is `running`
+   * here exactly when its run is in `run` and its last history row says `running`.
+   */
   jobs(): JobView[] {
-    return this.o.ops.jobs.map((j) => ({
-      ...jobBasics(j),
-      running: this.scheduler.isRunning(j.name),
-      nextRun: this.scheduler.nextRun(j.name) ?? null,
-      lastRun: this.history.list(j.name, 1)[0] ?? null,
-    }));
+    const now = Date.now();
+    return this.o.ops.jobs.map((j) => {
+      const live = this.live.get(j.name);
+      return {
+        ...jobBasics(j),
+        running: live !== undefined,
+        run: live ? liveView(live, now) : null,
+        nextRun: this.scheduler.nextRun(j.name) ?? null,
+        lastRun: this.history.list(j.name, 1)[0] ?? null,
+      };
+    });
   }
 
   liveRuns(): LiveRunView[] {
     const now = Date.now();
-    return [...this.live.values()].map((l) => ({
-      job: l.job,
-      historyId: l.historyId,
-      trigger: l.trigger,
-      startedAt: l.startedAt,
-      deadline: l.deadline ?? null,
-      link: l.link ?? null,
-      lane: l.lane,
-      progress: l.stats.snapshot(now),
-    }));
+    return [...this.live.values()].map((l) => liveView(l, now));
   }
 
   links(): LinkStatus[] {
@@ -183,4 +192,18 @@ export class Daemon {
     const w = jobWorkloads(this.o.ops, this.history, this.clock.now());
     return w.length > 0 ? planBandwidth(w) : null;
   }
+}
+
+function liveView(l: LiveRun, now: number): LiveRunView {
+  return {
+    job: l.job,
+    historyId: l.historyId,
+    trigger: l.trigger,
+    startedAt: l.startedAt,
+    deadline: l.deadline ?? null,
+    link: l.link ?? null,
+    lane: l.lane,
+    phase: l.phase,
+    progress: l.stats.snapshot(now),
+  };
 }

@@ -3,12 +3,10 @@
  * (its own table, created here). The scheduler reads the last start to find missed runs;
  * the planner reads volumes; the API and `job history` list it.
  */
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
 import type { RunSummary } from '../sync/events.js';
 import { pidAlive } from '../lib/process.js';
-import { sqliteOptions } from '../lib/sqlite.js';
+import { openSqlite } from '../lib/sqlite.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS job_runs (
@@ -60,11 +58,7 @@ export class JobHistory {
   private readonly stmts;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    this.db = new Database(path, sqliteOptions());
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 10000');
-    this.db.exec(SCHEMA);
+    this.db = openSqlite(path, SCHEMA);
     const d = this.db;
     this.stmts = {
       start: d.prepare('INSERT INTO job_runs (job, trigger, scheduled_at, started_at, attempt) VALUES (?, ?, ?, ?, ?)'),

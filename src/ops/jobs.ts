@@ -11,11 +11,12 @@ import { loadConfig, loadConfigFile, DEFAULT_CONFIG_FILE, type LoadedConfig } fr
 import { RemoteSet } from '../config/remotes.js';
 import type { JobConfig, LinkConfig } from '../config/operations.js';
 import type { HybridsyncConfig } from '../config/schema.js';
-import { parseDuration, parseSize } from '../lib/units.js';
+import { parseDuration, parseSizeWithUnit } from '../lib/units.js';
 import { defaultStatePath } from '../sync/state.js';
 import { JobHistory } from './history.js';
 import { parseBitRate, type Workload } from './planner.js';
-import { nextStart, parseWindow } from './schedule.js';
+import { formatDays, formatInstant, localTimeZone } from './format.js';
+import { nextStart, parseWindow, windowState } from './schedule.js';
 import type { SchedulableJob } from './scheduler.js';
 
 export interface Operations {
@@ -87,6 +88,42 @@ export function schedulable(job: JobConfig): SchedulableJob {
   };
 }
 
+/** The zone a job's schedule, window and times are in: its `timezone`, else the local one. */
+export function jobTimeZone(job: Pick<JobConfig, 'timezone'>): string {
+  return job.timezone ?? localTimeZone();
+}
+
+/**
+ * Whether a job may start at `now` under its run window (`job run --respect-window`): open
+ * (or no window) with the end of the open window, or closed with when it opens and why.
+ */
+export type WindowCheck =
+  | { readonly open: true; readonly closesAt?: number }
+  | {
+      readonly open: false;
+      readonly window: string;
+      readonly timezone: string;
+      readonly opensAt: number;
+      readonly closesAt: number;
+      /** For people: "outside its window 22:00-06:00 Europe/Berlin; the window opens at …". */
+      readonly message: string;
+    };
+
+export function checkWindow(job: JobConfig, now: number): WindowCheck {
+  if (!job.window) return { open: true };
+  const ws = windowState(parseWindow(job.window), now, job.timezone);
+  if (ws.open) return { open: true, ...(Number.isFinite(ws.closesAt) ? { closesAt: ws.closesAt } : {}) };
+  const timezone = jobTimeZone(job);
+  return {
+    open: false,
+    window: job.window,
+    timezone,
+    opensAt: ws.opensAt,
+    closesAt: ws.closesAt,
+    message: `outside its window ${job.window} ${timezone}; the window opens at ${formatInstant(ws.opensAt, timezone)} (in ${formatDays(ws.opensAt - now)})`,
+  };
+}
+
 /** Length of a window in ms ("22:00-06:00" is 8 h). */
 export function windowLengthMs(spec: string): number {
   const w = parseWindow(spec);
@@ -112,14 +149,14 @@ export function jobWorkloads(ops: Operations, history: JobHistory | undefined, n
     const everyMs = second.at - first.at;
     const measured = j.volume ? [] : (history?.volumes(j.name, 10) ?? []);
     const fromHistory = measured.length >= HISTORY_MIN_RUNS;
-    const volumeBytes = j.volume ? parseSize(j.volume) : fromHistory ? Math.max(...measured) : undefined;
+    const volumeBytes = j.volume ? parseSizeWithUnit(j.volume) : fromHistory ? Math.max(...measured) : undefined;
     if (volumeBytes === undefined) continue;
     out.push({
       name: j.name,
       volumeBytes,
       everyMs,
       windowMs: Math.min(everyMs, j.window ? windowLengthMs(j.window) : everyMs),
-      ...(j.seed ? { seedBytes: parseSize(j.seed) } : {}),
+      ...(j.seed ? { seedBytes: parseSizeWithUnit(j.seed) } : {}),
       source: fromHistory ? 'history' : 'config',
     });
   }
@@ -152,6 +189,7 @@ export function jobBasics(j: JobConfig) {
     destination: j.destination,
     schedule: j.schedule ?? null,
     window: j.window ?? null,
+    timezone: jobTimeZone(j),
     link: j.link ?? null,
     lane: j.lane,
   };
@@ -169,12 +207,15 @@ export function jobConfig(ops: Operations, job: JobConfig, env: NodeJS.ProcessEn
 
 /** A job as a library transfer request: typed options, no command line in between. */
 export function jobRequest(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): TransferRequest {
+  if (job.kind === 'bisync') throw new ConfigError(`job ${job.name} is a bisync job, not a one-way transfer`, { hint: 'run it with hybridsync job run or the daemon' });
+  return { mode: job.kind, src: job.source, dst: job.destination, ...jobContext(ops, job, env) };
+}
+
+/** What every run of a job is set up with besides its locations: options, config, state, connection. */
+export function jobContext(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): Pick<TransferRequest, 'options' | 'config' | 'statePath' | 's3' | 'endpoint' | 'env'> {
   const s3 = job.s3 ?? {};
   const config = jobConfig(ops, job, env);
   return {
-    mode: job.kind,
-    src: job.source,
-    dst: job.destination,
     options: { ...(job.filters ?? {}), ...(job.transfer ?? {}) },
     ...(config ? { config } : {}),
     statePath: ops.statePath,

@@ -68,8 +68,10 @@ export interface OptionTiming {
   /** Time of one sync at full line rate (ms). */
   readonly syncMs: number;
   readonly fitsWindow: boolean;
-  /** Utilization this workload alone causes, averaged over its interval. */
+  /** Utilization this workload alone causes, averaged over its interval (above 1: over capacity). */
   readonly averageUtilization: number;
+  /** What the utilization means: see {@link utilizationState}. */
+  readonly utilization: UtilizationState;
   readonly seedMs?: number;
 }
 
@@ -119,6 +121,17 @@ export const DEFAULT_DEVICE_BYTES = 80e12;
 /** Plan to upgrade before a link is consistently above this share of its capacity. */
 export const UTILIZATION_WARNING = 0.7;
 
+/**
+ * `ok`; `warning` above the share a link should stay under (the link monitor would warn);
+ * `over-capacity` above 1: even running without a break the link moves less than each
+ * interval brings, so the backlog grows with every sync.
+ */
+export type UtilizationState = 'ok' | 'warning' | 'over-capacity';
+
+export function utilizationState(utilization: number, warnAbove = UTILIZATION_WARNING): UtilizationState {
+  return utilization > 1 ? 'over-capacity' : utilization > warnAbove ? 'warning' : 'ok';
+}
+
 /** bit/s needed to move `bytes` in `ms`. */
 export function requiredBitsPerSecond(bytes: number, ms: number): number {
   if (!(ms > 0)) throw new RangeError('the window must be longer than zero');
@@ -140,7 +153,10 @@ export function planBandwidth(workloads: readonly Workload[], o: PlanOptions = {
   const base = workloads.map((w) => {
     const windowMs = w.windowMs ?? w.everyMs;
     if (!(w.everyMs > 0)) throw new RangeError(`${w.name}: the interval must be longer than zero`);
-    if (windowMs > w.everyMs) throw new RangeError(`${w.name}: the window (${windowMs} ms) is longer than the interval (${w.everyMs} ms)`);
+    if (!(windowMs > 0)) throw new RangeError(`${w.name}: the window must be longer than zero`);
+    if (windowMs > w.everyMs) {
+      throw new RangeError(`${w.name}: the window (${formatDays(windowMs)}) is longer than the interval (${formatDays(w.everyMs)}): a sync may take at most the time until the next one`);
+    }
     return {
       w,
       windowMs,
@@ -172,6 +188,7 @@ export function planBandwidth(workloads: readonly Workload[], o: PlanOptions = {
           syncMs,
           fitsWindow: syncMs <= windowMs,
           averageUtilization: avg / opt.bitsPerSecond,
+          utilization: utilizationState(avg / opt.bitsPerSecond),
           ...(seedBytes !== undefined ? { seedMs: transferMs(seedBytes, opt.bitsPerSecond) } : {}),
         };
       }),
@@ -210,7 +227,8 @@ function adviseSeed(bytes: number, linkBps: number, thresholdMs: number, deviceB
     ...(physical ? { devices } : {}),
     advice: physical
       ? `seed by physical transfer (Snowball / Data Box class, about ${devices} device(s) of ${formatBytesDecimal(deviceBytes)}): ` +
-        `the network would take ${formatDays(networkMs)}, over the ${formatDays(thresholdMs)} threshold`
+        `the network would take ${formatDays(networkMs)}, over the ${formatDays(thresholdMs)} threshold` +
+        '; then `hybridsync seed export SRC DIR`, import DIR/data with any tool, `hybridsync adopt SRC DST`, and each sync moves only the delta (docs/scale.md)'
       : `seed over the network: ${formatDays(networkMs)} at ${formatBitRate(linkBps)}`,
   };
 }

@@ -12,12 +12,15 @@ import { runSync, type RunOptions } from '../sync/execute.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
 import { Stats } from '../sync/stats.js';
 import { systemClock, type Clock } from './clock.js';
+import { formatInstant } from './format.js';
 import type { LinkGovernor } from './governor.js';
 import type { JobHistory, JobRunStatus } from './history.js';
 import type { LaunchRequest } from './scheduler.js';
 
 export interface PreparedJobRun {
   readonly run: RunOptions;
+  /** Runs the job with the run options the runner settled (limiter, stats, signal); default: the one-way engine. */
+  readonly execute?: (run: RunOptions) => Promise<RunSummary>;
   readonly close: () => Promise<void>;
 }
 
@@ -30,6 +33,8 @@ export interface LiveRun {
   readonly deadline?: number;
   readonly link?: string;
   readonly lane: JobConfig['lane'];
+  /** `preparing`: connecting, checking TLS and policy (no counts yet); `transferring`: the engine runs. */
+  readonly phase: 'preparing' | 'transferring';
   readonly stats: Stats;
 }
 
@@ -40,7 +45,12 @@ export interface RunJobDeps {
   readonly clock?: Clock;
   /** Aborts the run (daemon shutdown): it stops as at a window's end, status `stopped`. */
   readonly signal?: AbortSignal;
-  readonly onStart?: (live: LiveRun) => void;
+  /**
+   * The run as the API shows it: called when the run is recorded (phase `preparing`, before
+   * any I/O) and again once its engine run is prepared (`transferring`, with the counters that
+   * run uses). onEnd follows, in the same tick as the history row is finished.
+   */
+  readonly onLive?: (live: LiveRun) => void;
   readonly onEvent?: (job: string, e: SyncEvent) => void;
   readonly onEnd?: (live: LiveRun, status: JobRunStatus, summary?: RunSummary) => void;
 }
@@ -53,8 +63,8 @@ export interface JobRunResult {
 }
 
 export class WindowClosedError extends Error {
-  constructor(at: number) {
-    super(`run window closed at ${new Date(at).toISOString()}: finishing files in flight, the next run resumes`);
+  constructor(at: number, timezone?: string) {
+    super(`run window closed at ${formatInstant(at, timezone)}: finishing files in flight, the next run resumes`);
   }
 }
 
@@ -85,7 +95,7 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
     req.deadline !== undefined
       ? clock.setTimer(() => {
           windowClosed = true;
-          stop.abort(new WindowClosedError(req.deadline!));
+          stop.abort(new WindowClosedError(req.deadline!, job.timezone));
         }, req.deadline - startedAt)
       : undefined;
 
@@ -93,7 +103,7 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
   let status: JobRunStatus = 'failed';
   let summary: RunSummary | undefined;
   let error: unknown;
-  const liveOf = (stats: Stats): LiveRun => ({
+  const liveOf = (phase: LiveRun['phase'], stats: Stats): LiveRun => ({
     job: job.name,
     historyId,
     trigger: req.trigger,
@@ -101,30 +111,35 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
     ...(req.deadline !== undefined ? { deadline: req.deadline } : {}),
     ...(job.link ? { link: job.link } : {}),
     lane: job.lane,
+    phase,
     stats,
   });
-  let live = liveOf(new Stats());
+  let live = liveOf('preparing', new Stats());
+  deps.onLive?.(live);
   try {
     prepared = await deps.prepare(job, stop.signal);
     const base = prepared.run;
     const own = base.limiter instanceof BandwidthLimiter ? base.limiter : undefined;
     const limiter = deps.governor ? deps.governor.lane(job.lane, own) : base.limiter;
     // the prepared run's Stats drive its reporter: share them with the API
-    live = liveOf(base.stats ?? live.stats);
-    deps.onStart?.(live);
+    live = liveOf('transferring', base.stats ?? live.stats);
+    deps.onLive?.(live);
     const run: RunOptions = {
       ...base,
       ...(limiter ? { limiter } : {}),
       stats: live.stats,
-      signal: stop.signal,
+      // the prepared run's signal already follows stop.signal (prepare was given it) and
+      // also governance's own stop, when the audit trail cannot be written
+      signal: base.signal ?? stop.signal,
       onEvent: (e) => {
         if (e.type === 'run-start') deps.history.linkEngineRun(historyId, e.runId);
         base.onEvent?.(e);
         deps.onEvent?.(job.name, e);
       },
     };
-    summary = await runSync(run);
-    status = summary.status === 'aborted' ? (windowClosed ? 'window-end' : 'stopped') : summary.status;
+    summary = prepared.execute ? await prepared.execute(run) : await runSync(run);
+    // aborted without a stop (the audit trail failed): that is a failure, not a pause
+    status = summary.status === 'aborted' ? (windowClosed ? 'window-end' : stop.signal.aborted ? 'stopped' : 'failed') : summary.status;
   } catch (err) {
     error = err;
     status = stop.signal.aborted ? (windowClosed ? 'window-end' : 'stopped') : 'failed';

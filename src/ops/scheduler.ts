@@ -6,6 +6,7 @@
  * Time comes from an injected Clock; running a job is an injected function.
  */
 import { systemClock, type Clock, type Timer } from './clock.js';
+import { formatInstant } from './format.js';
 import type { JobRunStatus, JobTrigger } from './history.js';
 import { catchUpStart, missedSince, nextStart, type ScheduleSpec } from './schedule.js';
 
@@ -71,7 +72,7 @@ export class Scheduler {
       if (missed === undefined) continue;
       const c = catchUpStart(job, now);
       if (next && next.at <= c.at) continue; // the regular start comes first anyway
-      this.log(`${job.name}: catching up the run due ${new Date(missed).toISOString()}`);
+      this.log(`${job.name}: catching up the run due ${formatInstant(missed, job.timezone)}`);
       this.pending.set(job.name, { at: c.at, req: { trigger: 'catch-up', scheduledAt: missed, deadline: c.deadline, attempt: 1 } });
     }
     this.arm();
@@ -134,7 +135,7 @@ export class Scheduler {
     }
     const regular = this.pending.get(job);
     if (regular && regular.at <= at) return; // the next regular run comes first
-    this.log(`${job}: run failed, retry ${req.attempt + 1}/${retry.attempts} at ${new Date(at).toISOString()}`);
+    this.log(`${job}: run failed, retry ${req.attempt + 1}/${retry.attempts} at ${formatInstant(at, this.jobs.get(job)!.timezone)}`);
     this.retries.set(job, { at, req: { ...req, trigger: 'retry', attempt: req.attempt + 1 } });
     this.arm();
   }
@@ -171,7 +172,7 @@ export class Scheduler {
     if (p.req.deadline !== undefined && now >= p.req.deadline) {
       this.log(`${name}: the window closed before the run could start; skipped`);
     } else if (this.running.has(name)) {
-      this.log(`${name}: still running, the ${p.req.trigger} start due ${new Date(p.at).toISOString()} is skipped`);
+      this.log(`${name}: still running, the ${p.req.trigger} start due ${formatInstant(p.at, this.jobs.get(name)?.timezone)} is skipped`);
     } else {
       void this.launch(name, p.req);
     }

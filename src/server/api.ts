@@ -11,7 +11,7 @@ import { isIP } from 'node:net';
 import { Hono, type Context } from 'hono';
 import type { Daemon } from '../ops/daemon.js';
 import { JobAlreadyRunningError } from '../ops/scheduler.js';
-import { dashboardHtml } from './dashboard.js';
+import { dashboardHtml, FAVICON_SVG } from './dashboard.js';
 import type { AuditFilter } from '../governance/audit/export.js';
 import { parseDuration } from '../lib/units.js';
 import type { AuditFeed } from './audit-feed.js';
@@ -65,13 +65,16 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Audit record types /api/audit returns only when `include=` (or `type=`) names them. */
+const QUIET_AUDIT_TYPES = ['skip'];
+
 const problem = (c: Context, status: 400 | 401 | 403 | 404 | 409 | 421 | 503, message: string) => c.json({ error: message }, status);
 
 export function createApi(o: ApiOptions): Hono {
   const app = new Hono();
   const { daemon, metrics } = o;
   const csrfToken = o.csrfToken ?? newCsrfToken();
-  const page = dashboardHtml(csrfToken);
+  const page = dashboardHtml(csrfToken, { audit: o.audit !== undefined });
 
   app.use('*', async (c, next) => {
     const served = o.served();
@@ -83,6 +86,11 @@ export function createApi(o: ApiOptions): Hono {
   });
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => (daemon.ready ? c.json({ status: 'ready' }) : c.json({ status: 'not ready' }, 503)));
+  // browsers ask for it whatever the page declares (a JSON tab, an old bookmark): no 404
+  app.get('/favicon.ico', (c) => {
+    c.header('Cache-Control', 'max-age=86400');
+    return c.body(FAVICON_SVG, 200, { 'Content-Type': 'image/svg+xml' });
+  });
   app.get('/', (c) => {
     c.header('Cache-Control', 'no-store');
     c.header('X-Frame-Options', 'DENY');
@@ -153,12 +161,16 @@ export function createApi(o: ApiOptions): Hono {
       const since = timeParam(q('since'), now);
       const until = timeParam(q('until'), now);
       const types = q('type')?.split(',').filter(Boolean);
+      const include = new Set(q('include')?.split(',').filter(Boolean) ?? []);
+      // unchanged files are most of a steady-state log: left out unless asked for by name
+      const excludeTypes = QUIET_AUDIT_TYPES.filter((t) => !include.has(t) && !types?.includes(t));
       filter = {
         ...(since !== undefined ? { since } : {}),
         ...(until !== undefined ? { until } : {}),
         ...(q('environment') ? { environment: q('environment')! } : {}),
         ...(q('classification') ? { classification: q('classification')! } : {}),
         ...(types?.length ? { types } : {}),
+        ...(excludeTypes.length ? { excludeTypes } : {}),
       };
     } catch (e) {
       return problem(c, 400, `bad audit query: ${(e as Error).message}`);
@@ -167,6 +179,7 @@ export function createApi(o: ApiOptions): Hono {
     return c.json({ records: await o.audit.recent(filter, limit) });
   });
   app.get('/api/plan', (c) => c.json({ plan: daemon.plan() }));
+  app.get('/api/cluster', async (c) => c.json({ runs: await metrics.clusterRuns() }));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());

@@ -8,6 +8,10 @@ import type { RunSummary, SyncEvent } from '../sync/events.js';
 import type { Daemon } from '../ops/daemon.js';
 import type { JobRunStatus } from '../ops/history.js';
 import type { LiveRun } from '../ops/runner.js';
+import type { ClusterProgress } from '../cluster/run-store.js';
+
+/** The cluster runs a daemon reports (recent runs on its --cluster-redis). */
+export type ClusterRuns = () => Promise<readonly ClusterProgress[]>;
 
 export class OpsMetrics {
   readonly registry = new Registry();
@@ -18,6 +22,9 @@ export class OpsMetrics {
   private readonly duration: Histogram<'job'>;
   private readonly warnings: Counter<'link'>;
   private daemon: Daemon | undefined;
+  private cluster: ClusterRuns | undefined;
+  /** One Redis read per scrape, shared by the cluster gauges. */
+  private clusterRead: { at: number; runs: Promise<readonly ClusterProgress[]> } | undefined;
 
   constructor() {
     const registers = [this.registry];
@@ -66,11 +73,47 @@ export class OpsMetrics {
     linkGauge('hybridsync_link_capacity_bits_per_second', 'Declared link capacity', (l) => l.capacityBitsPerSecond);
     linkGauge('hybridsync_link_throughput_bits_per_second', 'Measured link throughput (last sample)', (l) => l.bitsPerSecond);
     linkGauge('hybridsync_link_utilization_ratio', 'Measured throughput / capacity (last sample)', (l) => l.utilization);
+    const runs = (): Promise<readonly ClusterProgress[]> => this.clusterRuns();
+    const clusterGauge = (name: string, help: string, pick: (p: ClusterProgress) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['run'],
+        registers,
+        async collect() {
+          for (const p of await runs()) this.set({ run: p.runId }, pick(p));
+        },
+      });
+    };
+    clusterGauge('hybridsync_cluster_running', '1 while a cluster run is listing, transferring or deleting', (p) => (['listing', 'running', 'deleting'].includes(p.status) ? 1 : 0));
+    clusterGauge('hybridsync_cluster_shards', 'Shards of a cluster run enqueued so far', (p) => p.shards);
+    clusterGauge('hybridsync_cluster_shards_done', 'Shards of a cluster run done', (p) => p.shardsDone);
+    clusterGauge('hybridsync_cluster_files_transferred', 'Files transferred by a cluster run (every shard run)', (p) => p.transferred);
+    clusterGauge('hybridsync_cluster_bytes_transferred', 'Bytes transferred by a cluster run (every shard run)', (p) => p.bytes);
+    clusterGauge('hybridsync_cluster_files_failed', "Files that failed in shards' last attempts", (p) => p.failed);
+    clusterGauge('hybridsync_cluster_source_files', 'Source files the coordinator listed', (p) => p.listed.srcFiles);
+    clusterGauge('hybridsync_cluster_deletes_due', 'Deletions parked for the barrier', (p) => p.deletesDue);
+    clusterGauge('hybridsync_cluster_deleted', 'Deletions the barrier made', (p) => p.deleted);
+    clusterGauge('hybridsync_cluster_workers', 'Workers that completed shards of the run', (p) => p.workers.length);
     linkGauge('hybridsync_link_utilization_warning', '1 while utilization has stayed above the threshold for the configured period', (l) => (l.warning ? 1 : 0));
   }
 
   attach(daemon: Daemon): void {
     this.daemon = daemon;
+  }
+
+  /** Reports cluster runs (GET /api/cluster, hybridsync_cluster_* gauges). */
+  attachCluster(runs: ClusterRuns): void {
+    this.cluster = runs;
+  }
+
+  /** Recent cluster runs (none without attachCluster); a Redis failure reads as none. */
+  clusterRuns(): Promise<readonly ClusterProgress[]> {
+    if (!this.cluster) return Promise.resolve([]);
+    if (!this.clusterRead || Date.now() - this.clusterRead.at > 1000) {
+      this.clusterRead = { at: Date.now(), runs: this.cluster().catch(() => []) };
+    }
+    return this.clusterRead.runs;
   }
 
   onEvent(job: string, link: string | undefined, e: SyncEvent): void {

@@ -50,11 +50,16 @@ export type SyncEvent =
   | { type: 'error'; key?: string; kind: ErrorKind | 'unknown'; message: string; hint?: string }
   | { type: 'retry'; key?: string; what: string; attempt: number; message: string }
   | { type: 'notice'; message: string }
+  /** bisync: both sides changed a file; `winner`'s version is now at `key`, the other kept as `keptAs` or merged in. */
+  | { type: 'conflict'; key: string; policy: string; winner: 'path1' | 'path2'; keptAs?: string; merged?: string }
+  /** bisync: a file renamed on the other side was moved here (no bytes sent). */
+  | { type: 'rename'; key: string; from: string }
   | { type: 'summary'; summary: RunSummary };
 
 export interface RunSummary {
   runId: number;
-  mode: Mode;
+  /** bisync: a two-way run as a job's history records it (see bisync/run.ts jobSummaryOf). */
+  mode: Mode | 'bisync';
   dryRun: boolean;
   src: string;
   dst: string;

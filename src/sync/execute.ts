@@ -12,13 +12,13 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { hasChunkWriter, hasServerSideCopy, type Backend, type ChunkJournal } from '../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
+import type { KeyRange } from '../core/key-range.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
 import { AccountingStream, md5OfStream } from '../lib/accounting.js';
 import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { contentTypeOf } from '../lib/content-type.js';
-import { retry } from '../lib/retry.js';
 import { writeObject, type ChunkingOptions } from './chunked.js';
 import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../config/options.js';
 import type { RunSummary, SyncEvent } from './events.js';
@@ -26,6 +26,7 @@ import type { Filter } from './filter.js';
 import { march, type MarchPair } from './march.js';
 import { decide, type Compare, type Decision, type Mode, type PlanOptions, type PlanPair, type SourceVersion, type TransferReason } from './plan.js';
 import type { ByteTransform, GateDecision, TransferGate } from './gate.js';
+import { errorEvent, retryOperation } from './retrying.js';
 import { spoolTransformed, type Spooled } from './spool.js';
 import { derivationMetadata } from './derived.js';
 import type { StateDb } from './state.js';
@@ -45,6 +46,8 @@ export interface RunOptions {
   /** sync: let a source that listed no files empty a non-empty destination (refused otherwise). */
   readonly allowEmptySource?: boolean;
   readonly filter?: Filter;
+  /** Only the keys in this range, on both sides (a cluster shard): the rest of the tree is not listed. */
+  readonly range?: KeyRange;
   readonly limiter?: Pacer;
   /** Attempts of each operation (a request, a chunk, a file) for retryable errors. */
   readonly retries?: number;
@@ -65,6 +68,8 @@ export interface RunOptions {
   readonly gate?: TransferGate;
   /** Where transformed files are spooled before upload (default: the OS temp dir). */
   readonly spoolDir?: string;
+  /** The keys to consider instead of the march of both listings (bisync hands over its decisions). */
+  readonly pairs?: AsyncIterable<MarchPair>;
 }
 
 export const DEFAULT_CHUNKING: ChunkingOptions = { threshold: 16 * 1024 * 1024, chunkSize: 16 * 1024 * 1024, concurrency: 4 };
@@ -162,6 +167,8 @@ class SyncRun {
   async run(): Promise<RunSummary> {
     const o = this.o;
     o.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
+    // a signal aborted before the run (a stop while it was being prepared) fires no event
+    if (o.signal?.aborted) this.onOuterAbort();
     this.emit({ type: 'run-start', runId: this.runId, mode: o.mode, src: o.src.uri, dst: o.dst.uri, dryRun: this.dryRun });
     let status: RunStatus;
     try {
@@ -191,11 +198,12 @@ class SyncRun {
 
   /** Checkers feed the queue while transfer workers drain it; an error that stops one stops the other. */
   private async checkAndTransfer(): Promise<void> {
-    const srcList = this.o.src.list({ signal: this.signal });
+    const range = this.o.range ?? {};
+    const srcList = this.o.src.list({ signal: this.signal, ...range });
     // a missing directory is made by the first write; a missing bucket is an error now, not
     // an empty destination (unless the run creates it: --create-bucket, a dry run of one)
-    const dstList = this.o.dst.list({ signal: this.signal, allowMissingRoot: this.o.dst.features.createsRoot || this.o.createsDstRoot === true });
-    const checking = forEachConcurrent(march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
+    const dstList = this.o.dst.list({ signal: this.signal, ...range, allowMissingRoot: this.o.dst.features.createsRoot || this.o.createsDstRoot === true });
+    const checking = forEachConcurrent(this.o.pairs ?? march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
       () => this.queue.close(),
       (err: unknown) => {
         this.queue.fail(err);
@@ -556,27 +564,8 @@ class SyncRun {
 
   /** Why `due` deletions must not be made (an empty source, over --max-delete), or undefined. */
   private deleteRefusal(due: number): { message: string; hint: string } | undefined {
-    const dst = this.o.dst.uri;
-    if (this.srcSeen === 0 && !this.o.allowEmptySource) {
-      return {
-        message: `the source ${this.o.src.uri} lists no files, so syncing would delete ${due} of the ${this.dstSeen} files at ${dst}; nothing was deleted`,
-        hint: 'check the source is there (an unmounted path lists as empty); to empty the destination on purpose, add --allow-empty-source',
-      };
-    }
-    const limit = this.o.maxDelete ?? DEFAULT_DELETE_LIMIT;
-    if ('count' in limit) {
-      if (due <= limit.count) return undefined;
-      return {
-        message: `${due} files would be deleted at ${dst}, more than --max-delete ${limit.count}; nothing was deleted`,
-        hint: 'check the source is complete, or raise --max-delete',
-      };
-    }
-    const percent = (due * 100) / this.dstSeen;
-    if (percent <= limit.percent) return undefined;
-    return {
-      message: `${due} of the ${this.dstSeen} files at ${dst} (${Math.round(percent)}%) would be deleted, more than --max-delete ${formatDeleteLimit(limit)}; nothing was deleted`,
-      hint: 'check the source is complete (an unmounted path lists as empty); to allow it, --max-delete 100% (or a higher percentage, or a count)',
-    };
+    const o = this.o;
+    return deleteRefusal({ due, srcSeen: this.srcSeen, dstSeen: this.dstSeen, src: o.src.uri, dst: o.dst.uri, maxDelete: o.maxDelete, allowEmptySource: o.allowEmptySource });
   }
 
   private async deleteOne(key: string): Promise<void> {
@@ -657,30 +646,53 @@ class SyncRun {
     if (isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) throw err;
     if (this.signal.aborted) throw err instanceof AbortedError ? err : new AbortedError('run aborted', { cause: err });
     this.stats.failed++;
-    this.emit({
-      type: 'error',
-      ...(key !== undefined ? { key } : {}),
-      kind: isHybridsyncError(err) ? err.kind : 'unknown',
-      message: describeError(err),
-      ...(isHybridsyncError(err) && err.hint ? { hint: err.hint } : {}),
-    });
+    this.emit(errorEvent(key, err));
   }
 
   private withRetry<T>(key: string, what: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return retry(fn, {
-      attempts: this.retries,
-      baseDelayMs: 250,
-      maxDelayMs: 15_000,
-      signal: this.signal,
-      isRetryable: (e) => isHybridsyncError(e) && e.retryable,
-      onRetry: (e, attempt) => this.countRetry(key, what, e, attempt),
-    });
+    return retryOperation(fn, { attempts: this.retries, signal: this.signal, onRetry: (e, attempt) => this.countRetry(key, what, e, attempt) });
   }
 
   private countRetry(key: string, what: string, err: unknown, attempt: number): void {
     this.stats.retries++;
     this.emit({ type: 'retry', key, what, attempt, message: describeError(err) });
   }
+}
+
+/** What the deletion guards weigh: how many deletions are due against what both sides listed. */
+export interface DeleteGuardFacts {
+  readonly due: number;
+  readonly srcSeen: number;
+  readonly dstSeen: number;
+  readonly src: string;
+  readonly dst: string;
+  readonly maxDelete?: DeleteLimit;
+  readonly allowEmptySource?: boolean;
+}
+
+/** Why `due` deletions must not be made (an empty source, over --max-delete), or undefined. */
+export function deleteRefusal(f: DeleteGuardFacts): { message: string; hint: string } | undefined {
+  const { due, dst } = f;
+  if (f.srcSeen === 0 && !f.allowEmptySource) {
+    return {
+      message: `the source ${f.src} lists no files, so syncing would delete ${due} of the ${f.dstSeen} files at ${dst}; nothing was deleted`,
+      hint: 'check the source is there (an unmounted path lists as empty); to empty the destination on purpose, add --allow-empty-source',
+    };
+  }
+  const limit = f.maxDelete ?? DEFAULT_DELETE_LIMIT;
+  if ('count' in limit) {
+    if (due <= limit.count) return undefined;
+    return {
+      message: `${due} files would be deleted at ${dst}, more than --max-delete ${limit.count}; nothing was deleted`,
+      hint: 'check the source is complete, or raise --max-delete',
+    };
+  }
+  const percent = (due * 100) / f.dstSeen;
+  if (percent <= limit.percent) return undefined;
+  return {
+    message: `${due} of the ${f.dstSeen} files at ${dst} (${Math.round(percent)}%) would be deleted, more than --max-delete ${formatDeleteLimit(limit)}; nothing was deleted`,
+    hint: 'check the source is complete (an unmounted path lists as empty); to allow it, --max-delete 100% (or a higher percentage, or a count)',
+  };
 }
 
 /**

@@ -2,6 +2,10 @@
  * Include/exclude rules: globs (picomatch, `**` crosses directories, a pattern without
  * '/' matches the base name anywhere), size and age bounds. Pure: file reading for
  * --exclude-from happens in the CLI.
+ *
+ * A `.hybridsync/` directory at any depth holds hybridsync's own records (dataset and
+ * model manifests, see src/lineage/) and is never user data: every filter excludes it, on
+ * both sides, so a sync neither copies nor deletes it and a check does not count it.
  */
 import picomatch from 'picomatch';
 import type { Entry } from '../core/entry.js';
@@ -17,11 +21,20 @@ export interface FilterOptions {
   readonly maxAgeMs?: number;
 }
 
+/** The directory name hybridsync keeps its own records under, at a location's root. */
+export const RESERVED_DIR = '.hybridsync';
+
+/** True for keys inside a `.hybridsync/` directory (at any depth). */
+export function isReservedKey(key: string): boolean {
+  return key.startsWith(`${RESERVED_DIR}/`) || key.includes(`/${RESERVED_DIR}/`);
+}
+
 export interface Filter {
   /** Whether a key is in scope by its name alone (used for both sides). */
   matchesKey(key: string): boolean;
   /** Whether an entry is in scope by name, size and age. */
   matches(e: Entry): boolean;
+  /** Always true: the reserved `.hybridsync/` directory is excluded even without user rules. */
   readonly active: boolean;
 }
 
@@ -41,10 +54,9 @@ function compile(patterns: readonly string[] | undefined): ((k: string) => boole
 export function createFilter(o: FilterOptions, now: number = Date.now()): Filter {
   const inc = compile(o.include);
   const exc = compile(o.exclude);
-  const active = !!(inc || exc || o.minSize !== undefined || o.maxSize !== undefined || o.minAgeMs !== undefined || o.maxAgeMs !== undefined);
-  const matchesKey = (k: string): boolean => !(exc?.(k) ?? false) && (inc?.(k) ?? true);
+  const matchesKey = (k: string): boolean => !isReservedKey(k) && !(exc?.(k) ?? false) && (inc?.(k) ?? true);
   return {
-    active,
+    active: true,
     matchesKey,
     matches(e: Entry): boolean {
       if (!matchesKey(e.key)) return false;

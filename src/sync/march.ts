@@ -13,7 +13,8 @@ export interface MarchPair {
   readonly dst?: Entry;
 }
 
-async function* ordered(it: AsyncIterable<Entry>, side: string): AsyncGenerator<Entry> {
+/** Passes items through in order, stopping the run at one out of order. */
+export async function* ordered<T extends { readonly key: string }>(it: AsyncIterable<T>, side: string): AsyncGenerator<T> {
   let prev: string | undefined;
   for await (const e of it) {
     if (prev !== undefined && compareKeys(prev, e.key) >= 0) {

@@ -65,6 +65,24 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(listed).toEqual(expected.map((k) => `order/${k}`));
     });
 
+    it('lists a key range (startAfter exclusive, endAt inclusive) in byte order, bounds inside subtrees or between keys', async () => {
+      const keys = ['B', 'a-b', 'a.b', 'a/b', 'a/c/d', 'a0', 'bigé', 'big！', 'big🙂', 'e/x', 'z', 'é/x'];
+      for (const k of keys) await write(t.backend, `range/${k}`, k);
+      const range = async (startAfter?: string, endAt?: string): Promise<string[]> =>
+        (await collect(t.backend.list({ prefix: 'range/', ...(startAfter ? { startAfter: `range/${startAfter}` } : {}), ...(endAt ? { endAt: `range/${endAt}` } : {}) }))).map((e) =>
+          e.key.slice('range/'.length),
+        );
+      expect(await range('a.b', 'big！')).toEqual(['a/b', 'a/c/d', 'a0', 'bigé', 'big！']);
+      expect(await range('a/b', 'a/c/d')).toEqual(['a/c/d']);
+      expect(await range('a/', 'a0')).toEqual(['a/b', 'a/c/d', 'a0']); // bounds that are no key
+      expect(await range('e/x')).toEqual(['z', 'é/x']);
+      expect(await range(undefined, 'a-b')).toEqual(['B', 'a-b']);
+      expect(await range('big🙂', 'e')).toEqual([]);
+      // consecutive ranges cover the listing exactly once
+      const parts = [...(await range(undefined, 'a/b')), ...(await range('a/b', 'bigé')), ...(await range('bigé'))];
+      expect(parts).toEqual(keys.toSorted((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+    });
+
     it('writes, stats and reads back with the same bytes and preserved mtime', async () => {
       const data = Buffer.from('hello hybrid world\n'.repeat(100));
       const r = await write(t.backend, 'rw/file.bin', data, 1_700_000_000_500);

@@ -6,33 +6,18 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomFile, tempDir } from '../helpers/fs.js';
 import { spawnCli } from '../helpers/cli.js';
+import { sendTo, type Reply } from '../helpers/http.js';
 
 let daemon: ChildProcess;
 let port: number;
 let dst: string;
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
-/** One request with exactly these headers (fetch would not let a test set Host). */
-function send(path: string, o: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: o.method ?? 'GET', headers: { Host: `127.0.0.1:${port}`, ...o.headers } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** One request with exactly these headers. */
+const send = (path: string, o: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> => sendTo(port, path, o);
 
 const json = (r: Reply): Record<string, unknown> => JSON.parse(r.body) as Record<string, unknown>;
 

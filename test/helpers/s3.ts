@@ -53,6 +53,18 @@ export function s3Env2(): { endpoint: string; accessKeyId: string; secretAccessK
   return { endpoint, accessKeyId, secretAccessKey, caBundle };
 }
 
+/** The named remote `cloud` on the second endpoint, defined by environment variables alone (rclone-style). */
+export function cloudRemoteEnv(): NodeJS.ProcessEnv {
+  const b = s3Env2();
+  return {
+    HYBRIDSYNC_REMOTE_CLOUD_TYPE: 's3',
+    HYBRIDSYNC_REMOTE_CLOUD_ENDPOINT: b.endpoint,
+    HYBRIDSYNC_REMOTE_CLOUD_CA_BUNDLE: b.caBundle,
+    HYBRIDSYNC_REMOTE_CLOUD_ACCESS_KEY_ID: b.accessKeyId,
+    HYBRIDSYNC_REMOTE_CLOUD_SECRET_ACCESS_KEY: b.secretAccessKey,
+  };
+}
+
 /** A client for s3Env2(): TLS 1.3 minimum, trusting only the test CA. */
 export function testClient2(): S3Client {
   const e = s3Env2();
@@ -108,4 +120,20 @@ export async function deleteBucket(client: S3Client, bucket: string): Promise<vo
     }
   }
   await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+}
+
+/** Environment for Debian's rclone with a remote named "ceph" for the test server (AWS_CA_BUNDLE dropped: the http endpoint). */
+export function rcloneEnv(): NodeJS.ProcessEnv {
+  const e = s3Env();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RCLONE_CONFIG_CEPH_TYPE: 's3',
+    RCLONE_CONFIG_CEPH_PROVIDER: 'Ceph',
+    RCLONE_CONFIG_CEPH_ENDPOINT: e.endpoint,
+    RCLONE_CONFIG_CEPH_ACCESS_KEY_ID: e.accessKeyId,
+    RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY: e.secretAccessKey,
+    RCLONE_CONFIG_CEPH_FORCE_PATH_STYLE: 'true',
+  };
+  delete env.AWS_CA_BUNDLE;
+  return env;
 }

@@ -99,11 +99,11 @@ describe('the CLI', () => {
     writeFileSync(config, `tls:\n  endpoints:\n    - url: ${endpoint.tls12}\n      minVersion: TLSv1.2\n      caBundle: ${pki.caFile}\n      reason: legacy appliance\n`);
     const r = await runCli(['copy', src, `s3://${bucket}/allowed`, '--s3-endpoint', endpoint.tls12, '--config', config], { env: env() });
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/NOTICE .*negotiated TLSv1\.2, below TLS 1\.3: allowed by tls\.endpoints\[0\] \(legacy appliance\)/);
+    expect(r.stderr).toMatch(/NOTICE .*negotiated TLSv1\.2, below TLS 1\.3: allowed by tls\.endpoints#1 \(legacy appliance\)/);
     expect((await listAll(client, bucket, 'allowed/')).map((o) => o.key)).toEqual(['allowed/b.txt']);
     const records = auditRecords();
     const run = records.filter((x) => x.type === 'run-start').at(-1)!.run;
-    expect(records.find((x) => x.run === run && x.type === 'tls')).toMatchObject({ endpoint: endpoint.tls12, protocol: 'TLSv1.2', allowedBy: 'tls.endpoints[0]', exceptionReason: 'legacy appliance' });
+    expect(records.find((x) => x.run === run && x.type === 'tls')).toMatchObject({ endpoint: endpoint.tls12, protocol: 'TLSv1.2', allowedBy: 'tls.endpoints#1', exceptionReason: 'legacy appliance' });
   });
 
   it('just works over TLS 1.3, and audits the protocol', async () => {

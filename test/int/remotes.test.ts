@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, s3Env2, testClient, testClient2 } from '../helpers/s3.js';
+import { cloudRemoteEnv, createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, s3Env2, testClient, testClient2 } from '../helpers/s3.js';
 import { randomFile, tempDir, treeHashes } from '../helpers/fs.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
 import { journaledChunks } from '../helpers/state.js';
@@ -28,17 +28,12 @@ let src: string;
 /** The variables the remotes' credential references name (the config holds only the names). */
 function env(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const a = s3Env();
-  const b = s3Env2();
   return {
     HYBRIDSYNC_STATE_DIR: join(dir, 'state'),
     ONPREM_KEY_ID: a.accessKeyId,
     ONPREM_SECRET: a.secretAccessKey,
     // the cloud remote is defined in the environment alone, rclone-style
-    HYBRIDSYNC_REMOTE_CLOUD_TYPE: 's3',
-    HYBRIDSYNC_REMOTE_CLOUD_ENDPOINT: b.endpoint,
-    HYBRIDSYNC_REMOTE_CLOUD_CA_BUNDLE: b.caBundle,
-    HYBRIDSYNC_REMOTE_CLOUD_ACCESS_KEY_ID: b.accessKeyId,
-    HYBRIDSYNC_REMOTE_CLOUD_SECRET_ACCESS_KEY: b.secretAccessKey,
+    ...cloudRemoteEnv(),
     // the default chain would give the first user's keys to anything that fell back to it
     AWS_ACCESS_KEY_ID: '',
     AWS_SECRET_ACCESS_KEY: '',

@@ -8,7 +8,7 @@ import { readFileSync, rmSync, utimesSync, writeFileSync, existsSync, statSync }
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, testClient } from '../helpers/s3.js';
+import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, rcloneEnv, s3Env, testClient } from '../helpers/s3.js';
 import { md5, randomFile, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
 import { events, ROOT, runCli } from '../helpers/cli.js';
 
@@ -37,18 +37,6 @@ function makeTree(): string {
   writeFile(src, 'a-b.txt', 'dash sorts before slash');
   writeFile(src, 'a/b.txt', 'slash');
   return src;
-}
-
-/** An rclone remote named "ceph" for the test server, configured through the environment. */
-function rcloneRemoteEnv(e: ReturnType<typeof s3Env>): Record<string, string> {
-  return {
-    RCLONE_CONFIG_CEPH_TYPE: 's3',
-    RCLONE_CONFIG_CEPH_PROVIDER: 'Ceph',
-    RCLONE_CONFIG_CEPH_ENDPOINT: e.endpoint,
-    RCLONE_CONFIG_CEPH_ACCESS_KEY_ID: e.accessKeyId,
-    RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY: e.secretAccessKey,
-    RCLONE_CONFIG_CEPH_FORCE_PATH_STYLE: 'true',
-  };
 }
 
 async function bucketHashes(prefix: string, b = bucket): Promise<Map<string, string>> {
@@ -90,13 +78,11 @@ describe('local -> S3 -> local', () => {
   });
 
   it('stores mtime and MD5 as metadata that rclone understands, and rclone check agrees', () => {
-    const e = s3Env();
-    const rcloneEnv = { ...process.env, ...rcloneRemoteEnv(e) };
-    delete rcloneEnv.AWS_CA_BUNDLE;
+    const env = rcloneEnv();
     // rclone exits non-zero (execFileSync throws) on any difference; --one-way: src side only
-    const out = execFileSync('rclone', ['check', src, `ceph:${bucket}/t1`], { env: rcloneEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync('rclone', ['check', src, `ceph:${bucket}/t1`], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     void out;
-    const lsl = execFileSync('rclone', ['lsl', `ceph:${bucket}/t1/models`], { env: rcloneEnv, encoding: 'utf8' });
+    const lsl = execFileSync('rclone', ['lsl', `ceph:${bucket}/t1/models`], { env, encoding: 'utf8' });
     const mtime = statSync(join(src, 'models/ckpt.pt')).mtime;
     expect(lsl).toContain(mtime.toISOString().slice(0, 19).replace('T', ' '));
   });

@@ -38,6 +38,7 @@ import type {
 } from '../../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
 import { ConfigError, IntegrityError, InternalError, NotFoundError, SourceChangedError, sizeMismatch, type HybridsyncError } from '../../core/errors.js';
+import { rangeListPrefix, withinKeyRange } from '../../core/key-range.js';
 import type { Location } from '../../core/location.js';
 import { readWhole } from '../body.js';
 import { retry } from '../../lib/retry.js';
@@ -259,11 +260,12 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
   }
 
   list(opts: ListOptions = {}): AsyncIterable<Entry> {
-    return inByteOrder(this.listUtf16(opts));
+    // no server-side start-after: the range narrows the prefix, the rest is skipped here
+    return withinKeyRange(inByteOrder(this.listUtf16(opts)), opts);
   }
 
   private async *listUtf16(opts: ListOptions): AsyncGenerator<Entry> {
-    const prefix = this.prefix + (opts.prefix ?? '');
+    const prefix = this.prefix + rangeListPrefix(opts.prefix ?? '', opts);
     let marker: string | undefined;
     do {
       let page;

@@ -14,6 +14,7 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
+import { inKeyRange, subtreeMayIntersect, withinKeyRange, type KeyRange } from '../../core/key-range.js';
 import { localLocation, type Location } from '../../core/location.js';
 import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
@@ -129,7 +130,11 @@ export class LocalBackend implements Backend {
     return p;
   }
 
-  async *list(opts: ListOptions = {}): AsyncIterable<Entry> {
+  list(opts: ListOptions = {}): AsyncIterable<Entry> {
+    return withinKeyRange(this.listTree(opts), opts);
+  }
+
+  private async *listTree(opts: ListOptions): AsyncGenerator<Entry> {
     try {
       const st = await fsp.stat(this.root);
       if (!st.isDirectory()) {
@@ -146,10 +151,12 @@ export class LocalBackend implements Backend {
       throw mapFsError(err, this.root, 'listing');
     }
     const prefix = opts.prefix ?? '';
-    yield* this.walk('', prefix, opts.signal);
+    const range: KeyRange = { ...(opts.startAfter !== undefined ? { startAfter: opts.startAfter } : {}), ...(opts.endAt !== undefined ? { endAt: opts.endAt } : {}) };
+    yield* this.walk('', prefix, range, opts.signal);
   }
 
-  private async *walk(dirKey: string, prefix: string, signal?: AbortSignal): AsyncGenerator<Entry> {
+  /** Directories outside the prefix or the key range are not read. */
+  private async *walk(dirKey: string, prefix: string, range: KeyRange, signal?: AbortSignal): AsyncGenerator<Entry> {
     signal?.throwIfAborted();
     const dirPath = this.pathOf(dirKey);
     let dirents: Dirent<Buffer>[];
@@ -206,7 +213,7 @@ export class LocalBackend implements Backend {
             break;
           }
           const key = dirKey ? `${dirKey}/${it.name}` : it.name;
-          if (prefixCanMatch(`${key}/`, prefix)) yield* this.walk(key, prefix, signal);
+          if (prefixCanMatch(`${key}/`, prefix) && subtreeMayIntersect(`${key}/`, range)) yield* this.walk(key, prefix, range, signal);
           continue;
         }
         batch.push(it);
@@ -214,7 +221,7 @@ export class LocalBackend implements Backend {
       const stats = await Promise.all(
         batch.map(async (it) => {
           const key = dirKey ? `${dirKey}/${it.name}` : it.name;
-          if (!key.startsWith(prefix)) return undefined;
+          if (!key.startsWith(prefix) || !inKeyRange(key, range)) return undefined;
           try {
             const st = await fsp.stat(join(dirPath, it.name));
             return fileEntry(key, st);

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
+import { inKeyRange } from '../../core/key-range.js';
 import { memoryLocation, type Location } from '../../core/location.js';
 import { IntegrityError, NotFoundError, SourceChangedError } from '../../core/errors.js';
 
@@ -41,7 +42,7 @@ export class MemoryBackend implements Backend {
   }
 
   async *list(opts: ListOptions = {}): AsyncIterable<Entry> {
-    const keys = [...this.objects.keys()].filter((k) => k.startsWith(opts.prefix ?? '')).sort(compareKeys);
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(opts.prefix ?? '') && inKeyRange(k, opts)).sort(compareKeys);
     for (const key of keys) {
       const o = this.objects.get(key);
       if (o) yield { key, size: o.data.length, mtimeMs: o.mtimeMs, mtimeExact: true, md5: o.md5 };

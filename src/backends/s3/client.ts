@@ -1,9 +1,12 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import { Agent as HttpsAgent, type RequestOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../core/errors.js';
+import { TLS_HANDSHAKE_TIMEOUT } from './errors.js';
 
 /**
  * SHA-256 of a request body computed by the caller (multipart parts), keyed by the body
@@ -76,6 +79,30 @@ export function resolveConnection(o: S3ConnectionOptions, env: NodeJS.ProcessEnv
   return { endpoint, region, forcePathStyle, origin, account };
 }
 
+/** TCP connect, and then the TLS handshake, each get this long before the request fails. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * An https agent whose new connections fail when the TLS handshake does not finish in
+ * time: the SDK's connectionTimeout ends at TCP connect, so a server that accepts
+ * connections and never answers would otherwise hold the request until the idle timeout.
+ */
+class HandshakeTimeoutAgent extends HttpsAgent {
+  override createConnection(options: RequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const socket = super.createConnection(options, callback);
+    if (socket instanceof TLSSocket) {
+      const timer = setTimeout(() => {
+        socket.destroy(Object.assign(new Error(`no TLS handshake within ${CONNECT_TIMEOUT_MS / 1000} s`), { code: TLS_HANDSHAKE_TIMEOUT }));
+      }, CONNECT_TIMEOUT_MS);
+      timer.unref();
+      const clear = (): void => clearTimeout(timer);
+      socket.once('secureConnect', clear);
+      socket.once('close', clear);
+    }
+    return socket;
+  }
+}
+
 /** The agents a client uses, shared with the small-object fast path (fast-put.ts). */
 export const clientAgents = new WeakMap<S3Client, { http: HttpAgent; https: HttpsAgent }>();
 
@@ -90,7 +117,7 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
       throw new ConfigError(`cannot read CA bundle ${caPath}`, { cause: err, hint: 'fix the path in AWS_CA_BUNDLE or --ca-bundle' });
     }
   }
-  const httpsAgent = new HttpsAgent({
+  const httpsAgent = new HandshakeTimeoutAgent({
     keepAlive: true,
     maxSockets,
     minVersion: o.tlsMinVersion ?? 'TLSv1.3',
@@ -109,7 +136,8 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     responseChecksumValidation: 'WHEN_REQUIRED',
     // The executor retries with typed errors and backoff; one attempt per SDK call.
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: 10_000, requestTimeout: o.requestTimeoutMs ?? 300_000 }),
+    // socketTimeout is the idle timeout (the handler's requestTimeout only logs a warning)
+    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: o.requestTimeoutMs ?? 300_000 }),
   });
   // Every body we send carries Content-MD5, which the server validates; hashing the same
   // bytes again with SHA-256 for the signature would double the client's CPU per byte

@@ -13,6 +13,9 @@ import {
   AbortedError,
 } from '../../core/errors.js';
 
+/** Error code of a connection whose TLS handshake did not finish in time (client.ts). */
+export const TLS_HANDSHAKE_TIMEOUT = 'ETLSHANDSHAKETIMEOUT';
+
 interface SdkErrorShape {
   name?: string;
   code?: string;
@@ -67,8 +70,8 @@ export function mapS3Error(err: unknown, where: string, endpoint: string, fixes:
       hint: 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or configure ~/.aws/credentials',
     });
   }
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code)) {
-    return new UnreachableError(`cannot reach S3 endpoint ${endpoint} (${code})`, {
+  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', TLS_HANDSHAKE_TIMEOUT].includes(code)) {
+    return new UnreachableError(`cannot reach S3 endpoint ${endpoint} (${code === TLS_HANDSHAKE_TIMEOUT ? e.message : code})`, {
       ...opts,
       hint: fixes.endpoint,
     });

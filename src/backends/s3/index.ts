@@ -49,6 +49,7 @@ import type {
   Tagger,
   WriteOptions,
 } from '../../core/backend.js';
+import { rangeListPrefix, withinKeyRange } from '../../core/key-range.js';
 import { sameAccount, type Location } from '../../core/location.js';
 import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
 import { ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
@@ -203,9 +204,15 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     await this.call('create bucket', undefined, () => this.client.send(new CreateBucketCommand({ Bucket: this.bucket }), { abortSignal: signal }), signal);
   }
 
-  async *list(opts: ListOptions = {}): AsyncIterable<Entry> {
+  list(opts: ListOptions = {}): AsyncIterable<Entry> {
+    return withinKeyRange(this.listPages(opts), opts);
+  }
+
+  private async *listPages(opts: ListOptions): AsyncGenerator<Entry> {
     let token: string | undefined;
-    const prefix = this.prefix + (opts.prefix ?? '');
+    const prefix = this.prefix + rangeListPrefix(opts.prefix ?? '', opts);
+    // the server skips to the range (same byte order); later pages follow the token
+    const startAfter = opts.startAfter !== undefined ? this.prefix + opts.startAfter : undefined;
     do {
       let page;
       try {
@@ -214,7 +221,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
           undefined,
           () =>
             this.client.send(
-              new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, MaxKeys: 1000 }),
+              new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix || undefined, ContinuationToken: token, StartAfter: token ? undefined : startAfter, MaxKeys: 1000 }),
               { abortSignal: opts.signal },
             ),
           opts.signal,

@@ -44,14 +44,18 @@ export interface AuditFilter {
   /** `confidential` exactly, or `confidential+` for that level and above (needs the scale). */
   readonly classification?: string;
   readonly types?: readonly string[];
+  /** Record types to leave out (the dashboard leaves out `skip` unless asked). */
+  readonly excludeTypes?: readonly string[];
 }
 
 export function compileFilter(f: AuditFilter, scale: LevelScale): (r: AuditRecord) => boolean {
   const types = f.types?.length ? new Set(f.types) : undefined;
+  const excluded = new Set(f.excludeTypes ?? []);
   const cls = f.classification;
   const atLeast = cls?.endsWith('+') ? cls.slice(0, -1) : undefined;
   return (r) => {
     if (types && !types.has(r.type)) return false;
+    if (excluded.has(r.type)) return false;
     const t = Date.parse(r.time);
     if (f.since !== undefined && !(t >= f.since)) return false;
     if (f.until !== undefined && !(t < f.until)) return false;

@@ -169,6 +169,23 @@ export class AuditRecorder {
       case 'delete':
         this.log.append({ type: 'delete', run, ...this.file(e.key), ...this.envs });
         return;
+      case 'conflict':
+        this.log.append({
+          type: 'conflict',
+          run,
+          ...this.file(e.key),
+          ...this.envs,
+          policy: e.policy,
+          winner: e.winner,
+          ...(e.keptAs ? { keptAs: this.o.redact(e.keptAs) } : {}),
+          ...(e.merged ? { merged: e.merged } : {}),
+        });
+        return;
+      case 'rename': {
+        const note = this.o.takeNote?.(e.key);
+        this.log.append({ type: 'rename', run, ...this.file(e.key), ...this.envs, from: this.o.redact(e.from), ...(note ? { classification: note.classification, rule: note.rule, decision: 'allow' } : {}) });
+        return;
+      }
       case 'differ': {
         const note = this.o.takeNote?.(e.key);
         this.log.append({ type: 'verification', run, ...this.file(e.key), ...this.envs, result: 'differ', reason: e.reason, ...(note ? { classification: note.classification } : {}) });

@@ -5,9 +5,9 @@
  * key sits beside the log.
  */
 import { createHash, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject, createPrivateKey } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ConfigError } from '../../core/errors.js';
+import { ConfigError, UsageError } from '../../core/errors.js';
 
 export interface Signer {
   /** `ed25519:` + the first 32 hex digits of SHA-256 over the public key (SPKI DER). */
@@ -85,6 +85,17 @@ export function readPublicKey(file: string): KeyObject {
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new ConfigError(`${file} is not an Ed25519 public key`);
   return key;
+}
+
+/**
+ * The key signatures must verify with: `explicit` (a PEM an auditor trusts), else the
+ * public key written beside the local signing key, else the signing key itself.
+ */
+export function trustedPublicKey(paths: { readonly keyFile: string; readonly publicKeyFile: string }, explicit?: string): KeyObject {
+  if (explicit) return readPublicKey(explicit);
+  if (existsSync(paths.publicKeyFile)) return readPublicKey(paths.publicKeyFile);
+  if (existsSync(paths.keyFile)) return createPublicKey(readFileSync(paths.keyFile));
+  throw new UsageError('no public key to verify with', { hint: `give --public-key FILE (from \`hybridsync audit public-key\`), or run where ${paths.keyFile} exists` });
 }
 
 export function verifySignature(publicKey: KeyObject, message: Buffer, signatureB64: string): boolean {

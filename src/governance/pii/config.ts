@@ -1,6 +1,7 @@
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { formatConfigPath } from '../../config/positions.js';
 import { ConfigError } from '../../core/errors.js';
 import { ENTITY_TYPES, TEXT_ENTITY_TYPES, type EntityType } from './types.js';
 
@@ -116,7 +117,7 @@ export function loadScrubConfig(input: unknown): ScrubConfig {
   const parsed = scrubConfigSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
-      const where = i.path.length > 0 ? i.path.join('.') : '(top level)';
+      const where = formatConfigPath(i.path);
       const extra = i.code === 'unrecognized_keys' && i.path[0] === 'entities' ? ` (entity types: ${ENTITY_TYPES.join(', ')})` : '';
       return `  ${where}: ${i.message}${extra}`;
     });
@@ -132,13 +133,13 @@ export function loadScrubConfig(input: unknown): ScrubConfig {
     }
   }
   config.columns.forEach((rule, i) => {
-    if (!rule.type && !rule.operator) problems.push(`columns.${i}: give a type, an operator or both`);
+    if (!rule.type && !rule.operator) problems.push(`${formatConfigPath(['columns', i])}: give a type, an operator or both`);
     if (!rule.type && rule.operator?.operator === 'hash') {
-      problems.push(`columns.${i}: hash needs a type (tokens are derived and named per entity type)`);
+      problems.push(`${formatConfigPath(['columns', i])}: hash needs a type (tokens are derived and named per entity type)`);
     }
     const op = rule.operator ?? (rule.type ? operatorFor(config, rule.type) : undefined);
     if (op?.operator === 'generalize' && !(rule.type && GENERALIZABLE.has(rule.type))) {
-      problems.push(`columns.${i}: generalize needs type ${[...GENERALIZABLE].join(', ')}`);
+      problems.push(`${formatConfigPath(['columns', i])}: generalize needs type ${[...GENERALIZABLE].join(', ')}`);
     }
   });
   config.detect.phoneRegions = config.detect.phoneRegions.map((r) => r.toUpperCase());

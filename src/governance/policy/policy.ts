@@ -10,7 +10,7 @@
 import picomatch from 'picomatch';
 import type { EnvironmentConfig, PolicyConfig, TransformName } from '../../config/governance.js';
 import { ConfigError } from '../../core/errors.js';
-import type { Location } from '../../core/location.js';
+import { lowercaseScheme, type Location } from '../../core/location.js';
 import type { LevelScale } from '../classify/levels.js';
 
 export type { Location };
@@ -41,7 +41,7 @@ function hostOf(endpoint: string): string {
 
 /** `/data` -> `file:///data`; URLs are kept; trailing slashes and `/**` are removed. */
 export function normalizeLocationPattern(p: string): string {
-  let s = p.trim();
+  let s = lowercaseScheme(p.trim());
   if (!SCHEME.test(s)) {
     if (!s.startsWith('/')) {
       throw new ConfigError(`environment location "${p}" must be an absolute path, a URL or REMOTE:bucket/prefix`, {

@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import type { TlsConfig } from '../../config/governance.js';
+import { formatConfigPath } from '../../config/positions.js';
 import { ConfigError } from '../../core/errors.js';
 
 export type TlsVersion = 'TLSv1.3' | 'TLSv1.2';
@@ -18,7 +19,7 @@ export interface EndpointTls {
   /** The CA bundle configured for this endpoint alone (tls.caBundle applies to all). */
   readonly caBundle?: string;
   readonly allowInsecureHttp?: boolean;
-  /** `tls.endpoints[i]` when a config entry matched, for messages and the audit trail. */
+  /** `tls.endpoints#N` (N from 1) when a config entry matched, for messages and the audit trail. */
   readonly configEntry?: string;
   readonly reason?: string;
 }
@@ -40,7 +41,7 @@ export function tlsForEndpoint(tls: TlsConfig | undefined, endpoint: string): En
     minVersion: e?.minVersion ?? 'TLSv1.3',
     ...(e?.caBundle ? { caBundle: e.caBundle } : {}),
     ...(e?.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
-    ...(e ? { configEntry: `tls.endpoints[${i}]` } : {}),
+    ...(e ? { configEntry: formatConfigPath(['tls', 'endpoints', i]) } : {}),
     ...(e?.reason ? { reason: e.reason } : {}),
   };
 }

@@ -21,6 +21,12 @@ describe('options defined once', () => {
     for (const o of TRANSFER_OPTIONS) if (o.default !== undefined) expect(TRANSFER_DEFAULTS[o.key]).toEqual(parseOptionValue(o, o.default));
   });
 
+  it('check offers only the flags that apply to it: no --transfers, --dry-run, --bwlimit or deletion guards (issue 9.13)', () => {
+    const forCheck = TRANSFER_OPTIONS.filter((o) => (o.modes ?? ['sync', 'copy', 'check']).includes('check')).map((o) => o.key);
+    for (const k of ['transfers', 'dryRun', 'bwlimit', 'maxDelete', 'multipartThreshold', 'storageClass']) expect(forCheck).not.toContain(k);
+    for (const k of ['checkers', 'checksum', 'download', 'include']) expect(forCheck).toContain(k);
+  });
+
   it('bad values and unknown names are usage errors naming the flag', () => {
     expect(() => resolveTransferOptions({ transfers: 0 })).toThrow(/--transfers must be an integer >= 1, got "0"/);
     expect(() => resolveTransferOptions({ partSize: 'lots' })).toThrow(/--part-size: /);

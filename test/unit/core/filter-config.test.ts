@@ -43,6 +43,6 @@ describe('config file errors name the line and column', () => {
   });
   it('schema violations point at the offending key', () => {
     expect(() => parseConfig('version: 1\nstateFile: 42\n', 'my.yaml')).toThrow(/my\.yaml:2:12: stateFile: /);
-    expect(() => parseConfig('version: 1\nnope: true\n', 'my.yaml')).toThrow(/my\.yaml:1:1: \(top level\): Unrecognized key/);
+    expect(() => parseConfig('version: 1\nnope: true\n', 'my.yaml')).toThrow(/my\.yaml:2:1: nope: unknown key/);
   });
 });

@@ -51,6 +51,25 @@ describe('location specs', () => {
     expect(JSON.stringify(on)).not.toContain(SECRET);
   });
 
+  it('reads URL schemes case-insensitively (S3://, AZ://, File://) and keeps bucket names as written', () => {
+    const env = { AWS_ENDPOINT_URL: 'http://127.0.0.1:9999', AWS_ACCESS_KEY_ID: 'AKIATEST', AWS_SECRET_ACCESS_KEY: SECRET, AZURE_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from(SECRET).toString('base64')};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;` };
+    const same = (upper: string, lower: string): void => {
+      const { display, ...a } = resolveLocation(upper, { env }).location;
+      const { display: _d, ...b } = resolveLocation(lower, { env }).location;
+      expect(a).toEqual(b);
+      expect(display).toBe(upper); // messages show what the user wrote
+    };
+    same('S3://ml-data/train', 's3://ml-data/train');
+    same('AZ://models/v1', 'az://models/v1');
+    same('Az://models', 'az://models');
+    same('File:///data/x', 'file:///data/x');
+    same('FILE:///data/x', '/data/x');
+    expect(resolveLocation('S3://ml-data/train', { env }).location).toMatchObject({ type: 's3', container: 'ml-data', path: 'train/', uri: 's3://ml-data/train/' });
+    // only the scheme is case-insensitive: S3 bucket names are lowercase, and an uppercase one is still refused
+    expect(() => resolveLocation('S3://ML-Data/train', { env })).toThrow(/invalid bucket name "ML-Data"/);
+    expect(() => resolveLocation('S4://bucket', { env })).toThrow(/unknown scheme "s4:\/\/"/);
+  });
+
   it('names the fix for an unknown remote, a remote without a bucket and a bad bucket name', () => {
     const remotes = RemoteSet.load({ onprem: { type: 's3', endpoint: 'http://127.0.0.1:7480' } }, {});
     expect(() => resolveLocation('onprme:bucket', { remotes, env: {} })).toThrow(/unknown remote "onprme" in onprme:bucket/);
@@ -139,7 +158,7 @@ describe('remotes in hybridsync.yaml', () => {
     try {
       const file = join(dir, 'hybridsync.yaml');
       writeFileSync(file, 'remotes:\n  onprem: { type: s3, endpoint: "http://127.0.0.1:7480" }\nenvironments:\n  dc1: { remotes: [onprme] }\n');
-      expect(() => loadConfig(file, {})).toThrow(/hybridsync.yaml:4:\d+: environments.dc1.remotes.0: unknown remote "onprme"; remotes are onprem/);
+      expect(() => loadConfig(file, {})).toThrow(/hybridsync.yaml:4:\d+: environments\.dc1\.remotes#1: unknown remote "onprme"; remotes are onprem/);
       // a remote defined only in the environment counts too
       expect(loadConfig(file, { HYBRIDSYNC_REMOTE_ONPRME_TYPE: 'local', HYBRIDSYNC_REMOTE_ONPRME_ROOT: '/x' }).remotes.names()).toEqual(['onprem', 'onprme']);
     } finally {

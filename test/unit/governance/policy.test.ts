@@ -26,6 +26,13 @@ describe('environments', () => {
     expect(env('s3://exports/us/')).toBeUndefined();
   });
 
+  it('reads schemes in location patterns case-insensitively, as locations are (S3://, FILE://)', () => {
+    const upper = compileEnvironments({ up: { kind: 'cloud', locations: ['S3://exports/eu'] }, disk: { locations: ['FILE:///mnt/raw'] } });
+    const where = (spec: string) => environmentOf(upper, resolveLocation(spec, { s3: {}, env: {} }).location)?.id;
+    expect(where('s3://exports/eu/2024/')).toBe('up');
+    expect(where('/mnt/raw/a')).toBe('disk');
+  });
+
   it('tells the same bucket name apart by endpoint', () => {
     expect(env('s3://ml-train/', 'https://s3.dc1.example:9000')).toBe('ceph-dc1');
     expect(env('s3://ml-train/')).toBe('aws-us-east-1');

@@ -115,7 +115,7 @@ describe('report', () => {
     agg.add(rec({ type: 'transfer', classification: 'public', dstEnv: 'cloud', bytes: 2048 }));
     agg.add(rec({ type: 'transfer', classification: 'confidential', dstEnv: 'cloud', bytes: 10, transforms: [{ name: 'pii-scrub', report: { counts: { email: 3 } } }] as unknown[] }));
     agg.add(rec({ type: 'denied', classification: 'restricted', dstEnv: 'cloud', key: '<script>x</script>', reason: 'too secret' }));
-    agg.add(rec({ type: 'tls', endpoint: 'https://legacy:9000', protocol: 'TLSv1.2', allowedBy: 'tls.endpoints[0]' }));
+    agg.add(rec({ type: 'tls', endpoint: 'https://legacy:9000', protocol: 'TLSv1.2', allowedBy: 'tls.endpoints#1' }));
     agg.add(rec({ type: 'run-end', run: 'r', status: 'ok' }));
     const html = agg.html({ title: 't', logFile: 'f', generated: 'g', filter: '' });
     expect(html).toContain('Files transferred</dt><dd>2 (2.01 KiB)');

@@ -16,7 +16,7 @@ describe('TLS policy per endpoint', () => {
   it('requires TLS 1.3 unless an endpoint is listed with TLSv1.2', () => {
     expect(tlsForEndpoint(tls, 'https://s3.amazonaws.com')).toEqual({ minVersion: 'TLSv1.3' });
     expect(tlsForEndpoint(undefined, 'https://x')).toEqual({ minVersion: 'TLSv1.3' });
-    expect(tlsForEndpoint(tls, 'https://legacy.example:9000/')).toEqual({ minVersion: 'TLSv1.2', configEntry: 'tls.endpoints[0]', reason: 'old appliance' });
+    expect(tlsForEndpoint(tls, 'https://legacy.example:9000/')).toEqual({ minVersion: 'TLSv1.2', configEntry: 'tls.endpoints#1', reason: 'old appliance' });
     expect(tlsForEndpoint(tls, 'https://legacy.example:9001')).toEqual({ minVersion: 'TLSv1.3' });
     expect(tlsForEndpoint(tls, 'http://minio.lab:9000')).toMatchObject({ allowInsecureHttp: true, caBundle: '/x.pem' });
   });

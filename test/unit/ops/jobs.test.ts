@@ -50,9 +50,9 @@ describe('jobs in hybridsync.yaml', () => {
   });
 
   it('reports bad schedules, windows and links with their position', () => {
-    expect(() => parseConfig('jobs:\n  - name: a\n    source: x\n    destination: y\n    schedule: "every night"\n')).toThrow(/hybridsync.yaml:5:\d+: jobs.0.schedule: not a cron expression/);
-    expect(() => parseConfig('jobs:\n  - name: a\n    source: x\n    destination: y\n    window: "22-06"\n')).toThrow(/jobs.0.window: use HH:MM-HH:MM/);
-    expect(() => parseConfig('links:\n  - name: a\n    capacity: 10GB\n')).toThrow(/links.0.capacity: not a line rate/);
+    expect(() => parseConfig('jobs:\n  - name: a\n    source: x\n    destination: y\n    schedule: "every night"\n')).toThrow(/hybridsync.yaml:5:\d+: jobs#1\.schedule: not a cron expression/);
+    expect(() => parseConfig('jobs:\n  - name: a\n    source: x\n    destination: y\n    window: "22-06"\n')).toThrow(/jobs#1\.window: use HH:MM-HH:MM/);
+    expect(() => parseConfig('links:\n  - name: a\n    capacity: 10GB\n')).toThrow(/links#1\.capacity: not a line rate/);
     expect(() => resolveOperations(parseConfig('jobs:\n  - name: a\n    source: x\n    destination: y\n    link: nope\n'), 'f.yaml')).toThrow(
       /jobs.a.link: no link named "nope"/,
     );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseSize, parseDuration } from '../../../src/lib/units.js';
+import { parseSize, parseDuration, parseSizeWithUnit } from '../../../src/lib/units.js';
 import { formatBitRate, formatDays } from '../../../src/ops/format.js';
-import { parseBitRate, planBandwidth, requiredBitsPerSecond, transferMs } from '../../../src/ops/planner.js';
+import { parseBitRate, planBandwidth, requiredBitsPerSecond, transferMs, utilizationState } from '../../../src/ops/planner.js';
 import { formatPlan, parseHeadroom } from '../../../src/cli/plan.js';
 
 const DAY = 86_400_000;
@@ -82,9 +82,61 @@ describe('bandwidth planner (hand-computed cases)', () => {
   });
 
   it('prints a table with the unit conventions', () => {
-    const text = formatPlan(planBandwidth([{ name: 'flags', volumeBytes: 40e12, everyMs: DAY, windowMs: 8 * HOUR }]));
+    const text = formatPlan(planBandwidth([{ name: 'train', volumeBytes: 40e12, everyMs: DAY, windowMs: 8 * HOUR }]));
     expect(text).toMatch(/TB = 10\^12 bytes/);
     expect(text).toMatch(/recommended: 14\.4 Gbps link \(peak \+ 30% headroom\)/);
     expect(text).toMatch(/Site-to-site VPN 1 Gbps\s+3\.7 d\s+no/);
+  });
+});
+
+describe('plan output a reader can act on', () => {
+  const option = (p: ReturnType<typeof planBandwidth>, label: string) => p.workloads[0]!.options.find((o) => o.option === label)!;
+
+  it('calls an option that cannot carry the workload over capacity with the factor, never a bare 741%', () => {
+    // 40 TB a day is 3.70 Gbps on average: 7.41 times a 500 Mbps link, 3.70 times 1 Gbps
+    const p = planBandwidth([{ name: 'train', volumeBytes: 40e12, everyMs: DAY }]);
+    const sdwan = option(p, 'SD-WAN 500 Mbps');
+    expect(sdwan.averageUtilization).toBeCloseTo(7.407, 3);
+    expect(sdwan.utilization).toBe('over-capacity');
+    expect(option(p, 'Site-to-site VPN 10 Gbps').utilization).toBe('ok');
+    const text = formatPlan(p);
+    expect(text).toMatch(/SD-WAN 500 Mbps\s+7\.41 d\s+no\s+over capacity: needs 7\.41\u00d7 the link/);
+    expect(text).toMatch(/Site-to-site VPN 1 Gbps\s+3\.7 d\s+no\s+over capacity: needs 3\.7\u00d7 the link/);
+    expect(text).toMatch(/Site-to-site VPN 10 Gbps\s+8\.89 h\s+yes\s+37%$/m);
+    expect(text).not.toMatch(/\b(741|370|185)%/);
+    // and what it means, under the table
+    expect(text).toMatch(/over capacity on SD-WAN 500 Mbps; Site-to-site VPN 1 Gbps; SD-WAN 2 Gbps; Direct Connect \/ ExpressRoute \/ Interconnect 1 Gbps: 40 TB every 24 h is more than the link carries/);
+    expect(text).toMatch(/choose a faster option or several links/);
+  });
+
+  it('still marks options above the 70% warning line, and only those', () => {
+    // 16 TB a day: 1.48 Gbps on average, 74% of 2 Gbps (above 70%; one sync 17.8 h), 15% of 10 Gbps
+    const p = planBandwidth([{ name: 'train', volumeBytes: 16e12, everyMs: DAY }]);
+    expect(option(p, 'SD-WAN 2 Gbps').utilization).toBe('warning');
+    expect(option(p, 'Site-to-site VPN 10 Gbps').utilization).toBe('ok');
+    const text = formatPlan(p);
+    expect(text).toMatch(/SD-WAN 2 Gbps\s+17\.8 h\s+yes\s+74% \(above 70%\)$/m);
+    expect(text).toMatch(/above 70% on SD-WAN 2 Gbps: the link monitor would warn/);
+    expect(text).toMatch(/monitor: {5}upgrade before utilization stays above 70%/);
+    expect([utilizationState(0.7), utilizationState(0.71), utilizationState(1), utilizationState(1.01)]).toEqual(['ok', 'warning', 'warning', 'over-capacity']);
+  });
+
+  it('prints durations in s, min, h and d, never raw milliseconds', () => {
+    expect([formatDays(0), formatDays(12_000), formatDays(30 * 60_000), formatDays(8 * HOUR), formatDays(48 * HOUR), formatDays(Infinity)]).toEqual(['0 s', '12 s', '30 min', '8 h', '2 d', 'never']);
+    expect(() => planBandwidth([{ name: 'x', volumeBytes: 1e12, everyMs: DAY, windowMs: 2 * DAY }])).toThrow(/^x: the window \(2 d\) is longer than the interval \(24 h\)/);
+    expect(() => planBandwidth([{ name: 'x', volumeBytes: 1e12, everyMs: DAY, windowMs: 2 * DAY }])).not.toThrow(/\d ms\b/);
+    // a 40-byte sync takes a fraction of a second, shown as such (it was "0 min")
+    expect(formatPlan(planBandwidth([{ name: 'tiny', volumeBytes: 40e6, everyMs: DAY }]))).toMatch(/SD-WAN 500 Mbps\s+0\.64 s\s+yes/);
+  });
+
+  it('refuses a volume without a unit instead of reading it as bytes; an explicit B is bytes', () => {
+    expect(() => parseSizeWithUnit('40')).toThrow(/"40" has no unit, so it would mean 40 bytes: use a unit, e\.g\. 40TB \(10\^12 bytes\), 40TiB, 40GiB, or 40B if bytes are meant/);
+    expect(() => parseSizeWithUnit(' 2.5 ')).toThrow(/"2\.5" has no unit/);
+    expect(parseSizeWithUnit('40B')).toBe(40);
+    expect(parseSizeWithUnit('40TB')).toBe(40e12);
+    expect(parseSizeWithUnit('1TiB')).toBe(2 ** 40);
+    expect(() => parseSizeWithUnit('40XB')).toThrow(/invalid size/);
+    // options with an established bare-number meaning keep it
+    expect(parseSize('1024')).toBe(1024);
   });
 });

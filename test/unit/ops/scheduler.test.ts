@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/ops/clock.js';
 import type { JobRunStatus } from '../../../src/ops/history.js';
 import { missedSince, nextStart, parseWindow, windowState } from '../../../src/ops/schedule.js';
+import { formatInstant } from '../../../src/ops/format.js';
 import { JobAlreadyRunningError, Scheduler, type LaunchRequest, type SchedulableJob } from '../../../src/ops/scheduler.js';
 
 const at = (day: number, hh: number, mm = 0): number => Date.UTC(2026, 0, day, hh, mm); // 2026-01-05 is a Monday
@@ -158,5 +159,32 @@ describe('scheduler', () => {
     await h.advanceTo(at(5, 23, 30));
     expect(h.launches).toHaveLength(2);
     expect(h.logs.some((l) => l.includes('window closes before the backoff ends'))).toBe(true);
+  });
+});
+
+describe('times as a job sees them', () => {
+  it("prints a time on the job's wall clock with its zone and offset, one format for every zone", () => {
+    const winter = Date.UTC(2026, 11, 2, 2, 0); // 02:00 UTC
+    const summer = Date.UTC(2026, 6, 1, 2, 0, 5);
+    expect(formatInstant(winter, 'Europe/Berlin')).toBe('2026-12-02 03:00 Europe/Berlin (+01:00)');
+    expect(formatInstant(summer, 'Europe/Berlin')).toBe('2026-07-01 04:00 Europe/Berlin (+02:00)');
+    expect(formatInstant(winter, 'America/New_York')).toBe('2026-12-01 21:00 America/New_York (-05:00)');
+    expect(formatInstant(winter, 'Asia/Kolkata')).toBe('2026-12-02 07:30 Asia/Kolkata (+05:30)');
+    expect(formatInstant(winter, 'UTC')).toBe('2026-12-02 02:00 UTC');
+    expect(formatInstant(summer, 'Europe/Berlin', { seconds: true })).toBe('2026-07-01 04:00:05 Europe/Berlin (+02:00)');
+    expect(formatInstant(null, 'UTC')).toBe('-');
+  });
+
+  it("logs catch-up and retry times in the job's zone, not UTC", async () => {
+    const berlin = { name: 'nightly', schedule: '0 22 * * *', timezone: 'Europe/Berlin', catchUp: 'once' as const, retry: { attempts: 2, backoffMs: 10 * 60_000 } };
+    // down since the 22:00 Berlin run of Jan 5 (21:00 UTC); started on Jan 8 at 12:00 UTC
+    const h = harness([berlin], at(8, 12), { nightly: at(5, 21) });
+    h.scheduler.start();
+    expect(h.logs).toContain('nightly: catching up the run due 2026-01-07 22:00 Europe/Berlin (+01:00)');
+    await h.advanceTo(at(8, 12));
+    h.launches[0]!.finish('failed');
+    await flush();
+    expect(h.logs).toContain('nightly: run failed, retry 2/2 at 2026-01-08 13:10 Europe/Berlin (+01:00)');
+    expect(h.logs.join('\n')).not.toMatch(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/);
   });
 });

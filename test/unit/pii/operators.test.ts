@@ -171,7 +171,7 @@ describe('config', () => {
     expect(message).toMatch(/csv\.header/);
     expect(message).toMatch(/bogus/);
     expect(() => loadScrubConfig({ detect: { phoneRegions: ['XX'] } })).toThrow(/unknown region XX/);
-    expect(() => loadScrubConfig({ columns: [{ match: 'notes' }] })).toThrow(/columns\.0: give a type, an operator or both/);
+    expect(() => loadScrubConfig({ columns: [{ match: 'notes' }] })).toThrow(/columns#1: give a type, an operator or both/);
     expect(() => loadScrubConfig({ columns: [{ match: 'notes', operator: 'hash' }] })).toThrow(/hash needs a type/);
   });
 });

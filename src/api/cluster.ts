@@ -1,0 +1,161 @@
+/**
+ * Cluster runs as a library: `clusterRun` (the coordinator), `clusterWorker` (any number
+ * of them, on any machines that reach Redis and both locations) and `clusterStatus`.
+ * Workers resolve SRC and DST with their own config, flags and credentials: only the
+ * location specs and transfer options travel through Redis.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ConnectionOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { UsageError } from '../core/errors.js';
+import { resolveTransferOptions, type TransferOptions } from '../config/options.js';
+import { BandwidthLimiter } from '../lib/bandwidth.js';
+import { parseSize } from '../lib/units.js';
+import { coordinate } from '../cluster/coordinator.js';
+import { connectRedis } from '../cluster/redis.js';
+import { RunStore, type ClusterProgress } from '../cluster/run-store.js';
+import { DEFAULT_SHARD_LIMITS, type Shard } from '../cluster/shards.js';
+import { runWorker, type PrepareShardRun } from '../cluster/worker.js';
+import type { ShardResult } from '../cluster/run-store.js';
+import { prepareTransfer, type RunContext } from './transfer.js';
+
+export type { ClusterProgress, ShardResult, Shard };
+
+export interface ClusterRunRequest extends RunContext {
+  readonly src: string;
+  readonly dst: string;
+  /** redis://host:port (rediss:// for TLS). */
+  readonly redis: string;
+  /** sync (default: deletions in the barrier, after every shard) or copy. */
+  readonly mode?: 'sync' | 'copy';
+  /** Transfer options as for sync; `bwlimit` is the cap for all workers together. */
+  readonly options?: Partial<TransferOptions> | Readonly<Record<string, unknown>>;
+  /** A shard is cut at this many files (default 5000) … */
+  readonly shardFiles?: number;
+  /** … or at this many bytes (default 8 GiB), whichever comes first. */
+  readonly shardBytes?: number | string;
+  /** Default: a new id (time + random). */
+  readonly runId?: string;
+  readonly onProgress?: (p: ClusterProgress) => void;
+}
+
+function connectionOf(url: string): ConnectionOptions {
+  return { url, maxRetriesPerRequest: null };
+}
+
+async function withStore<T>(url: string, fn: (store: RunStore, redis: Redis) => Promise<T>): Promise<T> {
+  const redis = await connectRedis(url);
+  try {
+    return await fn(new RunStore(redis), redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function shardLimitsOf(req: ClusterRunRequest): { maxFiles: number; maxBytes: number } {
+  const maxFiles = req.shardFiles ?? DEFAULT_SHARD_LIMITS.maxFiles;
+  if (!Number.isInteger(maxFiles) || maxFiles < 1) throw new UsageError(`--shard-files must be a whole number >= 1, got "${String(req.shardFiles)}"`);
+  let maxBytes = DEFAULT_SHARD_LIMITS.maxBytes;
+  if (req.shardBytes !== undefined) {
+    try {
+      maxBytes = typeof req.shardBytes === 'number' ? req.shardBytes : parseSize(req.shardBytes);
+    } catch (e) {
+      throw new UsageError(`--shard-size: ${(e as Error).message}`, { hint: 'use forms like 512M or 8G' });
+    }
+    if (!(maxBytes > 0)) throw new UsageError(`--shard-size must be above 0, got "${String(req.shardBytes)}"`);
+  }
+  return { maxFiles, maxBytes };
+}
+
+/** Lists both sides, enqueues the shards and waits until the workers and the barrier are done. */
+export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgress> {
+  const mode = req.mode ?? 'sync';
+  const given: Record<string, unknown> = { ...(req.options as Record<string, unknown> | undefined) };
+  const options = resolveTransferOptions(given); // refuses bad options before anything is enqueued
+  try {
+    BandwidthLimiter.fromTimetable(options.bwlimit);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const limits = shardLimitsOf(req);
+  const shared = { ...given };
+  delete shared.bwlimit; // the cap is the run's, shared through Redis, not each worker's
+  return withStore(req.redis, async (store) => {
+    const prepared = await prepareTransfer({ ...req, mode, options: shared });
+    try {
+      return await coordinate({
+        store,
+        connection: connectionOf(req.redis),
+        meta: {
+          runId: req.runId ?? `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+          mode,
+          src: req.src,
+          dst: req.dst,
+          options: shared,
+          ...(options.bwlimit ? { bwlimit: options.bwlimit } : {}),
+          createdAt: Date.now(),
+        },
+        src: prepared.src,
+        dst: prepared.dst,
+        ...(prepared.run.filter ? { filter: prepared.run.filter } : {}),
+        dryRun: options.dryRun,
+        allowMissingDst: prepared.dst.features.createsRoot || options.createBucket,
+        limits,
+        ...(req.signal ? { signal: req.signal } : {}),
+        ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+      });
+    } finally {
+      await prepared.close();
+    }
+  });
+}
+
+export interface ClusterWorkerRequest extends RunContext {
+  readonly redis: string;
+  /** Default host:pid. */
+  readonly name?: string;
+  /** Shards at once (default 1; each runs the engine's own transfer pool). */
+  readonly concurrency?: number;
+  /** Lock of a shard: a dead worker's shard is taken again after about this long (default 30 s). */
+  readonly lockDurationMs?: number;
+  /** Stops taking shards when it fires; the running ones finish. Required: a worker runs until told to stop. */
+  readonly signal: AbortSignal;
+  readonly onShard?: (what: 'start' | 'done' | 'failed', shard: Shard & { runId: string }, detail?: ShardResult | string) => void;
+}
+
+/** Takes and runs shards of any cluster run on this Redis until the signal fires. */
+export async function clusterWorker(req: ClusterWorkerRequest): Promise<void> {
+  const { redis: url, name, concurrency, lockDurationMs, onShard, ...ctx } = req;
+  await withStore(url, async (store) => {
+    const prepare: PrepareShardRun = (meta, mode) => prepareTransfer({ ...ctx, mode, src: meta.src, dst: meta.dst, options: meta.options });
+    await runWorker({
+      store,
+      connection: connectionOf(url),
+      name: name ?? `${hostname()}:${process.pid}`,
+      prepare,
+      signal: req.signal,
+      ...(concurrency !== undefined ? { concurrency } : {}),
+      ...(lockDurationMs !== undefined ? { lockDurationMs } : {}),
+      ...(onShard ? { onShard } : {}),
+    });
+  });
+}
+
+/** A long-lived reader of the recent runs' progress (the daemon's /metrics and /api/cluster). */
+export async function clusterMonitor(url: string, recent = 5): Promise<{ runs(): Promise<ClusterProgress[]>; close(): void }> {
+  const redis = await connectRedis(url);
+  const store = new RunStore(redis);
+  return {
+    runs: async () => (await Promise.all((await store.recent(recent)).map((id) => store.progress(id)))).filter((p): p is ClusterProgress => p !== undefined),
+    close: () => redis.disconnect(),
+  };
+}
+
+/** Progress of one run (default: the latest), or undefined when Redis knows none. */
+export async function clusterStatus(req: { readonly redis: string; readonly runId?: string }): Promise<ClusterProgress | undefined> {
+  return withStore(req.redis, async (store) => {
+    const id = req.runId ?? (await store.latest());
+    return id ? store.progress(id) : undefined;
+  });
+}

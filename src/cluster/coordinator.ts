@@ -1,0 +1,134 @@
+/**
+ * The coordinator of a cluster run: lists both sides with the engine's march, cuts shards
+ * and enqueues them as children of the barrier job while the listing is still going (the
+ * barrier waits on a gate child that is released when the listing ends), parks the
+ * deletions for the barrier, then follows the run until the barrier has finished.
+ */
+import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { Backend } from '../core/backend.js';
+import type { Filter } from '../sync/filter.js';
+import { march } from '../sync/march.js';
+import { decide } from '../sync/plan.js';
+import { sleep } from '../lib/abort.js';
+import { emitShards, type ListingTally, type ShardLimits } from './shards.js';
+import { QUEUE, RunStore, type ClusterProgress, type ClusterRunMeta } from './run-store.js';
+
+export interface CoordinateOptions {
+  readonly store: RunStore;
+  readonly connection: ConnectionOptions;
+  readonly meta: ClusterRunMeta;
+  readonly src: Backend;
+  readonly dst: Backend;
+  readonly filter?: Filter;
+  readonly dryRun: boolean;
+  /** The destination may be missing (a directory, or a bucket this run creates): it lists as empty. */
+  readonly allowMissingDst: boolean;
+  readonly limits: ShardLimits;
+  /** Attempts of a shard before the run fails (a stalled worker's shard counts as one). */
+  readonly attempts?: number;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: ClusterProgress) => void;
+  readonly pollMs?: number;
+}
+
+export const barrierJobId = (runId: string): string => `${runId}-barrier`;
+export const shardJobId = (runId: string, index: number): string => `${runId}-shard-${index}`;
+const gateQueue = (runId: string): string => `${QUEUE}-gate-${runId}`;
+
+/** Lists, enqueues, waits; resolves with the run's final progress. */
+export async function coordinate(o: CoordinateOptions): Promise<ClusterProgress> {
+  const { store, meta } = o;
+  const runId = meta.runId;
+  await store.create(meta, o.dryRun);
+  const flows = new FlowProducer({ connection: o.connection });
+  const queue = new Queue(QUEUE, { connection: o.connection });
+  try {
+    const tree = await flows.add({
+      name: 'barrier',
+      queueName: QUEUE,
+      data: { runId },
+      opts: { jobId: barrierJobId(runId), attempts: o.attempts ?? 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 7 * 86400 } },
+      // no worker takes jobs from the gate queue: its one job holds the barrier until the listing is complete
+      children: [{ name: 'listing', queueName: gateQueue(runId), data: { runId }, opts: { jobId: `${runId}-listing` } }],
+    });
+    const gate = tree.children?.[0]?.job;
+    try {
+      await enqueueShards(o, queue, tree.job.queueQualifiedName);
+    } catch (err) {
+      await store.finish(runId, o.signal?.aborted ? 'cancelled' : 'failed', { message: `listing failed: ${(err as Error).message}` });
+      await queue.remove(barrierJobId(runId), { removeChildren: true }).catch(() => undefined);
+      throw err;
+    }
+    await store.set(runId, { status: 'running' });
+    await gate?.removeChildDependency();
+    await gate?.remove().catch(() => undefined);
+    return await follow(o, queue);
+  } finally {
+    await Promise.allSettled([flows.close(), queue.close()]);
+  }
+}
+
+async function enqueueShards(o: CoordinateOptions, queue: Queue, parentQueue: string): Promise<void> {
+  const { store, meta } = o;
+  const runId = meta.runId;
+  const tally: ListingTally = { srcFiles: 0, srcBytes: 0, dstFiles: 0 };
+  const planOpts = { mode: meta.mode, compare: 'size-mtime' as const, modifyWindowMs: 1, ...(o.filter ? { filter: o.filter } : {}) };
+  const pairs = march(o.src.list({ ...(o.signal ? { signal: o.signal } : {}) }), o.dst.list({ ...(o.signal ? { signal: o.signal } : {}), allowMissingRoot: o.allowMissingDst }));
+  const jobOpts: JobsOptions = {
+    parent: { id: barrierJobId(runId), queue: parentQueue },
+    failParentOnFailure: true,
+    attempts: o.attempts ?? 5,
+    backoff: { type: 'exponential', delay: 1000 },
+    removeOnComplete: { age: 7 * 86400 },
+    removeOnFail: { age: 7 * 86400 },
+  };
+  let deletes: string[] = [];
+  let shards = 0;
+  let deletesDue = 0;
+  for await (const ev of emitShards(pairs, {
+    limits: o.limits,
+    tally,
+    isDelete: (p) => decide(p, planOpts).kind === 'delete',
+    inScope: (p) => !o.filter || o.filter.matches(p.src!),
+  })) {
+    if (ev.kind === 'delete') {
+      deletes.push(ev.key);
+      deletesDue++;
+      if (deletes.length >= 1000) {
+        await store.addDeletes(runId, deletes);
+        deletes = [];
+      }
+      continue;
+    }
+    await queue.add('shard', { runId, ...ev.shard }, { ...jobOpts, jobId: shardJobId(runId, ev.shard.index) });
+    shards++;
+    await store.set(runId, { shards, srcFiles: tally.srcFiles, srcBytes: tally.srcBytes, dstFiles: tally.dstFiles });
+  }
+  await store.addDeletes(runId, deletes);
+  await store.set(runId, { shards, srcFiles: tally.srcFiles, srcBytes: tally.srcBytes, dstFiles: tally.dstFiles, deletesDue, listedAt: Date.now() });
+}
+
+/** Waits for the barrier: the run's outcome is written by it, or here when a shard failed for good. */
+async function follow(o: CoordinateOptions, queue: Queue): Promise<ClusterProgress> {
+  const runId = o.meta.runId;
+  for (;;) {
+    const progress = (await o.store.progress(runId))!;
+    o.onProgress?.(progress);
+    if (progress.status === 'done' || progress.status === 'failed' || progress.status === 'cancelled') return progress;
+    const state = await queue.getJobState(barrierJobId(runId));
+    if (state === 'failed') {
+      const job = await queue.getJob(barrierJobId(runId));
+      await o.store.finish(runId, 'failed', {
+        message: `a shard failed after every attempt: ${job?.failedReason ?? 'unknown reason'}; nothing was deleted`,
+        hint: 'see the workers’ output for the failed files, fix the cause and run again (finished files are skipped)',
+      });
+    } else if (state === 'completed') {
+      await o.store.finish(runId, 'done'); // the barrier's own outcome stands if it wrote one
+    } else if (o.signal?.aborted) {
+      await o.store.finish(runId, 'cancelled', { message: 'the coordinator was stopped; workers skip the remaining shards' });
+      await queue.remove(barrierJobId(runId), { removeChildren: true }).catch(() => undefined);
+    } else {
+      await sleep(o.pollMs ?? 500).catch(() => undefined);
+    }
+  }
+}

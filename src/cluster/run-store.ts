@@ -1,0 +1,214 @@
+/**
+ * A cluster run's record in Redis: what to sync (locations and options — never
+ * credentials: every worker resolves the locations with its own config and keys), the
+ * listing tally, each shard's result, the deletions parked for the barrier, and the
+ * status. Shard results are keyed by shard index (a shard done twice is one shard done);
+ * the totals (files, bytes) add up every shard run, so a shard that ran twice — a stalled
+ * worker's job, a duplicate — counts the work of both, as the link carried it.
+ */
+import type { Redis } from 'ioredis';
+import type { RunSummary } from '../sync/events.js';
+
+export const QUEUE = 'hybridsync-cluster';
+const NS = 'hybridsync:cluster';
+const RUNS = `${NS}:runs`;
+
+export type ClusterStatus = 'listing' | 'running' | 'deleting' | 'done' | 'failed' | 'cancelled';
+
+export interface ClusterRunMeta {
+  readonly runId: string;
+  readonly mode: 'sync' | 'copy';
+  readonly src: string;
+  readonly dst: string;
+  /** The transfer options as given (strings or typed), without bwlimit (the shared cap). */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** The cap for all workers together (a --bwlimit timetable), if any. */
+  readonly bwlimit?: string;
+  readonly createdAt: number;
+}
+
+export interface ShardResult {
+  readonly index: number;
+  readonly worker: string;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly status: RunSummary['status'];
+  readonly transferred: number;
+  readonly bytes: number;
+  readonly skipped: number;
+  readonly failed: number;
+  readonly denied: number;
+  readonly differences: number;
+}
+
+export interface ClusterProgress {
+  readonly runId: string;
+  readonly mode: 'sync' | 'copy';
+  readonly src: string;
+  readonly dst: string;
+  readonly dryRun: boolean;
+  readonly status: ClusterStatus;
+  readonly createdAt: number;
+  readonly endedAt?: number;
+  /** Shards emitted so far (all of them once the listing is done). */
+  readonly shards: number;
+  readonly shardsDone: number;
+  readonly listed: { readonly srcFiles: number; readonly srcBytes: number; readonly dstFiles: number };
+  /** Totals over every successful shard run (a re-run's work counts again). */
+  readonly transferred: number;
+  readonly bytes: number;
+  readonly skipped: number;
+  /** Files that failed in a shard's last attempt (the shard, and the run, then failed). */
+  readonly failed: number;
+  readonly denied: number;
+  /** Shard runs by any worker, counting repeats (retries, duplicates). */
+  readonly shardRuns: number;
+  readonly deletesDue: number;
+  readonly deleted: number;
+  /** Bytes the workers leased from the shared cap. */
+  readonly leasedBytes: number;
+  /** When the first shard started and the last one ended (the transfer window). */
+  readonly window?: { readonly start: number; readonly end: number };
+  readonly workers: readonly string[];
+  readonly message?: string;
+  readonly hint?: string;
+}
+
+// KEYS run hash, shard results, workers; ARGV index, json, worker, start, end, transferred, bytes, skipped, denied
+const RECORD_SHARD = `
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[1] .. ':failing', ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'shardRuns', 1)
+local s = redis.call('HGET', KEYS[1], 'windowStart')
+if not s or tonumber(ARGV[4]) < tonumber(s) then redis.call('HSET', KEYS[1], 'windowStart', ARGV[4]) end
+local e = redis.call('HGET', KEYS[1], 'windowEnd')
+if not e or tonumber(ARGV[5]) > tonumber(e) then redis.call('HSET', KEYS[1], 'windowEnd', ARGV[5]) end
+redis.call('HINCRBY', KEYS[1], 'transferred', ARGV[6])
+redis.call('HINCRBY', KEYS[1], 'bytes', ARGV[7])
+redis.call('HINCRBY', KEYS[1], 'skipped', ARGV[8])
+redis.call('HINCRBY', KEYS[1], 'denied', ARGV[9])
+return 1
+`;
+
+const num = (v: string | undefined): number => (v === undefined ? 0 : Number(v));
+
+export class RunStore {
+  constructor(readonly redis: Redis) {}
+
+  key(runId: string, part?: 'shards' | 'deletes' | 'bucket'): string {
+    return `${NS}:run:${runId}${part ? `:${part}` : ''}`;
+  }
+
+  async create(meta: ClusterRunMeta, dryRun: boolean): Promise<void> {
+    const created = await this.redis.hsetnx(this.key(meta.runId), 'meta', JSON.stringify(meta));
+    if (created === 0) throw new Error(`run ${meta.runId} exists`);
+    await this.redis.hset(this.key(meta.runId), { status: 'listing', dryRun: dryRun ? '1' : '0', createdAt: String(meta.createdAt) });
+    await this.redis.zadd(RUNS, meta.createdAt, meta.runId);
+  }
+
+  async meta(runId: string): Promise<ClusterRunMeta | undefined> {
+    const m = await this.redis.hget(this.key(runId), 'meta');
+    return m ? (JSON.parse(m) as ClusterRunMeta) : undefined;
+  }
+
+  async status(runId: string): Promise<ClusterStatus | undefined> {
+    return ((await this.redis.hget(this.key(runId), 'status')) ?? undefined) as ClusterStatus | undefined;
+  }
+
+  async set(runId: string, fields: Record<string, string | number>): Promise<void> {
+    await this.redis.hset(this.key(runId), Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)])));
+  }
+
+  /** Ends the run (once: a later call does not overwrite the outcome). */
+  async finish(runId: string, status: 'done' | 'failed' | 'cancelled', why?: { message: string; hint?: string }): Promise<void> {
+    const k = this.key(runId);
+    const current = await this.status(runId);
+    if (current === 'done' || current === 'failed' || current === 'cancelled') return;
+    await this.redis.hset(k, { status, endedAt: String(Date.now()), ...(why ? { message: why.message, hint: why.hint ?? '' } : {}) });
+  }
+
+  /** A shard's result (the last one wins per shard), added to the run's totals and transfer window, atomically. */
+  async recordShard(runId: string, r: ShardResult): Promise<void> {
+    await this.redis.eval(
+      RECORD_SHARD,
+      3,
+      this.key(runId),
+      this.key(runId, 'shards'),
+      `${this.key(runId)}:workers`,
+      String(r.index),
+      JSON.stringify(r),
+      r.worker,
+      String(r.startedAt),
+      String(r.endedAt),
+      String(r.transferred),
+      String(r.bytes),
+      String(r.skipped),
+      String(r.denied),
+    );
+  }
+
+  /** A shard attempt that ended with failed files (cleared when the shard succeeds). */
+  async noteFailing(runId: string, index: number, failed: number): Promise<void> {
+    await this.redis.hset(`${this.key(runId)}:failing`, String(index), String(failed));
+  }
+
+  /** The ids of the most recent runs, newest first. */
+  async recent(n: number): Promise<string[]> {
+    return this.redis.zrevrange(RUNS, 0, n - 1);
+  }
+
+  async latest(): Promise<string | undefined> {
+    const r = await this.redis.zrevrange(RUNS, 0, 0);
+    return r[0];
+  }
+
+  async progress(runId: string): Promise<ClusterProgress | undefined> {
+    const h = await this.redis.hgetall(this.key(runId));
+    if (!h.meta) return undefined;
+    const meta = JSON.parse(h.meta) as ClusterRunMeta;
+    const shardsDone = await this.redis.hlen(this.key(runId, 'shards'));
+    const leased = num((await this.redis.hget(this.key(runId, 'bucket'), 'leased')) ?? undefined);
+    const workers = await this.redis.smembers(`${this.key(runId)}:workers`);
+    return {
+      runId,
+      mode: meta.mode,
+      src: meta.src,
+      dst: meta.dst,
+      dryRun: h.dryRun === '1',
+      status: (h.status ?? 'listing') as ClusterStatus,
+      createdAt: meta.createdAt,
+      ...(h.endedAt ? { endedAt: num(h.endedAt) } : {}),
+      shards: num(h.shards),
+      shardsDone,
+      listed: { srcFiles: num(h.srcFiles), srcBytes: num(h.srcBytes), dstFiles: num(h.dstFiles) },
+      transferred: num(h.transferred),
+      bytes: num(h.bytes),
+      skipped: num(h.skipped),
+      failed: (await this.redis.hvals(`${this.key(runId)}:failing`)).reduce((a, v) => a + Number(v), 0),
+      denied: num(h.denied),
+      shardRuns: num(h.shardRuns),
+      deletesDue: num(h.deletesDue),
+      deleted: num(h.deleted),
+      leasedBytes: leased,
+      ...(h.windowStart ? { window: { start: num(h.windowStart), end: num(h.windowEnd) } } : {}),
+      workers: workers.sort(),
+      ...(h.message ? { message: h.message } : {}),
+      ...(h.hint ? { hint: h.hint } : {}),
+    };
+  }
+
+  /** Parks deletions for the barrier (in key order, as the march found them). */
+  async addDeletes(runId: string, keys: readonly string[]): Promise<void> {
+    if (keys.length) await this.redis.rpush(this.key(runId, 'deletes'), ...keys);
+  }
+
+  /** The parked deletions, a page at a time. */
+  async *deletes(runId: string, page = 1000): AsyncGenerator<string> {
+    for (let i = 0; ; i += page) {
+      const keys = await this.redis.lrange(this.key(runId, 'deletes'), i, i + page - 1);
+      yield* keys;
+      if (keys.length < page) return;
+    }
+  }
+}

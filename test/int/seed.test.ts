@@ -1,0 +1,102 @@
+/**
+ * Offline seeding on real Ceph RGW: export a signed bundle, import it into the bucket with
+ * a different tool (Debian's aws-cli: new LastModified dates, its own 8 MiB multipart
+ * parts, no hybridsync metadata), adopt, and the next sync moves only what changed.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync, readFileSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createTestBucket, deleteBucket, getObjectMd5, listAll, s3Env, testClient } from '../helpers/s3.js';
+import { md5, randomFile, tempDir } from '../helpers/fs.js';
+import { events, runCli } from '../helpers/cli.js';
+
+const MiB = 1024 * 1024;
+let client: S3Client;
+let bucket: string;
+let stateDir: string;
+const env = (): NodeJS.ProcessEnv => ({ HYBRIDSYNC_STATE_DIR: stateDir });
+
+beforeAll(async () => {
+  client = testClient();
+  bucket = await createTestBucket(client, 'seed');
+  stateDir = tempDir('seed-state');
+});
+afterAll(async () => {
+  await deleteBucket(client, bucket);
+  client.destroy();
+});
+
+function summaryOf(stdout: string): Record<string, number> {
+  return events(stdout).find((e) => e.type === 'summary')!.summary as Record<string, number>;
+}
+
+describe('seed export → import with aws-cli → adopt → incremental sync', () => {
+  it('adopts what aws s3 cp imported (single-part MD5 and 8 MiB multipart ETags), so sync --dry-run has nothing to send and a sync after two edits sends exactly those two', async () => {
+    const src = tempDir('seed-src');
+    for (let i = 0; i < 40; i++) randomFile(src, `shards/s-${String(i).padStart(3, '0')}.bin`, 1000 + i * 97);
+    randomFile(src, 'models/big.pt', 20 * MiB + 5); // aws-cli: 3 parts of 8 MiB
+    randomFile(src, 'models/mid.pt', 6 * MiB); // under aws-cli's 8 MiB threshold: one part
+    const bundle = tempDir('seed-bundle');
+
+    const exp = await runCli(['seed', 'export', src, bundle, '--json'], { env: env() });
+    expect(exp.code, exp.stderr).toBe(0);
+    const manifest = readFileSync(join(bundle, 'manifest.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(manifest[0]!.format).toBe('hybridsync-seed/v1');
+    const listed = manifest.filter((l) => typeof l.key === 'string');
+    expect(listed).toHaveLength(42);
+    expect(listed.find((l) => l.key === 'models/big.pt')!.md5).toBe(md5(readFileSync(join(src, 'models/big.pt'))));
+    expect(manifest.at(-1)!.type).toBe('signature');
+    const ver = await runCli(['seed', 'verify', bundle], { env: env() });
+    expect(ver.code, ver.stderr).toBe(0);
+
+    // a tampered bundle file is named by verify
+    const victim = join(bundle, 'data', 'shards', 's-000.bin');
+    const orig = readFileSync(victim);
+    writeFileSync(victim, Buffer.alloc(orig.length, 1));
+    const bad = await runCli(['seed', 'verify', bundle], { env: env() });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('shards/s-000.bin: MD5 differs');
+    writeFileSync(victim, orig);
+
+    // the import, by another tool
+    const e = s3Env();
+    execFileSync('/usr/bin/aws', ['--endpoint-url', e.endpoint, 's3', 'cp', '--recursive', '--only-show-errors', join(bundle, 'data'), `s3://${bucket}/seed/`], {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: e.accessKeyId, AWS_SECRET_ACCESS_KEY: e.secretAccessKey, AWS_DEFAULT_REGION: 'us-east-1', AWS_CA_BUNDLE: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const objects = await listAll(client, bucket, 'seed/');
+    expect(objects).toHaveLength(42);
+    expect(objects.find((o) => o.key === 'seed/models/big.pt')!.etag).toMatch(/-3$/); // multipart, 8 MiB parts
+
+    const dst = `s3://${bucket}/seed`;
+    // without adoption every imported object looks changed (upload dates, no mtime metadata)
+    const before = await runCli(['sync', src, dst, '--dry-run', '--json'], { env: env() });
+    expect(events(before.stdout).filter((x) => x.type === 'plan' && x.action === 'transfer')).toHaveLength(42);
+    const ad = await runCli(['adopt', src, dst, '--json'], { env: env() });
+    expect(ad.code, ad.stderr).toBe(0);
+    const adopted = events(ad.stdout).filter((x) => x.type === 'adopted');
+    expect(adopted).toHaveLength(42);
+    expect(adopted.find((x) => x.key === 'models/big.pt')).toMatchObject({ by: 'multipart-etag', partSize: 8 * MiB });
+    expect(adopted.find((x) => x.key === 'models/mid.pt')).toMatchObject({ by: 'md5' });
+
+    const dry = await runCli(['sync', src, dst, '--dry-run', '--json'], { env: env() });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(events(dry.stdout).filter((x) => x.type === 'plan')).toEqual([]);
+    expect(summaryOf(dry.stdout)).toMatchObject({ bytes: 0, skipped: 42 });
+
+    // two edits since the export: one same size (new content, new mtime), one grown
+    randomFile(src, 'shards/s-007.bin', 1000 + 7 * 97);
+    const later = new Date(Date.now() + 5000);
+    utimesSync(join(src, 'shards/s-007.bin'), later, later);
+    writeFileSync(join(src, 'models/mid.pt'), Buffer.concat([readFileSync(join(src, 'models/mid.pt')), Buffer.from('more')]));
+    const run = await runCli(['sync', src, dst, '--json'], { env: env() });
+    expect(run.code, run.stderr).toBe(0);
+    const sent = events(run.stdout).filter((x) => x.type === 'transfer').map((x) => x.key).sort();
+    expect(sent).toEqual(['models/mid.pt', 'shards/s-007.bin']);
+    expect(summaryOf(run.stdout)).toMatchObject({ transferred: 2, skipped: 40 });
+    for (const k of sent as string[]) expect(await getObjectMd5(client, bucket, `seed/${k}`)).toBe(md5(readFileSync(join(src, k))));
+    expect(existsSync(join(bundle, 'manifest.ndjson'))).toBe(true);
+  });
+});

@@ -26,6 +26,8 @@ export { watchBisync, type WatchRequest } from './bisync/watch.js';
 export { runBisync, type BisyncRunOptions } from './bisync/run.js';
 export { streamPush, streamPull, streamStatus, type StreamRequest, type StreamSummary, type LaneStatus } from './api/stream.js';
 export { resolveStreamOptions, STREAM_OPTIONS, type StreamOptions } from './config/stream.js';
+export { startGateway, gatewayAdmin } from './api/gateway.js';
+export type { GatewayOptions, RunningGateway, GatewayStatus, GatewayAdmin, FlushResult } from './api/gateway.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export { RemoteSet, type RemoteConfig } from './config/remotes.js';
 export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type DeleteLimit, type Mode, type Compare } from './config/options.js';

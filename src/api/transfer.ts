@@ -46,6 +46,12 @@ export interface RunContext {
   readonly env?: NodeJS.ProcessEnv;
   /** Where transformed (scrubbed) files are spooled before upload. */
   readonly spoolDir?: string;
+  /**
+   * Views over the opened backends, e.g. a destination restricted to known keys so a run
+   * over a few files does not list a whole bucket (the gateway's write-back). The view keeps
+   * the backend's location, so governance decides as for the backend itself.
+   */
+  readonly view?: { readonly src?: (b: Backend) => Backend; readonly dst?: (b: Backend) => Backend };
 }
 
 export interface TransferRequest extends RunContext {
@@ -165,6 +171,8 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
   try {
     src = open(srcH, onListError);
     dst = open(dstH);
+    if (req.view?.src) src = req.view.src(src);
+    if (req.view?.dst) dst = req.view.dst(dst);
     if (options.storageClass && !dst.features.storageClass && req.mode !== 'check') {
       throw new UsageError(`--storage-class ${options.storageClass}: ${dst.uri} keeps no storage classes`, {
         hint: 'storage classes (S3) and access tiers (Azure) apply to object stores; drop the flag for this destination',

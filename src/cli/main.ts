@@ -10,6 +10,7 @@ import { copyCommand } from './copy.js';
 import { daemonCommand } from './daemon.js';
 import { demoCommand } from './demo.js';
 import { EXIT } from './exit.js';
+import { gatewayCommand } from './gateway.js';
 import { jobCommand } from './job.js';
 import { lineageCommand } from './lineage.js';
 import { lsCommand } from './ls.js';
@@ -32,7 +33,7 @@ const program = new Command('hybridsync')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 
-for (const c of [syncCommand(), copyCommand(), bisyncCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), streamCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand()]) {
+for (const c of [syncCommand(), copyCommand(), bisyncCommand(), checkCommand(), lsCommand(), demoCommand(), planCommand(), jobCommand(), daemonCommand(), classifyCommand(), policyCommand(), remoteCommand(), auditCommand(), scrubCommand(), streamCommand(), snapshotCommand(), modelCommand(), lineageCommand(), clusterCommand(), seedCommand(), adoptCommand(), gatewayCommand()]) {
   program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }
 

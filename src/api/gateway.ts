@@ -1,0 +1,414 @@
+/**
+ * The caching gateway as a library: startGateway() opens the upstream, the cache directory
+ * and its index, starts the write-back and serves S3 (src/gateway/). The write-back runs
+ * the engine — transfer() in sync mode from the cache's outbox (the batch's dirty files,
+ * hard-linked) to the upstream seen through the batch's keys (keyedView) — so the
+ * classification policy, PII scrubbing, bandwidth timetable and audit trail apply to every
+ * file written through the gateway, and deletes are the engine's too.
+ *
+ * gatewayAdmin() is the client of a running gateway's admin API (status, flush, preload,
+ * release, refresh), found through the cache directory (gateway.json, admin-token).
+ */
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { ConfigError, describeError, UnreachableError, UsageError } from '../core/errors.js';
+import { resolveLocation } from '../backends/registry.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import type { SyncEvent } from '../sync/events.js';
+import type { ServedAddress } from '../server/same-origin.js';
+import { GatewayCore } from '../gateway/gateway.js';
+import { cacheDirs } from '../gateway/cache.js';
+import { keyedView, stagedView } from '../gateway/views.js';
+import { gatewayMetrics } from '../gateway/metrics.js';
+import { ADMIN_PREFIX, createS3App } from '../gateway/server.js';
+import { WriteBack, type BatchUploader, type KeyOutcome } from '../gateway/writeback.js';
+import { prepareTransfer, transfer, type TransferRequest } from './transfer.js';
+
+export interface GatewayOptions {
+  /** `REMOTE:bucket/prefix`, `s3://bucket/prefix`, `az://container/prefix` (or a local path). */
+  readonly upstream: string;
+  readonly cacheDir: string;
+  /** Bytes the cache may hold. */
+  readonly maxSize: number;
+  /** Bytes of unuploaded data accepted (default maxSize). */
+  readonly maxDirty?: number;
+  readonly host?: string;
+  readonly port?: number;
+  /** The bucket name clients use (default: the upstream's bucket or container). */
+  readonly bucket?: string;
+  /** The region clients sign for (default us-east-1). */
+  readonly region?: string;
+  /** How long an upstream listing is trusted (ms, default 60 s). */
+  readonly stalenessMs?: number;
+  /** Transfer options of the write-back runs (bwlimit, transfers, ...), as for copy. */
+  readonly transferOptions?: Readonly<Record<string, unknown>>;
+  /** First retry delay of a failed upload (ms, default 1 s; doubled per attempt up to 5 min). */
+  readonly retryBackoffMs?: number;
+  readonly config?: LoadedConfig | string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Warnings and write-back errors. */
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly port: number;
+  readonly bucket: string;
+  readonly core: GatewayCore;
+  status(): GatewayStatus;
+  flush(signal?: AbortSignal): Promise<FlushResult>;
+  close(): Promise<void>;
+}
+
+export interface FlushResult {
+  readonly flushedUpTo: number;
+  /** Keys written before the flush that the policy keeps from the cloud. */
+  readonly denied: string[];
+}
+
+export interface GatewayStatus {
+  readonly bucket: string;
+  readonly upstream: string;
+  readonly cache: { readonly dir: string; readonly bytes: number; readonly maxSize: number; readonly objects: number };
+  readonly reads: { hits: number; misses: number; hitRatio: number | null; bytesFromCache: number; bytesFromUpstream: number; upstreamReads: number; upstreamLists: number };
+  readonly dirty: {
+    readonly bytes: number;
+    readonly pending: number;
+    readonly denied: number;
+    readonly failing: number;
+    /** Seconds since the oldest write not yet in the cloud was made. */
+    readonly uploadLagSeconds: number;
+  };
+  readonly writeBack: { uploadedFiles: number; uploadedBytes: number; deletes: number; failures: number; batches: number; lastUploadAt: string | null };
+  /** Journal entries not yet in the cloud (first 200): pending with their last error, or denied with the reason. */
+  readonly journal: Array<{ key: string; op: string; status: string; attempts: number; lastError: string | null }>;
+  /** Derived copies and their freshness: each listed upstream prefix and when it was listed. */
+  readonly freshness: Array<{ prefix: string; listedAt: string; ageSeconds: number; stale: boolean }>;
+  readonly evictions: number;
+  /** Writes refused for want of dirty space (503 SlowDown). */
+  readonly refusedWrites: number;
+  /** Writes the policy denied when they were made (403 AccessDenied, nothing stored). */
+  readonly deniedWrites: number;
+}
+
+function gatewayKeys(env: NodeJS.ProcessEnv): Map<string, string> {
+  const id = env.HYBRIDSYNC_GATEWAY_ACCESS_KEY_ID;
+  const secret = env.HYBRIDSYNC_GATEWAY_SECRET_ACCESS_KEY;
+  if (!id || !secret) {
+    throw new ConfigError('the gateway has no keys of its own', {
+      hint: 'export HYBRIDSYNC_GATEWAY_ACCESS_KEY_ID and HYBRIDSYNC_GATEWAY_SECRET_ACCESS_KEY (clients sign with these; the upstream keeps its own)',
+    });
+  }
+  return new Map([[id, secret]]);
+}
+
+/** What every engine run of the gateway shares: outbox → upstream, the gateway's config, state database and environment. */
+function outboxRun(o: GatewayOptions, upstream: string, statePath: string, outbox: string): Pick<TransferRequest, 'src' | 'dst' | 'config' | 'env' | 'statePath' | 'json'> {
+  return { src: outbox, dst: upstream, ...(o.config !== undefined ? { config: o.config } : {}), ...(o.env ? { env: o.env } : {}), statePath, json: true };
+}
+
+/** The write-back's uploader: one engine run per batch. */
+function engineUploader(o: GatewayOptions, upstream: string, statePath: string): BatchUploader {
+  return async ({ outbox, puts, deletes }) => {
+    const results = new Map<string, KeyOutcome>();
+    const onEvent = (e: SyncEvent): void => {
+      if (e.type === 'transfer' || e.type === 'skip' || e.type === 'delete') results.set(e.key, { ok: true });
+      else if (e.type === 'denied') results.set(e.key, { ok: false, denied: true, message: `denied by policy (${e.classification}): ${e.reason}` });
+      else if (e.type === 'error' && e.key !== undefined) results.set(e.key, { ok: false, message: e.message });
+    };
+    try {
+      await transfer({
+        ...outboxRun(o, upstream, statePath, outbox),
+        mode: 'sync',
+        onEvent,
+        view: { dst: (b) => keyedView(b, [...puts, ...deletes]) },
+        options: { ...o.transferOptions, maxDelete: '100%', allowEmptySource: true },
+      });
+    } catch (err) {
+      const message = describeError(err);
+      for (const k of [...puts, ...deletes]) if (!results.has(k)) results.set(k, { ok: false, message });
+    }
+    // a delete the run did not report: done if the upstream has no such object
+    const missing = deletes.filter((k) => !results.has(k));
+    if (missing.length > 0) {
+      const b = resolveLocation(upstream, { remotes: loadedOf(o).remotes, ...(o.env ? { env: o.env } : {}) }).open();
+      try {
+        for (const k of missing) {
+          const there = await b.stat(k).catch(() => true);
+          results.set(k, there ? { ok: false, message: 'the delete was held back; it will be retried' } : { ok: true });
+        }
+      } finally {
+        await b.close?.();
+      }
+    }
+    return results;
+  };
+}
+
+/**
+ * The policy gate asked at write time: a dry-run transfer from the outbox to the upstream
+ * kept open for the gateway's life, whose source reads the staged body of the write being
+ * decided (stagedView) — so path rules, sidecars and content detectors decide as they will
+ * at upload. Denials go to the audit trail as the engine's deny records. Undefined when the
+ * config classifies nothing.
+ */
+async function writeDecider(o: GatewayOptions, upstream: string, statePath: string, outbox: string): Promise<{ admit: NonNullable<Parameters<typeof GatewayCore.open>[0]['admit']>; close(): Promise<void> } | undefined> {
+  const staged = new Map<string, string>();
+  const prepared = await prepareTransfer({
+    ...outboxRun(o, upstream, statePath, outbox),
+    mode: 'copy',
+    options: { ...o.transferOptions, dryRun: true },
+    view: { src: (b) => stagedView(b, staged) },
+  });
+  const gate = prepared.run.gate;
+  if (!gate) {
+    await prepared.close();
+    return undefined;
+  }
+  const emit = prepared.run.onEvent ?? (() => undefined);
+  emit({ type: 'run-start', runId: 0, mode: 'copy', src: prepared.src.uri, dst: prepared.dst.uri, dryRun: true });
+  let denied = 0;
+  return {
+    admit: async ({ key, file, size, mtimeMs }) => {
+      staged.set(key, file);
+      try {
+        const d = await gate.admit({ key, size, mtimeMs, mtimeExact: true }, { src: prepared.src, dst: prepared.dst, signal: prepared.run.signal ?? new AbortController().signal });
+        if (d.allow) return undefined;
+        denied++;
+        emit({ type: 'denied', key, size, classification: d.classification, reason: d.reason, ...(d.rule ? { rule: d.rule } : {}) });
+        return `${d.classification}: ${d.reason}`;
+      } finally {
+        staged.delete(key);
+      }
+    },
+    close: async () => {
+      const zero = { transferred: 0, bytes: 0, bytesResumed: 0, serverSideCopies: 0, skipped: 0, deleted: 0, failed: 0, deniedKnown: 0, derived: 0, differences: 0, checks: denied, retries: 0, durationMs: 0, rate: 0, deletesHeldBack: 0 };
+      emit({ type: 'summary', summary: { runId: 0, mode: 'copy', dryRun: true, src: prepared.src.uri, dst: prepared.dst.uri, ...zero, denied, status: denied > 0 ? 'denied' : 'ok' } });
+      await prepared.close();
+    },
+  };
+}
+
+function loadedOf(o: GatewayOptions): LoadedConfig {
+  return typeof o.config === 'object' ? o.config : loadConfig(o.config, o.env ?? process.env);
+}
+
+export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
+  const env = o.env ?? process.env;
+  const keys = gatewayKeys(env);
+  const loaded = loadedOf(o);
+  const handle = resolveLocation(o.upstream, { remotes: loaded.remotes, env });
+  const bucket = o.bucket ?? handle.location.container;
+  if (!bucket) throw new UsageError(`cannot tell which bucket name to serve for ${o.upstream}`, { hint: 'pass --bucket NAME' });
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UsageError(`"${bucket}" is not a valid S3 bucket name`, { hint: 'pass --bucket with a lower-case name of 3-63 characters' });
+  const upstream = handle.open();
+  const dirs = cacheDirs(o.cacheDir);
+  await fsp.mkdir(dirs.outbox, { recursive: true });
+  const statePath = join(dirs.meta, 'state.db');
+  const decider = await writeDecider({ ...o, config: loaded }, o.upstream, statePath, dirs.outbox);
+  const core = await GatewayCore.open({
+    upstream,
+    ...(decider ? { admit: decider.admit } : {}),
+    cacheDir: o.cacheDir,
+    maxSize: o.maxSize,
+    ...(o.maxDirty !== undefined ? { maxDirty: o.maxDirty } : {}),
+    ...(o.stalenessMs !== undefined ? { stalenessMs: o.stalenessMs } : {}),
+  });
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const wb = new WriteBack(core, engineUploader({ ...o, config: loaded }, o.upstream, statePath), {
+    ...(o.retryBackoffMs !== undefined ? { backoffMs: o.retryBackoffMs } : {}),
+    onError: log,
+  });
+  core.setOnJournal(() => wb.kick());
+  const registry = gatewayMetrics(core, wb);
+  const adminToken = env.HYBRIDSYNC_GATEWAY_ADMIN_TOKEN || randomBytes(24).toString('base64url');
+  const stalenessMs = o.stalenessMs ?? 60_000;
+
+  const status = (): GatewayStatus => {
+    const c = core.counters;
+    const j = core.index.journalStats();
+    const now = Date.now();
+    const w = wb.counters;
+    return {
+      bucket,
+      upstream: handle.location.display,
+      cache: { dir: o.cacheDir, bytes: core.index.cachedBytes(), maxSize: o.maxSize, objects: core.index.countEntries() },
+      reads: {
+        hits: c.hits,
+        misses: c.misses,
+        hitRatio: c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : null,
+        bytesFromCache: c.bytesFromCache,
+        bytesFromUpstream: c.bytesFromUpstream,
+        upstreamReads: c.upstreamReads,
+        upstreamLists: c.upstreamLists,
+      },
+      dirty: { bytes: j.dirtyBytes, pending: j.pending, denied: j.denied, failing: j.failing, uploadLagSeconds: j.oldestMs === null ? 0 : (now - j.oldestMs) / 1000 },
+      writeBack: { uploadedFiles: w.uploadedFiles, uploadedBytes: w.uploadedBytes, deletes: w.deletes, failures: w.failures, batches: w.batches, lastUploadAt: w.lastUploadAt ? new Date(w.lastUploadAt).toISOString() : null },
+      journal: core
+        .journal()
+        .slice(0, 200)
+        .map((r) => ({ key: r.key, op: r.op, status: r.status, attempts: r.attempts, lastError: r.lastError })),
+      freshness: core.index.listings().map((l) => ({ prefix: l.prefix, listedAt: new Date(l.listedAt).toISOString(), ageSeconds: (now - l.listedAt) / 1000, stale: now - l.listedAt >= stalenessMs })),
+      evictions: c.evictions,
+      refusedWrites: c.refusedWrites,
+      deniedWrites: c.deniedWrites,
+    };
+  };
+
+  let served: ServedAddress | undefined;
+  const host = o.host ?? '127.0.0.1';
+  const app = createS3App({
+    core,
+    bucket,
+    region: o.region ?? 'us-east-1',
+    keys,
+    adminToken,
+    served: () => served,
+    createdAt: new Date(),
+    admin: {
+      status,
+      metrics: () => registry.metrics(),
+      flush: (signal, wait) => (wait ? wb.flush(signal) : Promise.resolve(wb.hurry())),
+      refresh: async (prefix) => {
+        await core.ensureListed(prefix, true);
+        return { refreshed: prefix, objects: core.index.entriesUnder(prefix).length };
+      },
+      release: (prefix) => core.release(prefix),
+      preload: (req, signal) => preloadLines(core, req, signal),
+    },
+  });
+  wb.start();
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port: o.port ?? 0 }, (info: AddressInfo) => {
+      served = { host, port: info.port };
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+  const port = served!.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  await fsp.writeFile(join(dirs.meta, 'gateway.json'), `${JSON.stringify({ url, pid: process.pid, bucket })}\n`);
+  if (!env.HYBRIDSYNC_GATEWAY_ADMIN_TOKEN) await fsp.writeFile(join(dirs.meta, 'admin-token'), `${adminToken}\n`, { mode: 0o600 });
+
+  return {
+    url,
+    port,
+    bucket,
+    core,
+    status,
+    flush: (signal) => wb.flush(signal),
+    close: async () => {
+      await new Promise<void>((done) => {
+        server.close(() => done());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await wb.stop();
+      await decider?.close();
+      core.close();
+      await upstream.close?.();
+      await fsp.rm(join(dirs.meta, 'gateway.json'), { force: true });
+    },
+  };
+}
+
+async function* preloadLines(core: GatewayCore, req: { prefix?: string; keys?: string[]; concurrency?: number }, signal: AbortSignal): AsyncGenerator<string> {
+  const queue: string[] = [];
+  let wake: (() => void) | undefined;
+  let finished = false;
+  const push = (line: unknown): void => {
+    queue.push(`${JSON.stringify(line)}\n`);
+    wake?.();
+  };
+  void core
+    .preload({
+      ...(req.keys ? { keys: req.keys } : { prefix: req.prefix ?? '' }),
+      ...(req.concurrency ? { concurrency: req.concurrency } : {}),
+      signal,
+      onProgress: (p) => push({ type: 'progress', ...p }),
+    })
+    .then(
+      (r) => push({ type: 'done', ...r }),
+      (err: unknown) => push({ type: 'error', message: describeError(err) }),
+    )
+    .finally(() => {
+      finished = true;
+      wake?.();
+    });
+  for (;;) {
+    while (queue.length > 0) yield queue.shift()!;
+    if (finished) return;
+    await new Promise<void>((r) => (wake = r));
+    wake = undefined;
+  }
+}
+
+// ---------------------------------------------------------------- admin client
+
+export interface GatewayAdmin {
+  readonly url: string;
+  status(): Promise<GatewayStatus>;
+  /** With `wait` (default): when everything written before it is in the cloud; else starts the uploads and returns. */
+  flush(wait?: boolean): Promise<FlushResult | { pending: number }>;
+  refresh(prefix: string): Promise<{ refreshed: string; objects: number }>;
+  release(prefix: string): Promise<{ released: number; bytes: number; keptDirty: number }>;
+  /** Progress lines as they come, the last `{type:'done'}` or `{type:'error'}`. */
+  preload(req: { prefix?: string; keys?: string[]; concurrency?: number }): AsyncGenerator<Record<string, unknown>>;
+}
+
+/** The admin API of the gateway running on `cacheDir` (or at `url` with `token`). */
+export function gatewayAdmin(o: { cacheDir?: string; url?: string; token?: string; env?: NodeJS.ProcessEnv }): GatewayAdmin {
+  const env = o.env ?? process.env;
+  let url = o.url;
+  let token = o.token ?? env.HYBRIDSYNC_GATEWAY_ADMIN_TOKEN;
+  if (o.cacheDir) {
+    const meta = cacheDirs(o.cacheDir).meta;
+    try {
+      url ??= (JSON.parse(readFileSync(join(meta, 'gateway.json'), 'utf8')) as { url: string }).url;
+    } catch {
+      throw new UsageError(`no gateway is running on cache ${o.cacheDir}`, { hint: 'start it with hybridsync gateway --cache DIR …, or pass --url' });
+    }
+    try {
+      token ??= readFileSync(join(meta, 'admin-token'), 'utf8').trim();
+    } catch {
+      // the token comes from the environment
+    }
+  }
+  if (!url) throw new UsageError('which gateway?', { hint: 'pass --cache DIR (of a running gateway) or --url' });
+  if (!token) throw new UsageError('no admin token for the gateway', { hint: 'export HYBRIDSYNC_GATEWAY_ADMIN_TOKEN as the gateway has it' });
+  const base = url.replace(/\/$/, '') + ADMIN_PREFIX;
+  const call = async (method: string, path: string, body?: unknown): Promise<Response> => {
+    let res: Response;
+    try {
+      res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    } catch (err) {
+      throw new UnreachableError(`cannot reach the gateway at ${url}: ${(err as Error).message}`, { hint: 'is it running?' });
+    }
+    if (!res.ok) throw new UsageError(`gateway admin ${path}: HTTP ${res.status} ${await res.text()}`);
+    return res;
+  };
+  const json = async <T>(method: string, path: string): Promise<T> => (await (await call(method, path)).json()) as T;
+  return {
+    url,
+    status: () => json('GET', 'status'),
+    flush: (wait = true) => json('POST', wait ? 'flush' : 'flush?wait=0'),
+    refresh: (prefix) => json('POST', `refresh?prefix=${encodeURIComponent(prefix)}`),
+    release: (prefix) => json('POST', `release?prefix=${encodeURIComponent(prefix)}`),
+    async *preload(req) {
+      const res = await call('POST', 'preload', req);
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += Buffer.from(chunk).toString('utf8');
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i).trim();
+          buf = buf.slice(i + 1);
+          if (line) yield JSON.parse(line) as Record<string, unknown>;
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * `hybridsync gateway`: serves S3 on-prem over a cloud bucket (src/api/gateway.ts), and the
+ * commands that talk to a running gateway: status, flush, preload, release, refresh.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { gatewayAdmin, startGateway, type GatewayAdmin, type GatewayStatus } from '../api/gateway.js';
+import { UsageError } from '../core/errors.js';
+import { formatBytes, parseDuration, parseSize } from '../lib/units.js';
+import { parseListen } from '../server/api.js';
+import { processSignal, reportError } from './context.js';
+import { EXIT } from './exit.js';
+
+interface ServeFlags {
+  listen: string;
+  upstream?: string;
+  cache?: string;
+  maxSize?: string;
+  maxDirty?: string;
+  bucket?: string;
+  region?: string;
+  staleness?: string;
+  config?: string;
+  bwlimit?: string;
+  transfers?: string;
+}
+
+interface AdminFlags {
+  cache?: string;
+  url?: string;
+  json?: boolean;
+}
+
+const log = (m: string): void => void process.stderr.write(`${new Date().toISOString()} ${m}\n`);
+
+function sizeFlag(name: string, v: string): number {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    throw new UsageError(`--${name}: ${(e as Error).message}`, { hint: 'use forms like 500G, 2TiB' });
+  }
+}
+
+function admin(f: AdminFlags): GatewayAdmin {
+  return gatewayAdmin({ ...(f.cache ? { cacheDir: f.cache } : {}), ...(f.url ? { url: f.url } : {}) });
+}
+
+const adminOptions = (c: Command): Command =>
+  c.option('--cache <dir>', 'cache directory of the running gateway').option('--url <url>', 'URL of the gateway (instead of --cache; token from HYBRIDSYNC_GATEWAY_ADMIN_TOKEN)').option('--json', 'print JSON');
+
+function printStatus(s: GatewayStatus): void {
+  const out = process.stdout;
+  out.write(`gateway for ${s.upstream} as bucket ${s.bucket}\n`);
+  out.write(`cache      ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxSize)} in ${s.cache.dir} (${s.cache.objects} objects known)\n`);
+  const ratio = s.reads.hitRatio === null ? '-' : `${(s.reads.hitRatio * 100).toFixed(1)}%`;
+  out.write(`reads      ${s.reads.hits} hits, ${s.reads.misses} misses (hit ratio ${ratio}); ${formatBytes(s.reads.bytesFromCache)} from cache, ${formatBytes(s.reads.bytesFromUpstream)} from upstream\n`);
+  out.write(`dirty      ${formatBytes(s.dirty.bytes)}: ${s.dirty.pending} pending (${s.dirty.failing} retrying), ${s.dirty.denied} denied by policy; upload lag ${s.dirty.uploadLagSeconds.toFixed(1)} s\n`);
+  if (s.deniedWrites > 0 || s.refusedWrites > 0) out.write(`refused    ${s.deniedWrites} writes denied by policy (AccessDenied, not stored), ${s.refusedWrites} for want of space (SlowDown)\n`);
+  out.write(`uploaded   ${s.writeBack.uploadedFiles} files, ${formatBytes(s.writeBack.uploadedBytes)}, ${s.writeBack.deletes} deletes; last ${s.writeBack.lastUploadAt ?? 'never'}\n`);
+  for (const f of s.freshness) out.write(`listing    "${f.prefix}" listed ${f.ageSeconds.toFixed(0)} s ago${f.stale ? ' (stale: relisted on next use)' : ''}\n`);
+  for (const j of s.journal) out.write(`${j.status.padEnd(10)} ${j.op} ${j.key}${j.attempts > 0 ? ` (attempt ${j.attempts})` : ''}${j.lastError ? `: ${j.lastError}` : ''}\n`);
+}
+
+function serveCommand(c: Command): Command {
+  return c
+    .option('--listen <host:port>', 'address of the S3 endpoint', '127.0.0.1:9000')
+    .option('--upstream <location>', 'the cloud bucket: REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix')
+    .option('--cache <dir>', 'cache directory (a plain tree under data/, the index under .gateway/)')
+    .option('--max-size <size>', 'bytes the cache may hold; clean data is evicted (LRU) to stay under')
+    .option('--max-dirty <size>', 'bytes of not-yet-uploaded data accepted; more is refused with 503 SlowDown (default --max-size)')
+    .option('--bucket <name>', 'bucket name clients use (default the upstream bucket)')
+    .option('--region <region>', 'region clients sign for', 'us-east-1')
+    .option('--staleness <duration>', 'how long an upstream listing is trusted', '60s')
+    .option('--config <file>', 'hybridsync.yaml: remotes, policy, audit (default $HYBRIDSYNC_CONFIG, else ./hybridsync.yaml)')
+    .option('--bwlimit <spec>', 'bandwidth limit of the uploads, e.g. 10M or "08:00,512K 19:00,off"')
+    .option('--transfers <n>', 'files uploaded in parallel')
+    .action(async (f: ServeFlags) => {
+      try {
+        if (!f.upstream || !f.cache || !f.maxSize) throw new UsageError('gateway needs --upstream, --cache and --max-size', { hint: 'e.g. hybridsync gateway --upstream cloud:bucket --cache /var/cache/gw --max-size 500G' });
+        const { host, port } = parseListen(f.listen);
+        const g = await startGateway({
+          upstream: f.upstream,
+          cacheDir: f.cache,
+          maxSize: sizeFlag('max-size', f.maxSize),
+          ...(f.maxDirty ? { maxDirty: sizeFlag('max-dirty', f.maxDirty) } : {}),
+          host,
+          port,
+          ...(f.bucket ? { bucket: f.bucket } : {}),
+          ...(f.region ? { region: f.region } : {}),
+          stalenessMs: parseDuration(f.staleness ?? '60s'),
+          ...(f.config ? { config: f.config } : {}),
+          transferOptions: { ...(f.bwlimit ? { bwlimit: f.bwlimit } : {}), ...(f.transfers ? { transfers: f.transfers } : {}) },
+          log,
+        });
+        log(`hybridsync gateway: bucket ${g.bucket} over ${f.upstream} on ${g.url} (cache ${f.cache})`);
+        await new Promise<void>((resolve) => {
+          if (processSignal.aborted) resolve();
+          processSignal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        log('stopping; unuploaded writes stay journaled and go up on the next start');
+        await g.close();
+        process.exitCode = EXIT.ok;
+      } catch (err) {
+        process.exitCode = reportError(err);
+      }
+    });
+}
+
+export function gatewayCommand(): Command {
+  const cmd = serveCommand(new Command('gateway').description('serve S3 on-prem over a cloud bucket: lazy read-through cache, durable write-back through the engine'));
+  cmd.addCommand(
+    adminOptions(new Command('status').description('hits, misses, dirty bytes, upload lag, pending and denied writes, listing freshness')).action(async (_: AdminFlags, c: Command) => {
+      const f = c.optsWithGlobals<AdminFlags>();
+      try {
+        const s = await admin(f).status();
+        if (f.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+        else printStatus(s);
+        process.exitCode = s.dirty.denied > 0 ? EXIT.policy : EXIT.ok;
+      } catch (err) {
+        process.exitCode = reportError(err, f.json);
+      }
+    }),
+  );
+  cmd.addCommand(
+    adminOptions(new Command('flush').description('upload everything written so far; with --wait, return when it is in the cloud'))
+      .option('--wait', 'wait until everything written before this command is in the cloud')
+      .action(async (_: AdminFlags, c: Command) => {
+        const f = c.optsWithGlobals<AdminFlags & { wait?: boolean }>();
+        try {
+          const r = await admin(f).flush(!!f.wait);
+          if (f.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+          else if ('denied' in r) {
+            process.stdout.write(`flushed: every write up to #${r.flushedUpTo} is in the cloud${r.denied.length ? `, except ${r.denied.length} denied by policy` : ''}\n`);
+            for (const k of r.denied) process.stdout.write(`denied  ${k}\n`);
+          } else process.stdout.write(`uploading ${r.pending} pending writes\n`);
+          process.exitCode = 'denied' in r && r.denied.length > 0 ? EXIT.policy : EXIT.ok;
+        } catch (err) {
+          process.exitCode = reportError(err, f.json);
+        }
+      }),
+  );
+  cmd.addCommand(
+    adminOptions(new Command('preload').description('fetch a prefix (or the keys of a manifest) into the cache ahead of a training run'))
+      .argument('[prefix]', 'key prefix to preload')
+      .option('--manifest <file>', 'file with one key per line')
+      .option('--concurrency <n>', 'objects fetched in parallel', '8')
+      .action(async (prefix: string | undefined, _: AdminFlags, c: Command) => {
+        const f = c.optsWithGlobals<AdminFlags & { manifest?: string; concurrency: string }>();
+        try {
+          if ((prefix === undefined) === (f.manifest === undefined)) throw new UsageError('preload takes a PREFIX or --manifest FILE (one of them)', { hint: 'e.g. hybridsync gateway preload datasets/v3/ --cache DIR' });
+          const keys = f.manifest ? readFileSync(f.manifest, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : undefined;
+          let code: number = EXIT.ok;
+          for await (const line of admin(f).preload({ ...(keys ? { keys } : { prefix: prefix! }), concurrency: Number(f.concurrency) || 8 })) {
+            if (f.json) process.stdout.write(`${JSON.stringify(line)}\n`);
+            else if (line.type === 'progress') process.stderr.write(`${line.done}/${line.total} ${formatBytes(line.bytes as number)} ${line.key as string}\n`);
+            else if (line.type === 'done') {
+              const missing = line.missing as string[];
+              process.stdout.write(`preloaded ${line.done as number} objects, ${formatBytes(line.bytes as number)} fetched${missing.length ? `; ${missing.length} not found: ${missing.slice(0, 5).join(', ')}` : ''}\n`);
+              if (missing.length > 0) code = EXIT.partial;
+            } else if (line.type === 'error') {
+              process.stderr.write(`hybridsync: preload failed: ${line.message as string}\n`);
+              code = EXIT.partial;
+            }
+          }
+          process.exitCode = code;
+        } catch (err) {
+          process.exitCode = reportError(err, f.json);
+        }
+      }),
+  );
+  cmd.addCommand(
+    adminOptions(new Command('release').description('free the cached (clean) data under a prefix; unuploaded data stays'))
+      .argument('<prefix>', 'key prefix')
+      .action(async (prefix: string, _: AdminFlags, c: Command) => {
+        const f = c.optsWithGlobals<AdminFlags>();
+        try {
+          const r = await admin(f).release(prefix);
+          process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `released ${r.released} objects, ${formatBytes(r.bytes)}${r.keptDirty ? `; kept ${r.keptDirty} not yet uploaded` : ''}\n`);
+          process.exitCode = EXIT.ok;
+        } catch (err) {
+          process.exitCode = reportError(err, f.json);
+        }
+      }),
+  );
+  cmd.addCommand(
+    adminOptions(new Command('refresh').description('list the upstream again (under a prefix) so objects written directly to the cloud appear'))
+      .argument('[prefix]', 'key prefix', '')
+      .action(async (prefix: string, _: AdminFlags, c: Command) => {
+        const f = c.optsWithGlobals<AdminFlags>();
+        try {
+          const r = await admin(f).refresh(prefix);
+          process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `listed "${r.refreshed}": ${r.objects} objects\n`);
+          process.exitCode = EXIT.ok;
+        } catch (err) {
+          process.exitCode = reportError(err, f.json);
+        }
+      }),
+  );
+  return cmd;
+}

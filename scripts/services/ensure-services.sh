@@ -19,6 +19,7 @@ command -v rclone >/dev/null || pkgs="${pkgs:-} rclone"
 [ -x /usr/bin/aws ] || pkgs="${pkgs:-} awscli"
 command -v chromium >/dev/null || pkgs="${pkgs:-} chromium"
 command -v redis-server >/dev/null || pkgs="${pkgs:-} redis-server"
+/usr/bin/python3 -c 'import boto3' 2>/dev/null || pkgs="${pkgs:-} python3-boto3"
 if [ -n "${pkgs:-}" ]; then
   if [ "$(id -u)" != 0 ]; then log "missing packages:$pkgs — install them (as root: apt-get install$pkgs)"; exit 1; fi
   log "installing:$pkgs"

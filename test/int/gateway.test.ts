@@ -4,7 +4,7 @@
  * counting proxy so upstream GETs can be counted. What a user checks: bytes in the cloud
  * after a flush, bytes read back through the gateway, S3 error codes, survival of SIGKILL.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash, createHmac, randomBytes, type Hash, type Hmac } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +26,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, testClient } from '../helpers/s3.js';
+
+const HAS_BOTO3 = spawnSync('/usr/bin/python3', ['-c', 'import boto3']).status === 0;
 import { md5, randomFile, tempDir, treeHashes } from '../helpers/fs.js';
 import { runCli } from '../helpers/cli.js';
 import { clientEnv, countingProxy, GW_KEY, GW_SECRET, gatewayClient, startGatewayProcess, upstreamEnv, type RunningGatewayProcess } from '../helpers/gateway.js';
@@ -181,12 +183,8 @@ describe('real S3 clients through the gateway', () => {
     }
   });
 
-  it('boto3 (Debian python3-boto3): upload_file with multipart, download_file, list', async () => {
-    const hasBoto = await run('/usr/bin/python3', ['-c', 'import boto3']).then(
-      () => true,
-      () => false,
-    );
-    if (!hasBoto) return void console.warn('python3-boto3 not installed: boto3 not tested');
+  // npm test installs python3-boto3 (scripts/services/ensure-services.sh); under CI a missing one fails
+  it.skipIf(!HAS_BOTO3 && !process.env.CI)('boto3 (Debian python3-boto3): upload_file with multipart, download_file, list', async () => {
     const g = await gateway('boto3');
     try {
       const dir = tempDir('gw-boto');

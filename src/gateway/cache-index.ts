@@ -301,9 +301,17 @@ export class CacheIndex {
     return (this.db.prepare("SELECT * FROM journal WHERE status = 'pending' AND next_at <= ? ORDER BY seq LIMIT ?").all(now, limit) as Raw[]).map(journalOf);
   }
 
-  /** The journal row is done if nothing newer replaced it. */
+  /**
+   * The journal row is done if nothing newer replaced it. The entry counts as listed by
+   * the newest listing generation: an upstream listing that started before the upload
+   * finished does not show it, and must not take it for deleted upstream.
+   */
   journalDone(key: string, seq: number): boolean {
-    return this.db.prepare('DELETE FROM journal WHERE key = ? AND seq = ?').run(key, seq).changes > 0;
+    return this.tx(() => {
+      const done = this.db.prepare('DELETE FROM journal WHERE key = ? AND seq = ?').run(key, seq).changes > 0;
+      if (done) this.db.prepare('UPDATE entries SET listed_gen = ? WHERE key = ?').run(Number(this.getMeta('gen') ?? '0'), key);
+      return done;
+    });
   }
 
   journalFailed(key: string, seq: number, error: string, nextAt: number): void {

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, testClient } from '../helpers/s3.js';
 import { randomFile, tempDir, treeHashes } from '../helpers/fs.js';
-import { ROOT, events, runCli, spawnCli } from '../helpers/cli.js';
+import { ROOT, events, runCli } from '../helpers/cli.js';
+import { startDaemon as startDaemonIn, until } from '../helpers/daemon.js';
 
 let client: S3Client;
 let bucket: string;
@@ -27,28 +28,8 @@ afterAll(async () => {
   client.destroy();
 });
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
 /** Starts the daemon and resolves once it printed its URL. */
-function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Started> {
-  const child = spawnCli(['daemon', ...args], { ...fromSource, ...env });
-  children.push(child);
-  let err = '';
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /dashboard on (http:\/\/[^/\s]+)\//.exec(err);
-      if (m) resolve({ child, url: m[1]!, stderr: () => err, exit });
-    });
-    void exit.then((code) => reject(new Error(`daemon exited with ${code}: ${err}`)));
-  });
-}
+const startDaemon = (args: string[], env: NodeJS.ProcessEnv = {}) => startDaemonIn(args, { ...fromSource, ...env }, children);
 
 /** POST as the dashboard does: with the daemon's CSRF token (GET /api/session). */
 async function post(base: string, path: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -56,14 +37,6 @@ async function post(base: string, path: string, headers: Record<string, string> 
   return fetch(base + path, { method: 'POST', headers: { ...headers, [session.csrfHeader]: session.csrfToken } });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, tries = 600): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 function setup(capacity: string, files: number, size: number) {
   const src = tempDir('dmn-src');

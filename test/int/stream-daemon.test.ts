@@ -11,7 +11,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, listAll, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
-import { spawnCli } from '../helpers/cli.js';
+import { startDaemon as startDaemonIn, until } from '../helpers/daemon.js';
 
 let client: S3Client;
 let bucket: string;
@@ -26,29 +26,7 @@ afterAll(async () => {
   client.destroy();
 });
 
-function startDaemon(cfg: string, state: string): Promise<{ child: ChildProcess; url: string; exit: Promise<number | null> }> {
-  const child = spawnCli(['daemon', '--config', cfg, '--state', state]);
-  children.push(child);
-  let err = '';
-  const exit = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      const m = /dashboard on (http:\/\/[^/\s]+)\//.exec(err);
-      if (m) resolve({ child, url: m[1]!, exit });
-    });
-    void exit.then((code) => reject(new Error(`daemon exited with ${code}: ${err}`)));
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, tries = 1200): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
+const startDaemon = (cfg: string, state: string) => startDaemonIn(['--config', cfg, '--state', state], {}, children);
 
 async function stored(prefix: string): Promise<string> {
   let out = '';

@@ -208,7 +208,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
       dryRun: options.dryRun,
       maxDelete: options.maxDelete,
       allowEmptySource: options.allowEmptySource,
-      ...(filter.active ? { filter } : {}),
+      filter, // always: it keeps the reserved .hybridsync/ directory out even without user rules
       ...(limiter ? { limiter } : {}),
       ignoreExisting: options.ignoreExisting,
       download: options.download,

@@ -34,8 +34,6 @@ export interface Filter {
   matchesKey(key: string): boolean;
   /** Whether an entry is in scope by name, size and age. */
   matches(e: Entry): boolean;
-  /** Always true: the reserved `.hybridsync/` directory is excluded even without user rules. */
-  readonly active: boolean;
 }
 
 function compile(patterns: readonly string[] | undefined): ((k: string) => boolean) | undefined {
@@ -56,7 +54,6 @@ export function createFilter(o: FilterOptions, now: number = Date.now()): Filter
   const exc = compile(o.exclude);
   const matchesKey = (k: string): boolean => !isReservedKey(k) && !(exc?.(k) ?? false) && (inc?.(k) ?? true);
   return {
-    active: true,
     matchesKey,
     matches(e: Entry): boolean {
       if (!matchesKey(e.key)) return false;

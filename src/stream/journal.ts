@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
+import { pidAlive } from '../lib/process.js';
 import { sqliteOptions } from '../lib/sqlite.js';
 
 const SCHEMA_VERSION = 1;
@@ -44,16 +45,6 @@ CREATE TABLE IF NOT EXISTS pull_plain (
   lane TEXT PRIMARY KEY, last_key TEXT NOT NULL, updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `;
-
-/** True while a process with this id runs (a lane holder that was killed is not). */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export function streamJournalPath(statePath: string): string {
   return statePath === ':memory:' ? ':memory:' : join(dirname(statePath), 'stream.db');

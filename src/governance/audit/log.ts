@@ -20,6 +20,7 @@ import { createReadStream, closeSync, fstatSync, fsyncSync, ftruncateSync, mkdir
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { ConfigError } from '../../core/errors.js';
+import { createFileAtomically, pidAlive } from '../../lib/process.js';
 import { formatRecord, GENESIS_PREV, LOG_FORMAT, sha256Hex, trailingHash, type RecordBody } from './format.js';
 import { MerkleFrontier } from './merkle.js';
 import type { CheckpointMirror, SignedCheckpoint } from './mirror.js';
@@ -57,19 +58,11 @@ interface Tail {
 
 const BATCH_RECORDS = 1024;
 const STALE_LOCK_MS = 30_000;
+const EMPTY_LOCK_MS = 2_000;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function sleepSync(ms: number): void {
   Atomics.wait(sleeper, 0, 0, ms);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function tailStatePath(file: string): string {
@@ -288,14 +281,9 @@ export class AuditLog {
   private acquire(lock: string): void {
     const deadline = Date.now() + (this.o.lockTimeoutMs ?? 15_000);
     for (let wait = 1; ; wait = Math.min(wait * 2, 25)) {
-      try {
-        const fd = openSync(lock, 'wx', 0o600);
-        writeSync(fd, `${process.pid}@${this.host}`);
-        closeSync(fd);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
+      // the lock appears with its holder already in it: a writer killed at any moment
+      // leaves either no lock or one naming a pid that can be checked
+      if (createFileAtomically(lock, `${process.pid}@${this.host}`)) return;
       if (this.lockIsStale(lock)) {
         try {
           unlinkSync(lock);
@@ -307,7 +295,7 @@ export class AuditLog {
       if (Date.now() > deadline) {
         let holder = '?';
         try {
-          holder = readFileSync(lock, 'utf8');
+          holder = readFileSync(lock, 'utf8') || '?';
         } catch {
           // gone meanwhile
         }
@@ -319,9 +307,13 @@ export class AuditLog {
 
   private lockIsStale(lock: string): boolean {
     try {
-      const [pid, host] = readFileSync(lock, 'utf8').split('@');
+      const holder = readFileSync(lock, 'utf8');
+      const [pid, host] = holder.split('@');
       if (host === this.host && pid && !pidAlive(Number(pid))) return true;
-      return Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS;
+      // an empty lock is from a version that wrote the holder after creating the file
+      // and was killed in between: no live writer leaves one for more than a moment
+      const age = Date.now() - statSync(lock).mtimeMs;
+      return holder === '' ? age > EMPTY_LOCK_MS : age > STALE_LOCK_MS;
     } catch {
       return false;
     }

@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync, sign } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, appendFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { formatRecord, parseRecordLine } from '../../../src/governance/audit/format.js';
@@ -8,6 +8,7 @@ import { AuditLog, tailStatePath } from '../../../src/governance/audit/log.js';
 import { BackendCheckpointMirror } from '../../../src/governance/audit/mirror.js';
 import { checkpointMessage, loadOrCreateSigner, publicKeyPath, readPublicKey } from '../../../src/governance/audit/signing.js';
 import { verifyAuditLog } from '../../../src/governance/audit/verify.js';
+import { createFileAtomically } from '../../../src/lib/process.js';
 import { MemoryBackend } from '../../../src/backends/memory/index.js';
 import type { ListOptions, WriteOptions } from '../../../src/core/backend.js';
 import { describeError, MissingRootError } from '../../../src/core/errors.js';
@@ -112,6 +113,42 @@ describe('AuditLog', () => {
     const recovered = lines(file).map((l) => JSON.parse(l)).find((r) => r.type === 'log-recovered');
     expect(recovered).toMatchObject({ discardedBytes: 25 });
     expect((await verify(file, keyFile)).ok).toBe(true);
+  });
+
+  it('takes over a lock left by a killed writer: one naming a dead pid at once, an empty one after two seconds, and never leaves an empty lock itself', async () => {
+    const { file, keyFile, log } = writeLog(2, 100);
+    await log.close();
+    const lock = `${file}.lock`;
+    const open = (): AuditLog => new AuditLog({ file, signer: loadOrCreateSigner(keyFile), checkpointEvery: 100, flushIntervalMs: 0, lockTimeoutMs: 5_000 });
+    // a writer SIGKILLed inside its batch: the lock names it, and it is gone
+    writeFileSync(lock, `999999999@${hostname()}`);
+    const a = open();
+    a.append({ type: 'notice', message: 'after a dead holder' });
+    await a.close();
+    expect(existsSync(lock)).toBe(false);
+    // an empty lock (written by a version that created the file before writing its holder)
+    writeFileSync(lock, '');
+    utimesSync(lock, new Date(Date.now() - 3_000), new Date(Date.now() - 3_000));
+    const b = open();
+    b.append({ type: 'notice', message: 'after an empty lock' });
+    await b.close();
+    expect(existsSync(lock)).toBe(false);
+    // a live holder is waited for, and named when the wait ends
+    writeFileSync(lock, `${process.ppid}@${hostname()}`);
+    const c = new AuditLog({ file, signer: loadOrCreateSigner(keyFile), checkpointEvery: 100, flushIntervalMs: 0, lockTimeoutMs: 50 });
+    c.append({ type: 'notice', message: 'blocked' });
+    expect(() => c.flush()).toThrow(new RegExp(`locked by ${process.ppid}@`));
+    rmSync(lock);
+    expect(readdirSync(dir).filter((n) => n.includes('.lock'))).toEqual([]);
+    expect((await verify(file, keyFile)).ok).toBe(true);
+  });
+
+  it('creates a file with its content in one step, or reports that it exists', () => {
+    const p = join(dir, 'x.lock');
+    expect(createFileAtomically(p, 'first')).toBe(true);
+    expect(createFileAtomically(p, 'second')).toBe(false);
+    expect(readFileSync(p, 'utf8')).toBe('first');
+    expect(readdirSync(dir)).toEqual(['x.lock']);
   });
 
   it('copies checkpoints to the mirrors', async () => {

@@ -9,6 +9,7 @@
  * The page carries the daemon's per-process CSRF token (same-origin.ts) and sends it on its
  * POSTs.
  */
+import { DASHBOARD_PANELS, type DashboardPanel } from './panels/index.js';
 import { CSRF_HEADER } from './same-origin.js';
 
 export interface DashboardOptions {
@@ -19,10 +20,19 @@ export interface DashboardOptions {
 /** The page, with the daemon's CSRF token embedded (base64url: nothing to escape). */
 export function dashboardHtml(csrfToken: string, o: DashboardOptions = { audit: true }): string {
   if (!/^[\w-]+$/.test(csrfToken)) throw new RangeError('the CSRF token must be base64url');
-  return DASHBOARD_HTML.replace('<meta name="hybridsync-csrf">', `<meta name="hybridsync-csrf" data-header="${CSRF_HEADER}" content="${csrfToken}">`).replace(
+  return PAGE.replace('<meta name="hybridsync-csrf">', `<meta name="hybridsync-csrf" data-header="${CSRF_HEADER}" content="${csrfToken}">`).replace(
     '<meta name="hybridsync-audit">',
     `<meta name="hybridsync-audit" content="${o.audit ? 'on' : 'off'}">`,
   );
+}
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** The page with the panels of panels/ in place: their cards and their scripts. */
+function withPanels(html: string, panels: readonly DashboardPanel[]): string {
+  const cards = panels.map((p) => `<section${p.wide ? ' class="wide"' : ''}><h2>${escapeHtml(p.title)}</h2><div id="${p.id}" class="muted">${escapeHtml(p.empty)}</div></section>`).join('\n  ');
+  const scripts = panels.map((p) => `{ id: ${JSON.stringify(p.id)}, endpoint: ${JSON.stringify(p.endpoint)}, empty: ${JSON.stringify(p.empty)}, render: ${p.render} }`).join(',\n    ');
+  return html.replace('<!--panels-->', () => cards).replace('/*panel-scripts*/', () => scripts);
 }
 
 /** The page's icon, also served at /favicon.ico. */
@@ -81,7 +91,7 @@ const DASHBOARD_HTML = `<!doctype html>
   <section><h2>Links</h2><div id="links" class="muted">no links declared</div><canvas id="linkchart" width="600" height="140" aria-label="link utilization chart"></canvas></section>
   <section><h2>Recent runs</h2><div class="scroll"><table id="recent"><thead><tr><th>#</th><th>job</th><th>trigger</th><th>started</th><th>status</th><th>files</th><th>bytes</th></tr></thead><tbody></tbody></table></div></section>
   <section class="wide"><h2>Audit trail <span class="muted">newest first; denials highlighted; unchanged files left out</span><label><input type="checkbox" id="audit-skips"> show skipped (unchanged) files</label></h2><div class="scroll"><table id="audit"><thead><tr><th>#</th><th>time</th><th>event</th><th>file / subject</th><th>classification</th><th>environments</th><th>detail</th></tr></thead><tbody></tbody></table></div></section>
-  <section><h2>Bandwidth plan</h2><div id="plan" class="muted">no scheduled job with a volume or history yet</div></section>
+  <!--panels-->
 </main>
 <script>
 (() => {
@@ -185,25 +195,28 @@ const DASHBOARD_HTML = `<!doctype html>
     }).join('');
   }
 
-  function renderPlan(p) {
-    $('plan').innerHTML = !p ? '<span class="muted">no scheduled job with a volume or history yet</span>' :
-      '<div class="scroll"><table><thead><tr><th>job</th><th>volume</th><th>every</th><th>window</th><th>required</th></tr></thead><tbody>' + p.workloads.map((w) => '<tr><td class="wrap">' + esc(w.name) + '</td><td>' + (w.volumeBytes / 1e12).toFixed(2) + ' TB</td><td>' + dur(w.everyMs) + '</td><td>' + dur(w.windowMs) + '</td><td>' + bits(w.requiredBitsPerSecond) + '</td></tr>').join('') + '</tbody></table></div>' +
-      '<p>peak <b>' + bits(p.peakBitsPerSecond) + '</b>; recommended link <b id="plan-recommended">' + bits(p.recommendedBitsPerSecond) + '</b> (+' + Math.round(p.headroom * 100) + '% headroom)' + (p.recommendedOptions.length ? ': ' + esc(p.recommendedOptions.join('; ')) : '') + '</p>' +
-      p.workloads.filter((w) => w.seed).map((w) => '<p>' + esc(w.name) + ' seed: ' + esc(w.seed.advice) + '</p>').join('');
+  // the panels of panels/: each polls its endpoint; a 404 shows its empty text
+  const h = { esc, brk, bytes, bits, dur, when };
+  const panels = [/*panel-scripts*/];
+  async function renderPanel(p) {
+    const r = await fetch(p.endpoint, { headers });
+    if (r.status === 404) { $(p.id).innerHTML = '<span class="muted">' + esc(p.empty) + '</span>'; return; }
+    if (!r.ok) throw new Error(p.endpoint + ': HTTP ' + r.status);
+    $(p.id).innerHTML = p.render(await r.json(), h);
   }
 
   async function refresh() {
     try {
       const skips = $('audit-skips').checked;
-      const [jobs, runs, links, plan, audit] = await Promise.all([
-        api('/api/jobs'), api('/api/runs'), api('/api/links'), api('/api/plan'),
+      const [jobs, runs, links, audit] = await Promise.all([
+        api('/api/jobs'), api('/api/runs'), api('/api/links'),
         auditOn ? api('/api/audit?limit=15' + (skips ? '&include=skip' : '')) : Promise.resolve(undefined),
+        ...panels.map(renderPanel),
       ]);
       renderJobs(jobs.jobs);
       renderLinks(links.links);
       renderRecent(runs.recent);
       renderAudit(audit?.records);
-      renderPlan(plan.plan);
       $('status').innerHTML = 'updated ' + when(Date.now());
     } catch (e) {
       $('status').textContent = 'error: ' + e.message;
@@ -217,3 +230,5 @@ const DASHBOARD_HTML = `<!doctype html>
 </body>
 </html>
 `;
+
+const PAGE = withPanels(DASHBOARD_HTML, DASHBOARD_PANELS);

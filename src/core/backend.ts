@@ -238,17 +238,18 @@ export interface ServerSideCopier {
 }
 
 /**
- * Optional capability: a whole small object in one buffer, cheaper per file than a stream.
- * The engine uses it below its small-file size (SMALL_OBJECT_BYTES). With `ifMatch`, fails
- * with SourceChangedError when the object is no longer the listed one (size, mtime or etag),
- * including a change while it was read.
+ * Optional capability: a whole object in one buffer, cheaper per file than a stream. The
+ * engine uses it for what goes out in one request (below the chunk threshold, at most
+ * WHOLE_BODY_MAX_BYTES), whose bytes a single PUT holds in memory anyway. With `ifMatch`,
+ * fails with SourceChangedError when the object is no longer the listed one (size, mtime
+ * or etag), including a change while it was read.
  */
 export interface WholeReader {
   readWhole(key: string, opts?: ReadOptions): Promise<Buffer>;
 }
 
-/** Objects up to this size are read whole (WholeReader) and written from one buffer. */
-export const SMALL_OBJECT_BYTES = 1024 * 1024;
+/** Objects up to this size may be read whole (WholeReader) and written from one buffer. */
+export const WHOLE_BODY_MAX_BYTES = 64 * 1024 * 1024;
 
 export function hasWholeReader(b: Backend): b is Backend & WholeReader {
   return typeof (b as Partial<WholeReader>).readWhole === 'function';

@@ -10,7 +10,7 @@
 import { setMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { hasChunkWriter, hasServerSideCopy, hasWholeReader, SMALL_OBJECT_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
+import { hasChunkWriter, hasServerSideCopy, hasWholeReader, WHOLE_BODY_MAX_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
 import type { KeyRange } from '../core/key-range.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
@@ -498,12 +498,13 @@ class SyncRun {
   }
 
   /**
-   * Sends the source as it is: a small file as one buffer (read whole, paced, written),
-   * anything else streamed; large files go up in journaled chunks that a later run resumes.
+   * Sends the source as it is: what goes out in one request as one buffer (read whole,
+   * paced, written: no stream machinery per file, no copying chunks together), anything
+   * else streamed; large files go up in journaled chunks that a later run resumes.
    */
   private async sendStream(src: Entry, meta: WriteMeta, onBytes: (n: number) => void): Promise<WriteResult> {
     const from = this.o.src;
-    if (src.size <= SMALL_OBJECT_BYTES && src.size < this.chunking.threshold && hasWholeReader(from)) {
+    if (src.size < this.chunking.threshold && src.size <= WHOLE_BODY_MAX_BYTES && hasWholeReader(from)) {
       const data = await from.readWhole(src.key, { signal: this.signal, ifMatch: src });
       await this.o.limiter?.take(data.length, this.signal);
       onBytes(data.length);

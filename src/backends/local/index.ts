@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { inKeyRange, subtreeMayIntersect, withinKeyRange, type KeyRange } from '../../core/key-range.js';
 import { localLocation, type Location } from '../../core/location.js';
-import { SMALL_OBJECT_BYTES, type Backend, type Body, type Features, type ListOptions, type ReadOptions, type WholeReader, type WriteOptions } from '../../core/backend.js';
+import { type Backend, type Body, type Features, type ListOptions, type ReadOptions, type WholeReader, type WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import {
   IntegrityError,
@@ -34,6 +34,8 @@ import { discardBody } from '../body.js';
 import { pidAlive } from '../../lib/process.js';
 
 const TEMP_PREFIX = '.hybridsync-';
+/** read() serves files up to this size with one read (readWhole). */
+const SMALL_FILE = 1024 * 1024;
 const TEMP_RE = /^\.hybridsync-(\d+)-[0-9a-f]{8}\.tmp/;
 const STAT_CONCURRENCY = 32;
 /**
@@ -92,7 +94,21 @@ export function mapFsError(err: unknown, path: string, what: string): Hybridsync
 // microseconds of CPU instead of a FileHandle's promise machinery per call.
 const openFd = (p: string): Promise<number> => new Promise((res, rej) => open(p, 'r', (e, fd) => (e ? rej(e) : res(fd))));
 const fstatFd = (fd: number): Promise<Stats> => new Promise((res, rej) => fstat(fd, (e, st) => (e ? rej(e) : res(st))));
-const readFd = (fd: number, buf: Buffer): Promise<number> => new Promise((res, rej) => read(fd, buf, 0, buf.length, 0, (e, n) => (e ? rej(e) : res(n))));
+const readAt = (fd: number, buf: Buffer, off: number): Promise<number> => new Promise((res, rej) => read(fd, buf, off, buf.length - off, off, (e, n) => (e ? rej(e) : res(n))));
+/**
+ * Fills `buf` from the start of the file, or up to its end: the bytes read. A short read is
+ * the end (regular files; were it not, the size check after it fails and the file is retried).
+ */
+async function readFd(fd: number, buf: Buffer): Promise<number> {
+  let off = 0;
+  while (off < buf.length) {
+    const want = buf.length - off;
+    const n = await readAt(fd, buf, off);
+    off += n;
+    if (n < want) break;
+  }
+  return off;
+}
 const closeFd = (fd: number): Promise<void> => new Promise((res) => close(fd, () => res()));
 
 function validUtf8(buf: Buffer): boolean {
@@ -285,7 +301,7 @@ export class LocalBackend implements Backend, WholeReader {
   async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
     const p = this.pathOf(key);
     // small files in one read: the stream machinery would cost more than the bytes
-    if (opts.ifMatch && opts.ifMatch.size <= SMALL_OBJECT_BYTES && opts.start === undefined && opts.end === undefined) {
+    if (opts.ifMatch && opts.ifMatch.size <= SMALL_FILE && opts.start === undefined && opts.end === undefined) {
       return Readable.from([await this.readWhole(key, opts)], { objectMode: false });
     }
     let fh: fsp.FileHandle;

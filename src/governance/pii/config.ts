@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../../config/yaml.js';
 import { z } from 'zod';
 import { formatConfigPath } from '../../config/positions.js';
 import { ConfigError } from '../../core/errors.js';
@@ -179,7 +179,7 @@ export function loadPiiSection(section: Readonly<Record<string, unknown>> = {}):
 export function parseScrubConfigText(text: string, source: string): ScrubConfig {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch (e) {
     throw new ConfigError(`cannot parse scrub config ${source}: ${(e as Error).message}`, {
       cause: e,

@@ -8,7 +8,7 @@
  * sorts each directory by name, with directories compared as "name/", which yields keys
  * in the byte order S3 lists in while holding only one directory level per depth.
  */
-import { close, createWriteStream, fstat, open, read, type Dirent, type Stats } from 'node:fs';
+import { createWriteStream, type Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -31,6 +31,7 @@ import {
 } from '../../core/errors.js';
 import { AccountingStream } from '../../lib/accounting.js';
 import { discardBody } from '../body.js';
+import { ioModeFor, readWholeFile, statFile, writeWholeFile, type IoMode } from './io.js';
 import { pidAlive } from '../../lib/process.js';
 
 const TEMP_PREFIX = '.hybridsync-';
@@ -90,27 +91,6 @@ export function mapFsError(err: unknown, path: string, what: string): Hybridsync
   }
 }
 
-// The four calls of a whole-file read, on the callback API: a small file costs a few
-// microseconds of CPU instead of a FileHandle's promise machinery per call.
-const openFd = (p: string): Promise<number> => new Promise((res, rej) => open(p, 'r', (e, fd) => (e ? rej(e) : res(fd))));
-const fstatFd = (fd: number): Promise<Stats> => new Promise((res, rej) => fstat(fd, (e, st) => (e ? rej(e) : res(st))));
-const readAt = (fd: number, buf: Buffer, off: number): Promise<number> => new Promise((res, rej) => read(fd, buf, off, buf.length - off, off, (e, n) => (e ? rej(e) : res(n))));
-/**
- * Fills `buf` from the start of the file, or up to its end: the bytes read. A short read is
- * the end (regular files; were it not, the size check after it fails and the file is retried).
- */
-async function readFd(fd: number, buf: Buffer): Promise<number> {
-  let off = 0;
-  while (off < buf.length) {
-    const want = buf.length - off;
-    const n = await readAt(fd, buf, off);
-    off += n;
-    if (n < want) break;
-  }
-  return off;
-}
-const closeFd = (fd: number): Promise<void> => new Promise((res) => close(fd, () => res()));
-
 function validUtf8(buf: Buffer): boolean {
   // A round trip through a string replaces invalid sequences with U+FFFD.
   return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
@@ -131,6 +111,8 @@ export class LocalBackend implements Backend, WholeReader {
   readonly location: Location;
   /** Directories this instance created or saw exist, to skip a mkdir per file. */
   private readonly madeDirs = new Set<string>();
+  /** How small files are stat'ed, read and written (io.ts): inline on local filesystems. */
+  private readonly io: IoMode;
 
   /** `uri`: the root as the user wrote it (messages); `root`: the directory. */
   constructor(
@@ -140,6 +122,7 @@ export class LocalBackend implements Backend, WholeReader {
   ) {
     this.root = resolve(root);
     this.location = localLocation(this.root, uri, opts.remote);
+    this.io = ioModeFor(this.root);
   }
 
   private pathOf(key: string): string {
@@ -245,7 +228,7 @@ export class LocalBackend implements Backend, WholeReader {
           const key = dirKey ? `${dirKey}/${it.name}` : it.name;
           if (!key.startsWith(prefix) || !inKeyRange(key, range)) return undefined;
           try {
-            const st = await fsp.stat(join(dirPath, it.name));
+            const st = await statFile(join(dirPath, it.name), this.io);
             return fileEntry(key, st);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished
@@ -273,29 +256,18 @@ export class LocalBackend implements Backend, WholeReader {
   async readWhole(key: string, opts: ReadOptions = {}): Promise<Buffer> {
     const p = this.pathOf(key);
     const expect = opts.ifMatch;
-    let fd: number;
+    let whole;
     try {
-      fd = await openFd(p);
+      whole = await readWholeFile(p, expect?.size, this.io);
     } catch (err) {
       throw mapFsError(err, p, 'reading');
     }
-    try {
-      const size = expect?.size ?? (await fstatFd(fd)).size;
-      // one byte more than expected: a file that grew is caught by the count
-      const buf = Buffer.allocUnsafe(size + 1);
-      const n = await readFd(fd, buf);
-      // the stat after the read catches a change during it as well as before it
-      const st = await fstatFd(fd);
-      if (n !== size || st.size !== size || (expect && Math.abs(st.mtimeMs - expect.mtimeMs) > 1)) {
-        throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
-      }
-      return buf.subarray(0, n);
-    } catch (err) {
-      if (err instanceof SourceChangedError) throw err;
-      throw mapFsError(err, p, 'reading');
-    } finally {
-      await closeFd(fd);
+    // the stat after the read catches a change during it as well as before it
+    const { data, st } = whole;
+    if (data.length !== st.size || (expect && (st.size !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1))) {
+      throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
     }
+    return data;
   }
 
   async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
@@ -361,18 +333,22 @@ export class LocalBackend implements Backend, WholeReader {
     const tmpName = `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}.tmp-${basename(target)}`.slice(0, 250);
     const tmp = join(dir, tmpName);
     try {
-      const { md5, bytes } = await this.writeTemp(tmp, body, opts);
-      if (bytes !== meta.size) {
-        throw new SourceChangedError(`${key}: expected ${meta.size} bytes, got ${bytes}`, { hint: 'the source changed during the copy; it will be retried' });
+      if (Buffer.isBuffer(body)) {
+        // the whole body at hand: checked before anything is written
+        opts.signal?.throwIfAborted();
+        const md5 = this.checkWhole(key, body, meta);
+        const st = await writeWholeFile(tmp, body, meta.mtimeMs, target, this.io);
+        opts.onProgress?.(body.length);
+        return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: body.length };
       }
-      if (meta.md5 && meta.md5 !== md5) {
-        throw new IntegrityError(`${key}: MD5 mismatch after transfer (expected ${meta.md5}, got ${md5})`);
-      }
+      const acct = new AccountingStream({ md5: true, onBytes: opts.onProgress, signal: opts.signal });
+      await pipeline(body, acct, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal });
+      const md5 = this.checkWhole(key, acct, meta);
       const t = meta.mtimeMs / 1000;
       await fsp.utimes(tmp, t, t);
       await fsp.rename(tmp, target);
       const st = await fsp.stat(target);
-      return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: bytes };
+      return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: acct.byteCount };
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       if (isHybridsyncError(err)) throw err;
@@ -381,17 +357,15 @@ export class LocalBackend implements Backend, WholeReader {
     }
   }
 
-  /** Writes the new content to its temporary file (created exclusively); its MD5 and length. */
-  private async writeTemp(tmp: string, body: Body, opts: WriteOptions): Promise<{ md5: string; bytes: number }> {
-    if (Buffer.isBuffer(body)) {
-      opts.signal?.throwIfAborted();
-      await fsp.writeFile(tmp, body, { flag: 'wx' });
-      opts.onProgress?.(body.length);
-      return { md5: createHash('md5').update(body).digest('hex'), bytes: body.length };
+  /** The MD5 of what was written (or is about to be), after checking its length and expected MD5. */
+  private checkWhole(key: string, written: Buffer | AccountingStream, meta: WriteMeta): string {
+    const bytes = Buffer.isBuffer(written) ? written.length : written.byteCount;
+    if (bytes !== meta.size) {
+      throw new SourceChangedError(`${key}: expected ${meta.size} bytes, got ${bytes}`, { hint: 'the source changed during the copy; it will be retried' });
     }
-    const acct = new AccountingStream({ md5: true, onBytes: opts.onProgress, signal: opts.signal });
-    await pipeline(body, acct, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal });
-    return { md5: acct.md5(), bytes: acct.byteCount };
+    const md5 = Buffer.isBuffer(written) ? createHash('md5').update(written).digest('hex') : written.md5();
+    if (meta.md5 && meta.md5 !== md5) throw new IntegrityError(`${key}: MD5 mismatch after transfer (expected ${meta.md5}, got ${md5})`);
+    return md5;
   }
 
   async remove(key: string): Promise<void> {

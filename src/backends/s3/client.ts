@@ -103,8 +103,14 @@ class HandshakeTimeoutAgent extends HttpsAgent {
   }
 }
 
-/** The agents a client uses and its idle timeout, shared with the small-object fast path (fast-put.ts). */
-export const clientAgents = new WeakMap<S3Client, { http: HttpAgent; https: HttpsAgent; idleTimeoutMs: number }>();
+/** A client's transport settings, for the small-object fast path's own connections (fast-put.ts). */
+export interface ClientTransport {
+  readonly maxSockets: number;
+  readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly tls: { readonly minVersion: 'TLSv1.2' | 'TLSv1.3'; readonly ca?: string };
+}
+export const clientTransports = new WeakMap<S3Client, ClientTransport>();
 
 export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection): S3Client {
   const maxSockets = o.maxSockets ?? 64;
@@ -157,6 +163,6 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     },
     { step: 'build', name: 'hybridsyncUnsignedPayloadWithMd5', priority: 'low' },
   );
-  clientAgents.set(client, { http: httpAgent, https: httpsAgent, idleTimeoutMs });
+  clientTransports.set(client, { maxSockets, idleTimeoutMs, connectTimeoutMs: CONNECT_TIMEOUT_MS, tls: { minVersion: o.tlsMinVersion ?? 'TLSv1.3', ...(ca ? { ca } : {}) } });
   return client;
 }

@@ -59,7 +59,7 @@ import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { bodyBytes, discardBody } from '../body.js';
 import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
-import { FastPut } from './fast-put.js';
+import { closeFastPut, FastPut } from './fast-put.js';
 
 /** How far the server's clock may run behind ours when stray uploads are matched to an intent. */
 const STRAY_UPLOAD_CLOCK_SKEW_MS = 5 * 60_000;
@@ -716,6 +716,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   }
 
   async close(): Promise<void> {
+    closeFastPut(this.client);
     this.client.destroy();
   }
 }

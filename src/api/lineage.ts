@@ -218,7 +218,13 @@ class Session {
    * One governed, verified, audited copy (as `hybridsync sync`): fails unless every file
    * arrived. Returns the summary and the stored MD5 of files a transform changed.
    */
-  async copy(src: string, dst: string, what: string): Promise<{ summary: RunSummary; transformed: Map<string, Transformed> }> {
+  /**
+   * The governed, verified copy of push and promote. With `preflight`, the policy is asked
+   * about every file first (a dry run of the same transfer): one denial stops it before
+   * anything is copied — a target that already holds something (a production prefix) is
+   * never left with part of a version.
+   */
+  async copy(src: string, dst: string, what: string, o: { preflight?: boolean } = {}): Promise<{ summary: RunSummary; transformed: Map<string, Transformed> }> {
     const transformed = new Map<string, Transformed>();
     const denied: string[] = [];
     const req: TransferRequest = {
@@ -240,6 +246,15 @@ class Session {
         this.o.onEvent?.(e);
       },
     };
+    if (o.preflight) {
+      // the policy decides every file before any is copied: nothing moves when one is denied
+      const plan = await transfer({ ...req, options: { ...req.options, dryRun: true }, onEvent: (e) => void (e.type === 'denied' && denied.length < 5 && denied.push(`${e.key} (${e.reason})`)) });
+      if (plan.denied > 0) {
+        throw new PolicyDeniedError(`${what}: ${plan.denied} file(s) would be denied by the classification policy of ${dst}: ${denied.join(', ')}; nothing was copied`, {
+          hint: 'see `hybridsync policy check SRC DST`, or choose a target the policy allows',
+        });
+      }
+    }
     const summary = await transfer(req);
     if (summary.status === 'aborted') throw new AbortedError(`${what}: interrupted`, { hint: 'rerun the same command: files already stored are not sent again' });
     if (summary.denied > 0) {
@@ -802,7 +817,7 @@ export function promoteModel(ref: string, target: string, o: ModelRefOptions = {
       const what = before.problems[0]?.message ?? `${before.extra[0]}: not in the manifest`;
       throw new IntegrityError(`${info.versionId} at ${b.uri} no longer matches its manifest (${what}); nothing was promoted`, { hint: `hybridsync model verify ${info.versionId} lists every difference` });
     }
-    const { summary, transformed } = await s.copy(childSpec(info.location, manifest.body.prefix), target, `model promote ${info.versionId}`);
+    const { summary, transformed } = await s.copy(childSpec(info.location, manifest.body.prefix), target, `model promote ${info.versionId}`, { preflight: true });
     const t = s.open(target);
     for (const f of manifest.body.files) {
       const e = await t.stat(f.path, o.signal ? { signal: o.signal } : {});

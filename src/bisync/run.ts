@@ -187,6 +187,8 @@ class BisyncRun {
       const refusal = await this.refusal();
       if (refusal) {
         this.emit({ type: 'error', kind: 'usage', message: refusal.message, hint: refusal.hint });
+        // the audit trail (through the path1 → path2 direction's recorder) keeps the refusal
+        this.o.to2.onEvent?.({ type: 'refused', what: 'bisync', message: refusal.message, hint: refusal.hint });
         summary = this.summary('refused', undefined, refusal.message);
       } else if (this.dryRun) {
         this.printPlan();

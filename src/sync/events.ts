@@ -50,6 +50,8 @@ export type SyncEvent =
   | { type: 'error'; key?: string; kind: ErrorKind | 'unknown'; message: string; hint?: string }
   | { type: 'retry'; key?: string; what: string; attempt: number; message: string }
   | { type: 'notice'; message: string }
+  /** A run a safety guard stopped before anything moved (bisync: an emptied side, too many deletes…). */
+  | { type: 'refused'; what: string; message: string; hint?: string }
   /** bisync: both sides changed a file; `winner`'s version is now at `key`, the other kept as `keptAs` or merged in. */
   | { type: 'conflict'; key: string; policy: string; winner: 'path1' | 'path2'; keptAs?: string; merged?: string }
   /** bisync: a file renamed on the other side was moved here (no bytes sent). */

@@ -115,7 +115,7 @@ describe('bisync local ⇄ S3', () => {
     }
   });
 
-  it('an emptied side (unmounted) makes the run refuse with exit 1; nothing is deleted on the other side', async () => {
+  it('an emptied side (unmounted) makes the run refuse with exit 1; nothing is deleted on the other side; the refusal is in the audit trail, which verifies', async () => {
     const t = fresh('empty');
     for (let i = 0; i < 5; i++) writeFile(t.local, `f${i}.txt`, String(i));
     expect((await bisync([t.local, t.remote], t.env)).code).toBe(0);
@@ -128,6 +128,11 @@ describe('bisync local ⇄ S3', () => {
     const human = await runCli(['bisync', t.local, t.remote], { env: t.env });
     expect(human.code).toBe(1);
     expect(human.stderr).toMatch(/an unmounted path lists as empty/);
+    const refusals = readJsonl(join(t.stateDir, 'audit', 'audit.jsonl')).filter((a) => a.type === 'refused');
+    expect(refusals).toHaveLength(2);
+    expect(refusals[0]).toMatchObject({ what: 'bisync', message: expect.stringMatching(/lists no files, but the last bisync left 5 there/), src: expect.stringContaining(t.local), dst: expect.stringContaining(t.prefix) });
+    const verify = await runCli(['audit', 'verify', '--json'], { env: t.env });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 
   it('--check-access refuses when a side lacks the sentinel file', async () => {

@@ -8,7 +8,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CompleteMultipartUploadCommand,
@@ -197,6 +197,38 @@ describe('lineage on Ceph RGW', () => {
     expect(audit.filter((x) => x.type === 'transfer' && String(x.dst).includes(`/${cloudBucket}/prod/resnet/`))).toHaveLength(2);
     const v = await cli(['audit', 'verify', '--public-key', publicKey]);
     expect(v.code, v.stdout).toBe(0);
+  });
+
+  it('a promotion the policy denies for one file copies nothing: exit 3 naming the file, the target as it was', async () => {
+    const target = `cloud:${cloudBucket}/prod-governed/resnet`;
+    await cloud.send(new PutObjectCommand({ Bucket: cloudBucket, Key: 'prod-governed/resnet/weights.bin', Body: 'the version in production' }));
+    const before = await objectHashes(cloud, cloudBucket, 'prod-governed/');
+    const config = join(stateDir, 'promote-policy.yaml');
+    writeFileSync(
+      config,
+      `environments:
+  onprem:
+    kind: onprem
+    locations: ["s3://${bucket}"]
+  prod:
+    kind: cloud
+    remotes: [cloud]
+classification:
+  rules:
+    - path: "**/config.json"
+      level: restricted
+policy:
+  environments:
+    onprem:
+      maxLevel: restricted
+    prod:
+      maxLevel: confidential
+`,
+    );
+    const r = await cli(['model', 'promote', 'resnet@1', target, '--config', config]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/1 file\(s\) would be denied by the classification policy .*config\.json.*nothing was copied/);
+    expect(await objectHashes(cloud, cloudBucket, 'prod-governed/')).toEqual(before);
   });
 
   it('a version is immutable: re-pushing resnet@1 with other bytes is refused (exit 2) and nothing is overwritten', async () => {

@@ -208,6 +208,16 @@ export class AuditRecorder {
       case 'notice':
         this.note({ type: 'notice', message: this.o.redact(e.message) });
         return;
+      case 'refused': {
+        // no run started: the refusal is a record of its own, durable at once
+        this.log.append({ type: 'refused', what: e.what, src: this.src, dst: this.dst, ...this.envs, ...actor(), tool: 'hybridsync', message: this.o.redact(e.message) });
+        try {
+          this.log.flush({ checkpoint: true });
+        } catch {
+          // kept in log.failure
+        }
+        return;
+      }
       case 'stream-start': {
         this.run = randomUUID();
         this.log.append({ type: 'stream-start', run: this.run, lane: e.lane, direction: e.direction, src: this.src, dst: this.dst, ...this.envs, ...actor(), tool: 'hybridsync' });

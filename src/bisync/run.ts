@@ -71,6 +71,8 @@ export interface BisyncRunOptions {
   readonly keys?: readonly string[];
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: BisyncEvent) => void;
+  /** Each direction's engine run, as it starts, with the counters it keeps (live progress). */
+  readonly onEngineStats?: (to: 'path1' | 'path2', stats: Stats) => void;
   /** The clock conflict names are stamped with. */
   readonly now?: () => number;
 }
@@ -552,6 +554,7 @@ class BisyncRun {
       if (e.type === 'transfer') this.track(this.committed(to, e));
     };
     const stats = new Stats();
+    this.o.onEngineStats?.(sideName(to), stats);
     return runSync({ ...eo, mode: 'copy', stats, onEvent, pairs: this.pairsTo(to, from, onEvent) });
   }
 

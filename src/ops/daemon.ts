@@ -244,6 +244,6 @@ function liveView(l: LiveRun, now: number): LiveRunView {
     link: l.link ?? null,
     lane: l.lane,
     phase: l.phase,
-    progress: l.stats.snapshot(now),
+    progress: l.progress(now),
   };
 }

@@ -10,7 +10,7 @@ import { ConfigError, describeError } from '../core/errors.js';
 import type { JobConfig } from '../config/operations.js';
 import { runSync, type RunOptions } from '../sync/execute.js';
 import type { RunSummary, SyncEvent } from '../sync/events.js';
-import { Stats } from '../sync/stats.js';
+import { Stats, type StatsSnapshot } from '../sync/stats.js';
 import { systemClock, type Clock } from './clock.js';
 import { formatInstant } from './format.js';
 import type { LinkGovernor } from './governor.js';
@@ -21,6 +21,8 @@ export interface PreparedJobRun {
   readonly run: RunOptions;
   /** Runs the job with the run options the runner settled (limiter, stats, signal); default: the one-way engine. */
   readonly execute?: (run: RunOptions) => Promise<RunSummary>;
+  /** The live counters when the job keeps its own (bisync: both directions'); default: the run's stats. */
+  readonly progress?: (now: number) => StatsSnapshot;
   readonly close: () => Promise<void>;
 }
 
@@ -35,7 +37,8 @@ export interface LiveRun {
   readonly lane: JobConfig['lane'];
   /** `preparing`: connecting, checking TLS and policy (no counts yet); `transferring`: the engine runs. */
   readonly phase: 'preparing' | 'transferring';
-  readonly stats: Stats;
+  /** The run's counters now. */
+  readonly progress: (now: number) => StatsSnapshot;
 }
 
 export interface RunJobDeps {
@@ -103,7 +106,7 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
   let status: JobRunStatus = 'failed';
   let summary: RunSummary | undefined;
   let error: unknown;
-  const liveOf = (phase: LiveRun['phase'], stats: Stats): LiveRun => ({
+  const liveOf = (phase: LiveRun['phase'], progress: LiveRun['progress']): LiveRun => ({
     job: job.name,
     historyId,
     trigger: req.trigger,
@@ -112,9 +115,10 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
     ...(job.link ? { link: job.link } : {}),
     lane: job.lane,
     phase,
-    stats,
+    progress,
   });
-  let live = liveOf('preparing', new Stats());
+  const preparing = new Stats();
+  let live = liveOf('preparing', (now) => preparing.snapshot(now));
   deps.onLive?.(live);
   try {
     prepared = await deps.prepare(job, stop.signal);
@@ -122,12 +126,13 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
     const own = base.limiter instanceof BandwidthLimiter ? base.limiter : undefined;
     const limiter = deps.governor ? deps.governor.lane(job.lane, own) : base.limiter;
     // the prepared run's Stats drive its reporter: share them with the API
-    live = liveOf('transferring', base.stats ?? live.stats);
+    const stats = base.stats ?? preparing;
+    live = liveOf('transferring', prepared.progress ?? ((now) => stats.snapshot(now)));
     deps.onLive?.(live);
     const run: RunOptions = {
       ...base,
       ...(limiter ? { limiter } : {}),
-      stats: live.stats,
+      stats,
       // the prepared run's signal already follows stop.signal (prepare was given it) and
       // also governance's own stop, when the audit trail cannot be written
       signal: base.signal ?? stop.signal,

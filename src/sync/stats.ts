@@ -60,3 +60,25 @@ export class Stats {
   }
 }
 export type StatsSnapshot = ReturnType<Stats['snapshot']>;
+
+/** The counters of several runs at once (bisync's two directions) as one. */
+export function sumSnapshots(parts: readonly StatsSnapshot[]): StatsSnapshot {
+  const sum = (k: keyof StatsSnapshot): number => parts.reduce((n, p) => n + p[k], 0);
+  const bytesPlanned = sum('bytesPlanned');
+  const bytesDone = sum('bytesDone');
+  const speed = sum('speed');
+  return {
+    elapsedMs: Math.max(0, ...parts.map((p) => p.elapsedMs)),
+    filesPlanned: sum('filesPlanned'),
+    bytesPlanned,
+    filesDone: sum('filesDone'),
+    bytesDone,
+    checks: sum('checks'),
+    skipped: sum('skipped'),
+    deleted: sum('deleted'),
+    failed: sum('failed'),
+    denied: sum('denied'),
+    speed,
+    etaMs: speed > 0 && bytesPlanned >= bytesDone ? ((bytesPlanned - bytesDone) / speed) * 1000 : Infinity,
+  };
+}

@@ -74,6 +74,8 @@ export function exitCodeForJobStatus(status: JobRunStatus): number {
       return EXIT.usage;
     case 'denied':
       return EXIT.policy;
+    case 'restore-pending':
+      return EXIT.restorePending;
     default:
       return EXIT.partial;
   }

@@ -12,6 +12,7 @@ import type { Location } from '../core/location.js';
 import { resolveLocation, type EndpointSettings, type ResolveContext } from '../backends/registry.js';
 import type { S3ConnectionOptions } from '../backends/s3/client.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { resolveTransferOptions } from '../config/options.js';
 import { canonicalClass, type TierConfig, type TierRuleConfig } from '../config/tier.js';
 import { openAuditLog } from '../governance/audit/setup.js';
 import { parseDuration, parseSize } from '../lib/units.js';
@@ -19,7 +20,9 @@ import { createFilter } from '../sync/filter.js';
 import { defaultStatePath, StateDb } from '../sync/state.js';
 import { GatewayAccessTimes } from '../tier/access-times.js';
 import { runTier, type TierGroup } from '../tier/apply.js';
-import { TierAuditor } from '../tier/audit.js';
+import { restoreRequestRecord, TierAuditor } from '../tier/audit.js';
+import type { UpstreamRestoreOptions } from '../gateway/restore.js';
+import { describeError } from '../core/errors.js';
 import type { TierEvent, TierSummary } from '../tier/events.js';
 import type { PlannedRule } from '../tier/plan.js';
 
@@ -175,4 +178,36 @@ export async function applyTiering(req: TierRequest = {}): Promise<TierSummary> 
     await Promise.allSettled(opened.map((b) => b.close?.()));
     await audit?.log.close();
   }
+}
+
+/**
+ * How a gateway restores archived upstream objects on a read miss: days and priority from
+ * its transfer options (restoreDays, restorePriority), each request written to the audit
+ * trail of its state (as its write-back runs are).
+ */
+export function gatewayRestoreOptions(o: {
+  readonly transferOptions?: Readonly<Record<string, unknown>>;
+  readonly loaded: LoadedConfig;
+  readonly statePath: string;
+  /** The upstream's canonical id (Location.id): the records name objects under it. */
+  readonly upstreamId: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly log: (line: string) => void;
+}): UpstreamRestoreOptions {
+  const t = resolveTransferOptions(o.transferOptions as Record<string, unknown> | undefined);
+  const ctx: ResolveContext = { remotes: o.loaded.remotes, ...(o.env ? { env: o.env } : {}) };
+  return {
+    settings: { mode: 'request', days: t.restoreDays, priority: t.restorePriority, timeoutMs: t.restoreTimeout },
+    onRequested: (r) => {
+      o.log(`restore requested: ${r.key} (${r.storageClass})`);
+      try {
+        const opened = openAuditLog({ cfg: o.loaded.config?.audit, statePath: o.statePath, openMirror: (spec) => resolveLocation(spec, ctx).open(), flushIntervalMs: 0 });
+        if (!opened) return;
+        opened.log.append(restoreRequestRecord(o.upstreamId, r, 'gateway'));
+        opened.log.close().catch((e: unknown) => o.log(`ERROR the audit trail could not be written: ${describeError(e)}`));
+      } catch (e) {
+        o.log(`ERROR the audit trail could not be written: ${describeError(e)}`);
+      }
+    },
+  };
 }

@@ -30,6 +30,15 @@ const KEEP_TEXT: Record<string, string> = {
   'unknown-class': 'in a class hybridsync does not know',
 };
 
+/** How tier events are printed: NDJSON (tier-keep with -v only), or one human line per event. */
+export function tierEventPrinter(o: { json?: boolean; verbose?: boolean }): (e: TierEvent) => void {
+  return (e) => {
+    if (!o.json) return printEvent(e, !!o.verbose);
+    if (e.type === 'tier-keep' && !o.verbose) return;
+    process.stdout.write(`${JSON.stringify({ v: EVENT_VERSION, time: new Date().toISOString(), ...e })}\n`);
+  };
+}
+
 /** One human line per event (stdout: the plan and the moves; stderr: errors, kept objects with -v). */
 function printEvent(e: TierEvent, verbose: boolean): void {
   switch (e.type) {
@@ -57,7 +66,9 @@ function printEvent(e: TierEvent, verbose: boolean): void {
 }
 
 export function formatTierSummary(s: TierSummary): string {
-  const classes = Object.entries(s.byClass).map(([c, v]) => `${v.objects} to ${c} (${formatBytes(v.bytes)})`);
+  const classes = Object.entries(s.byClass)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([c, v]) => `${v.objects} to ${c} (${formatBytes(v.bytes)})`);
   return [
     `tier apply${s.dryRun ? ' (dry run)' : ''}: ${s.status}`,
     `  ${s.dryRun ? 'would move:' : 'moved:     '}   ${s.transitioned} ${s.transitioned === 1 ? 'object' : 'objects'}, ${formatBytes(s.bytes)}${classes.length ? `: ${classes.join(', ')}` : ''}`,
@@ -97,11 +108,7 @@ export function tierCommand(): Command {
         ...(f.state ? { statePath: f.state } : {}),
         ...connectionOf(f),
         signal: processSignal,
-        onEvent: (e) => {
-          if (!f.json) return printEvent(e, !!f.verbose);
-          if (e.type === 'tier-keep' && !f.verbose) return;
-          process.stdout.write(`${JSON.stringify({ v: EVENT_VERSION, time: new Date().toISOString(), ...e })}\n`);
-        },
+        onEvent: tierEventPrinter(f),
       });
       process.exitCode = summary.status === 'aborted' ? EXIT.interrupted : summary.failed > 0 ? EXIT.partial : EXIT.ok;
     } catch (err) {

@@ -107,8 +107,8 @@ export type StreamEvent =
 
 export interface RunSummary {
   runId: number;
-  /** bisync: a two-way run as a job's history records it (see bisync/run.ts jobSummaryOf). */
-  mode: Mode | 'bisync';
+  /** bisync: a two-way run as a job's history records it (see bisync/run.ts jobSummaryOf); tier: a tiering job (ops/tier-job.ts). */
+  mode: Mode | 'bisync' | 'tier';
   dryRun: boolean;
   src: string;
   dst: string;

@@ -164,6 +164,24 @@ describe('tier apply on Azure (Azurite)', () => {
   });
 });
 
+describe('a job of kind tier', () => {
+  it('job run applies the named rules and records the run in the job history like any job', async () => {
+    writeFile(src, 'ckpt/job.pt', content('ckpt/job.pt'), OLD);
+    const up = await runCli(['copy', src, `az://${container}`, '--no-progress'], { env: env() });
+    expect(up.code, up.stderr).toBe(0);
+    const jobs = join(stateDir, 'jobs.yaml');
+    writeFileSync(jobs, `${readFileSync(config, 'utf8')}jobs:\n  - name: weekly-tier\n    kind: tier\n    schedule: "0 3 * * 0"\n    tier: { rules: [archive-checkpoints] }\n`);
+    const r = await runCli(['job', 'run', 'weekly-tier', '--config', jobs, '--json'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    // the rule's location is az://…/ckpt/: keys are relative to it
+    expect(events(r.stdout).filter((e) => e.type === 'tier').map((e) => [e.location, e.key, e.to])).toContainEqual([`az://${container}/ckpt/`, 'job.pt', 'Archive']);
+    expect((await props('ckpt/job.pt')).accessTier).toBe('Archive');
+    const h = await runCli(['job', 'history', 'weekly-tier', '--config', jobs, '--json'], { env: env() });
+    expect(events(h.stdout)[0]).toMatchObject({ type: 'job-run', status: 'ok', trigger: 'manual' });
+    expect(Number(events(h.stdout)[0]!.files)).toBeGreaterThanOrEqual(1);
+  });
+});
+
 describe('the gateway over an archived Azure blob (Azurite)', () => {
   let gw: RunningGateway;
   beforeAll(async () => {

@@ -29,6 +29,7 @@ import {
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   RestoreObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -759,6 +760,15 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     } catch (err) {
       await this.abortChunkedUpload(key, id).catch(() => undefined);
       throw err;
+    }
+    // Ceph RGW 16 ignores x-amz-tagging on CreateMultipartUpload: the tags are set again
+    if (tagging) {
+      await this.call(
+        'put tags',
+        key,
+        () => this.client.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: this.prefix + key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }), { abortSignal: signal }),
+        signal,
+      );
     }
   }
 

@@ -262,7 +262,8 @@ export function compareOf(o: TransferOptions, mode: Mode): Compare {
 
 // ------------------------------------------------------------------- job schema
 
-const validString = (parse: (s: string) => unknown, message: string, pattern?: RegExp) =>
+/** A string that `parse` accepts (and, with `pattern`, that matches it); `message` otherwise. */
+export const validString = (parse: (s: string) => unknown, message: string, pattern?: RegExp) =>
   (pattern ? z.string().regex(pattern, { message }) : z.string()).refine(
     (s) => {
       try {

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { BackendType } from '../core/location.js';
 import { parseDuration, parseSize } from '../lib/units.js';
+import { validString } from './options.js';
 import { formatConfigIssue, type ConfigIssue } from './positions.js';
 import type { RemoteSet } from './remotes.js';
 
@@ -59,19 +60,7 @@ export function classRank(type: BackendType, name: string): number | undefined {
   return c === undefined ? undefined : type === 's3' ? S3_CLASS_RANK[c] : AZURE_TIER_RANK[c];
 }
 
-const valid = (parse: (s: string) => unknown, message: string) =>
-  z.string().refine(
-    (s) => {
-      try {
-        parse(s);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message },
-  );
-const duration = valid(parseDuration, 'not a duration: use forms like 30d, 12h, 90m');
+const duration = validString(parseDuration, 'not a duration: use forms like 30d, 12h, 90m');
 const globs = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 export const tierRuleSchema = z
@@ -84,7 +73,7 @@ export const tierRuleSchema = z
     include: globs.optional().describe('only keys matching (relative to location; "**" crosses directories, a pattern without "/" matches the base name anywhere)'),
     exclude: globs.optional().describe('leave keys matching alone'),
     minSize: z
-      .union([z.number().int().min(0), valid(parseSize, 'not a size: use forms like 128K, 1M')])
+      .union([z.number().int().min(0), validString(parseSize, 'not a size: use forms like 128K, 1M')])
       .optional()
       .describe('only objects at least this big (archive classes bill small objects as if larger: S3 Glacier adds 40 KiB per object)'),
     olderThan: duration

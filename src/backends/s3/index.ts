@@ -611,7 +611,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
    */
   private async addMd5Metadata(key: string, head: Entry, meta: WriteMeta, md5: string, signal?: AbortSignal): Promise<Entry> {
     if (head.size > MAX_SINGLE_COPY || !head.etag) return head;
-    const self = `${this.bucket}/${(this.prefix + key).split('/').map(encodeURIComponent).join('/')}`;
+    const self = this.copySourceOf(key);
     await this.call(
       'store md5 metadata',
       key,
@@ -637,6 +637,60 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   }
 
   // ------------------------------------------------------------ Tierer (storage classes)
+
+  /**
+   * Fills multipart upload `id` of `key` with the `size` bytes of `copySource` by
+   * UploadPartCopy in `partSize` ranges (each guarded by `ifMatch`, the source's ETag) and
+   * completes it; on any failure the upload is aborted, so nothing half-copied stays.
+   */
+  private async copyPartsInto(
+    key: string,
+    id: string,
+    copySource: string,
+    size: number,
+    partSize: number,
+    o: { readonly ifMatch?: string; readonly signal?: AbortSignal; readonly onProgress?: (bytes: number) => void },
+  ): Promise<void> {
+    const signal = o.signal;
+    const parts: Array<{ PartNumber: number; ETag: string }> = [];
+    try {
+      for (let off = 0, n = 1; off < size; off += partSize, n++) {
+        const end = Math.min(size, off + partSize) - 1;
+        const r = await this.call(
+          `copy part ${n}`,
+          key,
+          () =>
+            this.client.send(
+              new UploadPartCopyCommand({
+                Bucket: this.bucket,
+                Key: this.prefix + key,
+                UploadId: id,
+                PartNumber: n,
+                CopySource: copySource,
+                CopySourceRange: `bytes=${off}-${end}`,
+                ...(o.ifMatch ? { CopySourceIfMatch: `"${o.ifMatch}"` } : {}),
+              }),
+              { abortSignal: signal },
+            ),
+          signal,
+        );
+        parts.push({ PartNumber: n, ETag: r.CopyPartResult?.ETag ?? '' });
+        o.onProgress?.(end + 1 - off);
+      }
+      await this.call(
+        'complete multipart copy',
+        key,
+        () =>
+          this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key, UploadId: id, MultipartUpload: { Parts: parts } }), {
+            abortSignal: signal,
+          }),
+        signal,
+      );
+    } catch (err) {
+      await this.abortChunkedUpload(key, id).catch(() => undefined);
+      throw err;
+    }
+  }
 
   /** `bucket/key` as CopySource names this object (each path segment URL-encoded). */
   private copySourceOf(key: string): string {
@@ -724,43 +778,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     const id = created.UploadId;
     if (!id) throw new IntegrityError(`${this.where(key)}: the server returned no upload id`);
     const partSize = Math.max(Math.ceil(size / MAX_PARTS), Math.min(512 * 1024 * 1024, this.xfer.singleCopyLimit ?? MAX_SINGLE_COPY), MIN_PART);
-    const parts: Array<{ PartNumber: number; ETag: string }> = [];
-    try {
-      for (let off = 0, n = 1; off < size; off += partSize, n++) {
-        const end = Math.min(size, off + partSize) - 1;
-        const r = await this.call(
-          `copy part ${n}`,
-          key,
-          () =>
-            this.client.send(
-              new UploadPartCopyCommand({
-                Bucket: this.bucket,
-                Key: this.prefix + key,
-                UploadId: id,
-                PartNumber: n,
-                CopySource: this.copySourceOf(key),
-                CopySourceRange: `bytes=${off}-${end}`,
-                ...(etag ? { CopySourceIfMatch: `"${etag}"` } : {}),
-              }),
-              { abortSignal: signal },
-            ),
-          signal,
-        );
-        parts.push({ PartNumber: n, ETag: r.CopyPartResult?.ETag ?? '' });
-      }
-      await this.call(
-        'complete multipart copy',
-        key,
-        () =>
-          this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + key, UploadId: id, MultipartUpload: { Parts: parts } }), {
-            abortSignal: signal,
-          }),
-        signal,
-      );
-    } catch (err) {
-      await this.abortChunkedUpload(key, id).catch(() => undefined);
-      throw err;
-    }
+    await this.copyPartsInto(key, id, this.copySourceOf(key), size, partSize, { ...(etag ? { ifMatch: etag } : {}), ...(signal ? { signal } : {}) });
     // Ceph RGW 16 ignores x-amz-tagging on CreateMultipartUpload: the tags are set again
     if (tagging) {
       await this.call(
@@ -827,7 +845,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   async copyFrom(source: Backend, srcKey: string, dstKey: string, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     if (!(source instanceof S3Backend)) throw new ConfigError('server-side copy needs an S3 source');
     const signal = opts.signal;
-    const copySource = `${source.bucket}/${(source.prefix + srcKey).split('/').map(encodeURIComponent).join('/')}`;
+    const copySource = source.copySourceOf(srcKey);
     if (meta.size > MAX_SINGLE_COPY) return this.copyMultipart(source, copySource, srcKey, dstKey, meta, opts);
     const r = await this.call(
       'copy',
@@ -871,45 +889,8 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
         ),
       signal,
     );
-    const id = created.UploadId!;
     const partSize = Math.max(Math.ceil(meta.size / MAX_PARTS), 512 * 1024 * 1024);
-    const parts: Array<{ PartNumber: number; ETag: string }> = [];
-    try {
-      for (let off = 0, n = 1; off < meta.size; off += partSize, n++) {
-        const end = Math.min(meta.size, off + partSize) - 1;
-        const r = await this.call(
-          `copy part ${n}`,
-          dstKey,
-          () =>
-            this.client.send(
-              new UploadPartCopyCommand({
-                Bucket: this.bucket,
-                Key: this.prefix + dstKey,
-                UploadId: id,
-                PartNumber: n,
-                CopySource: copySource,
-                CopySourceRange: `bytes=${off}-${end}`,
-              }),
-              { abortSignal: signal },
-            ),
-          signal,
-        );
-        parts.push({ PartNumber: n, ETag: r.CopyPartResult?.ETag ?? '' });
-        opts.onProgress?.(end + 1 - off);
-      }
-      await this.call(
-        'complete multipart copy',
-        dstKey,
-        () =>
-          this.client.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: this.prefix + dstKey, UploadId: id, MultipartUpload: { Parts: parts } }), {
-            abortSignal: signal,
-          }),
-        signal,
-      );
-    } catch (err) {
-      await this.abortChunkedUpload(dstKey, id).catch(() => undefined);
-      throw err;
-    }
+    await this.copyPartsInto(dstKey, created.UploadId!, copySource, meta.size, partSize, { ...(signal ? { signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
     const head = await this.stat(dstKey, { signal });
     if (!head || head.size !== meta.size) throw new IntegrityError(`${this.where(dstKey)}: multipart copy of ${source.where(srcKey)} produced ${head?.size} bytes`);
     const md5 = meta.md5 ?? '';

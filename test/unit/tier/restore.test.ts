@@ -13,6 +13,7 @@ import type { SyncEvent } from '../../../src/sync/events.js';
 import { StateDb } from '../../../src/sync/state.js';
 import { decideRestore, type RestoreSettings } from '../../../src/tier/restore.js';
 import { ArchivingBackend } from '../../helpers/archive.js';
+import { parseRestoreHeader } from '../../../src/backends/s3/index.js';
 
 function setup() {
   const src = new ArchivingBackend();
@@ -118,5 +119,14 @@ describe('restore before read in a sync run', () => {
     const s = await runSync({ ...t.base, mode: 'check', download: true });
     expect(s).toMatchObject({ differences: 0, failed: 0, restorePending: 1, status: 'restore-pending' });
     expect(t.src.restoreRequests.map((r) => r.key)).toEqual(['b.bin']);
+  });
+});
+
+describe("S3's x-amz-restore header", () => {
+  it('reads an ongoing restore and a completed one with its expiry, as AWS documents them', () => {
+    expect(parseRestoreHeader('ongoing-request="true"')).toEqual({ ongoing: true });
+    expect(parseRestoreHeader('ongoing-request="false", expiry-date="Fri, 21 Dec 2012 00:00:00 GMT"')).toEqual({ ongoing: false, until: Date.UTC(2012, 11, 21) });
+    expect(parseRestoreHeader(undefined)).toBeUndefined();
+    expect(parseRestoreHeader('')).toBeUndefined();
   });
 });

@@ -82,7 +82,7 @@ describe('tier apply on Azure (Azurite)', () => {
     ]);
   });
 
-  it('moves old blobs to their tiers in place: same bytes, MD5, mtime metadata and ETag; every move audited; the next sync sends nothing', async () => {
+  it('moves old blobs to their tiers in place: same bytes, MD5, mtime metadata and ETag; every move audited; the next sync sends nothing', { timeout: 300_000 }, async () => {
     const before = await props('ckpt/old.pt');
     const r = await runCli(['tier', 'apply', '--config', config], { env: env() });
     expect(r.code, r.stderr).toBe(0);
@@ -119,7 +119,7 @@ describe('tier apply on Azure (Azurite)', () => {
     );
   });
 
-  it('copy from an archived blob: the read is refused, the rehydration requested and audited, the run ends with exit code 5 and the rest copied; the rerun copies it', async () => {
+  it('copy from an archived blob: the read is refused, the rehydration requested and audited, the run ends with exit code 5 and the rest copied; the rerun copies it', { timeout: 300_000 }, async () => {
     expect((await props('ckpt/old.pt')).accessTier).toBe('Archive');
     const out = tempDir('tier-az-out');
     const first = await runCli(['copy', `az://${container}`, out, '--json'], { env: env() });
@@ -165,7 +165,7 @@ describe('tier apply on Azure (Azurite)', () => {
 });
 
 describe('a job of kind tier', () => {
-  it('job run applies the named rules and records the run in the job history like any job', async () => {
+  it('job run applies the named rules and records the run in the job history like any job', { timeout: 300_000 }, async () => {
     writeFile(src, 'ckpt/job.pt', content('ckpt/job.pt'), OLD);
     const up = await runCli(['copy', src, `az://${container}`, '--no-progress'], { env: env() });
     expect(up.code, up.stderr).toBe(0);

@@ -15,7 +15,8 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { formatBytes } from '../../src/lib/units.js';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { GetObjectCommand, GetObjectTaggingCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, GetObjectCommand, GetObjectTaggingCommand, PutObjectTaggingCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocation } from '../../src/backends/registry.js';
 import { S3Backend } from '../../src/backends/s3/index.js';
@@ -171,6 +172,20 @@ describe('tier apply on Ceph RGW', () => {
     expect(await b.archiveState('ckpt/old.pt')).toEqual({ state: 'archived', storageClass: 'GLACIER' });
     expect(await b.archiveState('ckpt/new.pt')).toEqual({ state: 'online', storageClass: 'STANDARD' });
     await expect(b.requestRestore('ckpt/old.pt', { days: 1, priority: 'standard' })).rejects.toMatchObject({ kind: 'unsupported', retryable: false, message: expect.stringMatching(/does not implement/) });
+    await b.close?.();
+  });
+
+  it('Ceph RGW ignores x-amz-copy-source-if-match on CopyObject, so a move looks at the object first: a changed object is refused, not moved', async () => {
+    const b = openLocation(`s3://${bucket}/guard`);
+    if (!hasTierer(b)) throw new Error('S3 backend without tiering');
+    await b.write('f.txt', Readable.from([Buffer.from('version-1')]), { size: 9, mtimeMs: OLD.getTime() });
+    const listed = await b.stat('f.txt');
+    // the server's side of it: a copy conditioned on an ETag the object does not have succeeds
+    await ceph.send(new CopyObjectCommand({ Bucket: bucket, Key: 'guard/f.txt', CopySource: `${bucket}/guard/f.txt`, CopySourceIfMatch: '"00000000000000000000000000000000"', MetadataDirective: 'COPY', StorageClass: 'STANDARD_IA' }));
+    expect((await head('guard/f.txt')).StorageClass).toBe('STANDARD_IA');
+    await b.write('f.txt', Readable.from([Buffer.from('version-two')]), { size: 11, mtimeMs: Date.now() });
+    await expect(b.setStorageClass('f.txt', 'GLACIER', { ifMatch: listed! })).rejects.toMatchObject({ kind: 'source-changed' });
+    expect((await head('guard/f.txt')).StorageClass).toBeUndefined();
     await b.close?.();
   });
 

@@ -28,13 +28,14 @@ export { streamPush, streamPull, streamStatus, type StreamRequest, type StreamSu
 export { resolveStreamOptions, STREAM_OPTIONS, type StreamOptions } from './config/stream.js';
 export { startGateway, gatewayAdmin } from './api/gateway.js';
 export type { GatewayOptions, RunningGateway, GatewayStatus, GatewayAdmin, FlushResult } from './api/gateway.js';
+export { applyTiering, type TierRequest, type TierEvent, type TierSummary } from './api/tier.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
 export { RemoteSet, type RemoteConfig } from './config/remotes.js';
 export { TRANSFER_DEFAULTS, TRANSFER_OPTIONS, resolveTransferOptions, type TransferOptions, type DeleteLimit, type Mode, type Compare } from './config/options.js';
 export type { RunSummary, SyncEvent, StreamEvent } from './sync/events.js';
 export { runSync, type RunOptions } from './sync/execute.js';
 export { StateDb } from './sync/state.js';
-export type { Backend, Features, ChunkWriter, ChunkedUpload } from './core/backend.js';
+export type { Backend, Features, ChunkWriter, ChunkedUpload, Tierer, ArchiveState, RestoreRequest, RestoreAnswer } from './core/backend.js';
 export type { Entry, WriteMeta, WriteResult } from './core/entry.js';
 export type { Location } from './core/location.js';
 export * from './core/errors.js';

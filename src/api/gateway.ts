@@ -27,6 +27,7 @@ import { gatewayMetrics } from '../gateway/metrics.js';
 import { ADMIN_PREFIX, createS3App } from '../gateway/server.js';
 import { WriteBack, type BatchUploader, type KeyOutcome } from '../gateway/writeback.js';
 import { prepareTransfer, transfer, type TransferRequest } from './transfer.js';
+import { gatewayRestoreOptions } from './tier.js';
 
 export interface GatewayOptions {
   /** `REMOTE:bucket/prefix`, `s3://bucket/prefix`, `az://container/prefix` (or a local path). */
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   readonly stalenessMs?: number;
   /** Transfer options of the write-back runs (bwlimit, transfers, ...), as for copy. */
   readonly transferOptions?: Readonly<Record<string, unknown>>;
+  /** How long a key known to be restoring from an archive tier is answered without asking the upstream again (ms, default 60 s). */
+  readonly restoreRecheckMs?: number;
   /** First retry delay of a failed upload (ms, default 1 s; doubled per attempt up to 5 min). */
   readonly retryBackoffMs?: number;
   readonly config?: LoadedConfig | string;
@@ -210,6 +213,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   await fsp.mkdir(dirs.outbox, { recursive: true });
   const statePath = join(dirs.meta, 'state.db');
   const decider = await writeDecider({ ...o, config: loaded }, o.upstream, statePath, dirs.outbox);
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const core = await GatewayCore.open({
     upstream,
     ...(decider ? { admit: decider.admit } : {}),
@@ -217,8 +221,11 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     maxSize: o.maxSize,
     ...(o.maxDirty !== undefined ? { maxDirty: o.maxDirty } : {}),
     ...(o.stalenessMs !== undefined ? { stalenessMs: o.stalenessMs } : {}),
+    restore: {
+      ...gatewayRestoreOptions({ ...(o.transferOptions ? { transferOptions: o.transferOptions } : {}), loaded, statePath, upstreamId: handle.location.id, env, log }),
+      ...(o.restoreRecheckMs !== undefined ? { recheckMs: o.restoreRecheckMs } : {}),
+    },
   });
-  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const wb = new WriteBack(core, engineUploader({ ...o, config: loaded }, o.upstream, statePath), {
     ...(o.retryBackoffMs !== undefined ? { backoffMs: o.retryBackoffMs } : {}),
     onError: log,

@@ -213,6 +213,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
       ...(limiter ? { limiter } : {}),
       ignoreExisting: options.ignoreExisting,
       download: options.download,
+      restore: { mode: options.restore, days: options.restoreDays, priority: options.restorePriority, timeoutMs: options.restoreTimeout },
       signal: governance.signal,
       onEvent,
       stats: req.stats ?? new Stats(),

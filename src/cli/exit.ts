@@ -9,12 +9,14 @@
  *      known and unchanged ends with status known-denials and exit code 0; a check counts
  *      denied files, absent at the destination as they should be, the same way.
  *   4  nothing was run: `job run --respect-window` outside the job's run window
+ *   5  everything else is done, but some source objects are archived (S3 GLACIER/DEEP_ARCHIVE,
+ *      Azure Archive) and await a restore: rerun the same command after it completes
  *   130 interrupted (SIGINT/SIGTERM); rerun the same command to resume
  */
 import { HybridsyncError } from '../core/errors.js';
 import type { RunSummary } from '../sync/events.js';
 
-export const EXIT = { ok: 0, partial: 1, usage: 2, policy: 3, notRun: 4, interrupted: 130 } as const;
+export const EXIT = { ok: 0, partial: 1, usage: 2, policy: 3, notRun: 4, restorePending: 5, interrupted: 130 } as const;
 
 export function exitCodeForError(err: unknown): number {
   if (err instanceof HybridsyncError) {
@@ -30,6 +32,8 @@ export function exitCodeForError(err: unknown): number {
         return EXIT.interrupted;
       case 'policy-denied':
         return EXIT.policy;
+      case 'restore-pending':
+        return EXIT.restorePending;
       default:
         return EXIT.partial;
     }
@@ -42,5 +46,6 @@ export function exitCodeForSummary(s: RunSummary): number {
   if (s.status === 'aborted') return EXIT.interrupted;
   if (s.failed > 0 || s.differences > 0) return EXIT.partial;
   if (s.status === 'denied') return EXIT.policy;
+  if (s.status === 'restore-pending' || (s.restorePending ?? 0) > 0) return EXIT.restorePending;
   return EXIT.ok;
 }

@@ -12,6 +12,8 @@ import { processSignal, reportError } from './context.js';
 import { EXIT, exitCodeForSummary } from './exit.js';
 import { prepareTransfer } from '../api/transfer.js';
 import { prepareBisyncJob } from '../ops/bisync-job.js';
+import { prepareTierJob } from '../ops/tier-job.js';
+import { tierEventPrinter } from './tier.js';
 import type { SyncEvent } from '../sync/events.js';
 import { Stats } from '../sync/stats.js';
 import { reporterFor } from './transfer-command.js';
@@ -37,6 +39,7 @@ export function jobPreparer(ops: Operations, out: JobOutput): (job: JobConfig, s
   return async (job, signal) => {
     const reporter = reporterFor({ ...out, progress: out.progress ?? false });
     if (job.kind === 'bisync') return prepareBisyncJob(ops, job, { signal, json: !!out.json, onEvent: (e) => void (e.type.startsWith('bisync-') || reporter.event(e as SyncEvent)) });
+    if (job.kind === 'tier') return prepareTierJob(ops, job, { signal, onEvent: tierEventPrinter(out) });
     const stats = new Stats();
     const prepared = await prepareTransfer({ ...jobRequest(ops, job), stats, signal, json: !!out.json, onEvent: (e) => reporter.event(e) });
     reporter.start(stats);
@@ -74,6 +77,8 @@ export function exitCodeForJobStatus(status: JobRunStatus): number {
       return EXIT.usage;
     case 'denied':
       return EXIT.policy;
+    case 'restore-pending':
+      return EXIT.restorePending;
     default:
       return EXIT.partial;
   }

@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<CommandType[]>> = {
   seed: async () => [(await import('./seed.js')).seedCommand()],
   adopt: async () => [(await import('./seed.js')).adoptCommand()],
   gateway: async () => [(await import('./gateway.js')).gatewayCommand()],
+  tier: async () => [(await import('./tier.js')).tierCommand()],
 };
 
 /** The command named on the command line (the first word that is not an option), if it is one. */

@@ -145,6 +145,13 @@ export class Reporter {
       case 'unverified':
         if (this.o.verbose) this.line(this.err, `unverified ${e.key}: ${e.reason}`);
         break;
+      case 'restore':
+        if (e.status === 'requested') this.line(this.err, `restore requested: ${e.key} (${e.storageClass}${e.rehydrateTo ? `, rehydrating to ${e.rehydrateTo}` : `, ${e.days} days`}, ${e.priority} priority)`);
+        else if (this.o.verbose) this.line(this.err, e.status === 'ready' ? `restored: ${e.key}` : `restore in progress: ${e.key} (${e.storageClass})`);
+        break;
+      case 'restore-pending':
+        this.line(this.err, `RESTORE PENDING ${e.key}: ${e.message}`);
+        break;
       case 'skip':
         if (this.o.verbose) this.line(this.err, e.reason === 'derived' ? `unchanged ${e.key} (a transform of this source version)` : `unchanged ${e.key}`);
         break;
@@ -181,6 +188,11 @@ export function formatSummary(s: RunSummary): string {
     `  failed:       ${s.failed}${s.denied ? `, denied by policy: ${s.denied}${s.deniedKnown === s.denied ? (s.mode === 'check' ? ' (absent, as the policy requires)' : ' (all known and unchanged since an earlier run)') : s.deniedKnown ? ` (${s.denied - s.deniedKnown} new)` : ''}` : ''}`,
     `  duration:     ${formatDuration(s.durationMs)}${s.dryRun || s.mode === 'check' ? '' : `, ${formatBytes(s.rate)}/s`}${s.retries ? `, ${s.retries} retries` : ''}`,
   ];
+  if (s.restorePending) {
+    lines.push(
+      `  restoring:    ${s.restorePending} ${s.restorePending === 1 ? 'file awaits' : 'files await'} a restore from an archive tier (${s.restoresRequested ?? 0} requested by this run): rerun the same command after it completes to copy ${s.restorePending === 1 ? 'it' : 'them'} (exit code 5)`,
+    );
+  }
   if (s.status === 'aborted') lines.push('  interrupted: rerun the same command to resume (finished files are not sent again, large uploads continue from their last chunk)');
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import { assertGovernanceReferences } from './governance.js';
 import { configIssues, formatConfigIssue } from './positions.js';
 import { RemoteSet } from './remotes.js';
 import { configSchema, type HybridsyncConfig } from './schema.js';
+import { assertTierReferences } from './tier.js';
 
 export const DEFAULT_CONFIG_FILE = 'hybridsync.yaml';
 
@@ -72,5 +73,6 @@ export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env, 
   const text = readFileSync(path, 'utf8');
   const remotes = RemoteSet.load(config.remotes, env);
   assertGovernanceReferences(config, text, path, new Set(remotes.names()));
+  assertTierReferences(config.tier, text, path, remotes);
   return { config, file: path, sha256: createHash('sha256').update(text).digest('hex'), remotes };
 }

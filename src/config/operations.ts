@@ -55,15 +55,22 @@ export const jobSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
     kind: z
-      .enum(['sync', 'copy', 'bisync', 'stream'])
+      .enum(['sync', 'copy', 'bisync', 'stream', 'tier'])
       .default('sync')
-      .describe('sync mirrors (deletes extraneous files), copy only adds, bisync syncs both ways, stream follows appended files (push) or new objects (pull) continuously'),
+      .describe(
+        'sync mirrors (deletes extraneous files), copy only adds, bisync syncs both ways, stream follows appended files (push) or new objects (pull) continuously, tier applies the tier: rules (hybridsync tier apply)',
+      ),
     watch: z.boolean().optional().describe('bisync: keep running from the daemon\'s start, syncing on changes on either side (watch mode)'),
     bisync: jobBisyncSchema.optional().describe('bisync options: conflict, maxConflicts, checkAccess, merge, pollInterval'),
     direction: z.enum(['push', 'pull']).optional().describe('kind: stream only: push follows local files into segment objects, pull brings objects home'),
     stream: jobStreamSchema.optional().describe('kind: stream only: the options of stream push / pull (segmentSize, segmentAge, ...)'),
-    source: z.string().min(1).describe('a location: REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix or a local path'),
-    destination: z.string().min(1).describe('a location, as source'),
+    tier: z
+      .object({ rules: z.array(z.string().min(1)).min(1).optional().describe('the tier rules to apply (tier.rules[].name); default all') })
+      .strict()
+      .optional()
+      .describe('kind: tier only: which tier rules the job applies'),
+    source: z.string().min(1).optional().describe('a location: REMOTE:bucket/prefix, s3://bucket/prefix, az://container/prefix or a local path (every kind but tier)'),
+    destination: z.string().min(1).optional().describe('a location, as source (every kind but tier)'),
     schedule: cron.optional().describe('cron expression; without it the job runs only when triggered'),
     timezone: z.string().optional().describe('IANA time zone of schedule and window (default: local)'),
     window: z.string().regex(WINDOW_PATTERN, 'use HH:MM-HH:MM, e.g. 22:00-06:00').optional().describe('run window; a run stops cleanly at its end'),

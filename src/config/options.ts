@@ -68,9 +68,22 @@ export interface TransferOptions {
   readonly createBucket: boolean;
   readonly download: boolean;
   readonly dryRun: boolean;
+  /** An archived source object: request its restore and report it (request), and wait for it (wait), or neither (never). */
+  readonly restore: RestoreMode;
+  /** wait: how long to wait for restores to complete (ms). */
+  readonly restoreTimeout: number;
+  /** S3: days the restored copy stays readable. */
+  readonly restoreDays: number;
+  /** S3 retrieval tier (bulk, standard, high = Expedited) or Azure rehydrate priority (high = High, else Standard). */
+  readonly restorePriority: 'bulk' | 'standard' | 'high';
 }
 
-type Kind = 'int' | 'size' | 'duration' | 'bool' | 'string' | 'list' | 'limit';
+/** What the engine does with an archived source object (S3 GLACIER/DEEP_ARCHIVE, Azure Archive). */
+export type RestoreMode = 'request' | 'wait' | 'never';
+export const RESTORE_MODES: readonly RestoreMode[] = ['request', 'wait', 'never'];
+export const RESTORE_PRIORITIES = ['bulk', 'standard', 'high'] as const;
+
+type Kind = 'int' | 'size' | 'duration' | 'bool' | 'string' | 'list' | 'limit' | 'choice';
 type Section = 'transfer' | 'filters' | 'none';
 
 export interface OptionSpec {
@@ -82,6 +95,8 @@ export interface OptionSpec {
   /** As a user would write it (`16M` may be given as its number); parsed into TRANSFER_DEFAULTS. */
   readonly default?: number | boolean | string | readonly string[];
   readonly min?: number;
+  /** kind 'choice': the allowed values. */
+  readonly choices?: readonly string[];
   /** The commands that take it (default: sync, copy and check; bisync takes those too). */
   readonly modes?: readonly Command[];
   /** Where it lives in a job: `transfer:`, `filters:`, or not in jobs. */
@@ -136,6 +151,28 @@ export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
   },
   { key: 'createBucket', kind: 'bool', default: false, help: 'create the destination bucket or container if missing', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
   { key: 'download', kind: 'bool', default: false, help: 'read both sides to compare content where no hash is stored', modes: ['check'], section: 'none' },
+  {
+    key: 'restore',
+    kind: 'choice',
+    arg: 'mode',
+    choices: RESTORE_MODES,
+    default: 'request',
+    help: 'an archived source object (S3 GLACIER/DEEP_ARCHIVE, Azure Archive): request its restore and report it for a later rerun (request), also wait for it (wait), or only report it (never)',
+    modes: ['sync', 'copy', 'check'],
+    section: 'transfer',
+  },
+  { key: 'restoreTimeout', kind: 'duration', arg: 'duration', default: '12h', help: '--restore wait: how long to wait for restores before reporting them pending', modes: ['sync', 'copy', 'check'], section: 'transfer' },
+  { key: 'restoreDays', kind: 'int', arg: 'n', min: 1, default: 7, help: 'S3: days a restored copy stays readable', modes: ['sync', 'copy', 'check'], section: 'transfer' },
+  {
+    key: 'restorePriority',
+    kind: 'choice',
+    arg: 'priority',
+    choices: RESTORE_PRIORITIES,
+    default: 'standard',
+    help: 'restore speed: S3 retrieval tier bulk, standard or high (Expedited); Azure rehydrate priority (high, else Standard)',
+    modes: ['sync', 'copy', 'check'],
+    section: 'transfer',
+  },
   { key: 'dryRun', kind: 'bool', default: false, help: 'print what would be done, change nothing', modes: ['sync', 'copy', 'bisync'], section: 'none' },
 ];
 
@@ -191,6 +228,9 @@ export function parseOptionValue(spec: OptionSpec, v: unknown): unknown {
       } catch (e) {
         return bad(`: ${(e as Error).message}`);
       }
+    case 'choice':
+      if (typeof v !== 'string' || !(spec.choices ?? []).includes(v)) bad(`must be one of ${(spec.choices ?? []).join(', ')}, got "${String(v)}"`);
+      return v;
   }
 }
 
@@ -224,7 +264,8 @@ export function compareOf(o: TransferOptions, mode: Mode): Compare {
 
 // ------------------------------------------------------------------- job schema
 
-const validString = (parse: (s: string) => unknown, message: string, pattern?: RegExp) =>
+/** A string that `parse` accepts (and, with `pattern`, that matches it); `message` otherwise. */
+export const validString = (parse: (s: string) => unknown, message: string, pattern?: RegExp) =>
   (pattern ? z.string().regex(pattern, { message }) : z.string()).refine(
     (s) => {
       try {
@@ -254,6 +295,8 @@ function zodFor(spec: OptionSpec): z.ZodType {
       return z.array(z.string()).meta(d);
     case 'limit':
       return z.union([z.number().int().min(0), validString(parseDeleteLimit, 'not a count or a percentage: use forms like 1000 or 10%', /^\d+(?:\.\d+)?%?$/)]).meta(d);
+    case 'choice':
+      return z.enum((spec.choices ?? []) as [string, ...string[]]).meta(d);
   }
 }
 

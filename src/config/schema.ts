@@ -8,6 +8,7 @@ import { bisyncSchema } from './bisync.js';
 import { governanceSchema } from './governance.js';
 import { operationsSchema } from './operations.js';
 import { remotesSchema } from './remotes.js';
+import { tierSchema } from './tier.js';
 
 export const configSchema = z
   .object({
@@ -17,6 +18,7 @@ export const configSchema = z
     stateFile: z.string().optional().describe('path of the state database'),
     remotes: remotesSchema.optional(),
     bisync: bisyncSchema.optional().describe('two-way sync: merge drivers by glob, source of truth for conflicts'),
+    tier: tierSchema.optional().describe('tiering: rules that move cold objects to an archive storage class (hybridsync tier apply)'),
   })
   .extend(governanceSchema.shape)
   .extend(operationsSchema.shape)

@@ -215,6 +215,11 @@ export interface Features {
   /** Stores a storage class / access tier per object (--storage-class). */
   readonly storageClass: boolean;
   /**
+   * Implements {@link Tierer}: moves objects between storage classes in place (tiering) and
+   * brings archived objects back for reading (restore). Absent means false.
+   */
+  readonly tiering?: boolean;
+  /**
    * Keeps user metadata with each object (WriteMeta.metadata), returned by stat — and by
    * listings where an entry's `metadata` is set. What a transform made a file from is
    * recorded there, so it can be verified from the destination alone.
@@ -228,6 +233,71 @@ export interface Features {
   readonly conditionalCreate?: boolean;
   /** Maximum key length in UTF-8 bytes (including the root's prefix), if limited. */
   readonly maxKeyBytes?: number;
+}
+
+/**
+ * Where an object stands on the archive path, as the store reports it:
+ * - `online`: readable now (not in an archive class);
+ * - `archived`: in an archive class, no readable copy; reading it fails with ObjectArchivedError;
+ * - `restoring`: a restore was requested and has not completed (S3 `ongoing-request="true"`,
+ *   Azure `archiveStatus: rehydrate-pending-to-*`);
+ * - `restored`: still in the archive class, with a readable temporary copy (S3, until `until`).
+ */
+export type ArchiveState =
+  | { readonly state: 'online'; readonly storageClass: string }
+  | { readonly state: 'archived'; readonly storageClass: string }
+  | { readonly state: 'restoring'; readonly storageClass: string; readonly to?: string }
+  | { readonly state: 'restored'; readonly storageClass: string; readonly until?: number };
+
+/** How fast (and how dearly) a restore should run: S3 Bulk/Standard/Expedited, Azure Standard/High rehydration. */
+export type RestorePriority = 'bulk' | 'standard' | 'high';
+
+export interface RestoreRequest {
+  /** S3: how long the restored copy stays readable (the object stays in its archive class). */
+  readonly days: number;
+  readonly priority: RestorePriority;
+  /** Azure: the tier the blob is rehydrated to, for good (Hot, Cool or Cold; default Hot). */
+  readonly rehydrateTo?: string;
+  /** The object's class as archiveState reported it (S3 Intelligent-Tiering archives restore without Days). */
+  readonly storageClass?: string;
+}
+
+/**
+ * What the store answered to a restore request: `requested` (accepted now), `in-progress`
+ * (an earlier request is still running), `not-archived` (the object is readable as it is).
+ */
+export type RestoreAnswer = 'requested' | 'in-progress' | 'not-archived';
+
+export interface TierOptions extends OpOptions {
+  /** The entry the caller planned with: fail with SourceChangedError if the object changed since. */
+  readonly ifMatch?: Entry;
+}
+
+/**
+ * Optional capability: storage tiers. Implemented by S3 (storage classes) and Azure (access
+ * tiers). Errors as for Backend; a class or tier the server does not know is a ConfigError
+ * or the server's refusal mapped as usual.
+ */
+export interface Tierer {
+  /**
+   * Moves `key` to `storageClass` in place, keeping the content, user metadata (hybridsync's
+   * mtime and md5chksum), content type and tags (S3: a CopyObject of the object onto itself
+   * with MetadataDirective COPY; Azure: Set Blob Tier). Resolves with the entry as stored
+   * now — its ETag may differ from before (S3 gives the copy of a multipart object a new one).
+   */
+  setStorageClass(key: string, storageClass: string, opts?: TierOptions): Promise<Entry>;
+  /** The object's archive state (a HEAD / Get Blob Properties); undefined if it does not exist. */
+  archiveState(key: string, opts?: OpOptions): Promise<ArchiveState | undefined>;
+  /**
+   * Asks the store to make an archived object readable: S3 RestoreObject (a temporary copy
+   * for `days`), Azure: rehydrate to `rehydrateTo` (permanent). UnsupportedError where the
+   * server does not implement restores (Ceph RGW answers 501 NotImplemented).
+   */
+  requestRestore(key: string, req: RestoreRequest, opts?: OpOptions): Promise<RestoreAnswer>;
+}
+
+export function hasTierer(b: Backend): b is Backend & Tierer {
+  return b.features.tiering === true && typeof (b as Partial<Tierer>).setStorageClass === 'function';
 }
 
 /** Optional capability: server-side copy from another backend of the same kind. */

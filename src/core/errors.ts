@@ -19,6 +19,9 @@ export type ErrorKind =
   | 'already-exists'
   | 'aborted'
   | 'unreachable'
+  | 'unsupported'
+  | 'archived'
+  | 'restore-pending'
   | 'internal';
 
 export abstract class HybridsyncError extends Error {
@@ -27,6 +30,12 @@ export abstract class HybridsyncError extends Error {
   readonly retryable: boolean = false;
   /** No other operation of this run can succeed either: stop the run. */
   readonly fatal: boolean = false;
+  /**
+   * The operation will succeed when the same command is run again later — hours later, not
+   * after a backoff (an archive restore under way). Not retried within the run, and not a
+   * failure of it: the run completes everything else and says what to rerun (exit code 5).
+   */
+  readonly retryLater: boolean = false;
   /** What the user can do about it; printed after the message. */
   readonly hint?: string;
   constructor(message: string, opts?: { cause?: unknown; hint?: string }) {
@@ -103,6 +112,48 @@ export class AbortedError extends HybridsyncError {
   readonly kind = 'aborted' as const;
   override readonly fatal = true;
 }
+/** The server does not implement the operation (S3 501 NotImplemented): asking again cannot help. */
+export class UnsupportedError extends HybridsyncError {
+  readonly kind = 'unsupported' as const;
+}
+
+/**
+ * The object is in an archive tier (S3 GLACIER / DEEP_ARCHIVE without a completed restore,
+ * Azure Archive) and the server refused to read it: S3 403 InvalidObjectState, Azure 409
+ * BlobArchived. Not retryable as such: the engine requests a restore (Tierer.requestRestore)
+ * and waits or reports RestorePendingError.
+ */
+export class ObjectArchivedError extends HybridsyncError {
+  readonly kind = 'archived' as const;
+  constructor(
+    message: string,
+    /** The archive class the server named, when it named one. */
+    readonly storageClass?: string,
+    opts?: { cause?: unknown; hint?: string },
+  ) {
+    super(message, opts);
+  }
+}
+
+/**
+ * An archived object is being restored (requested by this run or an earlier one) and cannot
+ * be read yet. Retry later: rerun the same command once the restore completes (S3: minutes
+ * to 48 hours by tier; Azure rehydration: up to 15 hours) and the object is copied then.
+ */
+export class RestorePendingError extends HybridsyncError {
+  readonly kind = 'restore-pending' as const;
+  override readonly retryLater = true;
+  constructor(
+    message: string,
+    readonly storageClass: string | undefined,
+    /** Whether this run requested the restore (false: an earlier request is still running). */
+    readonly requested: boolean,
+    opts?: { cause?: unknown; hint?: string },
+  ) {
+    super(message, { hint: 'rerun the same command after the restore completes: the file is copied then, the rest is not sent again', ...opts });
+  }
+}
+
 export class InternalError extends HybridsyncError {
   readonly kind = 'internal' as const;
 }

@@ -13,6 +13,7 @@ import type { Backend } from '../core/backend.js';
 import { compareKeys, type Entry } from '../core/entry.js';
 import { SourceChangedError } from '../core/errors.js';
 import { forEachConcurrent } from '../lib/pool.js';
+import { DEFAULT_RESTORE } from '../tier/restore.js';
 import { CacheIndex, type CachedRow, type EntryRow, type JournalRow, type PartRow } from './cache-index.js';
 import {
   allBlocks,
@@ -31,6 +32,7 @@ import {
   type CacheDirs,
 } from './cache.js';
 import { S3Error } from './errors.js';
+import { UpstreamRestores, type UpstreamRestoreOptions } from './restore.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 
@@ -50,6 +52,8 @@ export interface GatewayCoreOptions {
    * undefined. `file` holds the received bytes.
    */
   readonly admit?: (w: { key: string; file: string; size: number; mtimeMs: number }) => Promise<string | undefined>;
+  /** An archived upstream object read on a miss: its restore is requested, the client told to retry (restore.ts). */
+  readonly restore?: UpstreamRestoreOptions;
 }
 
 export interface ObjectWrite {
@@ -121,6 +125,7 @@ export class GatewayCore {
   private readonly stalenessMs: number;
   private onJournal: () => void;
   private readonly admit: GatewayCoreOptions['admit'];
+  private readonly restores: UpstreamRestores;
   private reserved = 0;
   private readonly listing = new Map<string, Promise<void>>();
   /** Block runs being fetched, per key: a read of the same blocks waits for them instead of fetching again. */
@@ -135,6 +140,7 @@ export class GatewayCore {
     this.stalenessMs = o.stalenessMs ?? 60_000;
     this.onJournal = o.onJournal ?? (() => undefined);
     this.admit = o.admit;
+    this.restores = new UpstreamRestores(o.upstream, o.restore ?? { settings: DEFAULT_RESTORE });
   }
 
   /** Opens (or creates) the cache directory and finishes what a crash interrupted. */
@@ -376,7 +382,7 @@ export class GatewayCore {
   ): AsyncGenerator<Buffer> {
     this.counters.upstreamReads++;
     const ifMatch: Entry = { key: e.key, size: e.size, mtimeMs: e.mtimeMs, mtimeExact: false, ...(e.upstreamEtag ? { etag: e.upstreamEtag } : {}) };
-    const body = (await this.upstream.read(e.key, { start, end, ifMatch, ...(signal ? { signal } : {}) })) as AsyncIterable<Buffer>;
+    const body = (await this.restores.read(e.key, () => this.upstream.read(e.key, { start, end, ifMatch, ...(signal ? { signal } : {}) }), signal)) as AsyncIterable<Buffer>;
     const it = body[Symbol.asyncIterator]();
     const [s, t] = fill?.clip ?? [start, end];
     let pos = start;

@@ -161,7 +161,7 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
     const id = randomBytes(8).toString('hex').toUpperCase();
     const headers: Record<string, string> = { ...xmlHeaders, 'x-amz-request-id': id };
     if (e.code === 'InvalidRange' && e.extra.ActualObjectSize) headers['content-range'] = `bytes */${e.extra.ActualObjectSize}`;
-    if (e.code === 'SlowDown' || e.code === 'ServiceUnavailable') headers['retry-after'] = '1';
+    if (e.code === 'SlowDown' || e.code === 'ServiceUnavailable') headers['retry-after'] = String((e as { retryAfterSeconds?: number }).retryAfterSeconds ?? 1);
     return new Response(method === 'HEAD' ? null : errorXml(e, resource, id), { status: e.status, headers });
   };
 

@@ -13,7 +13,7 @@ import { jobContext, type Operations } from './jobs.js';
 import type { PreparedJobRun } from './runner.js';
 
 export async function prepareBisyncJob(ops: Operations, job: JobConfig, o: { signal: AbortSignal; onEvent?: (e: BisyncEvent) => void; json?: boolean }): Promise<PreparedJobRun> {
-  const p = await prepareBisync(job.source, job.destination, {
+  const p = await prepareBisync(job.source!, job.destination!, {
     ...jobContext(ops, job),
     bisync: job.bisync ?? {},
     signal: o.signal,

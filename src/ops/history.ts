@@ -32,9 +32,11 @@ CREATE TABLE IF NOT EXISTS job_locks (job TEXT PRIMARY KEY, pid INTEGER NOT NULL
 
 /**
  * ok / failed / differences as the engine reports; `window-end` and `stopped` are clean stops
- * to be resumed; `busy`: not started because another process runs the same job.
+ * to be resumed; `restore-pending`: done but for source objects awaiting a restore from an
+ * archive tier (the next run copies them); `busy`: not started because another process runs
+ * the same job.
  */
-export type JobRunStatus = 'running' | 'ok' | 'failed' | 'differences' | 'denied' | 'known-denials' | 'window-end' | 'stopped' | 'interrupted' | 'busy';
+export type JobRunStatus = 'running' | 'ok' | 'failed' | 'differences' | 'denied' | 'known-denials' | 'restore-pending' | 'window-end' | 'stopped' | 'interrupted' | 'busy';
 export type JobTrigger = 'schedule' | 'catch-up' | 'manual' | 'retry';
 
 export interface JobRun {
@@ -68,7 +70,7 @@ export class JobHistory {
       recent: d.prepare('SELECT * FROM job_runs ORDER BY id DESC LIMIT ?'),
       get: d.prepare('SELECT * FROM job_runs WHERE id = ?'),
       lastScheduled: d.prepare("SELECT max(coalesce(scheduled_at, started_at)) AS t FROM job_runs WHERE job = ? AND trigger IN ('schedule', 'catch-up', 'retry')"),
-      volumes: d.prepare("SELECT bytes FROM job_runs WHERE job = ? AND status IN ('ok', 'differences', 'denied', 'known-denials', 'failed') ORDER BY id DESC LIMIT ?"),
+      volumes: d.prepare("SELECT bytes FROM job_runs WHERE job = ? AND status IN ('ok', 'differences', 'denied', 'known-denials', 'restore-pending', 'failed') ORDER BY id DESC LIMIT ?"),
       orphans: d.prepare("UPDATE job_runs SET status = 'interrupted', ended_at = ? WHERE status = 'running'"),
     };
   }

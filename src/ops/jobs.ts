@@ -53,6 +53,17 @@ export function resolveOperations(config: HybridsyncConfig, file: string, stateF
         hint: `declare it under links: or use one of: ${links.map((l) => l.name).join(', ') || '(none declared)'}`,
       });
     }
+    if (j.kind === 'tier') {
+      if (j.source || j.destination) throw new ConfigError(`${file}: jobs.${j.name}: a tier job applies the tier: rules, in place`, { hint: 'remove source and destination from it (the rules name their locations)' });
+      const names = new Set((config.tier?.rules ?? []).map((r) => r.name));
+      if (!config.tier) throw new ConfigError(`${file}: jobs.${j.name}: a tier job needs a tier: section with rules`, { hint: 'see docs/tiering.md' });
+      const unknown = (j.tier?.rules ?? []).filter((n) => !names.has(n));
+      if (unknown.length) throw new ConfigError(`${file}: jobs.${j.name}.tier.rules: no tier rule named ${unknown.map((n) => `"${n}"`).join(', ')}`, { hint: `rules: ${[...names].join(', ')}` });
+    } else if (!j.source || !j.destination) {
+      throw new ConfigError(`${file}: jobs.${j.name}: a ${j.kind} job needs source and destination`);
+    } else if (j.tier) {
+      throw new ConfigError(`${file}: jobs.${j.name}: tier applies to kind: tier only`);
+    }
     if (j.kind === 'stream') {
       if (!j.direction) throw new ConfigError(`${file}: jobs.${j.name}: a stream job needs direction: push or pull`);
       if (j.schedule || j.window) throw new ConfigError(`${file}: jobs.${j.name}: a stream job runs continuously`, { hint: 'remove schedule and window from it' });
@@ -191,8 +202,9 @@ export function jobBasics(j: JobConfig) {
   return {
     name: j.name,
     kind: j.kind,
-    source: j.source,
-    destination: j.destination,
+    // a tier job moves objects in place, at the locations its rules name
+    source: j.kind === 'tier' ? `tier rules: ${j.tier?.rules?.join(', ') ?? 'all'}` : j.source!,
+    destination: j.kind === 'tier' ? '(in place)' : j.destination!,
     schedule: j.schedule ?? null,
     window: j.window ?? null,
     timezone: jobTimeZone(j),
@@ -221,7 +233,8 @@ export function jobStreamRequest(ops: Operations, job: JobConfig, env: NodeJS.Pr
 export function jobRequest(ops: Operations, job: JobConfig, env: NodeJS.ProcessEnv = process.env): TransferRequest {
   if (job.kind === 'bisync') throw new ConfigError(`job ${job.name} is a bisync job, not a one-way transfer`, { hint: 'run it with hybridsync job run or the daemon' });
   if (job.kind === 'stream') throw new ConfigError(`job ${job.name} is a stream job`, { hint: 'the daemon runs it continuously; or run hybridsync stream push/pull' });
-  return { mode: job.kind, src: job.source, dst: job.destination, ...jobContext(ops, job, env) };
+  if (job.kind === 'tier') throw new ConfigError(`job ${job.name} is a tier job, not a transfer`, { hint: 'run it with hybridsync job run or the daemon' });
+  return { mode: job.kind, src: job.source!, dst: job.destination!, ...jobContext(ops, job, env) };
 }
 
 /** What every run of a job is set up with besides its locations: options, config, state, connection. */

@@ -17,14 +17,22 @@ import type { LinkGovernor } from './governor.js';
 import type { JobHistory, JobRunStatus } from './history.js';
 import type { LaunchRequest } from './scheduler.js';
 
-export interface PreparedJobRun {
-  readonly run: RunOptions;
-  /** Runs the job with the run options the runner settled (limiter, stats, signal); default: the one-way engine. */
-  readonly execute?: (run: RunOptions) => Promise<RunSummary>;
-  /** The live counters when the job keeps its own (bisync: both directions'); default: the run's stats. */
-  readonly progress?: (now: number) => StatsSnapshot;
-  readonly close: () => Promise<void>;
-}
+export type PreparedJobRun =
+  | {
+      readonly run: RunOptions;
+      /** Runs the job with the run options the runner settled (limiter, stats, signal); default: the one-way engine. */
+      readonly execute?: (run: RunOptions) => Promise<RunSummary>;
+      /** The live counters when the job keeps its own (bisync: both directions'); default: the run's stats. */
+      readonly progress?: (now: number) => StatsSnapshot;
+      readonly close: () => Promise<void>;
+    }
+  | {
+      /** A job that moves no bytes over a link (kind: tier): no engine run; it stops on the signal prepare was given. */
+      readonly run?: undefined;
+      readonly stats: Stats;
+      readonly execute: () => Promise<RunSummary>;
+      readonly close: () => Promise<void>;
+    };
 
 /** A run in progress, as the API and the dashboard see it. */
 export interface LiveRun {
@@ -122,30 +130,38 @@ async function runLocked(job: JobConfig, req: LaunchRequest, deps: RunJobDeps, c
   deps.onLive?.(live);
   try {
     prepared = await deps.prepare(job, stop.signal);
-    const base = prepared.run;
-    const own = base.limiter instanceof BandwidthLimiter ? base.limiter : undefined;
-    const limiter = deps.governor ? deps.governor.lane(job.lane, own) : base.limiter;
-    // the prepared run's Stats drive its reporter: share them with the API
-    const stats = base.stats ?? preparing;
-    live = liveOf('transferring', prepared.progress ?? ((now) => stats.snapshot(now)));
-    deps.onLive?.(live);
-    const run: RunOptions = {
-      ...base,
-      ...(limiter ? { limiter } : {}),
-      stats,
-      // the prepared run's signal already follows stop.signal (prepare was given it) and
-      // also governance's own stop, when the audit trail cannot be written
-      signal: base.signal ?? stop.signal,
-      onEvent: (e) => {
-        if (e.type === 'run-start') deps.history.linkEngineRun(historyId, e.runId);
-        base.onEvent?.(e);
-        deps.onEvent?.(job.name, e);
-      },
-    };
-    summary = prepared.execute ? await prepared.execute(run) : await runSync(run);
+    if (prepared.run === undefined) {
+      const stats = prepared.stats;
+      live = liveOf('transferring', (now) => stats.snapshot(now));
+      deps.onLive?.(live);
+      summary = await prepared.execute();
+    } else {
+      const base = prepared.run;
+      const own = base.limiter instanceof BandwidthLimiter ? base.limiter : undefined;
+      const limiter = deps.governor ? deps.governor.lane(job.lane, own) : base.limiter;
+      // the prepared run's Stats drive its reporter: share them with the API
+      const stats = base.stats ?? preparing;
+      live = liveOf('transferring', prepared.progress ?? ((now) => stats.snapshot(now)));
+      deps.onLive?.(live);
+      const run: RunOptions = {
+        ...base,
+        ...(limiter ? { limiter } : {}),
+        stats,
+        // the prepared run's signal already follows stop.signal (prepare was given it) and
+        // also governance's own stop, when the audit trail cannot be written
+        signal: base.signal ?? stop.signal,
+        onEvent: (e) => {
+          if (e.type === 'run-start') deps.history.linkEngineRun(historyId, e.runId);
+          base.onEvent?.(e);
+          deps.onEvent?.(job.name, e);
+        },
+      };
+      summary = prepared.execute ? await prepared.execute(run) : await runSync(run);
+    }
     // aborted without a stop (the audit trail failed): that is a failure, not a pause
     status = summary.status === 'aborted' ? (windowClosed ? 'window-end' : stop.signal.aborted ? 'stopped' : 'failed') : summary.status;
   } catch (err) {
+
     error = err;
     status = stop.signal.aborted ? (windowClosed ? 'window-end' : 'stopped') : 'failed';
   } finally {

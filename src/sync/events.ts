@@ -52,6 +52,21 @@ export type SyncEvent =
   | { type: 'notice'; message: string }
   /** A run a safety guard stopped before anything moved (bisync: an emptied side, too many deletes…). */
   | { type: 'refused'; what: string; message: string; hint?: string }
+  /**
+   * An archived source object: its restore was requested now (`requested`), one was already
+   * under way (`in-progress`), or it completed while the run waited (`ready`, --restore wait).
+   */
+  | {
+      type: 'restore';
+      key: string;
+      storageClass: string;
+      status: 'requested' | 'in-progress' | 'ready';
+      days?: number;
+      priority?: string;
+      rehydrateTo?: string;
+    }
+  /** An archived source object not copied in this run: rerun after its restore completes (exit code 5). */
+  | { type: 'restore-pending'; key: string; storageClass?: string; requested: boolean; message: string; hint?: string }
   /** bisync: both sides changed a file; `winner`'s version is now at `key`, the other kept as `keptAs` or merged in. */
   | { type: 'conflict'; key: string; policy: string; winner: 'path1' | 'path2'; keptAs?: string; merged?: string }
   /** bisync: a file renamed on the other side was moved here (no bytes sent). */
@@ -94,8 +109,8 @@ export type StreamEvent =
 
 export interface RunSummary {
   runId: number;
-  /** bisync: a two-way run as a job's history records it (see bisync/run.ts jobSummaryOf). */
-  mode: Mode | 'bisync';
+  /** bisync: a two-way run as a job's history records it (see bisync/run.ts jobSummaryOf); tier: a tiering job (ops/tier-job.ts). */
+  mode: Mode | 'bisync' | 'tier';
   dryRun: boolean;
   src: string;
   dst: string;
@@ -119,10 +134,16 @@ export interface RunSummary {
   rate: number;
   /** deletions that were due but not done (errors, or over --max-delete) */
   deletesHeldBack: number;
+  /** Files not copied because their source object awaits a restore from an archive tier: rerun later. */
+  restorePending?: number;
+  /** Restores this run requested. */
+  restoresRequested?: number;
   /**
    * denied: the policy denied files no earlier run was denied (new, or changed since);
    * known-denials: the only denials are of files an earlier run was denied, unchanged since
    * (or, in a check, denied files that are absent as they should be) — exit code 0.
+   * restore-pending: everything else is done; some source objects await a restore from an
+   * archive tier — rerun later (exit code 5).
    */
-  status: 'ok' | 'failed' | 'differences' | 'denied' | 'known-denials' | 'aborted';
+  status: 'ok' | 'failed' | 'differences' | 'denied' | 'known-denials' | 'restore-pending' | 'aborted';
 }

@@ -10,10 +10,12 @@
 import { setMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { hasChunkWriter, hasServerSideCopy, hasWholeReader, WHOLE_BODY_MAX_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
+import { hasChunkWriter, hasServerSideCopy, hasTierer, hasWholeReader, WHOLE_BODY_MAX_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
 import type { KeyRange } from '../core/key-range.js';
-import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
+import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError, NotFoundError, ObjectArchivedError, RestorePendingError } from '../core/errors.js';
+import { sleep } from '../lib/abort.js';
+import { DEFAULT_RESTORE, decideRestore, restoreForRead, restorePending, type RestoreRequested, type RestoreSettings } from '../tier/restore.js';
 import { AccountingStream, md5OfStream } from '../lib/accounting.js';
 import { ByteBudget } from '../lib/byte-budget.js';
 import type { Pacer } from '../lib/bandwidth.js';
@@ -73,7 +75,16 @@ export interface RunOptions {
   readonly spoolDir?: string;
   /** The keys to consider instead of the march of both listings (bisync hands over its decisions). */
   readonly pairs?: AsyncIterable<MarchPair>;
+  /** What to do when a read meets an archived object (S3 GLACIER/DEEP_ARCHIVE, Azure Archive): default request the restore and report. */
+  readonly restore?: RestoreSettings;
 }
+
+/** --restore wait: the first look at parked objects is at once, then after 30 s, doubling to 10 min. */
+const RESTORE_POLL_FIRST_MS = 30_000;
+const RESTORE_POLL_MAX_MS = 600_000;
+
+/** A read that met an archived object whose restore the run waits for (--restore wait): the key is parked. */
+const PARKED = Symbol('parked');
 
 export const DEFAULT_CHUNKING: ChunkingOptions = { threshold: 16 * 1024 * 1024, chunkSize: 16 * 1024 * 1024, concurrency: 4 };
 export const DEFAULT_BUFFER_MEMORY = 256 * 1024 * 1024;
@@ -135,6 +146,12 @@ class SyncRun {
   /** Memory for file data in flight, shared by every transfer. */
   private readonly budget: ByteBudget;
   private deletesHeldBack = 0;
+  private readonly restore: RestoreSettings;
+  /** Transfers queued or running: the restore wait looks at parked keys only when none is. */
+  private outstanding = 0;
+  private idleWaiters: Array<() => void> = [];
+  /** When the first key was parked for a restore: --restore-timeout counts from there. */
+  private firstParkedAt: number | undefined;
   /** Files the march saw on each side: what the deletion guards measure against. */
   private srcSeen = 0;
   private dstSeen = 0;
@@ -147,6 +164,7 @@ class SyncRun {
     this.transfers = Math.max(1, o.transfers ?? 8);
     this.checkers = Math.max(1, o.checkers ?? 16);
     this.retries = o.retries ?? 3;
+    this.restore = o.restore ?? DEFAULT_RESTORE;
     this.dryRun = o.dryRun ?? false;
     this.chunking = o.chunking ?? DEFAULT_CHUNKING;
     this.state = o.state;
@@ -166,6 +184,7 @@ class SyncRun {
     this.runId = this.state.startRun(o.mode, this.srcLoc, this.dstLoc);
     this.hadDenials = !!o.gate && this.state.hasDenials(this.srcLoc, this.dstLoc);
     setMaxListeners(0, this.signal);
+    this.signal.addEventListener('abort', () => this.wakeIdle(), { once: true });
     this.journal = this.state.journalFor(this.dstLoc);
     this.queue = new BoundedQueue<TransferTask>(this.transfers * 2);
     this.budget = new ByteBudget(o.bufferMemory ?? DEFAULT_BUFFER_MEMORY);
@@ -210,7 +229,9 @@ class SyncRun {
     // a missing directory is made by the first write; a missing bucket is an error now, not
     // an empty destination (unless the run creates it: --create-bucket, a dry run of one)
     const dstList = this.o.dst.list({ signal: this.signal, ...range, allowMissingRoot: this.o.dst.features.createsRoot || this.o.createsDstRoot === true });
-    const checking = forEachConcurrent(this.o.pairs ?? march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal).then(
+    const checking = forEachConcurrent(this.o.pairs ?? march(srcList, dstList), this.checkers, (pair) => this.check(pair), this.signal)
+      .then(() => this.awaitRestores())
+      .then(
       () => this.queue.close(),
       (err: unknown) => {
         this.queue.fail(err);
@@ -220,6 +241,7 @@ class SyncRun {
     const transferring = forEachConcurrent(this.queue, this.transfers, (task) => this.transfer(task), this.signal).catch((err: unknown) => {
       this.queue.fail(err);
       this.internal.abort(err);
+      this.wakeIdle();
       throw err;
     });
     const results = await Promise.allSettled([checking, transferring]);
@@ -257,7 +279,7 @@ class SyncRun {
     for (let round = 0; d.kind === 'resolve'; round++) {
       if (round > 3) throw new InternalError(`planner did not settle for ${p.key}`);
       const learned = await this.learn(p, d.need);
-      if (learned === 'vanished') return undefined;
+      if (learned === 'vanished' || learned === PARKED) return undefined;
       if (learned === 'no-hash') {
         d = decide(p, { ...this.planOpts, compare: 'size-mtime' });
         continue;
@@ -269,7 +291,7 @@ class SyncRun {
   }
 
   /** One round of resolving: the pair with the fact filled in, or why it cannot be. */
-  private async learn(p: PlanPair, need: Extract<Decision, { kind: 'resolve' }>['need']): Promise<PlanPair | 'vanished' | 'no-hash'> {
+  private async learn(p: PlanPair, need: Extract<Decision, { kind: 'resolve' }>['need']): Promise<PlanPair | 'vanished' | 'no-hash' | typeof PARKED> {
     const o = this.o;
     switch (need) {
       case 'dst-stat': {
@@ -282,6 +304,7 @@ class SyncRun {
       }
       case 'src-md5': {
         const md5 = await this.md5Of(o.src, this.srcLoc, p.src!, o.download ?? o.mode !== 'check');
+        if (md5 === PARKED) return PARKED;
         if (md5) return { ...p, src: { ...p.src!, md5 } };
         this.emit({ type: 'unverified', key: p.key, reason: 'no source hash available; compared size and mtime' });
         return 'no-hash';
@@ -294,6 +317,7 @@ class SyncRun {
       }
       case 'dst-md5': {
         const md5 = await this.md5Of(o.dst, this.dstLoc, p.dst!, o.download ?? false);
+        if (md5 === PARKED) return PARKED;
         if (md5) return { ...p, dst: { ...p.dst!, md5 } };
         this.emit({ type: 'unverified', key: p.key, reason: 'no destination hash (multipart object without md5 metadata); use --download' });
         return 'no-hash';
@@ -316,16 +340,19 @@ class SyncRun {
   }
 
   /** MD5 of an entry's content: free when listed, cached for local files (see hashCacheTag), else read. */
-  private async md5Of(b: Backend, loc: string, e: Entry, mayDownload: boolean): Promise<string | undefined> {
+  private async md5Of(b: Backend, loc: string, e: Entry, mayDownload: boolean): Promise<string | undefined | typeof PARKED> {
     if (e.md5) return e.md5;
     const local = b.features.cheapReads;
     if (!local && !mayDownload) return undefined;
     const tag = local ? hashCacheTag(e) : undefined;
     const known = tag ? this.state.getObject(loc, e.key) : undefined;
     if (known && known.etag === tag && known.md5) return known.md5;
-    const { md5 } = await this.withRetry(e.key, 'hash', async () => md5OfStream((await b.read(e.key, { signal: this.signal, ifMatch: e })) as AsyncIterable<Buffer>));
-    if (tag) this.state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5 });
-    return md5;
+    const hashed = await this.readingArchived(b, e.key, () =>
+      this.withRetry(e.key, 'hash', async () => md5OfStream((await b.read(e.key, { signal: this.signal, ifMatch: e })) as AsyncIterable<Buffer>)),
+    );
+    if (hashed === PARKED) return PARKED;
+    if (tag) this.state.putObject(loc, e.key, { size: e.size, etag: tag, mtimeMs: e.mtimeMs, md5: hashed.md5 });
+    return hashed.md5;
   }
 
   /** Carries out a settled decision: count and report it, park a deletion, or plan a transfer. */
@@ -385,9 +412,11 @@ class SyncRun {
     }
     const src = await this.withExactMtime(p);
     if (!src) return;
+    this.outstanding++;
     try {
       await this.queue.push({ src, reason, admitted });
     } catch (err) {
+      this.transferSettled();
       if (this.signal.aborted) return; // the run is stopping: this file is simply not started
       throw err;
     }
@@ -457,16 +486,20 @@ class SyncRun {
       this.stats.bytesDone += n;
     };
     try {
-      const sent = await this.withRetry(src.key, 'transfer', async (attempt): Promise<Sent> => {
-        attempts = attempt;
-        this.stats.bytesDone -= counted; // a retry starts over: do not count bytes twice
-        counted = 0;
-        if (serverSide && hasServerSideCopy(dst)) {
-          return { written: await dst.copyFrom(this.o.src, src.key, src.key, meta, { signal: this.signal, onProgress: onBytes }) };
-        }
-        if (transforms.length > 0) return this.sendTransformed(src, transforms, meta, onBytes);
-        return { written: await this.sendStream(src, meta, onBytes) };
-      });
+      // a server-side copy of an archived source is refused the same way as a read of it
+      const sent = await this.readingArchived(this.o.src, src.key, () =>
+        this.withRetry(src.key, 'transfer', async (attempt): Promise<Sent> => {
+          attempts = attempt;
+          this.stats.bytesDone -= counted; // a retry starts over: do not count bytes twice
+          counted = 0;
+          if (serverSide && hasServerSideCopy(dst)) {
+            return { written: await dst.copyFrom(this.o.src, src.key, src.key, meta, { signal: this.signal, onProgress: onBytes }) };
+          }
+          if (transforms.length > 0) return this.sendTransformed(src, transforms, meta, onBytes);
+          return { written: await this.sendStream(src, meta, onBytes) };
+        }),
+      );
+      if (sent === PARKED) return;
       this.remember(task, sent, serverSide);
       this.emit({
         type: 'transfer',
@@ -485,6 +518,107 @@ class SyncRun {
     } catch (err) {
       this.stats.bytesDone -= counted;
       this.fail(src.key, err);
+    } finally {
+      this.transferSettled();
+    }
+  }
+
+  private transferSettled(): void {
+    if (--this.outstanding === 0) this.wakeIdle();
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves when no transfer is queued or running (or the run stops). */
+  private async transfersIdle(): Promise<void> {
+    while (this.outstanding > 0 && !this.signal.aborted) await new Promise<void>((r) => this.idleWaiters.push(r));
+    if (this.signal.aborted) throw this.signal.reason instanceof Error ? this.signal.reason : new AbortedError('run aborted');
+  }
+
+  // ------------------------------------------------------------- restore before read
+
+  /**
+   * Runs `fn`, which reads `key` from `b`. When the store refuses the read because the object
+   * is archived, the restore is requested (tier/restore.ts) and `fn` runs again if the
+   * object is readable now; otherwise the key is parked for the restore wait (--restore
+   * wait, PARKED) or the file is reported for a later run (RestorePendingError). Every
+   * other file of the run goes on either way.
+   */
+  private async readingArchived<T>(b: Backend, key: string, fn: () => Promise<T>): Promise<T | typeof PARKED> {
+    for (let round = 0; ; round++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof ObjectArchivedError) || round > 0 || this.restore.mode === 'never') throw err;
+        const out = await restoreForRead(b, key, err, this.restore, { signal: this.signal, onRequested: (r) => this.restoreRequested(r) });
+        if (out.kind === 'read') continue;
+        if (out.kind === 'gone') throw new NotFoundError(`${b.uri}: ${key} vanished since it was listed`);
+        if (!out.requested) this.emit({ type: 'restore', key, storageClass: out.storageClass, status: 'in-progress' });
+        if (this.restore.mode === 'wait') {
+          this.state.addPendingRestore(this.runId, key, b === this.o.dst ? 'dst' : 'src');
+          this.firstParkedAt ??= Date.now();
+          return PARKED;
+        }
+        throw restorePending(`${b.uri.replace(/\/*$/, "/")}${key}`, out);
+      }
+    }
+  }
+
+  private restoreRequested(r: RestoreRequested): void {
+    this.stats.restoresRequested++;
+    this.emit({ type: 'restore', key: r.key, storageClass: r.storageClass, status: 'requested', days: r.days, priority: r.priority, ...(r.rehydrateTo ? { rehydrateTo: r.rehydrateTo } : {}) });
+  }
+
+  /**
+   * --restore wait: once the march is done and no transfer is in flight, looks at the parked
+   * keys (at once, then after 30 s, doubling to 10 min) and checks each whose object became
+   * readable again as if it had just been listed; at --restore-timeout the rest are
+   * reported pending. The transfer workers keep running meanwhile.
+   */
+  private async awaitRestores(): Promise<void> {
+    if (this.restore.mode !== 'wait' || this.dryRun) return;
+    let delay = this.restore.pollMs ?? RESTORE_POLL_FIRST_MS;
+    for (;;) {
+      await this.transfersIdle();
+      if (this.state.pendingRestoreCount(this.runId) === 0) return;
+      await forEachConcurrent(this.state.pendingRestores(this.runId), this.checkers, (key) => this.recheckParked(key), this.signal);
+      await this.transfersIdle();
+      if (this.state.pendingRestoreCount(this.runId) === 0) return;
+      const deadline = (this.firstParkedAt ?? Date.now()) + this.restore.timeoutMs;
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(delay, deadline - Date.now()), this.signal);
+      delay = Math.min(delay * 2, RESTORE_POLL_MAX_MS);
+    }
+    for (const key of this.state.pendingRestores(this.runId)) {
+      this.state.removePendingRestore(this.runId, key);
+      this.fail(key, new RestorePendingError(`${key}: its restore did not complete within --restore-timeout`, undefined, false));
+    }
+  }
+
+  /** One parked key: still being restored (stays parked), or readable: checked again with fresh facts of both sides. */
+  private async recheckParked(key: string): Promise<void> {
+    const side = this.state.pendingRestoreSide(this.runId, key) ?? 'src';
+    const b = side === 'src' ? this.o.src : this.o.dst;
+    try {
+      const state = hasTierer(b) ? await this.withRetry(key, 'archive state', () => b.archiveState(key, { signal: this.signal })) : undefined;
+      const step = decideRestore(state, this.restore.mode);
+      if (step.step === 'pending') return;
+      this.state.removePendingRestore(this.runId, key);
+      if (step.step === 'read') this.emit({ type: 'restore', key, storageClass: state?.storageClass ?? '', status: 'ready' });
+      const [src, dst] = await Promise.all([
+        this.withRetry(key, 'stat', () => this.o.src.stat(key, { signal: this.signal })),
+        this.withRetry(key, 'stat', () => this.o.dst.stat(key, { signal: this.signal })),
+      ]);
+      // counted once, when first checked
+      this.srcSeen -= src ? 1 : 0;
+      this.dstSeen -= dst ? 1 : 0;
+      await this.check({ key, ...(src ? { src } : {}), ...(dst ? { dst } : {}) });
+    } catch (err) {
+      this.fail(key, err);
     }
   }
 
@@ -583,9 +717,10 @@ class SyncRun {
     const due = this.state.pendingDeleteCount(this.runId);
     if (due === 0) return;
     const listErrors = this.o.srcListErrors?.() ?? 0;
-    if (this.stats.failed > 0 || listErrors > 0) {
+    if (this.stats.failed > 0 || listErrors > 0 || this.stats.restorePending > 0) {
       this.deletesHeldBack = due;
-      this.emit({ type: 'notice', message: `not deleting ${due} extraneous file(s) at the destination because there were errors` });
+      const why = this.stats.failed > 0 || listErrors > 0 ? 'there were errors' : `${this.stats.restorePending} file(s) await a restore and were not copied yet`;
+      this.emit({ type: 'notice', message: `not deleting ${due} extraneous file(s) at the destination because ${why}` });
       return;
     }
     const refusal = this.deleteRefusal(due);
@@ -649,6 +784,7 @@ class SyncRun {
     if (s.failed > 0 || listErrors > 0) return 'failed';
     if (s.differences > 0) return 'differences';
     if (s.denied > s.deniedKnown) return 'denied';
+    if (s.restorePending > 0) return 'restore-pending';
     return s.denied > 0 ? 'known-denials' : 'ok';
   }
 
@@ -678,6 +814,7 @@ class SyncRun {
       durationMs,
       rate: durationMs > 0 && !this.dryRun ? Math.round((s.bytesDone * 1000) / durationMs) : 0,
       deletesHeldBack: this.deletesHeldBack,
+      ...(s.restorePending || s.restoresRequested ? { restorePending: s.restorePending, restoresRequested: s.restoresRequested } : {}),
       status,
     };
   }
@@ -686,6 +823,12 @@ class SyncRun {
   private fail(key: string | undefined, err: unknown): void {
     if (isHybridsyncError(err) && err.fatal && !(err instanceof AbortedError)) throw err;
     if (this.signal.aborted) throw err instanceof AbortedError ? err : new AbortedError('run aborted', { cause: err });
+    if (err instanceof RestorePendingError && key !== undefined) {
+      // not a failure: the file is copied by a run after the restore completes
+      this.stats.restorePending++;
+      this.emit({ type: 'restore-pending', key, ...(err.storageClass ? { storageClass: err.storageClass } : {}), requested: err.requested, message: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+      return;
+    }
     this.stats.failed++;
     this.emit(errorEvent(key, err));
   }

@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS denials (
 CREATE TABLE IF NOT EXISTS pending_deletes (
   run_id INTEGER NOT NULL, key TEXT NOT NULL, PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending_restores (
+  run_id INTEGER NOT NULL, key TEXT NOT NULL, side TEXT NOT NULL, PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
 `;
 
 export interface KnownObject {
@@ -81,6 +84,17 @@ export interface Denial {
 export interface KnownDenial {
   readonly firstRun: number;
   readonly firstAt: number;
+}
+
+/** The keys of one run in a parking table, in key order, a page at a time (memory stays flat). */
+function* pages(page: Database.Statement, runId: number, pageSize: number): Generator<string> {
+  let after = '';
+  while (true) {
+    const rows = page.all(runId, after, pageSize) as Array<{ key: string }>;
+    for (const r of rows) yield r.key;
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1]!.key;
+  }
 }
 
 export class StateDb {
@@ -134,6 +148,12 @@ export class StateDb {
       delCount: d.prepare('SELECT count(*) AS n FROM pending_deletes WHERE run_id = ?'),
       delPage: d.prepare('SELECT key FROM pending_deletes WHERE run_id = ? AND key > ? ORDER BY key LIMIT ?'),
       delClear: d.prepare('DELETE FROM pending_deletes WHERE run_id = ?'),
+      restoreAdd: d.prepare('INSERT OR REPLACE INTO pending_restores (run_id, key, side) VALUES (?, ?, ?)'),
+      restoreSide: d.prepare('SELECT side FROM pending_restores WHERE run_id = ? AND key = ?'),
+      restoreDel: d.prepare('DELETE FROM pending_restores WHERE run_id = ? AND key = ?'),
+      restoreCount: d.prepare('SELECT count(*) AS n FROM pending_restores WHERE run_id = ?'),
+      restorePage: d.prepare('SELECT key FROM pending_restores WHERE run_id = ? AND key > ? ORDER BY key LIMIT ?'),
+      restoreClear: d.prepare('DELETE FROM pending_restores WHERE run_id = ?'),
     };
   }
 
@@ -145,6 +165,7 @@ export class StateDb {
     this.flushObjects();
     this.stmts.runEnd.run(Date.now(), status, JSON.stringify(summary), id);
     this.stmts.delClear.run(id);
+    this.stmts.restoreClear.run(id);
   }
 
   /** The chunked-upload journal of one destination location (its canonical id). */
@@ -274,14 +295,31 @@ export class StateDb {
   }
 
   /** Pending deletions in key order, a page at a time (memory stays flat). */
-  *pendingDeletes(runId: number, pageSize = 1000): Generator<string> {
-    let after = '';
-    while (true) {
-      const rows = this.stmts.delPage.all(runId, after, pageSize) as Array<{ key: string }>;
-      for (const r of rows) yield r.key;
-      if (rows.length < pageSize) return;
-      after = rows[rows.length - 1]!.key;
-    }
+  pendingDeletes(runId: number, pageSize = 1000): Generator<string> {
+    return pages(this.stmts.delPage, runId, pageSize);
+  }
+
+  /** Parks a key whose object on `side` awaits a restore (--restore wait), until it is readable. */
+  addPendingRestore(runId: number, key: string, side: 'src' | 'dst'): void {
+    this.stmts.restoreAdd.run(runId, key, side);
+  }
+
+  /** The side whose object a parked key waits for, or undefined when it is not parked. */
+  pendingRestoreSide(runId: number, key: string): 'src' | 'dst' | undefined {
+    return (this.stmts.restoreSide.get(runId, key) as { side: 'src' | 'dst' } | undefined)?.side;
+  }
+
+  removePendingRestore(runId: number, key: string): void {
+    this.stmts.restoreDel.run(runId, key);
+  }
+
+  pendingRestoreCount(runId: number): number {
+    return (this.stmts.restoreCount.get(runId) as { n: number }).n;
+  }
+
+  /** Keys awaiting a restore in key order, a page at a time; removing the key just yielded is safe. */
+  pendingRestores(runId: number, pageSize = 1000): Generator<string> {
+    return pages(this.stmts.restorePage, runId, pageSize);
   }
 
   close(): void {

@@ -20,6 +20,10 @@ export class Stats {
   serverSideCopies = 0;
   /** Bytes that did not need sending because a multipart upload resumed. */
   bytesResumed = 0;
+  /** Files left for a later run: their source object awaits a restore from an archive tier. */
+  restorePending = 0;
+  /** Restores this run requested. */
+  restoresRequested = 0;
   private lastSample = { t: this.startedAt, bytes: 0 };
   private rate = 0;
 

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { hasChunkWriter, hasWholeReader, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
+import { hasChunkWriter, hasTierer, hasWholeReader, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
 import { writeObject } from '../../src/sync/chunked.js';
 import type { Entry } from '../../src/core/entry.js';
 import { md5OfStream } from '../../src/lib/accounting.js';
@@ -15,6 +15,8 @@ export interface ConformanceTarget {
   backend: Backend;
   /** A second instance on the same root, to check what others observe. */
   reopen(): Backend;
+  /** Tiering: a colder class than the default this server stores (its name as the backend spells it). */
+  tiering?: { readonly coldClass: string };
   cleanup(): Promise<void>;
 }
 
@@ -263,6 +265,31 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(await b.stat('chunked/aborted.bin')).toBeUndefined();
       expect(await b.stat('chunked/aborted-2.bin')).toBeUndefined();
       expect((await collect(t.reopen().list({ prefix: 'chunked/aborted' }))).map((e) => e.key)).toEqual([]);
+    });
+
+    it('tiering: moves an object to a colder class in place; bytes, mtime, MD5 and user metadata stay; stat and list report the class', async (ctx) => {
+      const b = t.backend;
+      if (!hasTierer(b) || !t.tiering) return ctx.skip();
+      const data = Buffer.from('cold data\n'.repeat(300));
+      await b.write('tier/cold.bin', body(data), { size: data.length, mtimeMs: 1_600_000_000_250, metadata: { origin: 'conformance' } });
+      const listed = (await collect(b.list({ prefix: 'tier/' })))[0]!;
+      const moved = await b.setStorageClass('tier/cold.bin', t.tiering.coldClass, { ifMatch: listed });
+      expect(moved.storageClass).toBe(t.tiering.coldClass);
+      const st = await t.reopen().stat('tier/cold.bin');
+      expect(st).toMatchObject({ size: data.length, md5: md5(data), mtimeExact: true, storageClass: t.tiering.coldClass, metadata: expect.objectContaining({ origin: 'conformance' }) });
+      expect(Math.abs(st!.mtimeMs - 1_600_000_000_250)).toBeLessThanOrEqual(1);
+      expect((await collect(t.reopen().list({ prefix: 'tier/' }))).map((e) => [e.key, e.storageClass])).toEqual([['tier/cold.bin', t.tiering.coldClass]]);
+      expect((await md5OfStream((await b.read('tier/cold.bin')) as AsyncIterable<Buffer>)).md5).toBe(md5(data));
+    });
+
+    it('tiering: a move planned on an object that changed since is refused (source-changed) and changes nothing', async (ctx) => {
+      const b = t.backend;
+      if (!hasTierer(b) || !t.tiering) return ctx.skip();
+      await write(b, 'tier/changing.bin', 'version-1');
+      const listed = await b.stat('tier/changing.bin');
+      await write(b, 'tier/changing.bin', 'version-two');
+      await expect(b.setStorageClass('tier/changing.bin', t.tiering.coldClass, { ifMatch: listed! })).rejects.toMatchObject({ kind: 'source-changed' });
+      expect((await b.stat('tier/changing.bin'))?.storageClass).not.toBe(t.tiering.coldClass);
     });
 
     it('chunked upload through the engine driver: a large object in chunks, verified, with the whole MD5 stored', async (ctx) => {

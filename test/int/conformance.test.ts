@@ -29,6 +29,8 @@ describeBackendConformance('s3 (Ceph RGW)', async () => {
   return {
     backend,
     reopen: make,
+    // a class the test RGW is set up with (scripts/services/start-rgw.sh: STANDARD_IA, GLACIER)
+    tiering: { coldClass: 'GLACIER' },
     cleanup: async () => {
       await backend.close?.();
       await deleteBucket(client, bucket);
@@ -46,6 +48,7 @@ describeBackendConformance('azure (Azurite)', async () => {
   return {
     backend,
     reopen: make,
+    tiering: { coldClass: 'Cool' },
     cleanup: async () => {
       await backend.close?.();
       await deleteContainer(client, container);

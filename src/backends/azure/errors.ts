@@ -6,7 +6,9 @@ import {
   IntegrityError,
   MissingRootError,
   NotFoundError,
+  ObjectArchivedError,
   PermissionError,
+  RestorePendingError,
   SourceChangedError,
   ThrottledError,
   TransientError,
@@ -89,10 +91,12 @@ export function mapAzureError(err: unknown, where: string, endpoint: string): Hy
         hint: 'another tool may have left uncommitted blocks with a different block-id length; they expire after 7 days',
       });
     case 'BlobArchived':
-      return new PermissionError(`blob is in the Archive tier and cannot be read: ${where}`, {
+      return new ObjectArchivedError(`${where} is in the Archive tier and must be rehydrated before it can be read`, 'Archive', {
         ...opts,
-        hint: 'rehydrate it to Hot, Cool or Cold first (az storage blob set-tier), or exclude it',
+        hint: 'hybridsync rehydrates it (--restore request|wait); or rehydrate it yourself (az storage blob set-tier --tier Hot)',
       });
+    case 'BlobBeingRehydrated':
+      return new RestorePendingError(`${where} is being rehydrated from the Archive tier`, 'Archive', false, opts);
     case 'ConditionNotMet':
     case 'TargetConditionNotMet':
     case 'SourceConditionNotMet':

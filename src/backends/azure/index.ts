@@ -24,6 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type {
   AccountProbe,
+  ArchiveState,
   Backend,
   ChunkLimits,
   ChunkWriter,
@@ -33,7 +34,11 @@ import type {
   ListOptions,
   OpOptions,
   ReadOptions,
+  RestoreAnswer,
+  RestoreRequest,
   Tagger,
+  Tierer,
+  TierOptions,
   WriteOptions,
   Body,
 } from '../../core/backend.js';
@@ -144,7 +149,7 @@ function hexOf(b: Uint8Array | undefined): string | undefined {
 }
 
 
-export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountProbe {
+export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountProbe, Tierer {
   readonly type = 'azureblob';
   readonly features: Features = {
     serverSideCopy: false,
@@ -153,6 +158,7 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
     cheapReads: false,
     tags: true,
     storageClass: true,
+    tiering: true,
     metadata: true,
     maxKeyBytes: 1024,
   };
@@ -438,6 +444,70 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
 
   async remove(key: string, opts: OpOptions = {}): Promise<void> {
     await this.call('delete', key, () => this.blob(key).deleteIfExists({ abortSignal: opts.signal }), opts.signal);
+  }
+
+  // ------------------------------------------------------------ Tierer (access tiers)
+
+  /**
+   * Set Blob Tier: content, metadata, tags and the ETag stay. Set Blob Tier takes no ETag
+   * condition, so the object is compared with `ifMatch` just before (a change in between
+   * changes the tier of the new content, never the content).
+   */
+  async setStorageClass(key: string, storageClass: string, opts: TierOptions = {}): Promise<Entry> {
+    const tier = accessTierOf(storageClass);
+    const before = await this.stat(key, opts);
+    if (!before) throw new NotFoundError(`not found: ${this.where(key)}`);
+    if (opts.ifMatch && ((opts.ifMatch.etag !== undefined && opts.ifMatch.etag !== before.etag) || opts.ifMatch.size !== before.size)) {
+      throw new SourceChangedError(`${this.where(key)} changed since it was listed`);
+    }
+    await this.call('set tier', key, () => this.blob(key).setAccessTier(tier as never, { abortSignal: opts.signal }), opts.signal);
+    const after = await this.stat(key, opts);
+    if (!after || after.size !== before.size || after.md5 !== before.md5 || after.mtimeMs !== before.mtimeMs) {
+      throw new IntegrityError(`${this.where(key)}: the blob changed while its tier was set (${after?.size} bytes, was ${before.size})`);
+    }
+    if (after.storageClass !== tier) throw new IntegrityError(`${this.where(key)}: asked for tier ${tier}, the server reports ${after.storageClass}`);
+    return after;
+  }
+
+  /** From Get Blob Properties: Archive, with or without a rehydration pending. */
+  async archiveState(key: string, opts: OpOptions = {}): Promise<ArchiveState | undefined> {
+    let p;
+    try {
+      p = await this.call('stat', key, () => this.blob(key).getProperties({ abortSignal: opts.signal }), opts.signal);
+    } catch (err) {
+      if ((err as HybridsyncError).kind === 'not-found' && !(err as HybridsyncError).fatal) return undefined;
+      throw err;
+    }
+    const storageClass = p.accessTier ?? 'Hot';
+    const pending = /^rehydrate-pending-to-(\w+)$/i.exec(p.archiveStatus ?? '');
+    if (pending) return { state: 'restoring', storageClass, to: accessTierOf(pending[1]!) };
+    return storageClass === 'Archive' ? { state: 'archived', storageClass } : { state: 'online', storageClass };
+  }
+
+  /**
+   * Rehydration: Set Blob Tier to `rehydrateTo` (Hot unless named) at Standard or High
+   * priority. It is permanent (the blob leaves the Archive tier); `days` does not apply.
+   * A blob already being rehydrated answers in-progress, one not in Archive not-archived.
+   */
+  async requestRestore(key: string, req: RestoreRequest, opts: OpOptions = {}): Promise<RestoreAnswer> {
+    const state = await this.archiveState(key, opts);
+    if (!state) throw new NotFoundError(`not found: ${this.where(key)}`);
+    if (state.state === 'restoring') return 'in-progress';
+    if (state.state !== 'archived') return 'not-archived';
+    const to = accessTierOf(req.rehydrateTo ?? 'Hot');
+    if (to === 'Archive') throw new ConfigError(`cannot rehydrate ${this.where(key)} to the Archive tier`, { hint: 'rehydrate to Hot, Cool or Cold' });
+    try {
+      await this.call(
+        'rehydrate',
+        key,
+        () => this.blob(key).setAccessTier(to as never, { abortSignal: opts.signal, rehydratePriority: req.priority === 'high' ? 'High' : 'Standard' }),
+        opts.signal,
+      );
+    } catch (err) {
+      if ((err as HybridsyncError).kind === 'restore-pending') return 'in-progress'; // BlobBeingRehydrated
+      throw err;
+    }
+    return 'requested';
   }
 
   async close(): Promise<void> {}

@@ -5,7 +5,10 @@ import {
   IntegrityError,
   MissingRootError,
   NotFoundError,
+  ObjectArchivedError,
   PermissionError,
+  RestorePendingError,
+  UnsupportedError,
   SourceChangedError,
   ThrottledError,
   TransientError,
@@ -102,6 +105,20 @@ export function mapS3Error(err: unknown, where: string, endpoint: string, fixes:
   if (name === 'PreconditionFailed' || status === 412) return new SourceChangedError(`${where} changed while it was being copied`, opts);
   if (name === 'NoSuchKey' || name === 'NotFound' || status === 404) return new NotFoundError(`not found: ${where}`, opts);
   if (name === 'NoSuchUpload') return new NotFoundError(`multipart upload no longer exists: ${where}`, opts);
+  if (name === 'InvalidObjectState') {
+    // GET / CopyObject of an object in an archive class without a completed restore
+    const cls = (err as { StorageClass?: string }).StorageClass;
+    return new ObjectArchivedError(`${where} is in the ${cls ?? 'archive'} storage class and must be restored before it can be read`, cls, {
+      ...opts,
+      hint: 'hybridsync requests the restore (--restore request|wait); or restore it yourself (aws s3api restore-object)',
+    });
+  }
+  if (name === 'RestoreAlreadyInProgress') {
+    return new RestorePendingError(`a restore of ${where} is already in progress`, undefined, false, opts);
+  }
+  if (name === 'NotImplemented' || status === 501) {
+    return new UnsupportedError(`${endpoint} does not implement this request (${name || status}) for ${where}`, opts);
+  }
   if (name === 'AccessDenied' || status === 403) {
     return new PermissionError(`access denied: ${where}`, { ...opts, hint: 'check the bucket policy / IAM permissions for this key' });
   }

@@ -218,6 +218,24 @@ export class AuditRecorder {
         }
         return;
       }
+      case 'restore':
+        // the request is what changes something at the store (and costs): waiting is not recorded
+        if (e.status === 'requested') {
+          this.log.append({
+            type: 'restore-request',
+            run,
+            ...this.file(e.key),
+            ...this.envs,
+            storageClass: e.storageClass,
+            ...(e.rehydrateTo ? { rehydrateTo: e.rehydrateTo } : { days: e.days }),
+            priority: e.priority,
+            by: 'sync',
+          });
+        }
+        return;
+      case 'restore-pending':
+        this.log.append({ type: 'restore-pending', run, ...this.file(e.key), ...this.envs, ...(e.storageClass ? { storageClass: e.storageClass } : {}), requested: e.requested });
+        return;
       case 'stream-start': {
         this.run = randomUUID();
         this.log.append({ type: 'stream-start', run: this.run, lane: e.lane, direction: e.direction, src: this.src, dst: this.dst, ...this.envs, ...actor(), tool: 'hybridsync' });
@@ -280,6 +298,7 @@ export class AuditRecorder {
           failed: s.failed,
           denied: s.denied,
           differences: s.differences,
+          ...(s.restorePending ? { restorePending: s.restorePending } : {}),
           retries: s.retries,
           durationMs: s.durationMs,
         });

@@ -598,6 +598,8 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
           );
         }
         const final = meta.md5 ? head : await this.addMd5Metadata(key, head, meta, md5, signal);
+        // the classification tags: Ceph RGW 16 drops those given to CreateMultipartUpload
+        if (meta.tags && Object.keys(meta.tags).length > 0) await this.putTags(key, meta.tags, signal);
         return { ...final, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 };
       },
       abort: (opts: OpOptions = {}) => this.abortChunkedUpload(key, uploadId, opts),
@@ -786,14 +788,17 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     const partSize = Math.max(Math.ceil(size / MAX_PARTS), Math.min(512 * 1024 * 1024, this.xfer.singleCopyLimit ?? MAX_SINGLE_COPY), MIN_PART);
     await this.copyPartsInto(key, id, this.copySourceOf(key), size, partSize, { ...(etag ? { ifMatch: etag } : {}), ...(signal ? { signal } : {}) });
     // Ceph RGW 16 ignores x-amz-tagging on CreateMultipartUpload: the tags are set again
-    if (tagging) {
-      await this.call(
-        'put tags',
-        key,
-        () => this.client.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: this.prefix + key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }), { abortSignal: signal }),
-        signal,
-      );
-    }
+    if (tagging) await this.putTags(key, tags, signal);
+  }
+
+  /** Sets an object's tags (after a multipart upload: Ceph RGW 16 drops those given at its creation). */
+  private async putTags(key: string, tags: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<void> {
+    await this.call(
+      'put tags',
+      key,
+      () => this.client.send(new PutObjectTaggingCommand({ Bucket: this.bucket, Key: this.prefix + key, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } }), { abortSignal: signal }),
+      signal,
+    );
   }
 
   /** From HEAD: an archive class (or Intelligent-Tiering archive tier) with or without a restored copy. */

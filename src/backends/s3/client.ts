@@ -103,7 +103,7 @@ class HandshakeTimeoutAgent extends HttpsAgent {
   }
 }
 
-/** A client's transport settings, for the small-object fast path's own connections (fast-put.ts). */
+/** A client's transport settings, for the small-object fast path's own connections (small-objects.ts). */
 export interface ClientTransport {
   readonly maxSockets: number;
   readonly idleTimeoutMs: number;

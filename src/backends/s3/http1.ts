@@ -1,6 +1,6 @@
 /**
  * A lean HTTP/1.1 client for one origin, for the requests that are most of a small-file run
- * (fast-put.ts): keep-alive connections, one request in flight on each, the request head and
+ * (small-objects.ts): keep-alive connections, one request in flight on each, the request head and
  * body handed to the socket in one writev, the response parsed from the bytes as they come.
  * node:http costs ~0.3 ms of CPU per request in its general machinery (ClientRequest,
  * IncomingMessage, agent queues, per-request timers and listeners) — as much again as the
@@ -28,6 +28,14 @@ export interface Http1PoolOptions {
   readonly tls?: { readonly minVersion: 'TLSv1.2' | 'TLSv1.3'; readonly ca?: string };
 }
 
+export interface RequestOptions {
+  readonly signal?: AbortSignal;
+  /** A HEAD request: the response has no body whatever its headers say. */
+  readonly noBody?: boolean;
+  /** The largest body accepted (default 1 MiB); a GET of an object sets it to the object's size. */
+  readonly maxBody?: number;
+}
+
 export interface Http1Response {
   readonly status: number;
   /** Lower-case names; repeated headers joined with ", ". */
@@ -35,7 +43,7 @@ export interface Http1Response {
   readonly body: Buffer;
 }
 
-/** Error bodies are small XML documents; anything larger is not what this client expects. */
+/** Error bodies are small XML documents; a larger body must be asked for (`maxBody`). */
 const MAX_BODY_BYTES = 1 << 20;
 const HEADER_VALUE_OK = /^[\t\x20-\x7e]*$/;
 
@@ -51,7 +59,10 @@ class ResponseParser {
   private remaining = 0;
   private chunkLeft = 0;
 
-  constructor(private readonly noBody: boolean) {}
+  constructor(
+    private readonly noBody: boolean,
+    private readonly maxBody: number,
+  ) {}
 
   /** Feeds bytes; returns the response when complete. Throws on a malformed response. */
   push(data: Buffer): (Http1Response & { close: boolean }) | undefined {
@@ -103,7 +114,7 @@ class ResponseParser {
 
   private keep(b: Buffer): void {
     this.bodyLen += b.length;
-    if (this.bodyLen > MAX_BODY_BYTES) throw codeError('response body too large', 'HPE_BODY_OVERFLOW');
+    if (this.bodyLen > this.maxBody) throw codeError('response body too large', 'HPE_BODY_OVERFLOW');
     this.body.push(b);
   }
 
@@ -267,7 +278,7 @@ export class Http1Pool {
    * resolves with the whole response. Rejects with a node-style error (`code`) on connection
    * problems, ETIMEDOUT after the idle timeout, or the signal's reason when aborted.
    */
-  async request(head: string, body: Buffer | undefined, o: { signal?: AbortSignal; noBody?: boolean } = {}): Promise<Http1Response> {
+  async request(head: string, body: Buffer | undefined, o: RequestOptions = {}): Promise<Http1Response> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.once(head, body, o);
@@ -293,7 +304,7 @@ export class Http1Pool {
     this.watchdog = undefined;
   }
 
-  private async once(head: string, body: Buffer | undefined, o: { signal?: AbortSignal; noBody?: boolean }): Promise<Http1Response> {
+  private async once(head: string, body: Buffer | undefined, o: RequestOptions): Promise<Http1Response> {
     o.signal?.throwIfAborted();
     const conn = await this.acquire(o.signal);
     return new Promise<Http1Response>((resolve, reject) => {
@@ -306,7 +317,7 @@ export class Http1Pool {
           signal?.removeEventListener('abort', onAbort);
           f(v);
         };
-      conn.send(head, body, { parser: new ResponseParser(o.noBody ?? false), resolve: settle(resolve), reject: settle(reject), reused: conn.served > 0, at: Date.now() });
+      conn.send(head, body, { parser: new ResponseParser(o.noBody ?? false, o.maxBody ?? MAX_BODY_BYTES), resolve: settle(resolve), reject: settle(reject), reused: conn.served > 0, at: Date.now() });
       this.watch();
     });
   }

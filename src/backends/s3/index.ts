@@ -57,6 +57,7 @@ import type {
   Tagger,
   Tierer,
   TierOptions,
+  WholeReader,
   WriteOptions,
 } from '../../core/backend.js';
 import { rangeListPrefix, withinKeyRange } from '../../core/key-range.js';
@@ -67,7 +68,7 @@ import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { bodyBytes, discardBody } from '../body.js';
 import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
-import { closeFastPut, FastPut } from './fast-put.js';
+import { closeSmallObjects, SmallObjects } from './small-objects.js';
 import { S3_ARCHIVE_CLASSES } from '../../config/tier.js';
 
 /** How far the server's clock may run behind ours when stray uploads are matched to an intent. */
@@ -144,7 +145,7 @@ function decodeMeta(v: string): string {
   }
 }
 
-export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe, PrefixLister, Tierer {
+export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe, PrefixLister, Tierer, WholeReader {
   readonly type = 's3';
   readonly features: Features = {
     serverSideCopy: true,
@@ -165,8 +166,8 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   readonly client: S3Client;
   readonly connection: ResolvedConnection;
   private readonly xfer: S3TransferOptions;
-  /** Lean single-request PUT for small objects on path-style endpoints (fast-put.ts). */
-  private readonly fastPut: FastPut | undefined;
+  /** Lean single-request PUT and GET for small objects on path-style endpoints (small-objects.ts). */
+  private readonly small: SmallObjects | undefined;
 
   /** `location` comes from openLocation (registry), built with the same connection options. */
   constructor(
@@ -179,7 +180,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     this.prefix = location.path;
     this.connection = resolveConnection(conn);
     this.client = createS3Client(conn, this.connection);
-    this.fastPut = FastPut.for(this.client, this.connection.endpoint, this.connection.forcePathStyle, this.connection.region, this.bucket);
+    this.small = SmallObjects.for(this.client, this.connection.endpoint, this.connection.forcePathStyle, this.connection.region, this.bucket);
     this.xfer = { ...DEFAULT_S3_TRANSFER, ...xfer };
   }
 
@@ -356,6 +357,32 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     return res.Body as Readable;
   }
 
+  /**
+   * The whole object in one buffer: one lean GET where the endpoint allows it, else the SDK's.
+   * With ifMatch, the listed version only (If-Match on its ETag; a changed object is
+   * SourceChangedError), and its size checked.
+   */
+  async readWhole(key: string, opts: ReadOptions = {}): Promise<Buffer> {
+    const expect = opts.ifMatch;
+    const small = this.small;
+    let data: Buffer;
+    if (small && expect) {
+      const res = await this.call(
+        'read',
+        key,
+        () => small.get({ key: this.prefix + key, size: expect.size, ...(expect.etag ? { ifMatch: expect.etag } : {}), ...(opts.signal ? { signal: opts.signal } : {}) }),
+        opts.signal,
+      );
+      data = res.body;
+    } else {
+      const chunks: Buffer[] = [];
+      for await (const c of (await this.read(key, opts)) as AsyncIterable<Buffer>) chunks.push(c);
+      data = Buffer.concat(chunks);
+    }
+    if (expect && data.length !== expect.size) throw new SourceChangedError(`${this.where(key)} changed since it was listed (${data.length} bytes, listed ${expect.size})`);
+    return data;
+  }
+
   async getTags(key: string, opts: OpOptions = {}): Promise<Record<string, string>> {
     const r = await this.call(
       'get tags',
@@ -406,7 +433,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     const metadata = this.objectMeta(meta, md5);
     const tagging = this.tagging(meta);
     const storageClass = meta.storageClass ?? this.xfer.storageClass;
-    const fast = this.fastPut;
+    const fast = this.small;
     const send = async (): Promise<string | undefined> => {
       if (fast) {
         const headers: Record<string, string> = {};
@@ -918,7 +945,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   }
 
   async close(): Promise<void> {
-    closeFastPut(this.client);
+    closeSmallObjects(this.client);
     this.client.destroy();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The small-object PUT path (fast-put.ts) against Ceph: same bytes, metadata and errors as
+ * The small-object PUT path (small-objects.ts) against Ceph: same bytes, metadata and errors as
  * the SDK path it replaces, for keys that need encoding.
  */
 import { createHash } from 'node:crypto';
@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HeadObjectCommand, GetObjectTaggingCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3Backend } from '../../src/backends/s3/index.js';
-import { FastPut } from '../../src/backends/s3/fast-put.js';
+import { SmallObjects } from '../../src/backends/s3/small-objects.js';
 import { openLocation } from '../../src/backends/registry.js';
 import { createTestBucket, deleteBucket, getObjectMd5, testClient } from '../helpers/s3.js';
 import { md5 } from '../helpers/fs.js';
@@ -25,7 +25,7 @@ afterAll(async () => {
 
 /** Which path each PUT took: the fast path's requests, and PutObjectCommands sent through any SDK client. */
 function watchPuts(): { fast: () => string[]; sdk: () => number } {
-  const fast = vi.spyOn(FastPut.prototype, 'put');
+  const fast = vi.spyOn(SmallObjects.prototype, 'put');
   const send = vi.spyOn(S3Client.prototype, 'send');
   return {
     fast: () => fast.mock.calls.map(([r]) => r.key),

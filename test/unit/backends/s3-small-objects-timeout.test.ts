@@ -1,5 +1,5 @@
 /**
- * The small-object PUT (backends/s3/fast-put.ts) against an HTTP server that takes the
+ * The small-object PUT (backends/s3/small-objects.ts) against an HTTP server that takes the
  * request and never answers: it fails with a retryable error after the configured idle
  * timeout, or at once when the run's signal aborts — it never hangs, and nothing waits for
  * the 5-minute default. (Its signatures are checked by real Ceph RGW in every integration

@@ -1,20 +1,20 @@
 /**
- * A lean PutObject for small objects on path-style endpoints (Ceph, MinIO, other on-prem
- * S3): one SigV4-signed request on connections of its own (http1.ts). The SDK's generic
- * request pipeline costs ~1 ms of CPU per request and node:http ~0.3 ms; this costs a small
- * part of that (one SHA-256 of the canonical request, one HMAC with a signing key cached per
- * day, one writev), which on a machine shared with the storage server is small-file
- * throughput. Same semantics as the SDK call it replaces: Content-MD5 validated by the
- * server, UNSIGNED-PAYLOAD signature (every header it sends is signed), the client's
- * credentials (its provider chain, refreshed before they expire), TLS settings and idle
- * timeout, errors shaped like SDK errors for mapS3Error.
+ * Lean requests for small objects on path-style endpoints (Ceph, MinIO, other on-prem S3):
+ * a PUT and a GET each one SigV4-signed request on connections of its own (http1.ts). The
+ * SDK's generic request pipeline costs ~1 ms of CPU per request and node:http ~0.3 ms;
+ * these cost a small part of that (one SHA-256 of the canonical request, one HMAC with a
+ * signing key cached per day, one writev), which on a machine shared with the storage
+ * server is small-file throughput. Same semantics as the SDK calls they replace: the PUT's
+ * Content-MD5 validated by the server, UNSIGNED-PAYLOAD signatures (every header sent is
+ * signed), the client's credentials (its provider chain, refreshed before they expire),
+ * TLS settings and idle timeout, errors shaped like SDK errors for mapS3Error.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { amzDate, ALGORITHM, encodeSegment, signHex, signingKey, stringToSign, UNSIGNED_PAYLOAD } from '../../lib/sigv4.js';
 import { clientTransports } from './client.js';
-import { Http1Pool } from './http1.js';
+import { Http1Pool, type Http1Response, type RequestOptions } from './http1.js';
 
-export interface FastPutRequest {
+export interface SmallPutRequest {
   readonly key: string;
   readonly body: Buffer;
   readonly md5Base64: string;
@@ -23,13 +23,24 @@ export interface FastPutRequest {
   readonly signal?: AbortSignal;
 }
 
+export interface SmallGetRequest {
+  readonly key: string;
+  /** The size the caller expects: the largest body accepted. */
+  readonly size: number;
+  /** Only this version (its ETag, unquoted): a changed object answers 412. */
+  readonly ifMatch?: string;
+  readonly signal?: AbortSignal;
+}
+
 /** An SDK-shaped error, so the one mapping in errors.ts applies. */
-class FastPutError extends Error {
+class SmallObjectError extends Error {
   readonly $metadata: { httpStatusCode: number };
-  constructor(code: string, status: number) {
+  readonly StorageClass?: string;
+  constructor(code: string, status: number, storageClass?: string) {
     super(code);
     this.name = code;
     this.$metadata = { httpStatusCode: status };
+    if (storageClass) this.StorageClass = storageClass;
   }
 }
 
@@ -46,13 +57,13 @@ const REFRESH_BEFORE_MS = 5 * 60 * 1000;
 /** One pool of connections per client and origin, shared by the backends on that client. */
 const pools = new WeakMap<S3Client, Map<string, Http1Pool>>();
 
-/** Closes the fast path's connections of a client (the backend's close()). */
-export function closeFastPut(client: S3Client): void {
+/** Closes the small-object connections of a client (the backend's close()). */
+export function closeSmallObjects(client: S3Client): void {
   for (const p of pools.get(client)?.values() ?? []) p.close();
   pools.delete(client);
 }
 
-export class FastPut {
+export class SmallObjects {
   private readonly base: URL;
   private readonly basePath: string;
   private readonly pool: Http1Pool;
@@ -79,9 +90,22 @@ export class FastPut {
   }
 
   /** Only for custom endpoints with path-style addressing; undefined otherwise. */
-  static for(client: S3Client, endpoint: string | undefined, forcePathStyle: boolean, region: string, bucket: string): FastPut | undefined {
+  static for(client: S3Client, endpoint: string | undefined, forcePathStyle: boolean, region: string, bucket: string): SmallObjects | undefined {
     if (!endpoint || !forcePathStyle || !clientTransports.has(client) || process.env.HYBRIDSYNC_NO_FAST_PUT) return undefined;
-    return new FastPut(client, endpoint, region, bucket);
+    return new SmallObjects(client, endpoint, region, bucket);
+  }
+
+  /** Stores the object; resolves with the ETag header as sent (quoted), if any. */
+  async put(r: SmallPutRequest): Promise<string | undefined> {
+    const headers: Record<string, string> = { ...r.headers, 'content-length': String(r.body.length), 'content-md5': r.md5Base64 };
+    const res = await this.send('PUT', r.key, headers, r.body, r.signal ? { signal: r.signal } : {});
+    return res.headers.get('etag');
+  }
+
+  /** The whole object: its bytes and the response headers (ETag, Content-Length). */
+  async get(r: SmallGetRequest): Promise<Http1Response> {
+    const headers: Record<string, string> = r.ifMatch ? { 'if-match': `"${r.ifMatch}"` } : {};
+    return this.send('GET', r.key, headers, undefined, { maxBody: Math.max(r.size, 1 << 20), ...(r.signal ? { signal: r.signal } : {}) });
   }
 
   private async credentials(): Promise<Identity> {
@@ -97,24 +121,17 @@ export class FastPut {
     return this.key.key;
   }
 
-  /** Stores the object; resolves with the ETag header as sent (quoted), if any. */
-  async put(r: FastPutRequest): Promise<string | undefined> {
+  /** One signed request; a non-2xx answer rejects with an SDK-shaped error (its S3 code). */
+  private async send(method: 'PUT' | 'GET', key: string, extra: Record<string, string>, body: Buffer | undefined, o: RequestOptions): Promise<Http1Response> {
     const id = await this.credentials();
-    const path = this.basePath + r.key.split('/').map(encodeSegment).join('/');
+    const path = this.basePath + key.split('/').map(encodeSegment).join('/');
     const date = amzDate(Date.now());
     const day = date.slice(0, 8);
-    const headers: Record<string, string> = {
-      ...r.headers,
-      host: this.base.host,
-      'content-length': String(r.body.length),
-      'content-md5': r.md5Base64,
-      'x-amz-content-sha256': UNSIGNED_PAYLOAD,
-      'x-amz-date': date,
-    };
+    const headers: Record<string, string> = { ...extra, host: this.base.host, 'x-amz-content-sha256': UNSIGNED_PAYLOAD, 'x-amz-date': date };
     if (id.sessionToken) headers['x-amz-security-token'] = id.sessionToken;
     const names = Object.keys(headers).sort();
     let canonicalHeaders = '';
-    let head = `PUT ${path} HTTP/1.1\r\n`;
+    let head = `${method} ${path} HTTP/1.1\r\n`;
     for (const n of names) {
       const v = Http1Pool.headerValue(n, headers[n]!);
       canonicalHeaders += `${n}:${v.trim().replace(/\s+/g, ' ')}\n`;
@@ -122,12 +139,13 @@ export class FastPut {
     }
     const signed = names.join(';');
     const scope = `${day}/${this.region}/s3/aws4_request`;
-    const canonical = `PUT\n${path}\n\n${canonicalHeaders}\n${signed}\n${UNSIGNED_PAYLOAD}`;
+    const canonical = `${method}\n${path}\n\n${canonicalHeaders}\n${signed}\n${UNSIGNED_PAYLOAD}`;
     const signature = signHex(this.signingKey(day, id.secretAccessKey), stringToSign(date, scope, canonical));
     head += `authorization: ${ALGORITHM} Credential=${id.accessKeyId}/${scope}, SignedHeaders=${signed}, Signature=${signature}\r\n\r\n`;
-    const res = await this.pool.request(head, r.body, r.signal ? { signal: r.signal } : {});
-    if (res.status >= 200 && res.status < 300) return res.headers.get('etag');
-    const code = /<Code>([^<]+)<\/Code>/.exec(res.body.toString('utf8'))?.[1] ?? (res.status === 404 ? 'NotFound' : `Http${res.status}`);
-    throw new FastPutError(code, res.status);
+    const res = await this.pool.request(head, body, o);
+    if (res.status >= 200 && res.status < 300) return res;
+    const xml = res.body.toString('utf8');
+    const code = /<Code>([^<]+)<\/Code>/.exec(xml)?.[1] ?? (res.status === 404 ? 'NotFound' : res.status === 412 ? 'PreconditionFailed' : `Http${res.status}`);
+    throw new SmallObjectError(code, res.status, /<StorageClass>([^<]+)<\/StorageClass>/.exec(xml)?.[1]);
   }
 }

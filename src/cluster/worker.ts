@@ -8,12 +8,12 @@
  */
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { PreparedTransfer } from '../api/transfer.js';
-import { AbortedError, describeError, isHybridsyncError } from '../core/errors.js';
+import { describeError } from '../core/errors.js';
 import { resolveTransferOptions } from '../config/options.js';
 import { parseBwTimetable, rateAt } from '../lib/bandwidth.js';
-import { forEachConcurrent } from '../lib/pool.js';
-import { retry } from '../lib/retry.js';
+import { deleteKeys } from '../sync/delete.js';
 import { deleteRefusal, runSync } from '../sync/execute.js';
+import { errorEvent } from '../sync/retrying.js';
 import type { RunSummary } from '../sync/events.js';
 import { RedisLinkPacer } from './link-pacer.js';
 import { QUEUE, RunStore, type ClusterRunMeta, type ShardResult } from './run-store.js';
@@ -148,33 +148,33 @@ async function deleteParked(store: RunStore, runId: string, prepared: PreparedTr
   emit({ type: 'run-start', runId: localRun, mode: 'sync', src: src.uri, dst: dst.uri, dryRun: !!run.dryRun });
   let deleted = 0;
   let failed = 0;
-  await forEachConcurrent(
-    store.deletes(runId),
-    run.checkers ?? 16,
-    async (key) => {
-      if (run.dryRun) {
-        deleted++;
-        emit({ type: 'plan', action: 'delete', key });
-        return;
-      }
-      try {
-        await retry(() => dst.remove(key, { ...(run.signal ? { signal: run.signal } : {}) }), {
-          attempts: run.retries ?? 3,
-          baseDelayMs: 250,
-          maxDelayMs: 15_000,
-          isRetryable: (e) => isHybridsyncError(e) && e.retryable && !(e instanceof AbortedError),
-        });
+  if (run.dryRun) {
+    for await (const key of store.deletes(runId)) {
+      deleted++;
+      emit({ type: 'plan', action: 'delete', key });
+    }
+  } else {
+    // in batches where the destination takes them (S3 DeleteObjects), each key's outcome on its own
+    await deleteKeys({
+      dst,
+      keys: store.deletes(runId),
+      concurrency: run.checkers ?? 16,
+      retries: run.retries ?? 3,
+      ...(run.signal ? { signal: run.signal } : {}),
+      onDeleted: (key) => {
         state.forgetObject(dst.location.id, key);
         state.forgetDerived(dst.location.id, key);
         deleted++;
         emit({ type: 'delete', key });
-      } catch (err) {
+      },
+      onFailed: (key, err) => {
+        if (run.signal?.aborted) throw err;
         failed++;
-        emit({ type: 'error', key, kind: isHybridsyncError(err) ? err.kind : 'unknown', message: describeError(err) });
-      }
-    },
-    run.signal,
-  );
+        emit(errorEvent(key, err));
+      },
+      onRetry: (key, err, attempt) => emit({ type: 'retry', key: key ?? '(batch deletion)', what: 'delete', attempt, message: describeError(err) }),
+    });
+  }
   const summary: RunSummary = {
     runId: localRun,
     mode: 'sync',

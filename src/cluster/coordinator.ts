@@ -11,7 +11,7 @@ import { march } from '../sync/march.js';
 import { decide } from '../sync/plan.js';
 import { sleep } from '../lib/abort.js';
 import { emitShards, type ListingTally, type ShardLimits } from './shards.js';
-import { QUEUE, RunStore, type ClusterProgress, type ClusterRunMeta } from './run-store.js';
+import { QUEUE, queueOf, RunStore, type ClusterProgress, type ClusterRunMeta } from './run-store.js';
 
 export interface CoordinateOptions {
   readonly store: RunStore;
@@ -41,11 +41,12 @@ export async function coordinate(o: CoordinateOptions): Promise<ClusterProgress>
   const runId = meta.runId;
   await store.create(meta, o.dryRun);
   const flows = new FlowProducer({ connection: o.connection });
-  const queue = new Queue(QUEUE, { connection: o.connection });
+  const queueName = queueOf(meta.lane ?? 'bulk');
+  const queue = new Queue(queueName, { connection: o.connection });
   try {
     const tree = await flows.add({
       name: 'barrier',
-      queueName: QUEUE,
+      queueName,
       data: { runId },
       opts: { jobId: barrierJobId(runId), attempts: o.attempts ?? 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 7 * 86400 } },
       // no worker takes jobs from the gate queue: its one job holds the barrier until the listing is complete

@@ -118,9 +118,11 @@ async function follow(o: CoordinateOptions, queue: Queue): Promise<ClusterProgre
     if (progress.status === 'done' || progress.status === 'failed' || progress.status === 'cancelled') return progress;
     const state = await queue.getJobState(barrierJobId(runId));
     if (state === 'failed') {
-      const job = await queue.getJob(barrierJobId(runId));
+      const failure = (await o.store.failures(runId))[0];
+      const job = failure ? undefined : await queue.getJob(barrierJobId(runId));
+      const what = failure ? `shard ${failure.shard} failed after every attempt (${failure.files} file(s)${failure.error ? `; first: ${failure.error}` : ''})` : `a shard failed after every attempt: ${job?.failedReason ?? 'unknown reason'}`;
       await o.store.finish(runId, 'failed', {
-        message: `a shard failed after every attempt: ${job?.failedReason ?? 'unknown reason'}; nothing was deleted`,
+        message: `${what}; nothing was deleted`,
         hint: 'see the workers’ output for the failed files, fix the cause and run again (finished files are skipped)',
       });
     } else if (state === 'completed') {

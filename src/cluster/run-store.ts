@@ -80,6 +80,13 @@ export interface ShardResult {
   readonly differences: number;
 }
 
+/** A shard attempt that ended with failed files, and the first error of it. */
+export interface ShardFailure {
+  readonly shard: number;
+  readonly files: number;
+  readonly error?: string;
+}
+
 export interface ClusterProgress {
   readonly runId: string;
   readonly mode: 'sync' | 'copy';
@@ -121,6 +128,8 @@ export interface ClusterProgress {
   readonly active: ReadonlyArray<{ readonly shard: number; readonly worker: string; readonly since: number }>;
   /** Shards whose latest attempt failed (retrying, or failed for good when the run failed). */
   readonly failedShards: number;
+  /** The first error of the lowest failing shard, as its worker saw it. */
+  readonly firstFailure?: { readonly shard: number; readonly error: string };
   readonly barrier: BarrierState;
   readonly message?: string;
   readonly hint?: string;
@@ -235,8 +244,18 @@ export class RunStore {
   }
 
   /** A shard attempt that ended with failed files (cleared when the shard succeeds). */
-  async noteFailing(runId: string, index: number, failed: number): Promise<void> {
-    await this.redis.hset(`${this.key(runId)}:failing`, String(index), String(failed));
+  async noteFailing(runId: string, index: number, failed: number, firstError?: string): Promise<void> {
+    const v: ShardFailure = { shard: index, files: failed, ...(firstError ? { error: firstError } : {}) };
+    await this.redis.hset(`${this.key(runId)}:failing`, String(index), JSON.stringify(v));
+  }
+
+  /** The shards whose latest attempt failed, in shard order. */
+  async failures(runId: string): Promise<ShardFailure[]> {
+    const h = await this.redis.hgetall(`${this.key(runId)}:failing`);
+    // a bare count: a run recorded by an older version
+    return Object.entries(h)
+      .map(([i, v]) => (/^\d+$/.test(v) ? { shard: Number(i), files: Number(v) } : (JSON.parse(v) as ShardFailure)))
+      .sort((a, b) => a.shard - b.shard);
   }
 
   /** The ids of the most recent runs, newest first. */
@@ -260,7 +279,7 @@ export class RunStore {
       .map(([shard, v]) => ({ shard: Number(shard), ...(JSON.parse(v) as { worker: string; since: number }) }))
       .filter((a) => alive.has(a.worker))
       .sort((a, b) => a.shard - b.shard);
-    const failing = await this.redis.hvals(`${this.key(runId)}:failing`);
+    const failing = await this.failures(runId);
     const status = (h.status ?? 'listing') as ClusterStatus;
     const over = status === 'done' || status === 'failed' || status === 'cancelled';
     const window = h.windowStart ? { start: num(h.windowStart), end: num(h.windowEnd) } : undefined;
@@ -284,7 +303,7 @@ export class RunStore {
       transferred: num(h.transferred),
       bytes: num(h.bytes),
       skipped: num(h.skipped),
-      failed: failing.reduce((a, v) => a + Number(v), 0),
+      failed: failing.reduce((a, f) => a + f.files, 0),
       denied: num(h.denied),
       shardRuns: num(h.shardRuns),
       deletesDue: num(h.deletesDue),
@@ -295,6 +314,7 @@ export class RunStore {
       workers: workers.sort(),
       active,
       failedShards: failing.length,
+      ...(failing[0]?.error ? { firstFailure: { shard: failing[0].shard, error: failing[0].error } } : {}),
       barrier,
       ...(h.message ? { message: h.message } : {}),
       ...(h.hint ? { hint: h.hint } : {}),

@@ -92,11 +92,21 @@ async function runShardAttempt(o: ClusterWorkerOptions, shard: ShardJob, meta: C
   const prepared = await o.prepare(meta, 'copy');
   const startedAt = Date.now();
   let summary: RunSummary;
+  let firstError: string | undefined;
   try {
     const range = { ...(shard.startAfter !== undefined ? { startAfter: shard.startAfter } : {}), ...(shard.endAt !== undefined ? { endAt: shard.endAt } : {}) };
     if (!pacers.has(meta.runId)) pacers.set(meta.runId, runPacer(o.store, meta));
     const limiter = pacers.get(meta.runId);
-    summary = await runSync({ ...prepared.run, range, ...(limiter ? { limiter } : {}) });
+    const onEvent = prepared.run.onEvent;
+    summary = await runSync({
+      ...prepared.run,
+      range,
+      ...(limiter ? { limiter } : {}),
+      onEvent: (e) => {
+        if (e.type === 'error' && firstError === undefined) firstError = `${e.key ? `${e.key}: ` : ''}${e.message}`;
+        onEvent?.(e);
+      },
+    });
   } catch (err) {
     o.onShard?.('failed', shard, describeError(err));
     throw err;
@@ -118,9 +128,10 @@ async function runShardAttempt(o: ClusterWorkerOptions, shard: ShardJob, meta: C
   };
   if (summary.status === 'failed' || summary.status === 'aborted') {
     // another attempt (here or on another worker) retries the files that failed
-    await o.store.noteFailing(shard.runId, shard.index, summary.failed);
-    o.onShard?.('failed', shard, `${summary.failed} file(s) failed`);
-    throw new Error(`shard ${shard.index}: ${summary.failed} file(s) failed (status ${summary.status})`);
+    await o.store.noteFailing(shard.runId, shard.index, summary.failed, firstError);
+    const why = `${summary.failed} file(s) failed${firstError ? `, first: ${firstError}` : ''}`;
+    o.onShard?.('failed', shard, why);
+    throw new Error(`shard ${shard.index}: ${why}`);
   }
   await o.store.recordShard(shard.runId, result);
   o.onShard?.('done', shard, result);

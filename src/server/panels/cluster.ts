@@ -29,8 +29,8 @@ export const clusterPanel: DashboardPanel = {
         '<td class="files"><span class="files-done">' + p.transferred + '</span> sent, ' + p.skipped + ' unchanged<br><span class="muted">of ' + p.listed.srcFiles + ' listed</span></td>' +
         '<td class="bytes">' + h.bytes(p.bytes) + '<br><span class="muted">of ' + h.bytes(p.listed.srcBytes) + '</span></td>' +
         '<td class="rate">' + (p.rate > 0 ? h.bytes(p.rate) + '/s' : '–') + '</td>' +
-        '<td class="workers"><span class="workers-active">' + workers.size + '</span> on ' + p.active.length + ' shard(s)<br><span class="muted">' + p.workers.length + ' finished shards</span></td>' +
-        '<td class="failed' + (p.failedShards ? ' warning' : '') + '"><span class="failed-shards">' + p.failedShards + '</span>' + (p.failed ? ' (' + p.failed + ' files)' : '') + '</td>' +
+        '<td class="workers"><span class="workers-active">' + workers.size + '</span> on ' + p.active.length + ' shard(s)<br><span class="muted">' + p.workers.length + ' took part</span></td>' +
+        '<td class="failed wrap' + (p.failedShards ? ' warning' : '') + '"><span class="failed-shards">' + p.failedShards + '</span>' + (p.failed ? ' (' + p.failed + (p.failed === 1 ? ' file' : ' files') + ')' : '') + (p.firstFailure && p.status !== 'failed' ? '<br><span class="muted">' + h.esc(p.firstFailure.error) + '</span>' : '') + '</td>' +
         '<td class="barrier wrap">' + h.esc(barrier(p)) + '</td></tr>';
     };
     return head + '<div class="scroll"><table><thead><tr><th>run</th><th>status</th><th>shards</th><th>files</th><th>bytes</th><th>rate</th><th>workers now</th><th>failed shards</th><th>deletions</th></tr></thead><tbody>' + s.runs.map(row).join('') + '</tbody></table></div>';

@@ -46,6 +46,13 @@ export interface ClusterRunRequest extends RunContext {
   readonly shardFiles?: number;
   /** … or at this many bytes (default 8 GiB), whichever comes first. */
   readonly shardBytes?: number | string;
+  /**
+   * Key ranges of both sides listed at once (default 1: one stream): the key space is split
+   * at the directories either side's delimiter listing shows (S3). For stores far away,
+   * where each listing request waits on the network; on a store that is busy itself it
+   * only adds requests (docs/scale.md has the measurement).
+   */
+  readonly listParallel?: number;
   /** Default: a new id (time + random). */
   readonly runId?: string;
   readonly onProgress?: (p: ClusterProgress) => void;
@@ -113,6 +120,8 @@ export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgres
   }
   const limits = shardLimitsOf(req);
   const lane = laneOf(req);
+  const listParallel = req.listParallel ?? 1;
+  if (!Number.isInteger(listParallel) || listParallel < 1) throw new UsageError(`--list-parallel must be a whole number >= 1, got "${String(req.listParallel)}"`);
   const link = linkOf(req);
   const shared = { ...given };
   delete shared.bwlimit; // the cap is the run's, shared through Redis, not each worker's
@@ -139,6 +148,7 @@ export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgres
         dryRun: options.dryRun,
         allowMissingDst: prepared.dst.features.createsRoot || options.createBucket,
         limits,
+        listParallel,
         ...(req.signal ? { signal: req.signal } : {}),
         ...(req.onProgress ? { onProgress: req.onProgress } : {}),
       });

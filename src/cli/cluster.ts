@@ -18,10 +18,11 @@ function ndjson(type: string, o: object): void {
 }
 
 function progressLine(p: ClusterProgress): string {
-  const listing = p.status === 'listing' ? 'listing' : `listed ${p.listed.srcFiles} source files (${formatBytes(p.listed.srcBytes)})`;
+  const ranges = p.ranges > 1 ? ` in ${p.ranges} key ranges` : '';
+  const listing = p.status === 'listing' ? `listing${ranges}` : `listed ${p.listed.srcFiles} source files (${formatBytes(p.listed.srcBytes)})${ranges}`;
   const del = p.mode === 'sync' ? `, deletions ${p.deleted}/${p.deletesDue}` : '';
   const lane = p.link ? ` (lane ${p.lane} on link ${p.link.name})` : p.lane !== 'bulk' ? ` (lane ${p.lane})` : '';
-  return `[cluster ${p.runId}]${lane} ${p.status}: ${listing}; shards ${p.shardsDone}/${p.shards}; ${p.transferred} transferred (${formatBytes(p.bytes)}), ${p.skipped} unchanged, ${p.failed} failed${del}; workers ${p.workers.length}`;
+  return `[cluster ${p.runId}]${lane} ${p.status}: ${listing}; shards ${p.shardsDone}/${p.shards}; ${p.transferred} transferred (${formatBytes(p.bytes)}), ${p.skipped} unchanged, ${p.failed} failed${del}; workers ${p.workers.length}${p.failedShards ? `; ${p.failedShards} shard(s) failing` : ''}`;
 }
 
 /** 0 done, 1 failed (files or the barrier), 3 new denials, 130 cancelled. */
@@ -38,7 +39,7 @@ function printOutcome(p: ClusterProgress, json: boolean): void {
   if (p.message) process.stderr.write(`hybridsync: ${p.message}\n${p.hint ? `  fix: ${p.hint}\n` : ''}`);
 }
 
-type RunFlags = TransferFlags & { redis: string; copy?: boolean; shardFiles: string; shardSize: string; runId?: string; link?: string; lane: string };
+type RunFlags = TransferFlags & { redis: string; copy?: boolean; shardFiles: string; shardSize: string; listParallel: string; runId?: string; link?: string; lane: string };
 
 function runCommand(): Command {
   const cmd = new Command('run')
@@ -49,6 +50,7 @@ function runCommand(): Command {
     .option('--copy', 'copy only: never delete at the destination')
     .option('--shard-files <n>', 'cut a shard at this many files', '5000')
     .option('--shard-size <size>', 'or at this many bytes', '8G')
+    .option('--list-parallel <n>', 'key ranges of both sides listed at once, split at the directories a delimiter listing shows (S3); for stores far away', '1')
     .option('--run-id <id>', 'name of the run in Redis (default: time + random)')
     .option('--link <name>', "a link of the config's links: whose capacity this run shares, through Redis, with every cluster run on it")
     .option('--lane <lane>', 'priority lane: metadata, artifacts or bulk (its share of the link, and its own queue of shards)', 'bulk');
@@ -66,6 +68,7 @@ function runCommand(): Command {
         options: transferOptionsOf(f),
         shardFiles: Number(f.shardFiles),
         shardBytes: f.shardSize,
+        listParallel: Number(f.listParallel),
         ...(f.runId ? { runId: f.runId } : {}),
         ...(f.link ? { link: f.link } : {}),
         lane: f.lane as Lane,

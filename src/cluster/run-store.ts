@@ -101,6 +101,8 @@ export interface ClusterProgress {
   readonly status: ClusterStatus;
   readonly createdAt: number;
   readonly endedAt?: number;
+  /** Key ranges the coordinator listed at once (1: one stream over the whole key space). */
+  readonly ranges: number;
   /** Shards emitted so far (all of them once the listing is done). */
   readonly shards: number;
   readonly shardsDone: number;
@@ -297,6 +299,7 @@ export class RunStore {
       status,
       createdAt: meta.createdAt,
       ...(h.endedAt ? { endedAt: num(h.endedAt) } : {}),
+      ranges: num(h.ranges) || 1,
       shards: num(h.shards),
       shardsDone,
       listed: { srcFiles: num(h.srcFiles), srcBytes: num(h.srcBytes), dstFiles: num(h.dstFiles) },

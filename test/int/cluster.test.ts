@@ -1,14 +1,16 @@
 /**
  * hybridsync cluster on real servers: Redis (Debian's redis-server, one per file) and Ceph
  * RGW. Worker processes with separate state directories take shards of one run; the
- * result is checked by rclone and by hashes, the shared bandwidth cap from the bytes and
- * the transfer window the workers recorded, and at-least-once delivery by killing a worker
- * mid-shard and by enqueueing a shard twice.
+ * result is checked by rclone and by hashes, the shared bandwidth cap and the lanes of a
+ * shared link from the bytes the workers stored and when, at-least-once delivery by
+ * killing a worker mid-shard and by enqueueing a shard twice, the barrier's batched
+ * deletions and its --max-delete guard through a proxy that counts the workers' requests,
+ * and parallel listing by the key ranges an incremental run lists.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, QueueEvents } from 'bullmq';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, listAll, rcloneEnv, testClient } from '../helpers/s3.js';
@@ -63,8 +65,11 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
     client = testClient();
     bucket = await createTestBucket(client, 'cluster');
   });
+  // a test that fails leaves no worker behind to take the next test's shards
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+  });
   afterAll(async () => {
-    await Promise.all(workers.map((w) => w.stop()));
     await deleteBucket(client, bucket);
     client.destroy();
     redis?.stop();
@@ -140,7 +145,7 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
     expect(text).toContain(`hybridsync_cluster_running{run="${runId}"} 0`);
     expect(text).toContain(`hybridsync_cluster_workers{run="${runId}"} 3`);
     await Promise.all(ws.map((w) => w.stop()));
-  });
+  }, 300_000);
 
   it('two runs on one link under one cap: the metadata lane gets its weight’s share (4:1), the bulk lane keeps the rest, and together they stay within 10% of the link', async () => {
     const config = join(tempDir('lanes-cfg'), 'hybridsync.yaml');
@@ -192,7 +197,7 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
     expect(totalRate).toBeLessThanOrEqual(cap * 1.1);
     expect(totalRate).toBeGreaterThanOrEqual(cap * 0.9);
     await Promise.all(ws.map((w) => w.stop()));
-  });
+  }, 300_000);
 
   it('the barrier deletes 1,100 stale objects in two DeleteObjects requests and no single DELETE, after refusing while they were over --max-delete', async () => {
     const { dir } = makeTree(60, 1024, 4096);
@@ -223,6 +228,31 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
     }
     expect(await listAll(client, bucket, `${prefix}zz-old/`)).toEqual([]);
     rcloneCheck(dir, `ceph:${bucket}/${prefix}`);
+  }, 300_000);
+
+  it('an incremental run lists both sides as 16 key ranges at once (split at the destination’s directories) and sends, deletes and leaves exactly what it should', async () => {
+    const { dir } = makeTree(400, 1024, 4096);
+    const prefix = 'ranges/';
+    const ws = startWorkers(2, 'ranges');
+    const run = (runId: string, parallel: string) =>
+      runCli(['cluster', 'run', dir, `s3://${bucket}/${prefix}`, '--redis', redis.url, '--run-id', runId, '--shard-files', '20', '--list-parallel', parallel, '--json', '--state', join(tempDir('coord'), 'state.db')]);
+    try {
+      // first run: the destination is empty and a local source shows no directories: one range
+      const first = await run(`ranges-1-${Date.now()}`, '4');
+      expect(first.code, first.stdout.slice(-2000)).toBe(0);
+      expect(progressOf(first.stdout)).toMatchObject({ status: 'done', ranges: 1, transferred: 400 });
+      // three edits, one new file, one stale object
+      for (const k of ['part-00/sample-00000.bin', 'part-07/sample-00107.bin', 'part-19/sample-00399.bin']) randomFile(dir, k, 3000);
+      randomFile(dir, 'part-11/new.bin', 500);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}part-05/zz-stale.bin`, Body: 'stale' }));
+      const second = await run(`ranges-2-${Date.now()}`, '4');
+      expect(second.code, second.stdout.slice(-2000)).toBe(0);
+      expect(progressOf(second.stdout)).toMatchObject({ status: 'done', ranges: 16, transferred: 4, skipped: 397, deleted: 1 });
+    } finally {
+      await Promise.all(ws.map((w) => w.stop()));
+    }
+    rcloneCheck(dir, `ceph:${bucket}/${prefix}`);
+    await bucketMatchesTree(client, bucket, prefix, dir);
   });
 
   it('a worker SIGKILLed mid-shard: its shard is taken again by another worker after the lock expires, and the run completes identically', async () => {

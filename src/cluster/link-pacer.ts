@@ -107,9 +107,12 @@ export class RedisLinkPacer implements Pacer {
     private readonly o: RedisLinkPacerOptions,
   ) {}
 
-  /** A lease of ~1/20 s of the rate, within 64 KiB–4 MiB: small against the cap, few Redis calls. */
+  /**
+   * A lease of ~1/20 s of the rate, within 64 KiB–64 MiB: small against the cap, and few
+   * Redis calls even at 100 Gbps (~190 leases/s of 64 MiB).
+   */
   static leaseBytes(rate: number): number {
-    return Math.min(4 * 1024 * 1024, Math.max(64 * 1024, Math.floor(rate / 20)));
+    return Math.min(64 * 1024 * 1024, Math.max(64 * 1024, Math.floor(rate / 20)));
   }
 
   take(bytes: number, signal?: AbortSignal): Promise<void> {

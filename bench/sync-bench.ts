@@ -1,82 +1,94 @@
 /**
- * bench/sync-bench.ts — hybridsync against its peers on the same Ceph RGW, in one run.
- *   (a) 20,000 x 64 KiB files, upload            hybridsync vs rclone vs aws s3 sync
- *   (b) 4 x 1 GiB files, upload                  hybridsync vs raw SDK multipart PUT vs rclone vs aws
- *   (c) re-sync of 100,000 unchanged files       hybridsync vs rclone vs aws
- * Peak RSS of every run is sampled from /proc. Prints a ratio table (markdown).
- * Scale with BENCH_SCALE=0.1 for a quick look. Not a test: nothing here asserts.
+ * bench/sync-bench.ts — hybridsync against rclone and aws-cli on the same Ceph RGW, in one run.
+ *
+ *   (a) 20,000 × 64 KiB files, upload
+ *   (b) 4 × 1 GiB files, upload
+ *   (c) re-sync of 100,000 unchanged files
+ *   (d) (a) over a long-latency link: bench/delay-proxy.ts, 10 ms each way, 1 Gbit/s
+ *   (e) (b) over the same link
+ *
+ * Every scenario runs each tool BENCH_ROUNDS times (default 3), alternating (hybridsync,
+ * rclone, …, then the next round starting one tool later), each run into a fresh bucket that
+ * is dropped afterwards, so neither order nor server warm-up favours anyone. Per run: wall
+ * time, client CPU (user + sys of the process and its children, from wait4 via
+ * /usr/bin/time) and peak RSS. Printed: min / median / max, per 1,000 files and per GiB, and
+ * hybridsync's ratio to each peer from the medians.
+ *
+ * Peers: rclone at hybridsync's concurrency (`--transfers 8 --checkers 16`, "equal"), rclone
+ * as the seed documents ran it (`--transfers 32 --checkers 16 --s3-upload-concurrency 8`,
+ * "seed flags"), rclone with its own defaults (the long-latency scenarios' "defaults"
+ * comparison), `aws s3 sync`. hybridsync runs with its defaults everywhere.
+ *
+ * BENCH_SCALE=0.1 for a quick look; BENCH_ONLY=ad picks scenarios; BENCH_ROUNDS=5.
+ * Not a test: nothing here asserts. Run through bench/run.sh (its own Ceph cluster).
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
 const ROOT = join(import.meta.dirname, '..');
 const WORK = process.env.BENCH_DIR ?? join(tmpdir(), 'hybridsync-bench');
 const endpoint = process.env.AWS_ENDPOINT_URL!;
 const keyId = process.env.AWS_ACCESS_KEY_ID!;
 const secret = process.env.AWS_SECRET_ACCESS_KEY!;
 if (!endpoint) throw new Error('source the S3 env first (bench/run.sh does)');
+const GiB = 1024 ** 3;
 
-const client = new S3Client({
-  endpoint,
-  region: 'us-east-1',
-  forcePathStyle: true,
-  credentials: { accessKeyId: keyId, secretAccessKey: secret },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-  responseChecksumValidation: 'WHEN_REQUIRED',
-});
+const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: keyId, secretAccessKey: secret } });
 
-interface RunResult {
-  seconds: number;
-  peakRssMiB: number;
-  code: number | null;
+interface Run {
+  wall: number;
+  cpu: number;
+  rssMiB: number;
+  ok: boolean;
 }
 
-/** Runs a command, sampling its peak RSS (VmHWM) from /proc while it runs. */
-function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+/** Runs a command under /usr/bin/time: wall, user + sys of it and its children, peak RSS. */
+function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const out = join(WORK, `time-${process.pid}-${randomBytes(3).toString('hex')}.txt`);
   return new Promise((resolve, reject) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let peak = 0;
+    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    const sample = (): void => {
-      try {
-        const s = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const m = /VmHWM:\s+(\d+) kB/.exec(s);
-        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      } catch {
-        /* exited */
-      }
-    };
-    const timer = setInterval(sample, 50);
     child.on('error', reject);
     child.on('exit', (code) => {
-      clearInterval(timer);
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const [wall, user, sys, rss] = readFileSync(out, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number, number];
+      rmSync(out, { force: true });
       if (code !== 0) process.stderr.write(`  ! ${cmd} exited ${code}: ${err.slice(-600)}\n`);
-      resolve({ seconds, peakRssMiB: Math.round(peak), code });
+      resolve({ wall, cpu: user + sys, rssMiB: Math.round(rss / 1024), ok: code === 0 });
     });
   });
 }
 
-const rcloneEnv = {
+type Tool = (src: string, bucket: string, prefix: string, ep: string) => Promise<Run>;
+
+const rcloneEnv = (ep: string): NodeJS.ProcessEnv => ({
   RCLONE_CONFIG_CEPH_TYPE: 's3',
   RCLONE_CONFIG_CEPH_PROVIDER: 'Ceph',
-  RCLONE_CONFIG_CEPH_ENDPOINT: endpoint,
+  RCLONE_CONFIG_CEPH_ENDPOINT: ep,
   RCLONE_CONFIG_CEPH_ACCESS_KEY_ID: keyId,
   RCLONE_CONFIG_CEPH_SECRET_ACCESS_KEY: secret,
   RCLONE_CONFIG_CEPH_FORCE_PATH_STYLE: 'true',
   AWS_CA_BUNDLE: '',
-};
-const hs = (args: string[], state: string) => measure(process.execPath, [join(ROOT, 'bin/hybridsync.js'), ...args, '--no-progress', '--state', state]);
-const rclone = (args: string[]) => measure('rclone', [...args, '--transfers', '16', '--checkers', '16'], rcloneEnv);
-const aws = (args: string[]) => measure('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', ...args, '--only-show-errors'], { AWS_CA_BUNDLE: '' });
+});
+const hsTool =
+  (extra: string[] = [], state?: string): Tool =>
+  (src, bucket, prefix, ep) =>
+    measure(process.execPath, [join(ROOT, 'bin/hybridsync.js'), 'sync', src, `s3://${bucket}/${prefix}`, '--no-progress', '--s3-endpoint', ep, '--state', state ?? join(WORK, `state-${bucket}-${prefix}.db`), ...extra]);
+const rcloneTool =
+  (flags: string[]): Tool =>
+  (src, bucket, prefix, ep) =>
+    measure('rclone', ['sync', src, `ceph:${bucket}/${prefix}`, ...flags], rcloneEnv(ep));
+const awsTool: Tool = (src, bucket, prefix, ep) => measure('/usr/bin/aws', ['--endpoint-url', ep, 's3', 'sync', src, `s3://${bucket}/${prefix}`, '--only-show-errors'], { AWS_CA_BUNDLE: '' });
+
+const RCLONE_EQUAL = ['--transfers', '8', '--checkers', '16'];
+const RCLONE_SEED = ['--transfers', '32', '--checkers', '16', '--s3-upload-concurrency', '8'];
 
 function makeFiles(dir: string, n: number, size: number): void {
   if (existsSync(join(dir, '.done'))) return;
@@ -91,98 +103,175 @@ function makeFiles(dir: string, n: number, size: number): void {
   writeFileSync(join(dir, '.done'), '');
 }
 
-/** Frees the space a scenario used (the bench cluster is sized for one scenario at a time). */
+function makeBigFiles(dir: string, n: number, size: number): void {
+  if (existsSync(join(dir, '.done'))) return;
+  mkdirSync(dir, { recursive: true });
+  const chunk = randomBytes(16 * 1024 * 1024);
+  for (let i = 0; i < n; i++) {
+    const parts: Buffer[] = [];
+    for (let off = 0; off < size; off += chunk.length) parts.push(Buffer.from(chunk.subarray(0, Math.min(chunk.length, size - off))));
+    parts[0]!.writeUInt32LE(i + 1, 0);
+    writeFileSync(join(dir, `ckpt-${i}.pt`), Buffer.concat(parts));
+  }
+  writeFileSync(join(dir, '.done'), '');
+}
+
+async function newBucket(tag: string): Promise<string> {
+  const b = `bench-${tag}-${randomBytes(3).toString('hex')}`;
+  await client.send(new CreateBucketCommand({ Bucket: b }));
+  return b;
+}
+
+/** Frees the space a run used (the bench cluster holds one scenario's data at a time). */
 async function dropBucket(b: string): Promise<void> {
   const conf = process.env.BENCH_CEPH_CONF;
   if (conf) await measure('radosgw-admin', ['-c', conf, '-n', 'client.admin', 'bucket', 'rm', `--bucket=${b}`, '--purge-objects', '--bypass-gc']);
 }
 
-async function bucket(name: string): Promise<string> {
-  const b = `bench-${name}-${randomBytes(3).toString('hex')}`;
-  await client.send(new CreateBucketCommand({ Bucket: b }));
-  return b;
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
+const range = (xs: number[], d = 1): string => `${fmt(median(xs), d)} (${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)})`;
+
+interface Scenario {
+  readonly id: string;
+  readonly title: string;
+  readonly files: number;
+  readonly bytes: number;
+  /** Tools in alternation order; the first is hybridsync. */
+  readonly tools: ReadonlyArray<readonly [string, Tool]>;
+  readonly src: string;
+  /** Endpoint the tools talk to (the delay proxy for the link scenarios). */
+  readonly ep: string;
+  /** A prefix already holding the files (re-sync): runs go there instead of a fresh bucket. */
+  readonly existing?: { bucket: string; prefix: string };
 }
 
-const rows: string[] = [];
-const row = (...cells: Array<string | number>): void => void rows.push(`| ${cells.join(' | ')} |`);
-const fmt = (x: number, d = 1): string => x.toFixed(d);
+const report: string[] = [];
+const json: unknown[] = [];
 
-async function scenarioA(): Promise<void> {
-  const n = Math.round(20_000 * SCALE);
-  const dir = join(WORK, `a-${n}`);
-  makeFiles(dir, n, 64 * 1024);
-  const b = await bucket('a');
-  process.stderr.write(`(a) ${n} x 64 KiB\n`);
-  const h = await hs(['sync', dir, `s3://${b}/hs`, '--transfers', '16', '--checkers', '16'], join(WORK, `state-a-${b}.db`));
-  const r = await rclone(['sync', dir, `ceph:${b}/rclone`]);
-  const a = await aws(['sync', dir, `s3://${b}/aws`]);
-  const fps = (x: RunResult) => n / x.seconds;
-  await dropBucket(b);
-  row(`(a) ${n} × 64 KiB upload`, `${fmt(fps(h), 0)} files/s`, `${fmt(fps(r), 0)} files/s`, `${fmt(fps(a), 0)} files/s`, `**${fmt(fps(h) / fps(r), 2)}×** rclone, ${fmt(fps(h) / fps(a), 2)}× aws`, `${h.peakRssMiB} / ${r.peakRssMiB} / ${a.peakRssMiB}`);
-}
-
-async function scenarioB(): Promise<void> {
-  const n = 4;
-  const size = Math.round(1024 * 1024 * 1024 * SCALE);
-  const dir = join(WORK, `b-${size}`);
-  if (!existsSync(join(dir, '.done'))) {
-    mkdirSync(dir, { recursive: true });
-    const chunk = randomBytes(16 * 1024 * 1024);
-    for (let i = 0; i < n; i++) {
-      const parts: Buffer[] = [];
-      for (let off = 0; off < size; off += chunk.length) parts.push(chunk.subarray(0, Math.min(chunk.length, size - off)));
-      chunk.writeUInt32LE(i + 1, 0);
-      writeFileSync(join(dir, `ckpt-${i}.pt`), Buffer.concat(parts));
+async function runScenario(s: Scenario): Promise<void> {
+  process.stderr.write(`${s.id}: ${s.title}\n`);
+  const runs = new Map<string, Run[]>(s.tools.map(([name]) => [name, []]));
+  const loads: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < s.tools.length; i++) {
+      const [name, tool] = s.tools[(i + round) % s.tools.length]!;
+      const bucket = s.existing?.bucket ?? (await newBucket(s.id.replace(/\W/g, '')));
+      const prefix = s.existing?.prefix ?? 'data';
+      loads.push(loadavg()[0]!);
+      const r = await tool(s.src, bucket, prefix, s.ep);
+      process.stderr.write(`  round ${round + 1} ${name}: ${fmt(r.wall)} s wall, ${fmt(r.cpu)} s CPU, ${r.rssMiB} MiB${r.ok ? '' : ' FAILED'}\n`);
+      runs.get(name)!.push(r);
+      if (!s.existing) await dropBucket(bucket);
     }
-    writeFileSync(join(dir, '.done'), '');
   }
-  const b = await bucket('b');
-  process.stderr.write(`(b) 4 x ${size} bytes\n`);
-  // raw SDK: lib-storage Upload, 16 MiB parts, 4 files x 4 parts in flight, no hashing
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      new Upload({ client, params: { Bucket: b, Key: `sdk/ckpt-${i}.pt`, Body: createReadStream(join(dir, `ckpt-${i}.pt`)) }, partSize: 16 * 1024 * 1024, queueSize: 4 }).done(),
-    ),
-  );
-  const sdkSec = Number(process.hrtime.bigint() - t0) / 1e9;
-  const h = await hs(['sync', dir, `s3://${b}/hs`, '--transfers', '4', '--multipart-concurrency', '4', '--part-size', '16M', '--exclude', '.done'], join(WORK, `state-b-${b}.db`));
-  const r = await rclone(['sync', dir, `ceph:${b}/rclone`, '--s3-chunk-size', '16M', '--s3-upload-concurrency', '4']);
-  const a = await aws(['sync', dir, `s3://${b}/aws`]);
-  await dropBucket(b);
-  const mibs = (s: number) => (n * size) / 1024 / 1024 / s;
-  row(`(b) 4 × ${fmt(size / 1024 ** 3, 2)} GiB upload`, `${fmt(mibs(h.seconds))} MiB/s`, `${fmt(mibs(r.seconds))} MiB/s`, `${fmt(mibs(a.seconds))} MiB/s`, `**${fmt(sdkSec / h.seconds, 2)}×** raw SDK (${fmt(mibs(sdkSec))} MiB/s), ${fmt(r.seconds / h.seconds, 2)}× rclone`, `${h.peakRssMiB} / ${r.peakRssMiB} / ${a.peakRssMiB}`);
-}
-
-async function scenarioC(): Promise<void> {
-  const n = Math.round(100_000 * SCALE);
-  const dir = join(WORK, `c-${n}`);
-  makeFiles(dir, n, 1024);
-  const b = await bucket('c');
-  const state = join(WORK, `state-c-${b}.db`);
-  process.stderr.write(`(c) ${n} files: initial upload\n`);
-  const first = await hs(['sync', dir, `s3://${b}/data`, '--transfers', '16', '--checkers', '16'], state);
-  process.stderr.write(`    initial upload ${fmt(first.seconds)} s; re-syncs\n`);
-  // rclone reads the same mtime metadata hybridsync writes, so both see the tree unchanged
-  const h = await hs(['sync', dir, `s3://${b}/data`, '--transfers', '16', '--checkers', '16'], state);
-  const r = await rclone(['sync', dir, `ceph:${b}/data`]);
-  const a = await aws(['sync', dir, `s3://${b}/data`]);
-  // without the state cache (a new machine): HEADs every object like rclone does
-  const cold = await hs(['sync', dir, `s3://${b}/data`, '--transfers', '16', '--checkers', '32'], join(WORK, `state-c-cold-${b}.db`));
-  await dropBucket(b);
-  row(`(c) re-sync ${n} unchanged`, `${fmt(h.seconds)} s (cold state: ${fmt(cold.seconds)} s)`, `${fmt(r.seconds)} s`, `${fmt(a.seconds)} s`, `**${fmt(h.seconds / r.seconds, 3)}** of rclone's time, ${fmt(h.seconds / a.seconds, 2)} of aws's`, `${h.peakRssMiB} / ${r.peakRssMiB} / ${a.peakRssMiB}`);
-  row(`RSS vs files (hybridsync)`, `(a) ${Math.round(20_000 * SCALE)} files upload: see above`, '', '', `(c) ${n} files: ${h.peakRssMiB} MiB`, '');
+  const per = (x: number): { k: number; g: number } => ({ k: (x / s.files) * 1000, g: x / (s.bytes / GiB) });
+  const hs = runs.get(s.tools[0]![0])!;
+  report.push(`\n### ${s.id}: ${s.title}\n`);
+  report.push(`${ROUNDS} alternating rounds; load average (1 min) during the runs ${fmt(Math.min(...loads))}–${fmt(Math.max(...loads))}. Median (min–max).\n`);
+  report.push('| tool | wall s | files/s | MiB/s | client CPU s | CPU s / 1k files | CPU s / GiB | peak RSS MiB | hybridsync: files/s ratio, CPU ratio |');
+  report.push('|---|---|---|---|---|---|---|---|---|');
+  for (const [name] of s.tools) {
+    const rs = runs.get(name)!.filter((r) => r.ok);
+    if (rs.length === 0) {
+      report.push(`| ${name} | failed | | | | | | | |`);
+      continue;
+    }
+    const wall = rs.map((r) => r.wall);
+    const cpu = rs.map((r) => r.cpu);
+    const ratio = name === s.tools[0]![0] ? '—' : `**${fmt(median(wall) / median(hs.map((r) => r.wall)), 2)}×** faster, CPU **${fmt(median(hs.map((r) => r.cpu)) / median(cpu), 2)}×**`;
+    report.push(
+      `| ${name} | ${range(wall)} | ${range(wall.map((w) => s.files / w), 0)} | ${range(wall.map((w) => s.bytes / 2 ** 20 / w))} | ${range(cpu, 2)} | ${fmt(per(median(cpu)).k, 3)} | ${fmt(per(median(cpu)).g, 2)} | ${median(rs.map((r) => r.rssMiB))} | ${ratio} |`,
+    );
+    json.push({ scenario: s.id, tool: name, runs: rs });
+  }
 }
 
 mkdirSync(WORK, { recursive: true });
-const which = (process.env.BENCH_ONLY ?? 'abc').split('');
-if (which.includes('a')) await scenarioA();
-if (which.includes('b')) await scenarioB();
-if (which.includes('c')) await scenarioC();
-const header = ['| scenario | hybridsync | rclone 1.60 | aws-cli v2 | ratio | peak RSS MiB (hs / rclone / aws) |', '|---|---|---|---|---|---|'];
-const table = [...header, ...rows].join('\n');
-console.log(`\nhybridsync bench, ${new Date().toISOString()}, scale ${SCALE}, Ceph RGW on loopback, 2 cores shared by client and server\n`);
-console.log(table);
+const which = (process.env.BENCH_ONLY ?? 'abcde').split('');
+const smallN = Math.round(20_000 * SCALE);
+const smallDir = join(WORK, `a-${smallN}`);
+const bigSize = Math.round(GiB * SCALE);
+const bigDir = join(WORK, `b-${bigSize}`);
+const loopTools = (): Array<[string, Tool]> => [
+  ['hybridsync', hsTool()],
+  ['rclone (equal: --transfers 8 --checkers 16)', rcloneTool(RCLONE_EQUAL)],
+  ['rclone (seed flags: --transfers 32 --checkers 16 --s3-upload-concurrency 8)', rcloneTool(RCLONE_SEED)],
+  ['aws s3 sync', awsTool],
+];
+
+if (which.includes('a')) {
+  makeFiles(smallDir, smallN, 64 * 1024);
+  await runScenario({ id: '(a)', title: `${smallN} × 64 KiB upload`, files: smallN, bytes: smallN * 64 * 1024, src: smallDir, ep: endpoint, tools: loopTools() });
+}
+if (which.includes('b')) {
+  makeBigFiles(bigDir, 4, bigSize);
+  await runScenario({ id: '(b)', title: `4 × ${fmt(bigSize / GiB, 2)} GiB upload`, files: 4, bytes: 4 * bigSize, src: bigDir, ep: endpoint, tools: loopTools() });
+}
+if (which.includes('c')) {
+  const n = Math.round(100_000 * SCALE);
+  const dir = join(WORK, `c-${n}`);
+  makeFiles(dir, n, 1024);
+  const bucket = await newBucket('c');
+  const state = join(WORK, `state-c-${bucket}.db`);
+  process.stderr.write(`(c) initial upload of ${n} files\n`);
+  await hsTool([], state)(dir, bucket, 'data', endpoint);
+  await runScenario({
+    id: '(c)',
+    title: `re-sync of ${n} unchanged files`,
+    files: n,
+    bytes: n * 1024,
+    src: dir,
+    ep: endpoint,
+    existing: { bucket, prefix: 'data' },
+    tools: [
+      // rclone reads the mtime metadata hybridsync writes, so every tool sees the tree unchanged
+      ['hybridsync', hsTool([], state)],
+      ['hybridsync with an empty state db (a new machine: HEADs like rclone)', (src, b, p, ep) => hsTool([], join(WORK, `state-c-cold-${randomBytes(3).toString('hex')}.db`))(src, b, p, ep)],
+      ['rclone (equal: --transfers 8 --checkers 16)', rcloneTool(RCLONE_EQUAL)],
+      ['aws s3 sync', awsTool],
+    ],
+  });
+  await dropBucket(bucket);
+}
+if (which.includes('d') || which.includes('e')) {
+  const target = new URL(endpoint);
+  const link = { delayMs: Number(process.env.BENCH_DELAY_MS ?? 10), mbps: Number(process.env.BENCH_LINK_MBPS ?? 1000) };
+  // the proxy is the network: in a process of its own, so its CPU is not the clients'
+  const proxyChild = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/delay-proxy.ts'), '--target', `${target.hostname}:${target.port}`, '--delay-ms', String(link.delayMs), '--mbps', String(link.mbps)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve) => proxyChild.stdout.on('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())?.[1]))));
+  const ep = `http://127.0.0.1:${port}`;
+  const linkTitle = `over a link of ${link.delayMs} ms each way, ${link.mbps} Mbit/s`;
+  const linkTools = (): Array<[string, Tool]> => [
+    ['hybridsync (defaults)', hsTool()],
+    ['rclone (defaults)', rcloneTool([])],
+    ['rclone (seed flags: --transfers 32 --checkers 16 --s3-upload-concurrency 8)', rcloneTool(RCLONE_SEED)],
+  ];
+  if (which.includes('d')) {
+    const n = Math.round(5_000 * SCALE);
+    const dir = join(WORK, `d-${n}`);
+    makeFiles(dir, n, 64 * 1024);
+    await runScenario({ id: '(d)', title: `${n} × 64 KiB upload ${linkTitle}`, files: n, bytes: n * 64 * 1024, src: dir, ep, tools: linkTools() });
+  }
+  if (which.includes('e')) {
+    const size = Math.round(256 * 2 ** 20 * SCALE);
+    const dir = join(WORK, `e-${size}`);
+    makeBigFiles(dir, 4, size);
+    await runScenario({ id: '(e)', title: `4 × ${fmt(size / 2 ** 20, 0)} MiB upload ${linkTitle}`, files: 4, bytes: 4 * size, src: dir, ep, tools: linkTools() });
+  }
+  proxyChild.kill();
+}
+
+const text = `hybridsync bench ${new Date().toISOString()}, scale ${SCALE}, Ceph RGW on loopback, 2 cores shared by the clients and the server\n${report.join('\n')}\n`;
+console.log(text);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', `sync-${Date.now()}.md`), `${table}\n`);
+const stamp = Date.now();
+writeFileSync(join(ROOT, 'bench', 'results', `sync-${stamp}.md`), text);
+writeFileSync(join(ROOT, 'bench', 'results', `sync-${stamp}.json`), JSON.stringify(json, null, 1));
 client.destroy();

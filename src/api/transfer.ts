@@ -205,6 +205,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
       retries: options.retries,
       createsDstRoot: options.createBucket,
       chunking: { threshold: options.multipartThreshold, chunkSize: options.partSize, concurrency: options.multipartConcurrency },
+      bufferMemory: options.maxBufferMemory,
       dryRun: options.dryRun,
       maxDelete: options.maxDelete,
       allowEmptySource: options.allowEmptySource,

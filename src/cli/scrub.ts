@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../config/yaml.js';
 import { loadConfig } from '../config/load.js';
 import { configSchema } from '../config/schema.js';
 import { AbortedError, ConfigError, UsageError } from '../core/errors.js';
@@ -113,7 +113,7 @@ async function readSettings(path: string | undefined, env: NodeJS.ProcessEnv): P
 function isMainConfig(text: string): boolean {
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = yaml().parse(text);
   } catch {
     return false; // parseScrubConfigText reports the syntax error
   }

@@ -5,7 +5,7 @@
  * loader reports them with the line and column of the offending value
  * (assertGovernanceReferences runs after the schema, on the same text).
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { yaml } from './yaml.js';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { formatConfigIssue } from './positions.js';
@@ -212,6 +212,7 @@ export function governanceIssues(c: GovernanceConfig, remotes?: ReadonlySet<stri
 export function assertGovernanceReferences(c: GovernanceConfig, text: string, file: string, remotes?: ReadonlySet<string>): void {
   const issues = governanceIssues(c, remotes);
   if (issues.length === 0) return;
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
   const messages = issues.slice(0, 5).map((i) => formatConfigIssue(file, doc.contents, lc, i).text);

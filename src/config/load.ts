@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { yaml } from './yaml.js';
 import { ConfigError } from '../core/errors.js';
 import { assertGovernanceReferences } from './governance.js';
 import { configIssues, formatConfigIssue } from './positions.js';
@@ -15,6 +15,7 @@ import { configSchema, type HybridsyncConfig } from './schema.js';
 export const DEFAULT_CONFIG_FILE = 'hybridsync.yaml';
 
 export function parseConfig(text: string, file = DEFAULT_CONFIG_FILE): HybridsyncConfig {
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   if (doc.errors.length > 0) {

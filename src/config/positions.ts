@@ -4,7 +4,8 @@
  * calls `path rule #2`), and an unknown key is reported at its own position with the known
  * key it is probably a typo of.
  */
-import { isMap, isScalar, isSeq, type LineCounter, type Node } from 'yaml';
+import type { LineCounter, Node } from 'yaml';
+import { yaml } from './yaml.js';
 import type { z } from 'zod';
 import { closestMatch } from '../lib/edit-distance.js';
 
@@ -25,12 +26,12 @@ export function formatConfigPath(path: readonly PropertyKey[]): string {
 function nodeAt(root: Node | null, path: readonly PropertyKey[], atKey: boolean): Node | undefined {
   let node: Node | null | undefined = root;
   for (const [i, seg] of path.entries()) {
-    if (isMap(node)) {
+    if (yaml().isMap(node)) {
       const items = node.items as Array<{ key: unknown; value: unknown }>;
-      const pair = items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = items.find((p) => yaml().isScalar(p.key) && String(p.key.value) === String(seg));
       if (!pair) return node;
       node = atKey && i === path.length - 1 ? (pair.key as Node) : ((pair.value as Node | null) ?? (pair.key as Node));
-    } else if (isSeq(node)) {
+    } else if (yaml().isSeq(node)) {
       const item = node.items[Number(seg)] as Node | undefined;
       if (!item) return node;
       node = item;

@@ -5,6 +5,12 @@ import type { KeyRange } from './key-range.js';
 import type { Location } from './location.js';
 
 /**
+ * What a write takes: a stream, or the bytes themselves. Small files — most of an ML tree's
+ * file count — travel as one Buffer from read to request, without stream machinery per file.
+ */
+export type Body = Readable | Buffer;
+
+/**
  * The Backend contract. Every storage system hybridsync talks to implements the five
  * required methods; everything else is an optional capability announced in
  * {@link Features} and probed once by the engine (rclone's fs.Features idea).
@@ -43,9 +49,10 @@ export interface Backend {
    * Stores `body` under `key` atomically: readers see the old content or the whole new
    * content, never a part. The MD5 of the bytes is computed while they stream and, when
    * `meta.md5` is given, compared before the new content becomes visible
-   * (IntegrityError otherwise, leaving nothing behind). Source mtime is preserved.
+   * (IntegrityError otherwise, leaving nothing behind). Source mtime is preserved. A body
+   * of other than `meta.size` bytes fails with SourceChangedError and stores nothing.
    */
-  write(key: string, body: Readable, meta: WriteMeta, opts?: WriteOptions): Promise<WriteResult>;
+  write(key: string, body: Body, meta: WriteMeta, opts?: WriteOptions): Promise<WriteResult>;
 
   /** Removes the key; removing a missing key is not an error. */
   remove(key: string, opts?: OpOptions): Promise<void>;
@@ -260,6 +267,24 @@ export interface RemoveRefusal {
 
 export function hasBatchRemover(b: Backend): b is Backend & BatchRemover {
   return b.features.batchRemove === true && typeof (b as Partial<BatchRemover>).removeMany === 'function';
+}
+
+/**
+ * Optional capability: a whole object in one buffer, cheaper per file than a stream. The
+ * engine uses it for what goes out in one request (below the chunk threshold, at most
+ * WHOLE_BODY_MAX_BYTES), whose bytes a single PUT holds in memory anyway. With `ifMatch`,
+ * fails with SourceChangedError when the object is no longer the listed one (size, mtime
+ * or etag), including a change while it was read.
+ */
+export interface WholeReader {
+  readWhole(key: string, opts?: ReadOptions): Promise<Buffer>;
+}
+
+/** Objects up to this size may be read whole (WholeReader) and written from one buffer. */
+export const WHOLE_BODY_MAX_BYTES = 64 * 1024 * 1024;
+
+export function hasWholeReader(b: Backend): b is Backend & WholeReader {
+  return typeof (b as Partial<WholeReader>).readWhole === 'function';
 }
 
 /** Optional capability: tags (S3 object tagging). */

@@ -8,9 +8,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { hasChunkWriter, type Backend, type ChunkJournal, type ChunkWriter, type ChunkedUpload, type CompletedChunk } from '../core/backend.js';
+import { bodyStream } from '../backends/body.js';
+import { hasChunkWriter, type Backend, type Body, type ChunkJournal, type ChunkWriter, type ChunkedUpload, type CompletedChunk } from '../core/backend.js';
 import type { WriteMeta, WriteResult } from '../core/entry.js';
 import { IntegrityError, isHybridsyncError, sizeMismatch } from '../core/errors.js';
+import type { ByteBudget } from '../lib/byte-budget.js';
 import { chunksOf } from '../lib/chunks.js';
 import { retry } from '../lib/retry.js';
 
@@ -32,12 +34,14 @@ export interface ObjectWriteOptions {
   readonly retries?: number;
   readonly onRetry?: (what: string, err: unknown, attempt: number) => void;
   readonly onProgress?: (bytes: number) => void;
+  /** The run's memory for bytes in flight: each chunk takes its size from read to stored. */
+  readonly budget?: ByteBudget;
   readonly signal?: AbortSignal;
 }
 
 /** Stores `body` at `key` of `dst`: in chunks when the backend can and the file is large, else in one write. */
-export function writeObject(dst: Backend, key: string, body: Readable, meta: WriteMeta, o: ObjectWriteOptions): Promise<WriteResult> {
-  if (hasChunkWriter(dst) && meta.size >= o.chunking.threshold) return writeChunked(dst, key, body, meta, o);
+export function writeObject(dst: Backend, key: string, body: Body, meta: WriteMeta, o: ObjectWriteOptions): Promise<WriteResult> {
+  if (hasChunkWriter(dst) && meta.size >= o.chunking.threshold) return writeChunked(dst, key, bodyStream(body), meta, o);
   return dst.write(key, body, meta, { ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
 }
 
@@ -108,23 +112,45 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
     };
 
     try {
-      for await (const data of chunksOf(body as AsyncIterable<Buffer>, chunkSize)) {
+      const chunks = chunksOf(body as AsyncIterable<Buffer>, chunkSize)[Symbol.asyncIterator]();
+      for (;;) {
+        while (inflight.size >= o.chunking.concurrency) await Promise.race(inflight);
         if (failure) break;
+        // the chunk's bytes count against the run's memory budget from read to stored
+        const release = o.budget ? await o.budget.take(Math.min(chunkSize, Math.max(0, meta.size - total)), signal) : () => undefined;
+        let next: IteratorResult<Buffer>;
+        try {
+          next = await chunks.next();
+        } catch (err) {
+          release();
+          throw err;
+        }
+        if (next.done) {
+          release();
+          break;
+        }
+        const data = next.value;
         index++;
         total += data.length;
-        if (total > meta.size) break;
+        if (total > meta.size) {
+          release();
+          break;
+        }
         whole.update(data);
         const sha256 = createHash('sha256').update(data).digest('hex');
         const prev = reuse.get(index);
         if (prev && prev.sha256 === sha256 && prev.size === data.length) {
+          release();
           done.push(prev); // stored by an earlier, interrupted run: not sent again
           continue;
         }
-        while (inflight.size >= o.chunking.concurrency) await Promise.race(inflight);
-        if (failure) break;
         const p: Promise<void> = store(index, data, sha256).then(
-          () => void inflight.delete(p),
+          () => {
+            release();
+            inflight.delete(p);
+          },
           (err: unknown) => {
+            release();
             inflight.delete(p);
             failure ??= { err };
           },

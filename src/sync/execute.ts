@@ -10,11 +10,12 @@
 import { setMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { hasChunkWriter, hasServerSideCopy, type Backend, type ChunkJournal } from '../core/backend.js';
+import { hasChunkWriter, hasServerSideCopy, hasWholeReader, WHOLE_BODY_MAX_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
 import type { KeyRange } from '../core/key-range.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
 import { AccountingStream, md5OfStream } from '../lib/accounting.js';
+import { ByteBudget } from '../lib/byte-budget.js';
 import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
@@ -56,6 +57,8 @@ export interface RunOptions {
   readonly createsDstRoot?: boolean;
   /** When and how large files go up in chunks (backends with the chunkedUpload feature). */
   readonly chunking?: ChunkingOptions;
+  /** File data held in memory at once by all transfers (whole files and chunks; default 256 MiB). */
+  readonly bufferMemory?: number;
   readonly modifyWindowMs?: number;
   readonly ignoreExisting?: boolean;
   /** check: read both sides to compare content when a hash is not available. */
@@ -74,6 +77,7 @@ export interface RunOptions {
 }
 
 export const DEFAULT_CHUNKING: ChunkingOptions = { threshold: 16 * 1024 * 1024, chunkSize: 16 * 1024 * 1024, concurrency: 4 };
+export const DEFAULT_BUFFER_MEMORY = 256 * 1024 * 1024;
 
 export async function runSync(o: RunOptions): Promise<RunSummary> {
   return new SyncRun(o).run();
@@ -129,6 +133,8 @@ class SyncRun {
   private readonly onOuterAbort = (): void => this.internal.abort(this.o.signal?.reason);
   private readonly journal: ChunkJournal;
   private readonly queue: BoundedQueue<TransferTask>;
+  /** Memory for file data in flight, shared by every transfer. */
+  private readonly budget: ByteBudget;
   private deletesHeldBack = 0;
   /** Files the march saw on each side: what the deletion guards measure against. */
   private srcSeen = 0;
@@ -163,6 +169,7 @@ class SyncRun {
     setMaxListeners(0, this.signal);
     this.journal = this.state.journalFor(this.dstLoc);
     this.queue = new BoundedQueue<TransferTask>(this.transfers * 2);
+    this.budget = new ByteBudget(o.bufferMemory ?? DEFAULT_BUFFER_MEMORY);
   }
 
   async run(): Promise<RunSummary> {
@@ -486,32 +493,66 @@ class SyncRun {
   private async sendTransformed(src: Entry, transforms: readonly ByteTransform[], meta: WriteMeta, onBytes: (n: number) => void): Promise<Sent> {
     const spooled = await spoolTransformed(this.o.src, src, transforms, { signal: this.signal, dir: this.o.spoolDir });
     try {
-      const acct = new AccountingStream({ limiter: this.o.limiter, onBytes, signal: this.signal });
-      const body = spooled.open();
-      body.on('error', (e) => acct.destroy(e));
       const origin = derivationMetadata({ size: src.size, mtimeMs: src.mtimeMs, md5: spooled.md5Before }, transforms.map((t) => t.name));
       const stored = { ...meta, size: spooled.size, md5: spooled.md5After, metadata: { ...meta.metadata, ...origin } };
-      const written = await writeObject(this.o.dst, src.key, body.pipe(acct), stored, { chunking: this.chunking, retries: this.retries, signal: this.signal });
-      return { written, md5Before: spooled.md5Before, reports: spooled.reports };
+      // a single request holds its bytes whole on the way; chunks take theirs one by one
+      const single = spooled.size < this.chunking.threshold;
+      const release = single ? await this.budget.take(spooled.size, this.signal) : undefined;
+      try {
+        const written = await writeObject(this.o.dst, src.key, this.accounted(spooled.open(), onBytes), stored, {
+          chunking: this.chunking,
+          retries: this.retries,
+          signal: this.signal,
+          ...(single ? {} : { budget: this.budget }),
+        });
+        return { written, md5Before: spooled.md5Before, reports: spooled.reports };
+      } finally {
+        release?.();
+      }
     } finally {
       await spooled.dispose();
     }
   }
 
-  /** Streams the source as it is; large files go up in journaled chunks that a later run resumes. */
+  /**
+   * Sends the source as it is: what goes out in one request as one buffer (read whole,
+   * paced, written: no stream machinery per file, no copying chunks together), anything
+   * else streamed; large files go up in journaled chunks that a later run resumes.
+   */
   private async sendStream(src: Entry, meta: WriteMeta, onBytes: (n: number) => void): Promise<WriteResult> {
-    const body: Readable = await this.o.src.read(src.key, { signal: this.signal, ifMatch: src });
+    const from = this.o.src;
+    const write = { chunking: this.chunking, retries: this.retries, signal: this.signal };
+    if (src.size >= this.chunking.threshold) {
+      // chunks take their bytes from the budget one by one (sync/chunked.ts)
+      return writeObject(this.o.dst, src.key, this.accounted(await from.read(src.key, { signal: this.signal, ifMatch: src }), onBytes), meta, {
+        ...write,
+        journal: this.journal,
+        budget: this.budget,
+        fingerprint: `${this.srcLoc}${src.key}|${src.size}|${src.mtimeMs}|${src.etag ?? ''}`,
+        onRetry: (what, e, attempt) => this.countRetry(src.key, what, e, attempt),
+      });
+    }
+    // one request: its bytes are held whole on the way, so they count against the budget
+    const release = await this.budget.take(src.size, this.signal);
+    try {
+      if (src.size > WHOLE_BODY_MAX_BYTES || !hasWholeReader(from)) {
+        return await writeObject(this.o.dst, src.key, this.accounted(await from.read(src.key, { signal: this.signal, ifMatch: src }), onBytes), meta, write);
+      }
+      const data = await from.readWhole(src.key, { signal: this.signal, ifMatch: src });
+      await this.o.limiter?.take(data.length, this.signal);
+      onBytes(data.length);
+      return await writeObject(this.o.dst, src.key, data, meta, write);
+    } finally {
+      release();
+    }
+  }
+
+  /** The source stream through the accounting stage: paced, counted. */
+  private accounted(body: Readable, onBytes: (n: number) => void): Readable {
     const acct = new AccountingStream({ limiter: this.o.limiter, onBytes, signal: this.signal });
     body.on('error', (e) => acct.destroy(e));
     acct.on('error', () => body.destroy());
-    return writeObject(this.o.dst, src.key, body.pipe(acct), meta, {
-      chunking: this.chunking,
-      retries: this.retries,
-      signal: this.signal,
-      journal: this.journal,
-      fingerprint: `${this.srcLoc}${src.key}|${src.size}|${src.mtimeMs}|${src.etag ?? ''}`,
-      onRetry: (what, e, attempt) => this.countRetry(src.key, what, e, attempt),
-    });
+    return body.pipe(acct);
   }
 
   /** Counts a stored file and records what both sides now hold, so the next run need not ask. */

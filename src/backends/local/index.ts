@@ -11,12 +11,12 @@
 import { createWriteStream, type Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { inKeyRange, subtreeMayIntersect, withinKeyRange, type KeyRange } from '../../core/key-range.js';
 import { localLocation, type Location } from '../../core/location.js';
-import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
+import { type Backend, type Body, type Features, type ListOptions, type ReadOptions, type WholeReader, type WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import {
   IntegrityError,
@@ -30,13 +30,15 @@ import {
   type HybridsyncError,
 } from '../../core/errors.js';
 import { AccountingStream } from '../../lib/accounting.js';
+import { discardBody } from '../body.js';
+import { ioModeFor, readWholeFile, statFile, writeWholeFile, type IoMode } from './io.js';
 import { pidAlive } from '../../lib/process.js';
 
 const TEMP_PREFIX = '.hybridsync-';
+/** read() serves files up to this size with one read (readWhole). */
+const SMALL_FILE = 1024 * 1024;
 const TEMP_RE = /^\.hybridsync-(\d+)-[0-9a-f]{8}\.tmp/;
 const STAT_CONCURRENCY = 32;
-/** Files up to this size are read with one read call. */
-const SMALL_FILE = 1024 * 1024;
 /**
  * A file whose ctime is younger than this gets no changeTag: on a filesystem with coarse
  * timestamps (FAT: 2 s) a write in the same tick would leave its ctime as it was (git's
@@ -94,7 +96,7 @@ function validUtf8(buf: Buffer): boolean {
   return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
 }
 
-export class LocalBackend implements Backend {
+export class LocalBackend implements Backend, WholeReader {
   readonly type = 'local';
   readonly features: Features = {
     serverSideCopy: false,
@@ -109,6 +111,8 @@ export class LocalBackend implements Backend {
   readonly location: Location;
   /** Directories this instance created or saw exist, to skip a mkdir per file. */
   private readonly madeDirs = new Set<string>();
+  /** How small files are stat'ed, read and written (io.ts): inline on local filesystems. */
+  private readonly io: IoMode;
 
   /** `uri`: the root as the user wrote it (messages); `root`: the directory. */
   constructor(
@@ -118,6 +122,7 @@ export class LocalBackend implements Backend {
   ) {
     this.root = resolve(root);
     this.location = localLocation(this.root, uri, opts.remote);
+    this.io = ioModeFor(this.root);
   }
 
   private pathOf(key: string): string {
@@ -223,7 +228,7 @@ export class LocalBackend implements Backend {
           const key = dirKey ? `${dirKey}/${it.name}` : it.name;
           if (!key.startsWith(prefix) || !inKeyRange(key, range)) return undefined;
           try {
-            const st = await fsp.stat(join(dirPath, it.name));
+            const st = await statFile(join(dirPath, it.name), this.io);
             return fileEntry(key, st);
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished
@@ -248,8 +253,29 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async readWhole(key: string, opts: ReadOptions = {}): Promise<Buffer> {
+    const p = this.pathOf(key);
+    const expect = opts.ifMatch;
+    let whole;
+    try {
+      whole = await readWholeFile(p, expect?.size, this.io);
+    } catch (err) {
+      throw mapFsError(err, p, 'reading');
+    }
+    // the stat after the read catches a change during it as well as before it
+    const { data, st } = whole;
+    if (data.length !== st.size || (expect && (st.size !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1))) {
+      throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
+    }
+    return data;
+  }
+
   async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
     const p = this.pathOf(key);
+    // small files in one read: the stream machinery would cost more than the bytes
+    if (opts.ifMatch && opts.ifMatch.size <= SMALL_FILE && opts.start === undefined && opts.end === undefined) {
+      return Readable.from([await this.readWhole(key, opts)], { objectMode: false });
+    }
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(p, 'r');
@@ -259,23 +285,6 @@ export class LocalBackend implements Backend {
     // With ifMatch, the file is compared with the listed entry once all bytes were read:
     // that one check catches a change before the read as well as during it.
     const expect = opts.ifMatch;
-    if (expect && expect.size <= SMALL_FILE && opts.start === undefined && opts.end === undefined) {
-      // Small files in one read: most of an ML tree's file count, and the stream machinery
-      // would cost more than the bytes.
-      try {
-        const data = await fh.readFile();
-        const st = await fh.stat();
-        if (st.size !== expect.size || data.length !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1) {
-          throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
-        }
-        return Readable.from([data], { objectMode: false });
-      } catch (err) {
-        if (err instanceof SourceChangedError) throw err;
-        throw mapFsError(err, p, 'reading');
-      } finally {
-        await fh.close();
-      }
-    }
     // A known end lets small files be read with one small buffer instead of a 1 MiB one.
     const end = opts.end !== undefined ? opts.end - 1 : expect ? Math.max(0, expect.size - 1) : undefined;
     const stream = fh.createReadStream({
@@ -308,14 +317,14 @@ export class LocalBackend implements Backend {
     return stream.pipe(guard);
   }
 
-  async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+  async write(key: string, body: Body, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     const target = this.pathOf(key);
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
       try {
         await fsp.mkdir(dir, { recursive: true });
       } catch (err) {
-        body.destroy();
+        discardBody(body);
         throw mapFsError(err, dir, 'creating directory');
       }
       if (this.madeDirs.size >= 4096) this.madeDirs.clear(); // bounded: a cache, not a record
@@ -323,16 +332,18 @@ export class LocalBackend implements Backend {
     }
     const tmpName = `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}.tmp-${basename(target)}`.slice(0, 250);
     const tmp = join(dir, tmpName);
-    const acct = new AccountingStream({ md5: true, onBytes: opts.onProgress, signal: opts.signal });
     try {
+      if (Buffer.isBuffer(body)) {
+        // the whole body at hand: checked before anything is written
+        opts.signal?.throwIfAborted();
+        const md5 = this.checkWhole(key, body, meta);
+        const st = await writeWholeFile(tmp, body, meta.mtimeMs, target, this.io);
+        opts.onProgress?.(body.length);
+        return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: body.length };
+      }
+      const acct = new AccountingStream({ md5: true, onBytes: opts.onProgress, signal: opts.signal });
       await pipeline(body, acct, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal });
-      const md5 = acct.md5();
-      if (acct.byteCount !== meta.size) {
-        throw new SourceChangedError(`${key}: expected ${meta.size} bytes, got ${acct.byteCount}`, { hint: 'the source changed during the copy; it will be retried' });
-      }
-      if (meta.md5 && meta.md5 !== md5) {
-        throw new IntegrityError(`${key}: MD5 mismatch after transfer (expected ${meta.md5}, got ${md5})`);
-      }
+      const md5 = this.checkWhole(key, acct, meta);
       const t = meta.mtimeMs / 1000;
       await fsp.utimes(tmp, t, t);
       await fsp.rename(tmp, target);
@@ -344,6 +355,17 @@ export class LocalBackend implements Backend {
       if ((err as Error).name === 'AbortError') throw err;
       throw mapFsError(err, target, 'writing');
     }
+  }
+
+  /** The MD5 of what was written (or is about to be), after checking its length and expected MD5. */
+  private checkWhole(key: string, written: Buffer | AccountingStream, meta: WriteMeta): string {
+    const bytes = Buffer.isBuffer(written) ? written.length : written.byteCount;
+    if (bytes !== meta.size) {
+      throw new SourceChangedError(`${key}: expected ${meta.size} bytes, got ${bytes}`, { hint: 'the source changed during the copy; it will be retried' });
+    }
+    const md5 = Buffer.isBuffer(written) ? createHash('md5').update(written).digest('hex') : written.md5();
+    if (meta.md5 && meta.md5 !== md5) throw new IntegrityError(`${key}: MD5 mismatch after transfer (expected ${meta.md5}, got ${md5})`);
+    return md5;
   }
 
   async remove(key: string): Promise<void> {

@@ -103,8 +103,14 @@ class HandshakeTimeoutAgent extends HttpsAgent {
   }
 }
 
-/** The agents a client uses, shared with the small-object fast path (fast-put.ts). */
-export const clientAgents = new WeakMap<S3Client, { http: HttpAgent; https: HttpsAgent }>();
+/** A client's transport settings, for the small-object fast path's own connections (fast-put.ts). */
+export interface ClientTransport {
+  readonly maxSockets: number;
+  readonly idleTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly tls: { readonly minVersion: 'TLSv1.2' | 'TLSv1.3'; readonly ca?: string };
+}
+export const clientTransports = new WeakMap<S3Client, ClientTransport>();
 
 export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection): S3Client {
   const maxSockets = o.maxSockets ?? 64;
@@ -124,6 +130,7 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     ...(ca ? { ca } : {}),
   });
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
+  const idleTimeoutMs = o.requestTimeoutMs ?? 300_000;
   const client = new S3Client({
     region: conn.region,
     // explicit for remotes, so the SDK's own AWS_ENDPOINT_URL lookup cannot redirect them
@@ -137,7 +144,7 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     // The executor retries with typed errors and backoff; one attempt per SDK call.
     maxAttempts: 1,
     // socketTimeout is the idle timeout (the handler's requestTimeout only logs a warning)
-    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: o.requestTimeoutMs ?? 300_000 }),
+    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: idleTimeoutMs }),
   });
   // Every body we send carries Content-MD5, which the server validates; hashing the same
   // bytes again with SHA-256 for the signature would double the client's CPU per byte
@@ -156,6 +163,6 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     },
     { step: 'build', name: 'hybridsyncUnsignedPayloadWithMd5', priority: 'low' },
   );
-  clientAgents.set(client, { http: httpAgent, https: httpsAgent });
+  clientTransports.set(client, { maxSockets, idleTimeoutMs, connectTimeoutMs: CONNECT_TIMEOUT_MS, tls: { minVersion: o.tlsMinVersion ?? 'TLSv1.3', ...(ca ? { ca } : {}) } });
   return client;
 }

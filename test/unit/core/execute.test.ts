@@ -1,6 +1,6 @@
 /** The executor's rules, on in-memory backends (the real-storage proof is in test/int). */
 import { Readable } from 'node:stream';
-import { writeFileSync } from 'node:fs';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../../src/backends/memory/index.js';
@@ -130,13 +130,39 @@ describe('a local source that changes while it is read', () => {
       return writeSlow(key, body, meta, opts);
     };
     const events: SyncEvent[] = [];
-    const s = await runSync({ mode: 'copy', src, dst, state: new StateDb(':memory:'), onEvent: (e) => void events.push(e), retries: 1 });
+    // streamed (at or above the chunk threshold, not read whole): the change lands mid-stream
+    const chunking = { threshold: 1 << 20, chunkSize: 1 << 20, concurrency: 1 };
+    const s = await runSync({ mode: 'copy', src, dst, state: new StateDb(':memory:'), onEvent: (e) => void events.push(e), retries: 1, chunking });
     expect(s.failed).toBe(1);
     expect(events.find((e) => e.type === 'error')).toMatchObject({ kind: 'source-changed' });
     expect(dst.objects.size).toBe(0);
     const ok = await runSync({ mode: 'copy', src, dst, state: new StateDb(':memory:') });
     expect(ok.transferred).toBe(1);
     expect(dst.objects.get('grow.log')!.data.toString('utf8', 0, 1)).toBe('z');
+  });
+
+  it('read whole (one request): a file changed between listing and reading is refused, nothing stored; the rerun sends the new version', async () => {
+    const dir = tempDir('chg-whole');
+    writeFileSync(join(dir, 'metrics.json'), '{"acc": 0.50}');
+    const src = new LocalBackend(dir, dir);
+    const dst = new MemoryBackend();
+    const list = src.list.bind(src);
+    src.list = async function* (opts) {
+      for await (const e of list(opts)) {
+        yield e;
+        writeFileSync(join(dir, 'metrics.json'), '{"acc": 0.57}'); // same size, after it was listed
+        utimesSync(join(dir, 'metrics.json'), new Date(), new Date(Date.now() + 5_000));
+      }
+    };
+    const events: SyncEvent[] = [];
+    const s = await runSync({ mode: 'copy', src, dst, state: new StateDb(':memory:'), onEvent: (e) => void events.push(e), retries: 1 });
+    expect(s.failed).toBe(1);
+    expect(events.find((e) => e.type === 'error')).toMatchObject({ kind: 'source-changed', key: 'metrics.json' });
+    expect(dst.objects.size).toBe(0);
+    src.list = list;
+    const ok = await runSync({ mode: 'copy', src, dst, state: new StateDb(':memory:') });
+    expect(ok.transferred).toBe(1);
+    expect(dst.objects.get('metrics.json')!.data.toString()).toBe('{"acc": 0.57}');
   });
 });
 

@@ -6,17 +6,16 @@
  * no Redis, nothing enqueued) with --list-parallel 1 and 4, against the peers listing the
  * same two prefixes (two `aws s3 ls --recursive` at once, two `rclone lsf -R` at once).
  * Rounds alternate; medians of keys/s (both sides) and client CPU seconds are printed, with
- * the load average. BENCH_LATENCY_MS=50 puts every client behind a proxy that holds each
- * request that long (a store in another region) — simulated latency, said so in the output.
+ * the load average. BENCH_LATENCY_MS=50 puts every client behind bench/delay-proxy.ts with a
+ * 50 ms round trip (a store in another region) — simulated latency, said so in the output.
  *
  *   source /tmp/testenv.sh; node --import tsx bench/cluster-listing.ts [N] [ROUNDS]
  */
 import { spawn } from 'node:child_process';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { CreateBucketCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { openLocation } from '../src/api/transfer.js';
+import { startDelayProxy } from './delay-proxy.js';
 import { listInShards } from '../src/cluster/listing.js';
 import { DEFAULT_SHARD_LIMITS, type ListingTally } from '../src/cluster/shards.js';
 import { forEachConcurrent } from '../src/lib/pool.js';
@@ -27,24 +26,10 @@ const upstream = process.env.AWS_ENDPOINT_URL;
 if (!upstream) throw new Error('set AWS_ENDPOINT_URL and keys (source /tmp/testenv.sh)');
 const LATENCY_MS = Number(process.env.BENCH_LATENCY_MS ?? 0);
 
-/** An HTTP proxy on loopback that holds each request LATENCY_MS before passing it on. */
-async function delayingProxy(target: string): Promise<{ url: string; close(): void }> {
-  const t = new URL(target);
-  const server = createServer((req, res) => {
-    setTimeout(() => {
-      const up = request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
-        res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    }, LATENCY_MS);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
-}
-const proxy = LATENCY_MS > 0 ? await delayingProxy(upstream) : undefined;
-const endpoint = proxy?.url ?? upstream;
+// the link of bench/delay-proxy.ts: LATENCY_MS of round trip (half each way), capacity far above what a listing needs
+const up = new URL(upstream);
+const proxy = LATENCY_MS > 0 ? await startDelayProxy(0, { host: up.hostname, port: Number(up.port) }, { delayMs: LATENCY_MS / 2, mbps: 10_000 }) : undefined;
+const endpoint = proxy ? `http://127.0.0.1:${proxy.port}` : upstream;
 process.env.AWS_ENDPOINT_URL = endpoint; // what openLocation's s3:// uses
 const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
 const bucket = process.env.BENCH_LIST_BUCKET ?? `bench-list-${N}`;
@@ -141,7 +126,7 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 const load1 = loadavg();
 const base = median(samples.get('hybridsync --list-parallel 1')!.map((x) => x.s));
-console.log(`\n${N.toLocaleString('en')} keys per side (${(2 * N).toLocaleString('en')} listed), ${LATENCY_MS ? `${LATENCY_MS} ms added to every request (simulated), ` : ''}${ROUNDS} alternating rounds, medians; load average ${load0.map((l) => l.toFixed(1)).join(' ')} → ${load1.map((l) => l.toFixed(1)).join(' ')}`);
+console.log(`\n${N.toLocaleString('en')} keys per side (${(2 * N).toLocaleString('en')} listed), ${LATENCY_MS ? `${LATENCY_MS} ms round trip added by bench/delay-proxy.ts (simulated), ` : ''}${ROUNDS} alternating rounds, medians; load average ${load0.map((l) => l.toFixed(1)).join(' ')} → ${load1.map((l) => l.toFixed(1)).join(' ')}`);
 console.log('| lister | s | keys/s (both sides) | ratio to --list-parallel 1 | client CPU s |');
 console.log('|---|---|---|---|---|');
 for (const [name, xs] of samples) {
@@ -149,4 +134,4 @@ for (const [name, xs] of samples) {
   console.log(`| ${name} | ${s.toFixed(2)} | ${Math.round((2 * N) / s).toLocaleString('en')} | ${(base / s).toFixed(2)}× | ${median(xs.map((x) => x.cpu)).toFixed(2)} |`);
 }
 client.destroy();
-proxy?.close();
+await proxy?.close();

@@ -8,17 +8,21 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { ConnectionOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { UsageError } from '../core/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
+import { loadConfig } from '../config/load.js';
+import { linkBytesPerSecond } from '../ops/jobs.js';
+import { DEFAULT_LANE_WEIGHTS, LANES, type Lane } from '../ops/governor.js';
 import { resolveTransferOptions, type TransferOptions } from '../config/options.js';
 import { BandwidthLimiter } from '../lib/bandwidth.js';
 import { parseSize } from '../lib/units.js';
 import { coordinate } from '../cluster/coordinator.js';
 import { connectRedis } from '../cluster/redis.js';
-import { RunStore, type ClusterProgress } from '../cluster/run-store.js';
+import { RunStore, type ClusterLink, type ClusterProgress } from '../cluster/run-store.js';
 import { DEFAULT_SHARD_LIMITS, type Shard } from '../cluster/shards.js';
 import { runWorker, type PrepareShardRun } from '../cluster/worker.js';
 import type { ShardResult } from '../cluster/run-store.js';
 import { prepareTransfer, type RunContext } from './transfer.js';
+import type { SyncEvent } from '../sync/events.js';
 
 export type { ClusterProgress, ShardResult, Shard };
 
@@ -29,12 +33,26 @@ export interface ClusterRunRequest extends RunContext {
   readonly redis: string;
   /** sync (default: deletions in the barrier, after every shard) or copy. */
   readonly mode?: 'sync' | 'copy';
+  /**
+   * A link declared under `links:` in the config: its capacity is one cap shared through
+   * Redis by every run that names it, split among the runs' lanes by the link's weights.
+   */
+  readonly link?: string;
+  /** The run's lane (default bulk): its share of the link, and its own queue of shards. */
+  readonly lane?: Lane;
   /** Transfer options as for sync; `bwlimit` is the cap for all workers together. */
   readonly options?: Partial<TransferOptions> | Readonly<Record<string, unknown>>;
   /** A shard is cut at this many files (default 5000) … */
   readonly shardFiles?: number;
   /** … or at this many bytes (default 8 GiB), whichever comes first. */
   readonly shardBytes?: number | string;
+  /**
+   * Key ranges of both sides listed at once (default 1: one stream): the key space is split
+   * at the directories either side's delimiter listing shows (S3). For stores far away,
+   * where each listing request waits on the network; on a store that is busy itself it
+   * only adds requests (docs/scale.md has the measurement).
+   */
+  readonly listParallel?: number;
   /** Default: a new id (time + random). */
   readonly runId?: string;
   readonly onProgress?: (p: ClusterProgress) => void;
@@ -68,6 +86,28 @@ function shardLimitsOf(req: ClusterRunRequest): { maxFiles: number; maxBytes: nu
   return { maxFiles, maxBytes };
 }
 
+/** The lane as given (default bulk), refused when it is none of the link governor's. */
+function laneOf(req: ClusterRunRequest): Lane {
+  const lane = req.lane ?? 'bulk';
+  if (!LANES.includes(lane)) throw new UsageError(`--lane ${String(lane)}: not a lane`, { hint: `use one of ${LANES.join(', ')} (highest priority first)` });
+  return lane;
+}
+
+/** The declared link a run crosses, with its capacity and lane weights, from the coordinator's config. */
+function linkOf(req: ClusterRunRequest): ClusterLink | undefined {
+  if (req.link === undefined) return undefined;
+  const loaded = typeof req.config === 'object' ? req.config : loadConfig(req.config, req.env ?? process.env);
+  const links = loaded.config?.links ?? [];
+  const l = links.find((x) => x.name === req.link);
+  if (!l) {
+    const where = loaded.file ?? 'the config (none found: --config FILE, $HYBRIDSYNC_CONFIG or ./hybridsync.yaml)';
+    throw new ConfigError(`--link ${req.link}: no such link in ${where}`, {
+      hint: links.length ? `declared links: ${links.map((x) => x.name).join(', ')}` : 'declare it under links: with a name and a capacity, e.g. 10Gbps',
+    });
+  }
+  return { name: l.name, bytesPerSecond: linkBytesPerSecond(l), weights: { ...DEFAULT_LANE_WEIGHTS, ...l.lanes } };
+}
+
 /** Lists both sides, enqueues the shards and waits until the workers and the barrier are done. */
 export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgress> {
   const mode = req.mode ?? 'sync';
@@ -79,6 +119,10 @@ export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgres
     throw new UsageError((e as Error).message);
   }
   const limits = shardLimitsOf(req);
+  const lane = laneOf(req);
+  const listParallel = req.listParallel ?? 1;
+  if (!Number.isInteger(listParallel) || listParallel < 1) throw new UsageError(`--list-parallel must be a whole number >= 1, got "${String(req.listParallel)}"`);
+  const link = linkOf(req);
   const shared = { ...given };
   delete shared.bwlimit; // the cap is the run's, shared through Redis, not each worker's
   return withStore(req.redis, async (store) => {
@@ -94,6 +138,8 @@ export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgres
           dst: req.dst,
           options: shared,
           ...(options.bwlimit ? { bwlimit: options.bwlimit } : {}),
+          lane,
+          ...(link ? { link } : {}),
           createdAt: Date.now(),
         },
         src: prepared.src,
@@ -102,6 +148,7 @@ export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgres
         dryRun: options.dryRun,
         allowMissingDst: prepared.dst.features.createsRoot || options.createBucket,
         limits,
+        listParallel,
         ...(req.signal ? { signal: req.signal } : {}),
         ...(req.onProgress ? { onProgress: req.onProgress } : {}),
       });
@@ -122,13 +169,30 @@ export interface ClusterWorkerRequest extends RunContext {
   /** Stops taking shards when it fires; the running ones finish. Required: a worker runs until told to stop. */
   readonly signal: AbortSignal;
   readonly onShard?: (what: 'start' | 'done' | 'failed', shard: Shard & { runId: string }, detail?: ShardResult | string) => void;
+  /** Every engine event of the shards and barriers this worker runs, with the run it belongs to. */
+  readonly onRunEvent?: (runId: string, e: SyncEvent) => void;
 }
 
 /** Takes and runs shards of any cluster run on this Redis until the signal fires. */
 export async function clusterWorker(req: ClusterWorkerRequest): Promise<void> {
-  const { redis: url, name, concurrency, lockDurationMs, onShard, ...ctx } = req;
+  const { redis: url, name, concurrency, lockDurationMs, onShard, onRunEvent, ...ctx } = req;
   await withStore(url, async (store) => {
-    const prepare: PrepareShardRun = (meta, mode) => prepareTransfer({ ...ctx, mode, src: meta.src, dst: meta.dst, options: meta.options });
+    const prepare: PrepareShardRun = (meta, mode) =>
+      prepareTransfer({
+        ...ctx,
+        mode,
+        src: meta.src,
+        dst: meta.dst,
+        options: meta.options,
+        ...(onRunEvent || ctx.onEvent
+          ? {
+              onEvent: (e: SyncEvent) => {
+                ctx.onEvent?.(e);
+                onRunEvent?.(meta.runId, e);
+              },
+            }
+          : {}),
+      });
     await runWorker({
       store,
       connection: connectionOf(url),
@@ -142,12 +206,18 @@ export async function clusterWorker(req: ClusterWorkerRequest): Promise<void> {
   });
 }
 
-/** A long-lived reader of the recent runs' progress (the daemon's /metrics and /api/cluster). */
-export async function clusterMonitor(url: string, recent = 5): Promise<{ runs(): Promise<ClusterProgress[]>; close(): void }> {
+/** A long-lived reader of the recent runs' progress and the workers alive (the daemon's /metrics and /api/cluster). */
+export async function clusterMonitor(
+  url: string,
+  recent = 5,
+): Promise<{ runs(): Promise<ClusterProgress[]>; snapshot(): Promise<{ runs: ClusterProgress[]; workersAlive: string[] }>; close(): void }> {
   const redis = await connectRedis(url);
   const store = new RunStore(redis);
+  const runs = async (): Promise<ClusterProgress[]> =>
+    (await Promise.all((await store.recent(recent)).map((id) => store.progress(id)))).filter((p): p is ClusterProgress => p !== undefined);
   return {
-    runs: async () => (await Promise.all((await store.recent(recent)).map((id) => store.progress(id)))).filter((p): p is ClusterProgress => p !== undefined),
+    runs,
+    snapshot: async () => ({ runs: await runs(), workersAlive: await store.aliveWorkers() }),
     close: () => redis.disconnect(),
   };
 }

@@ -1,6 +1,7 @@
 /** `hybridsync cluster run|worker|status`: flags and printing; the logic is in api/cluster.ts. */
 import { Command } from 'commander';
 import type { ClusterProgress } from '../api/cluster.js';
+import type { Lane } from '../ops/governor.js';
 import { UsageError } from '../core/errors.js';
 import { formatBytes, formatDuration, parseDuration } from '../lib/units.js';
 import { processSignal, reportError } from './context.js';
@@ -17,9 +18,11 @@ function ndjson(type: string, o: object): void {
 }
 
 function progressLine(p: ClusterProgress): string {
-  const listing = p.status === 'listing' ? 'listing' : `listed ${p.listed.srcFiles} source files (${formatBytes(p.listed.srcBytes)})`;
+  const ranges = p.ranges > 1 ? ` in ${p.ranges} key ranges` : '';
+  const listing = p.status === 'listing' ? `listing${ranges}` : `listed ${p.listed.srcFiles} source files (${formatBytes(p.listed.srcBytes)})${ranges}`;
   const del = p.mode === 'sync' ? `, deletions ${p.deleted}/${p.deletesDue}` : '';
-  return `[cluster ${p.runId}] ${p.status}: ${listing}; shards ${p.shardsDone}/${p.shards}; ${p.transferred} transferred (${formatBytes(p.bytes)}), ${p.skipped} unchanged, ${p.failed} failed${del}; workers ${p.workers.length}`;
+  const lane = p.link ? ` (lane ${p.lane} on link ${p.link.name})` : p.lane !== 'bulk' ? ` (lane ${p.lane})` : '';
+  return `[cluster ${p.runId}]${lane} ${p.status}: ${listing}; shards ${p.shardsDone}/${p.shards}; ${p.transferred} transferred (${formatBytes(p.bytes)}), ${p.skipped} unchanged, ${p.failed} failed${del}; workers ${p.workers.length}${p.failedShards ? `; ${p.failedShards} shard(s) failing` : ''}`;
 }
 
 /** 0 done, 1 failed (files or the barrier), 3 new denials, 130 cancelled. */
@@ -36,7 +39,7 @@ function printOutcome(p: ClusterProgress, json: boolean): void {
   if (p.message) process.stderr.write(`hybridsync: ${p.message}\n${p.hint ? `  fix: ${p.hint}\n` : ''}`);
 }
 
-type RunFlags = TransferFlags & { redis: string; copy?: boolean; shardFiles: string; shardSize: string; runId?: string };
+type RunFlags = TransferFlags & { redis: string; copy?: boolean; shardFiles: string; shardSize: string; listParallel: string; runId?: string; link?: string; lane: string };
 
 function runCommand(): Command {
   const cmd = new Command('run')
@@ -47,7 +50,10 @@ function runCommand(): Command {
     .option('--copy', 'copy only: never delete at the destination')
     .option('--shard-files <n>', 'cut a shard at this many files', '5000')
     .option('--shard-size <size>', 'or at this many bytes', '8G')
-    .option('--run-id <id>', 'name of the run in Redis (default: time + random)');
+    .option('--list-parallel <n>', 'key ranges of both sides listed at once, split at the directories a delimiter listing shows (S3); for stores far away', '1')
+    .option('--run-id <id>', 'name of the run in Redis (default: time + random)')
+    .option('--link <name>', "a link of the config's links: whose capacity this run shares, through Redis, with every cluster run on it")
+    .option('--lane <lane>', 'priority lane: metadata, artifacts or bulk (its share of the link, and its own queue of shards)', 'bulk');
   return addTransferOptions(cmd, 'sync').action(async (src: string, dst: string, f: RunFlags) => {
     let last = '';
     let lastAt = 0;
@@ -62,7 +68,10 @@ function runCommand(): Command {
         options: transferOptionsOf(f),
         shardFiles: Number(f.shardFiles),
         shardBytes: f.shardSize,
+        listParallel: Number(f.listParallel),
         ...(f.runId ? { runId: f.runId } : {}),
+        ...(f.link ? { link: f.link } : {}),
+        lane: f.lane as Lane,
         ...connectionOf(f),
         ...(f.config ? { config: f.config } : {}),
         ...(f.state ? { statePath: f.state } : {}),
@@ -92,7 +101,7 @@ function workerCommand(): Command {
     .description('take shards of cluster runs from Redis and run them with the engine (verification, governance, audit) until SIGINT/SIGTERM')
     .requiredOption('--redis <url>', REDIS_HELP)
     .option('--name <name>', 'worker name in progress and results (default host:pid)')
-    .option('--concurrency <n>', 'shards at once (each runs --transfers files in parallel)', '1')
+    .option('--concurrency <n>', 'shards at once per lane (each runs --transfers files in parallel)', '1')
     .option('--lock-duration <duration>', "a dead worker's shard goes to another worker after about this long", '30s')
     .option('--state <file>', 'state database of this worker (its audit trail lives beside it)')
     .option('--config <file>', "this worker's hybridsync.yaml: remotes, credentials, policy, audit")
@@ -119,7 +128,7 @@ function workerCommand(): Command {
         ...(f.state ? { statePath: f.state } : {}),
         json: !!f.json,
         signal: processSignal,
-        ...(f.verbose ? { onEvent: (e) => (f.json ? ndjson('event', { event: e }) : process.stderr.write(`${JSON.stringify(e)}\n`)) } : {}),
+        ...(f.verbose ? { onRunEvent: (runId, e) => (f.json ? ndjson('event', { runId, event: e }) : process.stderr.write(`[${runId}] ${JSON.stringify(e)}\n`)) } : {}),
         onShard: (what, shard, detail) => {
           if (f.json) return ndjson(`shard-${what}`, { runId: shard.runId, shard: shard.index, ...(typeof detail === 'object' ? { result: detail } : detail ? { message: detail } : {}) });
           const d = typeof detail === 'object' ? `: ${detail.transferred} transferred (${formatBytes(detail.bytes)}), ${detail.skipped} unchanged` : detail ? `: ${detail}` : '';

@@ -75,7 +75,7 @@ export function daemonCommand(): Command {
         if (f.clusterRedis) {
           const { clusterMonitor } = await import('../api/cluster.js');
           const monitor = await clusterMonitor(f.clusterRedis);
-          metrics.attachCluster(() => monitor.runs());
+          metrics.attachCluster(() => monitor.snapshot());
           processSignal.addEventListener('abort', () => monitor.close(), { once: true });
         }
         const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}), ...(server.allowedHosts ? { allowedHosts: server.allowedHosts } : {}) });

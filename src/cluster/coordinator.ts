@@ -1,17 +1,17 @@
 /**
- * The coordinator of a cluster run: lists both sides with the engine's march, cuts shards
- * and enqueues them as children of the barrier job while the listing is still going (the
- * barrier waits on a gate child that is released when the listing ends), parks the
- * deletions for the barrier, then follows the run until the barrier has finished.
+ * The coordinator of a cluster run: lists both sides with the engine's march (several key
+ * ranges at once with listParallel), cuts shards and enqueues them as children of the
+ * barrier job while the listing is still going (the barrier waits on a gate child that is
+ * released when the listing ends), parks the deletions for the barrier, then follows the
+ * run until the barrier has finished.
  */
 import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Backend } from '../core/backend.js';
 import type { Filter } from '../sync/filter.js';
-import { march } from '../sync/march.js';
-import { decide } from '../sync/plan.js';
 import { sleep } from '../lib/abort.js';
-import { emitShards, type ListingTally, type ShardLimits } from './shards.js';
-import { QUEUE, RunStore, type ClusterProgress, type ClusterRunMeta } from './run-store.js';
+import { listInShards } from './listing.js';
+import type { ListingTally, Shard, ShardLimits } from './shards.js';
+import { QUEUE, queueOf, RunStore, type ClusterProgress, type ClusterRunMeta } from './run-store.js';
 
 export interface CoordinateOptions {
   readonly store: RunStore;
@@ -24,6 +24,11 @@ export interface CoordinateOptions {
   /** The destination may be missing (a directory, or a bucket this run creates): it lists as empty. */
   readonly allowMissingDst: boolean;
   readonly limits: ShardLimits;
+  /**
+   * Key ranges listed at once (default 1): the key space is split at directories of either
+   * side (ranges.ts) and each range's march of both listings runs on its own.
+   */
+  readonly listParallel?: number;
   /** Attempts of a shard before the run fails (a stalled worker's shard counts as one). */
   readonly attempts?: number;
   readonly signal?: AbortSignal;
@@ -41,11 +46,12 @@ export async function coordinate(o: CoordinateOptions): Promise<ClusterProgress>
   const runId = meta.runId;
   await store.create(meta, o.dryRun);
   const flows = new FlowProducer({ connection: o.connection });
-  const queue = new Queue(QUEUE, { connection: o.connection });
+  const queueName = queueOf(meta.lane ?? 'bulk');
+  const queue = new Queue(queueName, { connection: o.connection });
   try {
     const tree = await flows.add({
       name: 'barrier',
-      queueName: QUEUE,
+      queueName,
       data: { runId },
       opts: { jobId: barrierJobId(runId), attempts: o.attempts ?? 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: { age: 7 * 86400 } },
       // no worker takes jobs from the gate queue: its one job holds the barrier until the listing is complete
@@ -72,8 +78,6 @@ async function enqueueShards(o: CoordinateOptions, queue: Queue, parentQueue: st
   const { store, meta } = o;
   const runId = meta.runId;
   const tally: ListingTally = { srcFiles: 0, srcBytes: 0, dstFiles: 0 };
-  const planOpts = { mode: meta.mode, compare: 'size-mtime' as const, modifyWindowMs: 1, ...(o.filter ? { filter: o.filter } : {}) };
-  const pairs = march(o.src.list({ ...(o.signal ? { signal: o.signal } : {}) }), o.dst.list({ ...(o.signal ? { signal: o.signal } : {}), allowMissingRoot: o.allowMissingDst }));
   const jobOpts: JobsOptions = {
     parent: { id: barrierJobId(runId), queue: parentQueue },
     failParentOnFailure: true,
@@ -82,29 +86,42 @@ async function enqueueShards(o: CoordinateOptions, queue: Queue, parentQueue: st
     removeOnComplete: { age: 7 * 86400 },
     removeOnFail: { age: 7 * 86400 },
   };
-  let deletes: string[] = [];
   let shards = 0;
   let deletesDue = 0;
-  for await (const ev of emitShards(pairs, {
-    limits: o.limits,
-    tally,
-    isDelete: (p) => decide(p, planOpts).kind === 'delete',
-    inScope: (p) => !o.filter || o.filter.matches(p.src!),
-  })) {
-    if (ev.kind === 'delete') {
-      deletes.push(ev.key);
-      deletesDue++;
-      if (deletes.length >= 1000) {
-        await store.addDeletes(runId, deletes);
-        deletes = [];
-      }
-      continue;
-    }
-    await queue.add('shard', { runId, ...ev.shard }, { ...jobOpts, jobId: shardJobId(runId, ev.shard.index) });
+  let deletes: string[] = [];
+  const park = async (): Promise<void> => {
+    const batch = deletes;
+    deletes = [];
+    await store.addDeletes(runId, batch);
+  };
+  const enqueue = async (shard: Shard): Promise<void> => {
+    await queue.add('shard', { runId, ...shard }, { ...jobOpts, jobId: shardJobId(runId, shard.index) });
     shards++;
     await store.set(runId, { shards, srcFiles: tally.srcFiles, srcBytes: tally.srcBytes, dstFiles: tally.dstFiles });
-  }
-  await store.addDeletes(runId, deletes);
+  };
+  const cut = await listInShards(
+    {
+      src: o.src,
+      dst: o.dst,
+      mode: meta.mode,
+      ...(o.filter ? { filter: o.filter } : {}),
+      limits: o.limits,
+      parallel: o.listParallel ?? 1,
+      allowMissingDst: o.allowMissingDst,
+      tally,
+      ...(o.signal ? { signal: o.signal } : {}),
+      onRanges: (ranges) => store.set(runId, { ranges }),
+    },
+    async (ev) => {
+      if (ev.kind === 'shard') return enqueue(ev.shard);
+      deletes.push(ev.key);
+      deletesDue++;
+      if (deletes.length >= 1000) await park();
+    },
+  );
+  // an empty source still gets one shard: the run is a no-op per shard, then the barrier
+  if (shards === 0) await enqueue({ index: cut, files: 0, bytes: 0 });
+  await park();
   await store.set(runId, { shards, srcFiles: tally.srcFiles, srcBytes: tally.srcBytes, dstFiles: tally.dstFiles, deletesDue, listedAt: Date.now() });
 }
 
@@ -117,9 +134,11 @@ async function follow(o: CoordinateOptions, queue: Queue): Promise<ClusterProgre
     if (progress.status === 'done' || progress.status === 'failed' || progress.status === 'cancelled') return progress;
     const state = await queue.getJobState(barrierJobId(runId));
     if (state === 'failed') {
-      const job = await queue.getJob(barrierJobId(runId));
+      const failure = (await o.store.failures(runId))[0];
+      const job = failure ? undefined : await queue.getJob(barrierJobId(runId));
+      const what = failure ? `shard ${failure.shard} failed after every attempt (${failure.files} file(s)${failure.error ? `; first: ${failure.error}` : ''})` : `a shard failed after every attempt: ${job?.failedReason ?? 'unknown reason'}`;
       await o.store.finish(runId, 'failed', {
-        message: `a shard failed after every attempt: ${job?.failedReason ?? 'unknown reason'}; nothing was deleted`,
+        message: `${what}; nothing was deleted`,
         hint: 'see the workers’ output for the failed files, fix the cause and run again (finished files are skipped)',
       });
     } else if (state === 'completed') {

@@ -4,6 +4,7 @@
  * counters, never the listing. Destination-only keys the sync would delete are passed on
  * one by one (the coordinator parks them in Redis for the barrier).
  */
+import type { KeyRange } from '../core/key-range.js';
 import type { MarchPair } from '../sync/march.js';
 
 export interface Shard {
@@ -41,11 +42,22 @@ export interface EmitOptions {
   /** Whether a source entry is in scope (filtered-out files do not weigh on a shard). */
   readonly inScope: (pair: MarchPair) => boolean;
   readonly tally: ListingTally;
+  /**
+   * The key range the pairs come from (one of several listed in parallel): the first shard
+   * starts after its start, the last one ends at its end. Default: the whole key space.
+   */
+  readonly range?: KeyRange;
+  /** Hands out shard indexes (shared by the ranges of one run); default 0, 1, 2, … */
+  readonly nextIndex?: () => number;
+  /** Whether a range without files still gets one (no-op) shard; default true. */
+  readonly emitEmpty?: boolean;
 }
 
 export async function* emitShards(pairs: AsyncIterable<MarchPair>, o: EmitOptions): AsyncGenerator<ShardEvent> {
-  let index = 0;
-  let startAfter: string | undefined;
+  let counter = 0;
+  const nextIndex = o.nextIndex ?? (() => counter++);
+  let emitted = 0;
+  let startAfter = o.range?.startAfter;
   let files = 0;
   let bytes = 0;
   for await (const p of pairs) {
@@ -60,12 +72,17 @@ export async function* emitShards(pairs: AsyncIterable<MarchPair>, o: EmitOption
     files++;
     bytes += p.src.size;
     if (files >= o.limits.maxFiles || bytes >= o.limits.maxBytes) {
-      yield { kind: 'shard', shard: { index: index++, ...(startAfter !== undefined ? { startAfter } : {}), endAt: p.key, files, bytes } };
+      yield { kind: 'shard', shard: { index: nextIndex(), ...(startAfter !== undefined ? { startAfter } : {}), endAt: p.key, files, bytes } };
+      emitted++;
       startAfter = p.key;
       files = 0;
       bytes = 0;
     }
   }
-  // the last range is open-ended; an empty source still gets one shard (the run is then a no-op per shard)
-  if (files > 0 || index === 0) yield { kind: 'shard', shard: { index, ...(startAfter !== undefined ? { startAfter } : {}), files, bytes } };
+  // the last shard runs to the range's end (open-ended for the last range); an empty source
+  // still gets one shard unless told otherwise (the run is then a no-op per shard)
+  if (files > 0 || (emitted === 0 && (o.emitEmpty ?? true))) {
+    const endAt = o.range?.endAt;
+    yield { kind: 'shard', shard: { index: nextIndex(), ...(startAfter !== undefined ? { startAfter } : {}), ...(endAt !== undefined ? { endAt } : {}), files, bytes } };
+  }
 }

@@ -8,15 +8,16 @@
  */
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { PreparedTransfer } from '../api/transfer.js';
-import { AbortedError, describeError, isHybridsyncError } from '../core/errors.js';
+import { describeError } from '../core/errors.js';
 import { resolveTransferOptions } from '../config/options.js';
-import { parseBwTimetable, rateAt } from '../lib/bandwidth.js';
-import { forEachConcurrent } from '../lib/pool.js';
-import { retry } from '../lib/retry.js';
+import { parseBwTimetable, rateAt, type Pacer } from '../lib/bandwidth.js';
+import { LANES } from '../ops/governor.js';
+import { deleteKeys } from '../sync/delete.js';
 import { deleteRefusal, runSync } from '../sync/execute.js';
+import { errorEvent } from '../sync/retrying.js';
 import type { RunSummary } from '../sync/events.js';
 import { RedisLinkPacer } from './link-pacer.js';
-import { QUEUE, RunStore, type ClusterRunMeta, type ShardResult } from './run-store.js';
+import { linkKey, queueOf, RunStore, WORKER_HEARTBEAT_MS, type ClusterRunMeta, type ShardResult } from './run-store.js';
 import type { Shard } from './shards.js';
 
 /** Sets up an engine run of the cluster run's locations and options with this worker's context. */
@@ -46,34 +47,66 @@ type ShardJob = Shard & { readonly runId: string };
 export async function runWorker(o: ClusterWorkerOptions): Promise<void> {
   const lockDuration = o.lockDurationMs ?? 30_000;
   // one pacer per run for all of this worker's shards: a lease outlives the shard it began in
-  const pacers = new Map<string, RedisLinkPacer>();
-  const worker = new Worker(
-    QUEUE,
-    async (job: Job) => {
-      if (job.name === 'barrier') return runBarrier(o, (job.data as { runId: string }).runId);
-      return runShard(o, job.data as ShardJob, pacers);
-    },
-    { connection: o.connection, concurrency: o.concurrency ?? 1, lockDuration, stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)), maxStalledCount: 3, autorun: true },
+  const pacers = new Map<string, Pacer | undefined>();
+  // a BullMQ worker per lane, each with its own slots: a bulk run's shards never hold up a metadata run's
+  const workers = LANES.map(
+    (lane) =>
+      new Worker(
+        queueOf(lane),
+        async (job: Job) => {
+          if (job.name === 'barrier') return runBarrier(o, (job.data as { runId: string }).runId);
+          return runShard(o, job.data as ShardJob, pacers);
+        },
+        { connection: o.connection, concurrency: o.concurrency ?? 1, lockDuration, stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)), maxStalledCount: 3, autorun: true },
+      ),
   );
-  worker.on('error', () => undefined); // connection hiccups: BullMQ reconnects
-  await new Promise<void>((resolve) => (o.signal.aborted ? resolve() : o.signal.addEventListener('abort', () => resolve(), { once: true })));
-  await worker.close();
+  for (const w of workers) w.on('error', () => undefined); // connection hiccups: BullMQ reconnects
+  // alive while it beats: progress shows only shards on live workers
+  const beat = (): Promise<void> => o.store.heartbeat(o.name).catch(() => undefined);
+  await beat();
+  const beating = setInterval(() => void beat(), WORKER_HEARTBEAT_MS);
+  try {
+    await new Promise<void>((resolve) => (o.signal.aborted ? resolve() : o.signal.addEventListener('abort', () => resolve(), { once: true })));
+    await Promise.all(workers.map((w) => w.close()));
+  } finally {
+    clearInterval(beating);
+    await o.store.leave(o.name).catch(() => undefined);
+  }
 }
 
 const over = (s: string | undefined): boolean => s === 'done' || s === 'failed' || s === 'cancelled';
 
-async function runShard(o: ClusterWorkerOptions, shard: ShardJob, pacers: Map<string, RedisLinkPacer>): Promise<ShardResult | undefined> {
+async function runShard(o: ClusterWorkerOptions, shard: ShardJob, pacers: Map<string, Pacer | undefined>): Promise<ShardResult | undefined> {
   const meta = await o.store.meta(shard.runId);
   if (!meta || over(await o.store.status(shard.runId))) return undefined; // the run ended (cancelled): nothing to do
   o.onShard?.('start', shard);
+  await o.store.shardStarted(shard.runId, shard.index, o.name);
+  try {
+    return await runShardAttempt(o, shard, meta, pacers);
+  } finally {
+    await o.store.shardEnded(shard.runId, shard.index, o.name).catch(() => undefined);
+  }
+}
+
+async function runShardAttempt(o: ClusterWorkerOptions, shard: ShardJob, meta: ClusterRunMeta, pacers: Map<string, Pacer | undefined>): Promise<ShardResult> {
   const prepared = await o.prepare(meta, 'copy');
   const startedAt = Date.now();
   let summary: RunSummary;
+  let firstError: string | undefined;
   try {
     const range = { ...(shard.startAfter !== undefined ? { startAfter: shard.startAfter } : {}), ...(shard.endAt !== undefined ? { endAt: shard.endAt } : {}) };
-    let limiter = pacers.get(meta.runId);
-    if (!limiter && meta.bwlimit) pacers.set(meta.runId, (limiter = linkPacer(o.store, meta)));
-    summary = await runSync({ ...prepared.run, range, ...(limiter ? { limiter } : {}) });
+    if (!pacers.has(meta.runId)) pacers.set(meta.runId, runPacer(o.store, meta));
+    const limiter = pacers.get(meta.runId);
+    const onEvent = prepared.run.onEvent;
+    summary = await runSync({
+      ...prepared.run,
+      range,
+      ...(limiter ? { limiter } : {}),
+      onEvent: (e) => {
+        if (e.type === 'error' && firstError === undefined) firstError = `${e.key ? `${e.key}: ` : ''}${e.message}`;
+        onEvent?.(e);
+      },
+    });
   } catch (err) {
     o.onShard?.('failed', shard, describeError(err));
     throw err;
@@ -95,18 +128,38 @@ async function runShard(o: ClusterWorkerOptions, shard: ShardJob, pacers: Map<st
   };
   if (summary.status === 'failed' || summary.status === 'aborted') {
     // another attempt (here or on another worker) retries the files that failed
-    await o.store.noteFailing(shard.runId, shard.index, summary.failed);
-    o.onShard?.('failed', shard, `${summary.failed} file(s) failed`);
-    throw new Error(`shard ${shard.index}: ${summary.failed} file(s) failed (status ${summary.status})`);
+    await o.store.noteFailing(shard.runId, shard.index, summary.failed, firstError);
+    const why = `${summary.failed} file(s) failed${firstError ? `, first: ${firstError}` : ''}`;
+    o.onShard?.('failed', shard, why);
+    throw new Error(`shard ${shard.index}: ${why}`);
   }
   await o.store.recordShard(shard.runId, result);
   o.onShard?.('done', shard, result);
   return result;
 }
 
-function linkPacer(store: RunStore, meta: ClusterRunMeta): RedisLinkPacer {
-  const slots = parseBwTimetable(meta.bwlimit!);
-  return new RedisLinkPacer(store.redis, store.key(meta.runId, 'bucket'), () => rateAt(slots, new Date()));
+/**
+ * What paces a run's bytes on this worker: the run's own cap (--bwlimit, a bucket of the
+ * run's) and then its link's lane (a bucket shared with every run on the link), or none.
+ */
+function runPacer(store: RunStore, meta: ClusterRunMeta): Pacer | undefined {
+  const lane = meta.lane ?? 'bulk';
+  const runKey = store.key(meta.runId);
+  const stages: RedisLinkPacer[] = [];
+  if (meta.bwlimit) {
+    const slots = parseBwTimetable(meta.bwlimit);
+    stages.push(new RedisLinkPacer(store.redis, { key: store.key(meta.runId, 'bucket'), runKey, countForRun: !meta.link, rate: () => rateAt(slots, new Date()), lane, weights: { [lane]: 1 } }));
+  }
+  if (meta.link) {
+    const link = meta.link;
+    stages.push(new RedisLinkPacer(store.redis, { key: linkKey(link.name), runKey, countForRun: true, rate: () => link.bytesPerSecond, lane, weights: link.weights }));
+  }
+  if (stages.length <= 1) return stages[0];
+  return {
+    take: async (bytes, signal) => {
+      for (const s of stages) await s.take(bytes, signal);
+    },
+  };
 }
 
 /** After every shard succeeded: the sync's deletions, all or none, as the engine's guard decides. */
@@ -114,7 +167,10 @@ async function runBarrier(o: ClusterWorkerOptions, runId: string): Promise<void>
   const meta = await o.store.meta(runId);
   if (!meta || over(await o.store.status(runId))) return;
   const p = (await o.store.progress(runId))!;
-  if (meta.mode !== 'sync' || p.deletesDue === 0) return o.store.finish(runId, 'done');
+  if (meta.mode !== 'sync' || p.deletesDue === 0) {
+    await o.store.setBarrier(runId, 'done');
+    return o.store.finish(runId, 'done');
+  }
   const options = resolveTransferOptions(meta.options);
   const refusal = deleteRefusal({
     due: p.deletesDue,
@@ -125,12 +181,15 @@ async function runBarrier(o: ClusterWorkerOptions, runId: string): Promise<void>
     maxDelete: options.maxDelete,
     allowEmptySource: options.allowEmptySource,
   });
-  if (refusal) return o.store.finish(runId, 'failed', refusal);
-  await o.store.set(runId, { status: 'deleting' });
+  if (refusal) {
+    await o.store.setBarrier(runId, 'refused');
+    return o.store.finish(runId, 'failed', refusal);
+  }
+  await o.store.set(runId, { status: 'deleting', barrier: 'deleting' });
   const prepared = await o.prepare(meta, 'sync');
   try {
     const { deleted, failed } = await deleteParked(o.store, runId, prepared);
-    await o.store.set(runId, { deleted });
+    await o.store.set(runId, { deleted, barrier: failed > 0 ? 'failed' : 'done' });
     if (failed > 0) await o.store.finish(runId, 'failed', { message: `${failed} deletion(s) failed at ${meta.dst}`, hint: 'run again: the remaining deletions are retried' });
     else await o.store.finish(runId, 'done');
   } finally {
@@ -148,33 +207,33 @@ async function deleteParked(store: RunStore, runId: string, prepared: PreparedTr
   emit({ type: 'run-start', runId: localRun, mode: 'sync', src: src.uri, dst: dst.uri, dryRun: !!run.dryRun });
   let deleted = 0;
   let failed = 0;
-  await forEachConcurrent(
-    store.deletes(runId),
-    run.checkers ?? 16,
-    async (key) => {
-      if (run.dryRun) {
-        deleted++;
-        emit({ type: 'plan', action: 'delete', key });
-        return;
-      }
-      try {
-        await retry(() => dst.remove(key, { ...(run.signal ? { signal: run.signal } : {}) }), {
-          attempts: run.retries ?? 3,
-          baseDelayMs: 250,
-          maxDelayMs: 15_000,
-          isRetryable: (e) => isHybridsyncError(e) && e.retryable && !(e instanceof AbortedError),
-        });
+  if (run.dryRun) {
+    for await (const key of store.deletes(runId)) {
+      deleted++;
+      emit({ type: 'plan', action: 'delete', key });
+    }
+  } else {
+    // in batches where the destination takes them (S3 DeleteObjects), each key's outcome on its own
+    await deleteKeys({
+      dst,
+      keys: store.deletes(runId),
+      concurrency: run.checkers ?? 16,
+      retries: run.retries ?? 3,
+      ...(run.signal ? { signal: run.signal } : {}),
+      onDeleted: (key) => {
         state.forgetObject(dst.location.id, key);
         state.forgetDerived(dst.location.id, key);
         deleted++;
         emit({ type: 'delete', key });
-      } catch (err) {
+      },
+      onFailed: (key, err) => {
+        if (run.signal?.aborted) throw err;
         failed++;
-        emit({ type: 'error', key, kind: isHybridsyncError(err) ? err.kind : 'unknown', message: describeError(err) });
-      }
-    },
-    run.signal,
-  );
+        emit(errorEvent(key, err));
+      },
+      onRetry: (key, err, attempt) => emit({ type: 'retry', key: key ?? '(batch deletion)', what: 'delete', attempt, message: describeError(err) }),
+    });
+  }
   const summary: RunSummary = {
     runId: localRun,
     mode: 'sync',

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Entry, WriteMeta, WriteResult } from './entry.js';
+import type { HybridsyncError } from './errors.js';
 import type { KeyRange } from './key-range.js';
 import type { Location } from './location.js';
 
@@ -233,6 +234,11 @@ export interface Features {
   readonly conditionalCreate?: boolean;
   /** Maximum key length in UTF-8 bytes (including the root's prefix), if limited. */
   readonly maxKeyBytes?: number;
+  /**
+   * Implements {@link BatchRemover}: many keys removed in one request (S3 DeleteObjects).
+   * Absent means false: the engine removes one key per request.
+   */
+  readonly batchRemove?: boolean;
 }
 
 /**
@@ -305,6 +311,32 @@ export interface ServerSideCopier {
   /** True when `source` lives on the same endpoint/account so copyFrom can be used. */
   canCopyFrom(source: Backend): boolean;
   copyFrom(source: Backend, srcKey: string, dstKey: string, meta: WriteMeta, opts?: WriteOptions): Promise<WriteResult>;
+}
+
+/**
+ * Optional capability: removal of many keys in one request (S3 DeleteObjects, up to 1000
+ * keys). Each key succeeds or fails on its own: a call resolves with the keys the server
+ * refused, each with its typed error (PermissionError for a key a policy protects,
+ * ThrottledError/TransientError for what a retry may fix); every other key is gone, a key
+ * that was already missing included. It throws only when the request as a whole failed,
+ * and then no key of it counts as removed. The engine's deletions (sync/delete.ts) use it
+ * where {@link Features.batchRemove} is set.
+ */
+export interface BatchRemover {
+  /** The most keys one call takes. */
+  readonly maxBatchRemove: number;
+  /** Removes up to {@link maxBatchRemove} keys; resolves with the ones that were refused. */
+  removeMany(keys: readonly string[], opts?: OpOptions): Promise<RemoveRefusal[]>;
+}
+
+/** A key a batch removal did not remove, and why. */
+export interface RemoveRefusal {
+  readonly key: string;
+  readonly error: HybridsyncError;
+}
+
+export function hasBatchRemover(b: Backend): b is Backend & BatchRemover {
+  return b.features.batchRemove === true && typeof (b as Partial<BatchRemover>).removeMany === 'function';
 }
 
 /**

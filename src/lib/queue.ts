@@ -53,3 +53,32 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     }
   }
 }
+
+/**
+ * Iterates `source` up to `capacity` items ahead of the consumer, so a paged listing
+ * fetches its next page while the current one is used — and two listings merged by one
+ * consumer (a march) are fetched at the same time instead of in turns. Memory is bounded
+ * by `capacity`; stopping early stops the source.
+ */
+export async function* readAhead<T>(source: AsyncIterable<T>, capacity: number): AsyncGenerator<T> {
+  const queue = new BoundedQueue<T>(capacity);
+  let stopped = false;
+  const producing = (async () => {
+    try {
+      for await (const item of source) {
+        if (stopped) return;
+        await queue.push(item);
+      }
+      queue.close();
+    } catch (err) {
+      queue.fail(err);
+    }
+  })();
+  try {
+    yield* queue;
+  } finally {
+    stopped = true;
+    queue.close(); // a producer waiting to push wakes up and stops
+    await producing;
+  }
+}

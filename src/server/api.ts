@@ -179,7 +179,7 @@ export function createApi(o: ApiOptions): Hono {
     return c.json({ records: await o.audit.recent(filter, limit) });
   });
   app.get('/api/plan', (c) => c.json({ plan: daemon.plan() }));
-  app.get('/api/cluster', async (c) => c.json({ runs: await metrics.clusterRuns() }));
+  app.get('/api/cluster', async (c) => c.json(await metrics.clusterState()));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());

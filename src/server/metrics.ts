@@ -10,8 +10,18 @@ import type { JobRunStatus } from '../ops/history.js';
 import type { LiveRun } from '../ops/runner.js';
 import type { ClusterProgress } from '../cluster/run-store.js';
 
-/** The cluster runs a daemon reports (recent runs on its --cluster-redis). */
-export type ClusterRuns = () => Promise<readonly ClusterProgress[]>;
+/** What a daemon reports of its --cluster-redis: the recent runs and the workers alive. */
+export interface ClusterSnapshot {
+  readonly runs: readonly ClusterProgress[];
+  readonly workersAlive: readonly string[];
+}
+export type ClusterView = () => Promise<ClusterSnapshot>;
+
+/** GET /api/cluster: whether the daemon reports a cluster, and what it reads (or why it cannot). */
+export interface ClusterState extends ClusterSnapshot {
+  readonly configured: boolean;
+  readonly error?: string;
+}
 import type { LaneRegistry, LaneSnapshot } from '../stream/stats.js';
 
 export class OpsMetrics {
@@ -23,9 +33,9 @@ export class OpsMetrics {
   private readonly duration: Histogram<'job'>;
   private readonly warnings: Counter<'link'>;
   private daemon: Daemon | undefined;
-  private cluster: ClusterRuns | undefined;
-  /** One Redis read per scrape, shared by the cluster gauges. */
-  private clusterRead: { at: number; runs: Promise<readonly ClusterProgress[]> } | undefined;
+  private cluster: ClusterView | undefined;
+  /** One Redis read per second at most, shared by the cluster gauges and /api/cluster. */
+  private clusterRead: { at: number; state: Promise<ClusterState> } | undefined;
   private lanes: LaneRegistry | undefined;
 
   constructor() {
@@ -97,6 +107,19 @@ export class OpsMetrics {
     clusterGauge('hybridsync_cluster_deletes_due', 'Deletions parked for the barrier', (p) => p.deletesDue);
     clusterGauge('hybridsync_cluster_deleted', 'Deletions the barrier made', (p) => p.deleted);
     clusterGauge('hybridsync_cluster_workers', 'Workers that completed shards of the run', (p) => p.workers.length);
+    clusterGauge('hybridsync_cluster_shards_active', 'Shards of the run running now on live workers', (p) => p.active.length);
+    clusterGauge('hybridsync_cluster_shards_failing', 'Shards of the run whose latest attempt failed', (p) => p.failedShards);
+    clusterGauge('hybridsync_cluster_rate_bytes_per_second', "Bytes per second over the run's transfer window", (p) => p.rate);
+    const clusterState = (): Promise<ClusterState> => this.clusterState();
+    new Gauge({
+      name: 'hybridsync_cluster_workers_alive',
+      help: 'Cluster workers on the Redis whose heartbeat is recent',
+      registers,
+      async collect() {
+        const s = await clusterState();
+        if (s.configured && !s.error) this.set(s.workersAlive.length);
+      },
+    });
     const lanes = (): LaneSnapshot[] => this.lanes?.snapshots() ?? [];
     const laneGauge = (name: string, help: string, pick: (l: LaneSnapshot) => number): void => {
       new Gauge({
@@ -125,17 +148,27 @@ export class OpsMetrics {
   }
 
   /** Reports cluster runs (GET /api/cluster, hybridsync_cluster_* gauges). */
-  attachCluster(runs: ClusterRuns): void {
-    this.cluster = runs;
+  attachCluster(view: ClusterView): void {
+    this.cluster = view;
   }
 
-  /** Recent cluster runs (none without attachCluster); a Redis failure reads as none. */
-  clusterRuns(): Promise<readonly ClusterProgress[]> {
-    if (!this.cluster) return Promise.resolve([]);
+  /** The cluster as /api/cluster shows it: not configured, read, or unreadable (Redis down) with why. */
+  clusterState(): Promise<ClusterState> {
+    const view = this.cluster;
+    if (!view) return Promise.resolve({ configured: false, runs: [], workersAlive: [] });
     if (!this.clusterRead || Date.now() - this.clusterRead.at > 1000) {
-      this.clusterRead = { at: Date.now(), runs: this.cluster().catch(() => []) };
+      const state = view().then(
+        (s): ClusterState => ({ configured: true, ...s }),
+        (err: unknown): ClusterState => ({ configured: true, runs: [], workersAlive: [], error: `cannot read the cluster's Redis: ${(err as Error).message}` }),
+      );
+      this.clusterRead = { at: Date.now(), state };
     }
-    return this.clusterRead.runs;
+    return this.clusterRead.state;
+  }
+
+  /** Recent cluster runs (none without attachCluster, or when Redis cannot be read). */
+  async clusterRuns(): Promise<readonly ClusterProgress[]> {
+    return (await this.clusterState()).runs;
   }
 
   onEvent(job: string, link: string | undefined, e: SyncEvent): void {

@@ -32,6 +32,7 @@ import type { ByteTransform, GateDecision, TransferGate } from './gate.js';
 import { errorEvent, retryOperation } from './retrying.js';
 import { spoolTransformed, type Spooled } from './spool.js';
 import { derivationMetadata } from './derived.js';
+import { deleteKeys } from './delete.js';
 import type { StateDb } from './state.js';
 import { Stats } from './stats.js';
 
@@ -734,7 +735,21 @@ class SyncRun {
         this.emit({ type: 'plan', action: 'delete', key });
       }
     } else {
-      await forEachConcurrent(this.state.pendingDeletes(this.runId), this.checkers, (key) => this.deleteOne(key), this.signal);
+      await deleteKeys({
+        dst: this.o.dst,
+        keys: this.state.pendingDeletes(this.runId),
+        concurrency: this.checkers,
+        retries: this.retries,
+        signal: this.signal,
+        onDeleted: (key) => {
+          this.state.forgetObject(this.dstLoc, key);
+          this.state.forgetDerived(this.dstLoc, key);
+          this.stats.deleted++;
+          this.emit({ type: 'delete', key });
+        },
+        onFailed: (key, err) => this.fail(key, err),
+        onRetry: (key, err, attempt) => this.countRetry(key ?? '(batch deletion)', 'delete', err, attempt),
+      });
     }
   }
 
@@ -742,18 +757,6 @@ class SyncRun {
   private deleteRefusal(due: number): { message: string; hint: string } | undefined {
     const o = this.o;
     return deleteRefusal({ due, srcSeen: this.srcSeen, dstSeen: this.dstSeen, src: o.src.uri, dst: o.dst.uri, maxDelete: o.maxDelete, allowEmptySource: o.allowEmptySource });
-  }
-
-  private async deleteOne(key: string): Promise<void> {
-    try {
-      await this.withRetry(key, 'delete', () => this.o.dst.remove(key, { signal: this.signal }));
-      this.state.forgetObject(this.dstLoc, key);
-      this.state.forgetDerived(this.dstLoc, key);
-      this.stats.deleted++;
-      this.emit({ type: 'delete', key });
-    } catch (err) {
-      this.fail(key, err);
-    }
   }
 
   /** Aborts the chunked uploads a killed earlier run started and this run did not resume. */

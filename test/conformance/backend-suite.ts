@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { hasChunkWriter, hasTags, hasTierer, hasWholeReader, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
+import { hasBatchRemover, hasChunkWriter, hasTags, hasTierer, hasWholeReader, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
 import { writeObject } from '../../src/sync/chunked.js';
 import type { Entry } from '../../src/core/entry.js';
 import { md5OfStream } from '../../src/lib/accounting.js';
@@ -18,6 +18,12 @@ export interface ConformanceTarget {
   /** Tiering: a colder class than the default this server stores (its name as the backend spells it). */
   tiering?: { readonly coldClass: string };
   cleanup(): Promise<void>;
+  /**
+   * Makes the server refuse to remove the keys under `prefix` (relative to the root) until
+   * the returned function is called — S3: a bucket policy denying s3:DeleteObject. For the
+   * per-key errors of a batch removal; without it that part is skipped.
+   */
+  refuseRemoval?(prefix: string): Promise<() => Promise<void>>;
 }
 
 async function collect(it: AsyncIterable<Entry>): Promise<Entry[]> {
@@ -189,6 +195,30 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       await t.backend.remove('rm/one');
       expect(await t.backend.stat('rm/one')).toBeUndefined();
       await t.backend.remove('rm/one');
+    });
+
+    it('batch remove: one call removes many keys, missing ones included; a key the server refuses is reported by key with a typed error and stays', async (ctx) => {
+      const b = t.backend;
+      if (!hasBatchRemover(b)) return ctx.skip();
+      expect(b.maxBatchRemove).toBeGreaterThan(1);
+      const keys = Array.from({ length: 12 }, (_, i) => `batch/k-${String(i).padStart(2, '0')}`);
+      for (const k of keys) await write(b, k, k);
+      expect(await b.removeMany([...keys.slice(0, 10), 'batch/never-written'])).toEqual([]);
+      const left = async (): Promise<string[]> => (await collect(t.reopen().list({ prefix: 'batch/' }))).map((e) => e.key);
+      expect(await left()).toEqual(['batch/k-10', 'batch/k-11']);
+      await expect(b.removeMany(Array.from({ length: b.maxBatchRemove + 1 }, (_, i) => `batch/x-${i}`))).rejects.toThrow(/at most/);
+      if (!t.refuseRemoval) return;
+      await write(b, 'batch/locked/kept', 'kept');
+      const release = await t.refuseRemoval('batch/locked/');
+      try {
+        const refused = await b.removeMany(['batch/k-10', 'batch/locked/kept', 'batch/k-11']);
+        expect(refused.map((r) => r.key)).toEqual(['batch/locked/kept']);
+        expect(refused[0]!.error).toMatchObject({ kind: 'permission', retryable: false });
+        expect(refused[0]!.error.message).toContain('batch/locked/kept');
+      } finally {
+        await release();
+      }
+      expect(await left()).toEqual(['batch/locked/kept']);
     });
 
     it('fails reads with ifMatch when the source changed since listing', async () => {

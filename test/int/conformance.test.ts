@@ -4,6 +4,7 @@ import { LocalBackend } from '../../src/backends/local/index.js';
 import { MemoryBackend } from '../../src/backends/memory/index.js';
 import { openLocation } from '../../src/backends/registry.js';
 import { azureTestClient, createTestContainer, deleteContainer } from '../helpers/azure.js';
+import { DeleteBucketPolicyCommand, PutBucketPolicyCommand } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -35,6 +36,12 @@ describeBackendConformance('s3 (Ceph RGW)', async () => {
       await backend.close?.();
       await deleteBucket(client, bucket);
       client.destroy();
+    },
+    // a bucket policy: an explicit Deny binds the bucket's owner too
+    refuseRemoval: async (prefix) => {
+      const Statement = [{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: `arn:aws:s3:::${bucket}/root/${prefix}*` }];
+      await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify({ Version: '2012-10-17', Statement }) }));
+      return async () => void (await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket })));
     },
   };
 });

@@ -7,10 +7,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, utimesSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketPolicyCommand, HeadObjectCommand, PutBucketPolicyCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, rcloneEnv, s3Env, testClient } from '../helpers/s3.js';
 import { md5, randomFile, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
 import { events, ROOT, runCli } from '../helpers/cli.js';
+import { countingProxy } from '../helpers/gateway.js';
 
 let client: S3Client;
 let bucket: string;
@@ -342,6 +343,45 @@ describe('bad input gets a clear error and loses nothing', () => {
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/secret\.txt: .*permission denied/);
     expect((await listAll(client, bucket, 'perm/')).map((o) => o.key)).toEqual(['perm/a.txt', 'perm/z.txt']);
+  });
+});
+
+describe('deletions in batches where the store takes them (S3 DeleteObjects)', () => {
+  it('sync deletes 1,100 extraneous objects in two DeleteObjects requests and no single DELETE, after --max-delete allows it; a key a bucket policy protects is reported by name and stays', async () => {
+    const src = tempDir('batch-src');
+    for (const k of ['keep/a.bin', 'keep/b.bin', 'keep/c.bin']) randomFile(src, k, 1000);
+    const extra = Array.from({ length: 1100 }, (_, i) => `old/o-${String(i).padStart(4, '0')}.bin`);
+    for (let i = 0; i < extra.length; i += 50) {
+      await Promise.all(extra.slice(i, i + 50).map((k) => client.send(new PutObjectCommand({ Bucket: bucket, Key: `batch/${k}`, Body: 'old' }))));
+    }
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'batch/locked/l.bin', Body: 'protected' }));
+    const dst = `s3://${bucket}/batch`;
+    const left = async (): Promise<number> => (await listAll(client, bucket, 'batch/')).length;
+
+    const refused = await runCli(['sync', src, dst, '--max-delete', '1000', '--json'], { env: env() });
+    expect(refused.code).toBe(1);
+    expect(events(refused.stdout).find((e) => e.type === 'error')?.message).toMatch(/1101 files would be deleted at .*, more than --max-delete 1000; nothing was deleted/);
+    expect(await left()).toBe(1104); // the 3 new files arrived, nothing went
+
+    const policy = { Version: '2012-10-17', Statement: [{ Effect: 'Deny', Principal: '*', Action: 's3:DeleteObject', Resource: `arn:aws:s3:::${bucket}/batch/locked/*` }] };
+    await client.send(new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy) }));
+    const proxy = await countingProxy();
+    try {
+      const r = await runCli(['sync', src, dst, '--max-delete', '2000', '--json', '--s3-endpoint', proxy.url], { env: env() });
+      expect(r.code, r.stderr).toBe(1);
+      const ev = events(r.stdout);
+      expect(ev.filter((e) => e.type === 'delete')).toHaveLength(1100);
+      expect(ev.filter((e) => e.type === 'error')).toMatchObject([{ key: 'locked/l.bin', kind: 'permission' }]);
+      expect(ev.find((e) => e.type === 'summary')!.summary).toMatchObject({ deleted: 1100, failed: 1, status: 'failed' });
+      const deletes = proxy.seen.filter((q) => q.method === 'DELETE');
+      const batches = proxy.seen.filter((q) => q.method === 'POST' && /[?&]delete(=|&|$)/.test(q.path));
+      expect(deletes).toEqual([]);
+      expect(batches).toHaveLength(2); // 1000 + 101 keys
+    } finally {
+      await proxy.close();
+      await client.send(new DeleteBucketPolicyCommand({ Bucket: bucket }));
+    }
+    expect((await listAll(client, bucket, 'batch/')).map((o) => o.key).sort()).toEqual(['batch/keep/a.bin', 'batch/keep/b.bin', 'batch/keep/c.bin', 'batch/locked/l.bin']);
   });
 });
 

@@ -20,6 +20,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadBucketCommand,
@@ -43,6 +44,7 @@ import type {
   ArchiveState,
   PrefixLister,
   Backend,
+  BatchRemover,
   Body,
   ChunkedUpload,
   ChunkWriter,
@@ -51,6 +53,7 @@ import type {
   ListOptions,
   OpOptions,
   ReadOptions,
+  RemoveRefusal,
   RestoreAnswer,
   RestoreRequest,
   ServerSideCopier,
@@ -145,7 +148,7 @@ function decodeMeta(v: string): string {
   }
 }
 
-export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe, PrefixLister, Tierer, WholeReader {
+export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter, AccountProbe, PrefixLister, Tierer, WholeReader, BatchRemover {
   readonly type = 's3';
   readonly features: Features = {
     serverSideCopy: true,
@@ -158,7 +161,10 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     metadata: true,
     conditionalCreate: true,
     maxKeyBytes: 1024,
+    batchRemove: true,
   };
+  /** DeleteObjects takes at most 1000 keys. */
+  readonly maxBatchRemove = 1000;
   readonly chunkLimits = { minChunkSize: MIN_PART, maxChunkSize: MAX_SINGLE_COPY, maxChunks: MAX_PARTS };
   readonly uri: string;
   readonly bucket: string;
@@ -942,6 +948,27 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
       () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: opts.signal }),
       opts.signal,
     );
+  }
+
+  async removeMany(keys: readonly string[], opts: OpOptions = {}): Promise<RemoveRefusal[]> {
+    if (keys.length === 0) return [];
+    if (keys.length > this.maxBatchRemove) throw new RangeError(`removeMany takes at most ${this.maxBatchRemove} keys, got ${keys.length}`);
+    // Quiet: the reply lists only the keys that were not removed
+    const r = await this.call(
+      'delete objects',
+      keys.length === 1 ? keys[0] : undefined,
+      () =>
+        this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys.map((k) => ({ Key: this.prefix + k })), Quiet: true } }), {
+          abortSignal: opts.signal,
+        }),
+      opts.signal,
+    );
+    return (r.Errors ?? []).map((e) => {
+      const key = (e.Key ?? '').startsWith(this.prefix) ? (e.Key ?? '').slice(this.prefix.length) : (e.Key ?? '');
+      // a per-key error has the shape of a request's: its code is the error name
+      const error = mapS3Error({ name: e.Code ?? 'UnknownError', message: e.Message, $metadata: {} }, this.where(key), this.endpointLabel, this.fixes);
+      return { key, error };
+    });
   }
 
   async close(): Promise<void> {

@@ -54,6 +54,8 @@ describe('bandwidth planner (hand-computed cases)', () => {
     expect(seed.physicalTransfer).toBe(true);
     expect(seed.devices).toBe(25);
     expect(seed.advice).toMatch(/physical transfer/);
+    // and it names the seeding workflow: export a bundle, import it with any tool, adopt, then sync the delta
+    expect(seed.advice).toMatch(/`hybridsync seed export SRC DIR`, import DIR\/data with any tool, `hybridsync adopt SRC DST`, and each sync moves only the delta \(docs\/scale\.md\)/);
   });
 
   it('keeps a seed on the network when it fits the threshold: 100 TB on 10 Gbps is 22.2 h', () => {

@@ -26,6 +26,10 @@ export interface StreamOptions {
   readonly once: boolean;
   /** Attempts of each segment's upload or download for retryable errors. */
   readonly retries: number;
+  /** push: segments of the lane stored at once (committed in order). */
+  readonly inFlight: number;
+  /** pull: how long a missing segment with later ones present is waited for (it may be in flight) before the lane stops (ms). */
+  readonly gapGrace: number;
 }
 
 type Kind = 'size' | 'duration' | 'int' | 'bool' | 'string' | 'format' | 'mode';
@@ -49,6 +53,15 @@ export const STREAM_OPTIONS: readonly StreamOptionSpec[] = [
   { key: 'mode', kind: 'mode', arg: 'segments|plain', default: 'segments', help: 'segments: reassemble pushed streams; plain: each new object becomes a local file', commands: ['pull'] },
   { key: 'once', kind: 'bool', default: false, help: 'ship (or apply) what is there now, then exit', commands: ['push', 'pull'] },
   { key: 'retries', kind: 'int', arg: 'n', default: 5, help: 'attempts of each segment for retryable errors', commands: ['push', 'pull'] },
+  { key: 'inFlight', kind: 'int', arg: 'n', default: 4, help: 'segments stored at once (each up to --segment-size in memory); offsets commit in order', commands: ['push'] },
+  {
+    key: 'gapGrace',
+    kind: 'duration',
+    arg: 'duration',
+    default: '2m',
+    help: 'a missing segment that may still be in flight (fewer later ones than the pusher\'s window) is waited for this long before the lane stops',
+    commands: ['pull'],
+  },
 ];
 
 const FORMATS = ['auto', 'lines', 'csv'] as const;

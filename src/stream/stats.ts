@@ -58,6 +58,8 @@ export class LaneStats {
   lastCommitAt: number | null = null;
   error: string | null = null;
   private lag: () => { bytes: number; since: number | undefined } = () => ({ bytes: 0, since: undefined });
+  /** The lag as last seen while the lane ran: a failed lane is as far behind as when it stopped, and falling further. */
+  private lastLag: { bytes: number; since: number | undefined } = { bytes: 0, since: undefined };
   private readonly recent: Array<{ at: number; bytes: number }> = [];
   private readonly startedAt: number;
 
@@ -76,6 +78,13 @@ export class LaneStats {
     this.lag = f;
   }
 
+  /** The lane stopped on an error (its lag stays as last seen). */
+  fail(message: string): void {
+    if (this.state === 'starting' || this.state === 'following') this.lastLag = this.lag();
+    this.state = 'failed';
+    this.error = message;
+  }
+
   committed(bytes: number): void {
     const at = this.now();
     this.segments++;
@@ -89,7 +98,7 @@ export class LaneStats {
     const now = this.now();
     while (this.recent.length > 0 && this.recent[0]!.at < now - WINDOW_MS) this.recent.shift();
     const windowMs = Math.min(WINDOW_MS, Math.max(1, now - this.startedAt));
-    const lag = this.lag();
+    const lag = this.state === 'starting' || this.state === 'following' ? (this.lastLag = this.lag()) : this.lastLag;
     return {
       lane: this.lane,
       direction: this.direction,
@@ -107,7 +116,10 @@ export class LaneStats {
   }
 }
 
-/** The lanes running in this process (the daemon's /metrics reads them). */
+/**
+ * The lanes of this process (the daemon's /metrics, /api/streams and dashboard read them):
+ * each running one, and each that failed until its next attempt takes its place.
+ */
 export class LaneRegistry {
   private readonly lanes = new Map<string, LaneStats>();
 
@@ -115,8 +127,9 @@ export class LaneRegistry {
     this.lanes.set(s.lane, s);
   }
 
+  /** A lane that ended: gone, unless it failed (kept, with its error, until it runs again). */
   remove(s: LaneStats): void {
-    if (this.lanes.get(s.lane) === s) this.lanes.delete(s.lane);
+    if (this.lanes.get(s.lane) === s && s.state !== 'failed') this.lanes.delete(s.lane);
   }
 
   snapshots(): LaneSnapshot[] {

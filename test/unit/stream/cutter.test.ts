@@ -31,6 +31,14 @@ describe('segment cutter', () => {
     expect(decideRead(lines, { available: 0, since: undefined, now: 6000, final: false })).toMatchObject({ read: false });
   });
 
+  it('age trigger with a lead: cuts as early as storing has been taking, so the oldest byte is stored by maxAge; never more than half of it early', () => {
+    const lead = { ...lines, leadMs: 300 };
+    expect(decideRead(lead, { available: 10, since: 1000, now: 5600, final: false })).toEqual({ read: false, waitMs: 100 });
+    expect(decideRead(lead, { available: 10, since: 1000, now: 5700, final: false })).toEqual({ read: true, bytes: 10, reason: 'age' });
+    // a store that takes longer than half the age still leaves segments of half the age
+    expect(decideRead({ ...lines, leadMs: 9000 }, { available: 10, since: 1000, now: 3400, final: false })).toEqual({ read: false, waitMs: 100 });
+  });
+
   it('final (rotated away and quiet): ships everything, even a last line without a newline', () => {
     expect(decideRead(lines, { available: 5, since: 5999, now: 6000, final: true })).toEqual({ read: true, bytes: 5, reason: 'final' });
     expect(cutSegment(lines, b('tail!'), 'final')).toEqual({ length: 5, reason: 'final', forced: false });

@@ -97,7 +97,7 @@ export class OpsMetrics {
     clusterGauge('hybridsync_cluster_deletes_due', 'Deletions parked for the barrier', (p) => p.deletesDue);
     clusterGauge('hybridsync_cluster_deleted', 'Deletions the barrier made', (p) => p.deleted);
     clusterGauge('hybridsync_cluster_workers', 'Workers that completed shards of the run', (p) => p.workers.length);
-    const lanes = (): LaneSnapshot[] => this.lanes?.snapshots() ?? [];
+    const lanes = (): LaneSnapshot[] => this.streamLanes();
     const laneGauge = (name: string, help: string, pick: (l: LaneSnapshot) => number): void => {
       new Gauge({
         name,
@@ -136,6 +136,11 @@ export class OpsMetrics {
       this.clusterRead = { at: Date.now(), runs: this.cluster().catch(() => []) };
     }
     return this.clusterRead.runs;
+  }
+
+  /** The stream lanes of this daemon, live (GET /api/streams, the hybridsync_stream_* gauges). */
+  streamLanes(): LaneSnapshot[] {
+    return this.lanes?.snapshots() ?? [];
   }
 
   onEvent(job: string, link: string | undefined, e: SyncEvent): void {

@@ -6,6 +6,7 @@
  * formatted in one place. Add a panel by writing its module and listing it here.
  */
 import { bandwidthPlanPanel } from './plan.js';
+import { streamLanesPanel } from './streams.js';
 
 export interface DashboardPanel {
   /** The element id of the card's body; also names the panel in tests. */
@@ -21,4 +22,4 @@ export interface DashboardPanel {
   readonly render: string;
 }
 
-export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel];
+export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel, streamLanesPanel];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the compiled CLI when built, else the TypeScript source through tsx.
 import { existsSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -10,6 +11,10 @@ import { dirname, join } from 'node:path';
 // (read when the first S3 client is created) silences only that warning; a user's explicit
 // setting wins, and no other warning is touched.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+// Node 22.1+ keeps the compiled code of the modules on disk (in the OS temp dir): every
+// later start skips most of their compilation. Older Node has no such cache.
+module.enableCompileCache?.();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'cli', 'main.js');

@@ -4,6 +4,12 @@ import type { KeyRange } from './key-range.js';
 import type { Location } from './location.js';
 
 /**
+ * What a write takes: a stream, or the bytes themselves. Small files — most of an ML tree's
+ * file count — travel as one Buffer from read to request, without stream machinery per file.
+ */
+export type Body = Readable | Buffer;
+
+/**
  * The Backend contract. Every storage system hybridsync talks to implements the five
  * required methods; everything else is an optional capability announced in
  * {@link Features} and probed once by the engine (rclone's fs.Features idea).
@@ -42,9 +48,10 @@ export interface Backend {
    * Stores `body` under `key` atomically: readers see the old content or the whole new
    * content, never a part. The MD5 of the bytes is computed while they stream and, when
    * `meta.md5` is given, compared before the new content becomes visible
-   * (IntegrityError otherwise, leaving nothing behind). Source mtime is preserved.
+   * (IntegrityError otherwise, leaving nothing behind). Source mtime is preserved. A body
+   * of other than `meta.size` bytes fails with SourceChangedError and stores nothing.
    */
-  write(key: string, body: Readable, meta: WriteMeta, opts?: WriteOptions): Promise<WriteResult>;
+  write(key: string, body: Body, meta: WriteMeta, opts?: WriteOptions): Promise<WriteResult>;
 
   /** Removes the key; removing a missing key is not an error. */
   remove(key: string, opts?: OpOptions): Promise<void>;
@@ -228,6 +235,23 @@ export interface ServerSideCopier {
   /** True when `source` lives on the same endpoint/account so copyFrom can be used. */
   canCopyFrom(source: Backend): boolean;
   copyFrom(source: Backend, srcKey: string, dstKey: string, meta: WriteMeta, opts?: WriteOptions): Promise<WriteResult>;
+}
+
+/**
+ * Optional capability: a whole small object in one buffer, cheaper per file than a stream.
+ * The engine uses it below its small-file size (SMALL_OBJECT_BYTES). With `ifMatch`, fails
+ * with SourceChangedError when the object is no longer the listed one (size, mtime or etag),
+ * including a change while it was read.
+ */
+export interface WholeReader {
+  readWhole(key: string, opts?: ReadOptions): Promise<Buffer>;
+}
+
+/** Objects up to this size are read whole (WholeReader) and written from one buffer. */
+export const SMALL_OBJECT_BYTES = 1024 * 1024;
+
+export function hasWholeReader(b: Backend): b is Backend & WholeReader {
+  return typeof (b as Partial<WholeReader>).readWhole === 'function';
 }
 
 /** Optional capability: tags (S3 object tagging). */

@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { hasChunkWriter, type Backend, type ChunkJournal, type ChunkWriter, type ChunkedUpload, type CompletedChunk } from '../core/backend.js';
+import { bodyStream } from '../backends/body.js';
+import { hasChunkWriter, type Backend, type Body, type ChunkJournal, type ChunkWriter, type ChunkedUpload, type CompletedChunk } from '../core/backend.js';
 import type { WriteMeta, WriteResult } from '../core/entry.js';
 import { IntegrityError, isHybridsyncError, sizeMismatch } from '../core/errors.js';
 import { chunksOf } from '../lib/chunks.js';
@@ -36,8 +37,8 @@ export interface ObjectWriteOptions {
 }
 
 /** Stores `body` at `key` of `dst`: in chunks when the backend can and the file is large, else in one write. */
-export function writeObject(dst: Backend, key: string, body: Readable, meta: WriteMeta, o: ObjectWriteOptions): Promise<WriteResult> {
-  if (hasChunkWriter(dst) && meta.size >= o.chunking.threshold) return writeChunked(dst, key, body, meta, o);
+export function writeObject(dst: Backend, key: string, body: Body, meta: WriteMeta, o: ObjectWriteOptions): Promise<WriteResult> {
+  if (hasChunkWriter(dst) && meta.size >= o.chunking.threshold) return writeChunked(dst, key, bodyStream(body), meta, o);
   return dst.write(key, body, meta, { ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
 }
 

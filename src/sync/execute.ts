@@ -10,7 +10,7 @@
 import { setMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { hasChunkWriter, hasServerSideCopy, type Backend, type ChunkJournal } from '../core/backend.js';
+import { hasChunkWriter, hasServerSideCopy, hasWholeReader, SMALL_OBJECT_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
 import type { KeyRange } from '../core/key-range.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError } from '../core/errors.js';
@@ -497,9 +497,19 @@ class SyncRun {
     }
   }
 
-  /** Streams the source as it is; large files go up in journaled chunks that a later run resumes. */
+  /**
+   * Sends the source as it is: a small file as one buffer (read whole, paced, written),
+   * anything else streamed; large files go up in journaled chunks that a later run resumes.
+   */
   private async sendStream(src: Entry, meta: WriteMeta, onBytes: (n: number) => void): Promise<WriteResult> {
-    const body: Readable = await this.o.src.read(src.key, { signal: this.signal, ifMatch: src });
+    const from = this.o.src;
+    if (src.size <= SMALL_OBJECT_BYTES && src.size < this.chunking.threshold && hasWholeReader(from)) {
+      const data = await from.readWhole(src.key, { signal: this.signal, ifMatch: src });
+      await this.o.limiter?.take(data.length, this.signal);
+      onBytes(data.length);
+      return writeObject(this.o.dst, src.key, data, meta, { chunking: this.chunking, retries: this.retries, signal: this.signal });
+    }
+    const body: Readable = await from.read(src.key, { signal: this.signal, ifMatch: src });
     const acct = new AccountingStream({ limiter: this.o.limiter, onBytes, signal: this.signal });
     body.on('error', (e) => acct.destroy(e));
     acct.on('error', () => body.destroy());

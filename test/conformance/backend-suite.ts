@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { hasChunkWriter, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
+import { hasChunkWriter, hasWholeReader, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
 import { writeObject } from '../../src/sync/chunked.js';
 import type { Entry } from '../../src/core/entry.js';
 import { md5OfStream } from '../../src/lib/accounting.js';
@@ -94,6 +94,33 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       expect(Math.abs(st!.mtimeMs - 1_700_000_000_500)).toBeLessThanOrEqual(1);
       const back = await md5OfStream((await t.backend.read('rw/file.bin')) as AsyncIterable<Buffer>);
       expect(back.md5).toBe(md5(data));
+    });
+
+    it('writes a body given as bytes (a Buffer) like a stream: same bytes, MD5 and mtime; a wrong length or MD5 stores nothing', async () => {
+      const data = Buffer.from('{"step": 100, "loss": 0.0412}\n'.repeat(40));
+      const r = await t.backend.write('buf/metrics.jsonl', data, { size: data.length, mtimeMs: 1_700_000_000_700 });
+      expect(r.md5).toBe(md5(data));
+      expect(r.bytesSent).toBe(data.length);
+      const st = await t.reopen().stat('buf/metrics.jsonl');
+      expect(st?.size).toBe(data.length);
+      expect(Math.abs(st!.mtimeMs - 1_700_000_000_700)).toBeLessThanOrEqual(1);
+      expect((await md5OfStream((await t.reopen().read('buf/metrics.jsonl')) as AsyncIterable<Buffer>)).md5).toBe(md5(data));
+      await expect(t.backend.write('buf/short', data, { size: data.length + 1, mtimeMs: Date.now() })).rejects.toMatchObject({ kind: 'source-changed' });
+      await expect(t.backend.write('buf/bad', data, { size: data.length, mtimeMs: Date.now(), md5: md5('other') })).rejects.toMatchObject({ kind: 'integrity' });
+      expect((await collect(t.backend.list({ prefix: 'buf/' }))).map((e) => e.key)).toEqual(['buf/metrics.jsonl']);
+    });
+
+    it('whole reader: a small object in one buffer; with ifMatch, a change since listing is source-changed', async (ctx) => {
+      const b = t.backend;
+      if (!hasWholeReader(b)) return ctx.skip();
+      await write(b, 'whole/f', 'version-1', 1_700_000_000_000);
+      const listed = await b.stat('whole/f');
+      expect((await b.readWhole('whole/f', { ifMatch: listed! })).toString()).toBe('version-1');
+      await write(b, 'whole/f', 'version-two', 1_700_000_100_000);
+      await expect(b.readWhole('whole/f', { ifMatch: listed! })).rejects.toMatchObject({ kind: 'source-changed' });
+      await write(b, 'whole/f', 'version-3', 1_700_000_200_000); // same size as listed, other mtime
+      await expect(b.readWhole('whole/f', { ifMatch: listed! })).rejects.toMatchObject({ kind: 'source-changed' });
+      await expect(b.readWhole('whole/missing')).rejects.toMatchObject({ kind: 'not-found' });
     });
 
     it('lists only keys after startAfter, in order, across the prefix', async () => {

@@ -4,7 +4,8 @@
  * agents (TLS 1.3 minimum, optional extra CAs) and whose SDK retries are off (the
  * backend retries with typed errors and backoff, like S3).
  */
-import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, newPipeline, type StoragePipelineOptions } from '@azure/storage-blob';
+import type { BlobServiceClient, StoragePipelineOptions } from '@azure/storage-blob';
+import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -42,6 +43,11 @@ export interface ResolvedAzureConnection extends AzureConnectionDescription {
   /** Without the leading '?'. */
   readonly sasToken?: string;
 }
+
+// The SDK is loaded when the first Azure client is made: a run that never talks to Azure
+// does not pay its start-up (~0.3 s of CPU).
+const require = createRequire(import.meta.url);
+const azureSdk = (): typeof import('@azure/storage-blob') => require('@azure/storage-blob') as typeof import('@azure/storage-blob');
 
 /** Azurite's published development account (Microsoft documents it; not a secret). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -145,6 +151,7 @@ export function createBlobServiceClient(o: AzureConnectionOptions, conn: Resolve
   } else {
     agent = new HttpAgent({ keepAlive: true, maxSockets });
   }
+  const { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, newPipeline } = azureSdk();
   const credential = conn.accountKey ? new StorageSharedKeyCredential(conn.account, conn.accountKey) : new AnonymousCredential();
   // `agent` is not in StoragePipelineOptions' type, but the SDK hands its options to
   // core-rest-pipeline's createPipelineFromOptions, which installs agentPolicy(agent): every

@@ -35,12 +35,13 @@ import type {
   ReadOptions,
   Tagger,
   WriteOptions,
+  Body,
 } from '../../core/backend.js';
 import { type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import { ConfigError, IntegrityError, InternalError, NotFoundError, SourceChangedError, sizeMismatch, type HybridsyncError } from '../../core/errors.js';
 import { rangeListPrefix, withinKeyRange } from '../../core/key-range.js';
 import type { Location } from '../../core/location.js';
-import { readWhole } from '../body.js';
+import { bodyBytes, discardBody } from '../body.js';
 import { retry } from '../../lib/retry.js';
 import { createBlobServiceClient, resolveAzureConnection, type AzureConnectionOptions, type ResolvedAzureConnection } from './client.js';
 import { mapAzureError } from './errors.js';
@@ -349,7 +350,7 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
     return meta.tags && Object.keys(meta.tags).length > 0 ? { ...meta.tags } : undefined;
   }
 
-  async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+  async write(key: string, body: Body, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     try {
       if (meta.size > MAX_PUT_BLOB) {
         throw new ConfigError(`${this.where(key)}: ${meta.size} bytes is more than one Put Blob can carry (5000 MiB)`, {
@@ -358,12 +359,12 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
       }
       return await this.putSingle(key, body, meta, opts);
     } finally {
-      if (!body.destroyed) body.destroy();
+      discardBody(body);
     }
   }
 
-  private async putSingle(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions): Promise<WriteResult> {
-    const data = await readWhole(body, meta.size, this.where(key));
+  private async putSingle(key: string, body: Body, meta: WriteMeta, opts: WriteOptions): Promise<WriteResult> {
+    const data = await bodyBytes(body, meta.size, this.where(key));
     const len = data.length;
     const digest = createHash('md5').update(data).digest();
     const md5 = digest.toString('hex');

@@ -8,15 +8,15 @@
  * sorts each directory by name, with directories compared as "name/", which yields keys
  * in the byte order S3 lists in while holding only one directory level per depth.
  */
-import { createWriteStream, type Dirent } from 'node:fs';
+import { close, createWriteStream, fstat, open, read, type Dirent, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { inKeyRange, subtreeMayIntersect, withinKeyRange, type KeyRange } from '../../core/key-range.js';
 import { localLocation, type Location } from '../../core/location.js';
-import type { Backend, Features, ListOptions, ReadOptions, WriteOptions } from '../../core/backend.js';
+import { SMALL_OBJECT_BYTES, type Backend, type Body, type Features, type ListOptions, type ReadOptions, type WholeReader, type WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import {
   IntegrityError,
@@ -30,13 +30,12 @@ import {
   type HybridsyncError,
 } from '../../core/errors.js';
 import { AccountingStream } from '../../lib/accounting.js';
+import { discardBody } from '../body.js';
 import { pidAlive } from '../../lib/process.js';
 
 const TEMP_PREFIX = '.hybridsync-';
 const TEMP_RE = /^\.hybridsync-(\d+)-[0-9a-f]{8}\.tmp/;
 const STAT_CONCURRENCY = 32;
-/** Files up to this size are read with one read call. */
-const SMALL_FILE = 1024 * 1024;
 /**
  * A file whose ctime is younger than this gets no changeTag: on a filesystem with coarse
  * timestamps (FAT: 2 s) a write in the same tick would leave its ctime as it was (git's
@@ -89,12 +88,19 @@ export function mapFsError(err: unknown, path: string, what: string): Hybridsync
   }
 }
 
+// The four calls of a whole-file read, on the callback API: a small file costs a few
+// microseconds of CPU instead of a FileHandle's promise machinery per call.
+const openFd = (p: string): Promise<number> => new Promise((res, rej) => open(p, 'r', (e, fd) => (e ? rej(e) : res(fd))));
+const fstatFd = (fd: number): Promise<Stats> => new Promise((res, rej) => fstat(fd, (e, st) => (e ? rej(e) : res(st))));
+const readFd = (fd: number, buf: Buffer): Promise<number> => new Promise((res, rej) => read(fd, buf, 0, buf.length, 0, (e, n) => (e ? rej(e) : res(n))));
+const closeFd = (fd: number): Promise<void> => new Promise((res) => close(fd, () => res()));
+
 function validUtf8(buf: Buffer): boolean {
   // A round trip through a string replaces invalid sequences with U+FFFD.
   return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
 }
 
-export class LocalBackend implements Backend {
+export class LocalBackend implements Backend, WholeReader {
   readonly type = 'local';
   readonly features: Features = {
     serverSideCopy: false,
@@ -248,8 +254,40 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async readWhole(key: string, opts: ReadOptions = {}): Promise<Buffer> {
+    const p = this.pathOf(key);
+    const expect = opts.ifMatch;
+    let fd: number;
+    try {
+      fd = await openFd(p);
+    } catch (err) {
+      throw mapFsError(err, p, 'reading');
+    }
+    try {
+      const size = expect?.size ?? (await fstatFd(fd)).size;
+      // one byte more than expected: a file that grew is caught by the count
+      const buf = Buffer.allocUnsafe(size + 1);
+      const n = await readFd(fd, buf);
+      // the stat after the read catches a change during it as well as before it
+      const st = await fstatFd(fd);
+      if (n !== size || st.size !== size || (expect && Math.abs(st.mtimeMs - expect.mtimeMs) > 1)) {
+        throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
+      }
+      return buf.subarray(0, n);
+    } catch (err) {
+      if (err instanceof SourceChangedError) throw err;
+      throw mapFsError(err, p, 'reading');
+    } finally {
+      await closeFd(fd);
+    }
+  }
+
   async read(key: string, opts: ReadOptions = {}): Promise<Readable> {
     const p = this.pathOf(key);
+    // small files in one read: the stream machinery would cost more than the bytes
+    if (opts.ifMatch && opts.ifMatch.size <= SMALL_OBJECT_BYTES && opts.start === undefined && opts.end === undefined) {
+      return Readable.from([await this.readWhole(key, opts)], { objectMode: false });
+    }
     let fh: fsp.FileHandle;
     try {
       fh = await fsp.open(p, 'r');
@@ -259,23 +297,6 @@ export class LocalBackend implements Backend {
     // With ifMatch, the file is compared with the listed entry once all bytes were read:
     // that one check catches a change before the read as well as during it.
     const expect = opts.ifMatch;
-    if (expect && expect.size <= SMALL_FILE && opts.start === undefined && opts.end === undefined) {
-      // Small files in one read: most of an ML tree's file count, and the stream machinery
-      // would cost more than the bytes.
-      try {
-        const data = await fh.readFile();
-        const st = await fh.stat();
-        if (st.size !== expect.size || data.length !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1) {
-          throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
-        }
-        return Readable.from([data], { objectMode: false });
-      } catch (err) {
-        if (err instanceof SourceChangedError) throw err;
-        throw mapFsError(err, p, 'reading');
-      } finally {
-        await fh.close();
-      }
-    }
     // A known end lets small files be read with one small buffer instead of a 1 MiB one.
     const end = opts.end !== undefined ? opts.end - 1 : expect ? Math.max(0, expect.size - 1) : undefined;
     const stream = fh.createReadStream({
@@ -308,14 +329,14 @@ export class LocalBackend implements Backend {
     return stream.pipe(guard);
   }
 
-  async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+  async write(key: string, body: Body, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     const target = this.pathOf(key);
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
       try {
         await fsp.mkdir(dir, { recursive: true });
       } catch (err) {
-        body.destroy();
+        discardBody(body);
         throw mapFsError(err, dir, 'creating directory');
       }
       if (this.madeDirs.size >= 4096) this.madeDirs.clear(); // bounded: a cache, not a record
@@ -323,12 +344,10 @@ export class LocalBackend implements Backend {
     }
     const tmpName = `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}.tmp-${basename(target)}`.slice(0, 250);
     const tmp = join(dir, tmpName);
-    const acct = new AccountingStream({ md5: true, onBytes: opts.onProgress, signal: opts.signal });
     try {
-      await pipeline(body, acct, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal });
-      const md5 = acct.md5();
-      if (acct.byteCount !== meta.size) {
-        throw new SourceChangedError(`${key}: expected ${meta.size} bytes, got ${acct.byteCount}`, { hint: 'the source changed during the copy; it will be retried' });
+      const { md5, bytes } = await this.writeTemp(tmp, body, opts);
+      if (bytes !== meta.size) {
+        throw new SourceChangedError(`${key}: expected ${meta.size} bytes, got ${bytes}`, { hint: 'the source changed during the copy; it will be retried' });
       }
       if (meta.md5 && meta.md5 !== md5) {
         throw new IntegrityError(`${key}: MD5 mismatch after transfer (expected ${meta.md5}, got ${md5})`);
@@ -337,13 +356,26 @@ export class LocalBackend implements Backend {
       await fsp.utimes(tmp, t, t);
       await fsp.rename(tmp, target);
       const st = await fsp.stat(target);
-      return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: acct.byteCount };
+      return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: bytes };
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
       if (isHybridsyncError(err)) throw err;
       if ((err as Error).name === 'AbortError') throw err;
       throw mapFsError(err, target, 'writing');
     }
+  }
+
+  /** Writes the new content to its temporary file (created exclusively); its MD5 and length. */
+  private async writeTemp(tmp: string, body: Body, opts: WriteOptions): Promise<{ md5: string; bytes: number }> {
+    if (Buffer.isBuffer(body)) {
+      opts.signal?.throwIfAborted();
+      await fsp.writeFile(tmp, body, { flag: 'wx' });
+      opts.onProgress?.(body.length);
+      return { md5: createHash('md5').update(body).digest('hex'), bytes: body.length };
+    }
+    const acct = new AccountingStream({ md5: true, onBytes: opts.onProgress, signal: opts.signal });
+    await pipeline(body, acct, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal });
+    return { md5: acct.md5(), bytes: acct.byteCount };
   }
 
   async remove(key: string): Promise<void> {

@@ -4,7 +4,8 @@
  */
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import type { Backend, Features, ListOptions, PrefixLister, ReadOptions, WriteOptions } from '../../core/backend.js';
+import type { Backend, Body, Features, ListOptions, PrefixLister, ReadOptions, WriteOptions } from '../../core/backend.js';
+import { bodyStream } from '../body.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import { inKeyRange } from '../../core/key-range.js';
 import { memoryLocation, type Location } from '../../core/location.js';
@@ -74,9 +75,9 @@ export class MemoryBackend implements Backend, PrefixLister {
     return Readable.from([o.data.subarray(opts.start ?? 0, opts.end ?? o.data.length)]);
   }
 
-  async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+  async write(key: string, body: Body, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     const chunks: Buffer[] = [];
-    for await (const c of body as AsyncIterable<Buffer>) {
+    for await (const c of bodyStream(body) as AsyncIterable<Buffer>) {
       chunks.push(c);
       opts.onProgress?.(c.length);
     }

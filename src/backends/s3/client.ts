@@ -103,8 +103,8 @@ class HandshakeTimeoutAgent extends HttpsAgent {
   }
 }
 
-/** The agents a client uses, shared with the small-object fast path (fast-put.ts). */
-export const clientAgents = new WeakMap<S3Client, { http: HttpAgent; https: HttpsAgent }>();
+/** The agents a client uses and its idle timeout, shared with the small-object fast path (fast-put.ts). */
+export const clientAgents = new WeakMap<S3Client, { http: HttpAgent; https: HttpsAgent; idleTimeoutMs: number }>();
 
 export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection): S3Client {
   const maxSockets = o.maxSockets ?? 64;
@@ -124,6 +124,7 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     ...(ca ? { ca } : {}),
   });
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets });
+  const idleTimeoutMs = o.requestTimeoutMs ?? 300_000;
   const client = new S3Client({
     region: conn.region,
     // explicit for remotes, so the SDK's own AWS_ENDPOINT_URL lookup cannot redirect them
@@ -137,7 +138,7 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     // The executor retries with typed errors and backoff; one attempt per SDK call.
     maxAttempts: 1,
     // socketTimeout is the idle timeout (the handler's requestTimeout only logs a warning)
-    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: o.requestTimeoutMs ?? 300_000 }),
+    requestHandler: new NodeHttpHandler({ httpAgent, httpsAgent, connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: idleTimeoutMs }),
   });
   // Every body we send carries Content-MD5, which the server validates; hashing the same
   // bytes again with SHA-256 for the signature would double the client's CPU per byte
@@ -156,6 +157,6 @@ export function createS3Client(o: S3ConnectionOptions, conn: ResolvedConnection)
     },
     { step: 'build', name: 'hybridsyncUnsignedPayloadWithMd5', priority: 'low' },
   );
-  clientAgents.set(client, { http: httpAgent, https: httpsAgent });
+  clientAgents.set(client, { http: httpAgent, https: httpsAgent, idleTimeoutMs });
   return client;
 }

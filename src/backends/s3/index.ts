@@ -39,6 +39,7 @@ import type {
   AccountProbe,
   PrefixLister,
   Backend,
+  Body,
   ChunkedUpload,
   ChunkWriter,
   CompletedChunk,
@@ -56,7 +57,7 @@ import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
 import { AlreadyExistsError, ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
 import { retry } from '../../lib/retry.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
-import { readWhole } from '../body.js';
+import { bodyBytes, discardBody } from '../body.js';
 import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
 import { FastPut } from './fast-put.js';
 
@@ -353,7 +354,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   }
 
   /** One PUT (up to 5 GiB; larger objects go through the ChunkWriter capability). */
-  async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+  async write(key: string, body: Body, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     try {
       if (meta.size > MAX_SINGLE_COPY) {
         throw new ConfigError(`${this.where(key)}: ${meta.size} bytes is more than one S3 PUT can carry (5 GiB)`, {
@@ -362,12 +363,12 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
       }
       return await this.putSingle(key, body, meta, opts);
     } finally {
-      if (!body.destroyed) body.destroy();
+      discardBody(body);
     }
   }
 
-  private async putSingle(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions): Promise<WriteResult> {
-    const data = await readWhole(body, meta.size, this.where(key));
+  private async putSingle(key: string, body: Body, meta: WriteMeta, opts: WriteOptions): Promise<WriteResult> {
+    const data = await bodyBytes(body, meta.size, this.where(key));
     const len = data.length;
     const digest = createHash('md5').update(data).digest();
     const md5 = digest.toString('hex');

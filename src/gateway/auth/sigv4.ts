@@ -9,11 +9,11 @@
  * AuthorizationHeaderMalformed, a wrong signature SignatureDoesNotMatch, an expired
  * presigned URL AccessDenied, a clock too far off RequestTimeTooSkewed.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ALGORITHM, sha256Hex, signHex, signingKey, stringToSign, UNSIGNED_PAYLOAD } from '../../lib/sigv4.js';
 import { S3Error } from '../errors.js';
 
-export const ALGORITHM = 'AWS4-HMAC-SHA256';
-export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+export { ALGORITHM, sha256Hex, signHex, signingKey, stringToSign, UNSIGNED_PAYLOAD };
 export const STREAMING_SIGNED = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD';
 export const STREAMING_SIGNED_TRAILER = 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
 export const STREAMING_UNSIGNED_TRAILER = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
@@ -53,13 +53,6 @@ export interface Verified {
   readonly scope: string;
 }
 
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data, 'utf8').digest();
-export const sha256Hex = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
-
-export function signingKey(secret: string, date: string, region: string, service: string): Buffer {
-  return hmac(hmac(hmac(hmac(`AWS4${secret}`, date), region), service), 'aws4_request');
-}
-
 /** RFC 3986 encoding as SigV4 wants it: everything but A-Z a-z 0-9 - _ . ~ (and '/' in paths). */
 export function uriEncode(s: string, keepSlash: boolean): string {
   let out = '';
@@ -91,10 +84,6 @@ export function canonicalRequest(r: SignedRequest, signedHeaders: readonly strin
   return [r.method, uri, query, headers, signedHeaders.join(';'), payloadHash].join('\n');
 }
 
-export function stringToSign(amzDate: string, scope: string, canonical: string): string {
-  return [ALGORITHM, amzDate, scope, sha256Hex(canonical)].join('\n');
-}
-
 /** What each aws-chunked chunk's signature signs: it chains from the previous signature. */
 export function chunkStringToSign(amzDate: string, scope: string, previousSignature: string, chunkSha256: string): string {
   return ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, previousSignature, EMPTY_SHA256, chunkSha256].join('\n');
@@ -104,8 +93,6 @@ export function chunkStringToSign(amzDate: string, scope: string, previousSignat
 export function trailerStringToSign(amzDate: string, scope: string, previousSignature: string, trailerSha256: string): string {
   return ['AWS4-HMAC-SHA256-TRAILER', amzDate, scope, previousSignature, trailerSha256].join('\n');
 }
-
-export const signHex = (key: Buffer, data: string): string => createHmac('sha256', key).update(data, 'utf8').digest('hex');
 
 export function signaturesEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);

@@ -1,8 +1,8 @@
-import { isSupportedCountry } from 'libphonenumber-js/max';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { formatConfigPath } from '../../config/positions.js';
 import { ConfigError } from '../../core/errors.js';
+import { isSupportedRegion } from './detect/phone.js';
 import { ENTITY_TYPES, TEXT_ENTITY_TYPES, type EntityType } from './types.js';
 
 /**
@@ -144,7 +144,7 @@ export function loadScrubConfig(input: unknown): ScrubConfig {
   });
   config.detect.phoneRegions = config.detect.phoneRegions.map((r) => r.toUpperCase());
   for (const r of config.detect.phoneRegions) {
-    if (!isSupportedCountry(r)) problems.push(`detect.phoneRegions: unknown region ${r}`);
+    if (!isSupportedRegion(r)) problems.push(`detect.phoneRegions: unknown region ${r}`);
   }
   if (problems.length > 0) {
     throw new ConfigError(`invalid scrub config:\n${problems.map((p) => `  ${p}`).join('\n')}`, {

@@ -1,4 +1,18 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { createRequire } from 'node:module';
+import type { CountryCode } from 'libphonenumber-js/max';
+
+// The full metadata is loaded on the first phone-shaped candidate, not with every command
+// that merely could scrub (its load costs ~0.1 s of CPU).
+const require = createRequire(import.meta.url);
+type PhoneLib = typeof import('libphonenumber-js/max');
+let lib: PhoneLib | undefined;
+const phoneLib = (): PhoneLib => (lib ??= require('libphonenumber-js/max') as PhoneLib);
+const parsePhoneNumberFromString: PhoneLib['parsePhoneNumberFromString'] = (...args) => phoneLib().parsePhoneNumberFromString(...args);
+
+/** Whether libphonenumber knows this region code (config validation). */
+export function isSupportedRegion(region: string): boolean {
+  return phoneLib().isSupportedCountry(region);
+}
 
 /**
  * Phone validation with libphonenumber's full ("max") metadata. Parsing costs about 10 us,

@@ -150,7 +150,7 @@ async function runLane(req: StreamRequest, direction: 'push' | 'pull'): Promise<
     locked = true;
     const gate = governance.attach({ src, dst, state, emit });
     req.onLane?.(stats);
-    emit({ type: 'stream-start', lane, direction, src: setup.srcH.location.display, dst: setup.dstH.location.display });
+    emit({ type: 'stream-start', lane, direction, src: direction === 'push' ? setup.srcId : setup.srcH.location.display, dst: setup.dstH.location.display });
     const common = { lane, journal, once: options.once, retries: options.retries, stats, signal: governance.signal, emit, ...(gate ? { gate } : {}), ...(req.pacer ? { pacer: req.pacer } : {}) };
     const runner =
       direction === 'push'

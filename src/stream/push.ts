@@ -351,7 +351,7 @@ export class PushLane {
       try {
         await dst.write(
           i.key,
-          Readable.from([data]),
+          data,
           {
             size: data.length,
             mtimeMs: this.now(),

@@ -26,7 +26,7 @@ afterAll(async () => {
   client.destroy();
 });
 
-const startDaemon = (cfg: string, state: string) => startDaemonIn(['--config', cfg, '--state', state], {}, children);
+const startDaemon = (cfg: string, state: string) => startDaemonIn(['--config', cfg, '--state', state, '--monitor-interval', '1'], {}, children);
 
 async function stored(prefix: string): Promise<string> {
   let out = '';
@@ -73,6 +73,13 @@ server:
     expect(metrics).toMatch(/hybridsync_stream_throughput_bytes_per_second\{lane="features",direction="push"\} [0-9.e+-]+/);
     const jobs = (await (await fetch(`${d.url}/api/jobs`)).json()) as { jobs: Array<{ name: string; kind: string; running: boolean }> };
     expect(jobs.jobs).toMatchObject([{ name: 'features', kind: 'stream', running: true }]);
+    // its bytes went through the link's governor: the link monitor saw them on dx
+    await until('the segment bytes on link dx', async () => {
+      const { links } = (await (await fetch(`${d.url}/api/links`)).json()) as { links: Array<{ name: string; samples: Array<{ bitsPerSecond: number }> }> };
+      return links.find((l) => l.name === 'dx')?.samples.some((x) => x.bitsPerSecond > 0) ? true : undefined;
+    });
+    const streams = (await (await fetch(`${d.url}/api/streams`)).json()) as { lanes: Array<Record<string, unknown>> };
+    expect(streams.lanes).toMatchObject([{ lane: 'features', direction: 'push', state: 'following', lagBytes: 0, segments: 1, bytes: 8 }]);
 
     d.child.kill('SIGTERM');
     expect(await d.exit).toBe(0);

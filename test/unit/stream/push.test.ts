@@ -5,11 +5,10 @@
  * stored segments; a lane stopped with segments in flight leaves exactly those journaled,
  * and the next run stores them under the same keys with the same bytes.
  */
-import { Readable } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { WriteOptions } from '../../../src/core/backend.js';
+import type { Body, WriteOptions } from '../../../src/core/backend.js';
 import type { WriteMeta, WriteResult } from '../../../src/core/entry.js';
 import { MemoryBackend } from '../../../src/backends/memory/index.js';
 import { SourcePattern } from '../../../src/stream/follower.js';
@@ -27,7 +26,7 @@ class HeldStore extends MemoryBackend {
   private readonly waiting = new Set<string>();
   holdAll = true;
 
-  override async write(key: string, body: Readable, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
+  override async write(key: string, body: Body, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {
     this.started.push(key);
     if (this.holdAll) {
       this.waiting.add(key);

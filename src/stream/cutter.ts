@@ -19,9 +19,9 @@ export interface CutPolicy {
   /** Longest a byte may wait until its segment is stored, in ms (records permitting). */
   readonly maxAgeMs: number;
   /**
-   * How long storing a segment takes (recent uploads; 0 when unknown): an age cut happens
-   * this much before the oldest byte is `maxAgeMs` old. At most half of maxAgeMs counts, so
-   * a slow store shortens segments but never makes them tiny.
+   * How long an age cut has been taking to be stored, from when it was due (recent segments;
+   * 0 when unknown): an age cut happens this much before the oldest byte is `maxAgeMs` old.
+   * At most half of maxAgeMs counts, so a slow store shortens segments but never makes them tiny.
    */
   readonly leadMs?: number;
 }
@@ -39,7 +39,14 @@ export interface PendingBytes {
 
 export type ReadDecision =
   | { readonly read: false; /** When to look again (ms from now), if nothing else happens first. */ readonly waitMs: number }
-  | { readonly read: true; /** Bytes to read from the committed offset. */ readonly bytes: number; readonly reason: CutReason };
+  | {
+      readonly read: true;
+      /** Bytes to read from the committed offset. */
+      readonly bytes: number;
+      readonly reason: CutReason;
+      /** An age cut: when it was due (it may come late on a busy machine: a lead should cover that too). */
+      readonly dueAt?: number;
+    };
 
 export type CutReason = 'size' | 'age' | 'final';
 
@@ -50,7 +57,7 @@ export function decideRead(p: CutPolicy, s: PendingBytes): ReadDecision {
   if (s.final) return { read: true, bytes: s.available, reason: 'final' };
   const age = s.now - (s.since ?? s.now);
   const cutAt = p.maxAgeMs - Math.min(Math.max(0, p.leadMs ?? 0), p.maxAgeMs / 2);
-  if (age >= cutAt) return { read: true, bytes: s.available, reason: 'age' };
+  if (age >= cutAt) return { read: true, bytes: s.available, reason: 'age', dueAt: s.now - age + cutAt };
   return { read: false, waitMs: cutAt - age };
 }
 

@@ -14,9 +14,11 @@
  * the same directory by inode.
  *
  * Appends are noticed as they happen where the kernel tells (inotify through fs.watch on each
- * followed file and on the base directory), and by polling everywhere (NFS tells nothing):
- * each growth is stamped with when it was first seen, so a byte's age counts from its
- * arrival, not from when the previous segment finished.
+ * followed file and on the base directory), and by polling everywhere (NFS tells nothing).
+ * Each growth is stamped with when it arrived: the file's mtime (the kernel's time of the
+ * write, so a busy machine that runs this process late does not make bytes look younger),
+ * never later than when it was seen — so a byte's age counts from its arrival, not from when
+ * it was noticed or from when the previous segment finished.
  *
  * Two positions per file: `record`, what is committed (stored and verified), and `cursor`,
  * where the next segment is cut — past the segments in flight. A truncation or rewrite
@@ -38,6 +40,8 @@ export const HEAD_BYTES = 1024;
 export const TAIL_BYTES = 64;
 
 const EMPTY_SHA = sha256(Buffer.alloc(0));
+/** Growth samples kept per file (arrival times of its unstored bytes). */
+const MAX_ARRIVALS = 512;
 
 export interface Observed {
   readonly path: string;
@@ -231,7 +235,7 @@ export class Follower {
     }
     for (const [id, t] of this.tracked) {
       if (!seen.has(id)) t.matched = false;
-      this.observe(t, fstatSync(t.fd).size, now);
+      this.observe(t, fstatSync(t.fd), now);
       // a truncation waits for the segments in flight: they hold bytes read before it
       if (t.inFlight === 0 && t.size < t.record.offset) this.newGeneration(t, `${t.record.path} is shorter (${t.size} bytes) than the ${t.record.offset} shipped: truncated`);
     }
@@ -240,16 +244,25 @@ export class Follower {
   /** Looks at one file's size now (a kernel event said it changed). */
   sample(t: TrackedFile): void {
     try {
-      this.observe(t, fstatSync(t.fd).size, this.now());
+      this.observe(t, fstatSync(t.fd), this.now());
     } catch {
       // closed meanwhile: the next poll decides
     }
   }
 
-  private observe(t: TrackedFile, size: number, now: number): void {
+  private observe(t: TrackedFile, st: { size: number; mtimeMs: number }, now: number): void {
+    const size = st.size;
     if (size > t.size) {
       t.lastGrowthAt = now;
-      if (size > t.record.offset) t.arrivals.push({ size, at: now });
+      if (size > t.record.offset && t.record.state === 'active') {
+        t.arrivals.push({ size, at: Math.max(t.arrivals.at(-1)?.at ?? 0, arrivalOf(st, now)) });
+        // a lane far behind keeps a bounded record: each pair of samples merged into one with
+        // the earlier time, so bytes count as a little older than they are (cut sooner), never younger
+        if (t.arrivals.length > MAX_ARRIVALS) {
+          const a = t.arrivals;
+          t.arrivals = a.filter((_, i) => i % 2 === 0).map((x, j) => ({ size: a[2 * j + 1]?.size ?? x.size, at: x.at }));
+        }
+      }
     }
     t.size = size;
   }
@@ -374,8 +387,9 @@ export class Follower {
     t.record = { ...t.record, generation: t.record.generation + 1, offset: 0, nextSeq: 0, headLen: 0, headSha: EMPTY_SHA, tailLen: 0, tailSha: EMPTY_SHA, headerLen: 0 };
     t.cursor = t.record;
     this.o.journal.upsertFile(this.o.lane, t.record);
-    t.size = fstatSync(t.fd).size;
-    t.arrivals = t.size > 0 ? [{ size: t.size, at: this.now() }] : [];
+    const st = fstatSync(t.fd);
+    t.size = st.size;
+    t.arrivals = t.size > 0 ? [{ size: t.size, at: arrivalOf(st, this.now()) }] : [];
   }
 
   private discover(ob: Observed): void {
@@ -423,7 +437,8 @@ export class Follower {
   }
 
   private add(record: PushFile, fd: number, rel: string, matched: boolean): void {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const size = st.size;
     const now = this.now();
     const t: TrackedFile = {
       record,
@@ -434,7 +449,7 @@ export class Follower {
       matched,
       size,
       lastGrowthAt: now,
-      arrivals: size > record.offset ? [{ size, at: now }] : [],
+      arrivals: size > record.offset ? [{ size, at: arrivalOf(st, now) }] : [],
     };
     const onChange = this.o.onChange;
     if (onChange) {
@@ -479,6 +494,11 @@ export class Follower {
     const tail = readAt(fd, rec.offset - rec.tailLen, rec.tailLen);
     return tail.length === rec.tailLen && sha256(tail) === rec.tailSha;
   }
+}
+
+/** When the bytes a stat shows arrived: its mtime (the last write), but never later than `now` (when it was seen). */
+function arrivalOf(st: { mtimeMs: number }, now: number): number {
+  return Math.min(now, st.mtimeMs);
 }
 
 /** fs.watch, or nothing where the kernel cannot (no inotify, the watch limit reached): polling still finds every change. */

@@ -75,12 +75,16 @@ export class PullLane {
   async run(): Promise<void> {
     const { o } = this;
     o.stats.state = 'following';
-    for (;;) {
-      o.signal.throwIfAborted();
-      const { applied, waiting } = o.mode === 'plain' ? { applied: await this.pollPlain(), waiting: false } : await this.pollSegments();
-      // --once ends when nothing is left to apply, not while a segment may still be in flight
-      if (applied === 0 && o.once && !waiting) return;
-      if (applied === 0) await sleep(o.pollMs, o.signal);
+    try {
+      for (;;) {
+        o.signal.throwIfAborted();
+        const { applied, waiting } = o.mode === 'plain' ? { applied: await this.pollPlain(), waiting: false } : await this.pollSegments();
+        // --once ends when nothing is left to apply, not while a segment may still be in flight
+        if (applied === 0 && o.once && !waiting) return;
+        if (applied === 0) await sleep(o.pollMs, o.signal);
+      }
+    } finally {
+      o.stats.freezeLag();
     }
   }
 

@@ -56,7 +56,9 @@ interface InFlight {
 }
 
 /** Store times remembered for the age cut's lead (the slowest of them counts). */
-const SHIP_TIMES = 5;
+const SHIP_TIMES = 16;
+/** The lead before any segment was stored: this share of the segment age. */
+const FIRST_LEAD = 0.1;
 
 export class PushLane {
   private readonly follower: Follower;
@@ -141,6 +143,7 @@ export class PushLane {
         }
       }
       this.wakeup.close();
+      this.o.stats.freezeLag();
       this.follower.close();
     }
   }
@@ -171,7 +174,8 @@ export class PushLane {
     if (!cut) return o.pollMs;
     const admitted = await this.admit(t);
     if (!admitted) return o.pollMs;
-    await this.launch(t, buf.subarray(0, cut.length), cut.reason, cut.forced, format, admitted, { began });
+    // store time counts from when the cut was due (an age cut that came late counts its lateness too)
+    await this.launch(t, buf.subarray(0, cut.length), cut.reason, cut.forced, format, admitted, { began: d.dueAt ?? began });
     return 'cut';
   }
 
@@ -179,9 +183,9 @@ export class PushLane {
     return this.o.format === 'auto' ? formatOfName(t.record.path) : this.o.format;
   }
 
-  /** How long storing a segment has been taking: an age cut comes that much early. */
+  /** How long segments have been taking from when they were due to stored: an age cut comes that much early. */
   private shipLead(): number {
-    return this.shipTimes.length ? Math.max(...this.shipTimes) : 0;
+    return this.shipTimes.length ? Math.max(...this.shipTimes) : this.o.segmentAgeMs * FIRST_LEAD;
   }
 
   /** The gate's decision for a file, once per file (classification and policy per lane and file). */

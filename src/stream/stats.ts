@@ -58,8 +58,6 @@ export class LaneStats {
   lastCommitAt: number | null = null;
   error: string | null = null;
   private lag: () => { bytes: number; since: number | undefined } = () => ({ bytes: 0, since: undefined });
-  /** The lag as last seen while the lane ran: a failed lane is as far behind as when it stopped, and falling further. */
-  private lastLag: { bytes: number; since: number | undefined } = { bytes: 0, since: undefined };
   private readonly recent: Array<{ at: number; bytes: number }> = [];
   private readonly startedAt: number;
 
@@ -78,9 +76,17 @@ export class LaneStats {
     this.lag = f;
   }
 
-  /** The lane stopped on an error (its lag stays as last seen). */
+  /**
+   * The lane's source closes: its lag stays as it is now (a failed lane is that far behind,
+   * and its oldest byte keeps ageing).
+   */
+  freezeLag(): void {
+    const last = this.lag();
+    this.lag = () => last;
+  }
+
+  /** The lane stopped on an error. */
   fail(message: string): void {
-    if (this.state === 'starting' || this.state === 'following') this.lastLag = this.lag();
     this.state = 'failed';
     this.error = message;
   }
@@ -98,7 +104,7 @@ export class LaneStats {
     const now = this.now();
     while (this.recent.length > 0 && this.recent[0]!.at < now - WINDOW_MS) this.recent.shift();
     const windowMs = Math.min(WINDOW_MS, Math.max(1, now - this.startedAt));
-    const lag = this.state === 'starting' || this.state === 'following' ? (this.lastLag = this.lag()) : this.lastLag;
+    const lag = this.lag();
     return {
       lane: this.lane,
       direction: this.direction,

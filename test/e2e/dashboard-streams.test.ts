@@ -9,13 +9,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { startDaemon, until } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/fs.js';
-import { createTestBucket, deleteBucket, listAll, testClient } from '../helpers/s3.js';
+import { concatObjects, createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 let client: S3Client;
@@ -51,14 +51,7 @@ const ROWS = `Object.fromEntries([...document.querySelectorAll('#streams tr.stre
   error: document.querySelector('#streams tr.stream-lane-error[data-lane="' + r.dataset.lane + '"]')?.textContent ?? null,
 }]))`;
 
-async function stored(prefix: string): Promise<string> {
-  let out = '';
-  for (const o of await listAll(client, bucket, prefix)) {
-    const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
-    out += await (r.Body as { transformToString(): Promise<string> }).transformToString();
-  }
-  return out;
-}
+const stored = (prefix: string): Promise<string> => concatObjects(client, bucket, prefix);
 
 describe.skipIf(!existsSync(CHROMIUM))('dashboard: streaming lanes', () => {
   it('shows each stream lane with its lag in bytes and seconds, its throughput, and the error of a failed one', async () => {

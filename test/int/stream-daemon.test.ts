@@ -8,8 +8,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { createTestBucket, deleteBucket, listAll, testClient } from '../helpers/s3.js';
+import { concatObjects, createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
 import { startDaemon as startDaemonIn, until } from '../helpers/daemon.js';
 
@@ -28,14 +27,7 @@ afterAll(async () => {
 
 const startDaemon = (cfg: string, state: string) => startDaemonIn(['--config', cfg, '--state', state, '--monitor-interval', '1'], {}, children);
 
-async function stored(prefix: string): Promise<string> {
-  let out = '';
-  for (const o of await listAll(client, bucket, prefix)) {
-    const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
-    out += await (r.Body as { transformToString(): Promise<string> }).transformToString();
-  }
-  return out;
-}
+const stored = (prefix: string): Promise<string> => concatObjects(client, bucket, prefix);
 
 describe('daemon stream job', () => {
   it('runs continuously on its link lane, reports lag and throughput in /metrics, and resumes after a restart', async () => {

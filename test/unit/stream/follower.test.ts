@@ -1,4 +1,4 @@
-import { appendFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Follower, SourcePattern } from '../../../src/stream/follower.js';
@@ -51,6 +51,44 @@ describe('follower', () => {
     expect(t.record.offset).toBe(4);
     expect(f.pendingSince(t)).toBe(1100);
     expect(f.unstoredSince(t)).toBe(1100);
+  });
+
+  it('an append seen late (a busy machine) counts from when it was written: the file\'s mtime, never later than when it was seen', () => {
+    const s = setup((d) => join(d, 'app.log'));
+    const path = join(s.dir, 'app.log');
+    writeFileSync(path, '');
+    const f = s.make();
+    const t0 = Date.now() - 10_000;
+    s.tick(t0 - 1000); // the fake clock at t0
+    f.poll();
+    const t = f.files()[0]!;
+    appendFileSync(path, 'late\n');
+    utimesSync(path, new Date(t0 + 1000), new Date(t0 + 1000)); // written at t0 + 1 s
+    s.tick(3000); // seen at t0 + 3 s
+    f.poll();
+    expect(f.pendingSince(t)).toBeCloseTo(t0 + 1000, 0);
+    appendFileSync(path, 'future mtime\n');
+    utimesSync(path, new Date(t0 + 60_000), new Date(t0 + 60_000)); // a clock ahead (NFS server)
+    s.tick(1000);
+    f.poll();
+    expect(f.arrivedAt(t, 6)).toBe(t0 + 4000); // when it was seen
+  });
+
+  it('a file far behind keeps a bounded record of arrivals, which only ever makes bytes older', () => {
+    const s = setup((d) => join(d, 'app.log'));
+    const path = join(s.dir, 'app.log');
+    writeFileSync(path, '');
+    const f = s.make();
+    f.poll();
+    const t = f.files()[0]!;
+    for (let i = 1; i <= 600; i++) {
+      s.tick(10);
+      appendFileSync(path, 'x\n');
+      f.poll(); // byte 2i-1 arrived at 1000 + 10 i
+    }
+    expect(t.arrivals.length).toBeLessThanOrEqual(512);
+    for (const i of [1, 2, 299, 512, 600]) expect(f.arrivedAt(t, 2 * i - 1)).toBeLessThanOrEqual(1000 + 10 * i);
+    expect(f.arrivedAt(t, 0)).toBe(1010);
   });
 
   it('a truncation found while a segment is in flight waits until it commits, then starts the new generation', () => {

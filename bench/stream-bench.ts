@@ -1,9 +1,8 @@
 /**
  * Streaming lanes against Ceph RGW, in one run:
  *  1. latency: a writer appends timestamped JSONL records at 1 MB/s and at 20 MB/s while
- *     `stream push` (5 s segments, 8 MiB) ships them; a watcher lists the prefix every 25 ms
- *     and reads each new object: latency = when the record's object was readable − when the
- *     record was appended (p50/p95 over every record); and, with `stream pull` following that
+ *     `stream push` (5 s segments, 8 MiB) ships them; a watcher lists the prefix every 25 ms:
+ *     latency = when a listing first showed the record's object − when the record was appended (p50/p95 over every record); and, with `stream pull` following that
  *     prefix into a local directory, append → appended locally (end to end through both).
  *     BENCH_RUNS runs of each rate, alternating; with BENCH_BASELINE=<a checkout with dist/
  *     built> (e.g. /work/main) its lanes run in alternation too, as "before"; BENCH_RATES=1,20
@@ -17,14 +16,17 @@
  * Run through bench/run.sh, or:
  *   eval "$(bash scripts/services/ensure-services.sh | grep '^export ')"; unset AWS_CA_BUNDLE; npx tsx bench/stream-bench.ts
  * BENCH_SCALE=0.25 for a quick look; BENCH_RUNS (default 3) runs per tool; BENCH_WINDOWS
- * (default 1,2,4,8) the lane's windows; BENCH_ONLY=latency or throughput.
+ * (default 1,2,4,8) the lane's windows; BENCH_RTT_MS=50: the throughput runs of both tools go
+ * through a proxy that delays every chunk by half that each way (a link with that round-trip
+ * time, as to a cloud region); BENCH_ONLY=latency or throughput.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 const ROOT = join(import.meta.dirname, '..');
 const need = (k: string): string => {
@@ -71,11 +73,6 @@ async function dropPrefix(bucket: string, prefix: string): Promise<void> {
 async function dropBucket(bucket: string): Promise<void> {
   await dropPrefix(bucket, '');
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
-}
-
-async function getText(bucket: string, key: string): Promise<string> {
-  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return (r.Body as { transformToString(): Promise<string> }).transformToString();
 }
 
 /** Append time (ms) of every record in `text` (records carry `"t":<ms>`). */
@@ -163,14 +160,21 @@ async function latency(root: string, rate: number, seconds: number): Promise<Lat
   const writer = write(file, rate, seconds).then((n) => {
     records = n;
   });
-  // watch the bucket: each new object, as soon as a listing shows it (listed every 25 ms), read
+  // watch the bucket (listed every 25 ms): an object is readable once a listing shows it (S3 and
+  // RGW list what they would serve); its records, by the byte range in its key, from the file
+  // (reading each object back would make the watcher, not the lane, the bottleneck at 20 MB/s)
   const watchBucket = (async () => {
     let last: string | undefined;
     while (!done || pushLat.length < records) {
       const keys = await listKeys(bucket, 'l/', last);
       const seen = Date.now();
       for (const key of keys) {
-        for (const t of stamps(await getText(bucket, key))) pushLat.push(seen - t);
+        const [, start, end] = /-(\d+)-(\d+)$/.exec(key)!.map(Number) as [number, number, number];
+        const fd = openSync(file, 'r');
+        const buf = Buffer.alloc(end - start);
+        readSync(fd, buf, 0, buf.length, start);
+        closeSync(fd);
+        for (const t of stamps(buf.toString('utf8'))) pushLat.push(seen - t);
         last = key;
       }
       if (done && pushLat.length >= records) break;
@@ -247,7 +251,27 @@ function timed(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): P
   });
 }
 
+/** A TCP proxy to `target` that delays every chunk by `oneWayMs` in each direction, in order. */
+async function delayProxy(target: URL, oneWayMs: number): Promise<{ url: string; server: Server }> {
+  const forward = (from: Socket, to: Socket): void => {
+    from.on('data', (c: Buffer) => setTimeout(() => to.write(c), oneWayMs));
+    from.on('end', () => setTimeout(() => to.end(), oneWayMs));
+    from.on('error', () => to.destroy());
+  };
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server };
+}
+
 async function throughput(totalBytes: number): Promise<string[]> {
+  const rtt = Number(process.env.BENCH_RTT_MS ?? 0);
+  const proxy = rtt > 0 ? await delayProxy(new URL(endpoint), rtt / 2) : undefined;
+  const via = proxy?.url ?? endpoint;
+  const viaEnv = { AWS_ENDPOINT_URL: via };
   const bucket = `bench-stream-tp-${Date.now().toString(36)}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   const dir = mkdtempSync(join(WORK, 'tp-'));
@@ -287,22 +311,22 @@ async function throughput(totalBytes: number): Promise<string[]> {
   const tools: Array<{ name: string; run: (i: number) => Promise<Run>; start: (i: number) => Promise<Run>; runs: Run[]; starts: Run[] }> = [
     ...windows.map((w) => ({
       name: `hybridsync stream push --once --in-flight ${w}`,
-      run: (i: number) => timed(process.execPath, hsArgs(['stream', 'push', file, `s3://${bucket}/hs${w}-${i}`, '--once', '--segment-size', '8MiB', '--in-flight', String(w), '--state', join(dir, `s${w}-${i}`, 'state.db')])),
-      start: (i: number) => timed(process.execPath, hsArgs(['stream', 'push', join(empty, 'none.jsonl'), `s3://${bucket}/hs${w}-${i}`, '--once', '--in-flight', String(w), '--state', join(dir, `e${w}-${i}`, 'state.db')])),
+      run: (i: number) => timed(process.execPath, hsArgs(['stream', 'push', file, `s3://${bucket}/hs${w}-${i}`, '--once', '--segment-size', '8MiB', '--in-flight', String(w), '--state', join(dir, `s${w}-${i}`, 'state.db')]), viaEnv),
+      start: (i: number) => timed(process.execPath, hsArgs(['stream', 'push', join(empty, 'none.jsonl'), `s3://${bucket}/hs${w}-${i}`, '--once', '--in-flight', String(w), '--state', join(dir, `e${w}-${i}`, 'state.db')]), viaEnv),
       runs: [] as Run[],
       starts: [] as Run[],
     })),
     ...[10, 1].map((c) => ({
       name: `aws s3 cp --recursive, ${c === 10 ? '10 concurrent requests (default)' : '1 request at a time'}`,
-      run: (i: number) => timed('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--recursive', '--quiet', parts, `s3://${bucket}/aws${c}-${i}`], c === 1 ? { AWS_CONFIG_FILE: awsConfig1 } : {}),
-      start: (i: number) => timed('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--recursive', '--quiet', join(empty, 'sub-none'), `s3://${bucket}/aws${c}-${i}`], c === 1 ? { AWS_CONFIG_FILE: awsConfig1 } : {}),
+      run: (i: number) => timed('/usr/bin/aws', ['--endpoint-url', via, 's3', 'cp', '--recursive', '--quiet', parts, `s3://${bucket}/aws${c}-${i}`], c === 1 ? { AWS_CONFIG_FILE: awsConfig1 } : {}),
+      start: (i: number) => timed('/usr/bin/aws', ['--endpoint-url', via, 's3', 'cp', '--recursive', '--quiet', join(empty, 'sub-none'), `s3://${bucket}/aws${c}-${i}`], c === 1 ? { AWS_CONFIG_FILE: awsConfig1 } : {}),
       runs: [] as Run[],
       starts: [] as Run[],
     })),
   ];
   mkdirSync(join(empty, 'sub-none'));
   const mib = written / (1 << 20);
-  console.log(`\none lane, ${fmt(mib, 0)} MiB of JSONL in ${n} segments of 8 MiB; each run (wall s, CPU s), then its process with nothing to send:\n`);
+  console.log(`\none lane, ${fmt(mib, 0)} MiB of JSONL in ${n} segments of 8 MiB${rtt ? `, through a ${rtt} ms round trip` : ''}; each run (wall s, CPU s), then its process with nothing to send:\n`);
   for (let i = 0; i < RUNS; i++) {
     for (const t of tools) {
       const r = await t.run(i);
@@ -324,6 +348,7 @@ async function throughput(totalBytes: number): Promise<string[]> {
     `**${fmt(med(t.runs) / med(a10.runs), 2)}×** / ${fmt(sustained(t) / sustained(a10), 2)}× | ${fmt(med(t.runs) / med(a1.runs), 2)}× / ${fmt(sustained(t) / sustained(a1), 2)}× |`;
   rmSync(dir, { recursive: true, force: true });
   await dropBucket(bucket);
+  proxy?.server.close();
   return [
     '',
     `median of ${RUNS} alternating runs; "sustained" leaves out each tool's own start (the median of its runs with nothing to send):`,

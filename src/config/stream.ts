@@ -53,7 +53,7 @@ export const STREAM_OPTIONS: readonly StreamOptionSpec[] = [
   { key: 'mode', kind: 'mode', arg: 'segments|plain', default: 'segments', help: 'segments: reassemble pushed streams; plain: each new object becomes a local file', commands: ['pull'] },
   { key: 'once', kind: 'bool', default: false, help: 'ship (or apply) what is there now, then exit', commands: ['push', 'pull'] },
   { key: 'retries', kind: 'int', arg: 'n', default: 5, help: 'attempts of each segment for retryable errors', commands: ['push', 'pull'] },
-  { key: 'inFlight', kind: 'int', arg: 'n', default: 4, help: 'segments stored at once (each up to --segment-size in memory); offsets commit in order', commands: ['push'] },
+  { key: 'inFlight', kind: 'int', arg: 'n', default: 2, help: 'segments stored at once (each up to --segment-size in memory; more for links with a long round trip); offsets commit in order', commands: ['push'] },
   {
     key: 'gapGrace',
     kind: 'duration',

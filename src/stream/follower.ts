@@ -449,7 +449,9 @@ export class Follower {
       matched,
       size,
       lastGrowthAt: now,
-      arrivals: size > record.offset ? [{ size, at: arrivalOf(st, now) }] : [],
+      // found with bytes not yet shipped: from the start of a generation they arrived since the
+      // file was created (its birth time, where the file system keeps one); after a restart, by its mtime
+      arrivals: size > record.offset ? [{ size, at: record.offset === 0 && st.birthtimeMs > 0 ? Math.min(now, st.birthtimeMs, st.mtimeMs) : arrivalOf(st, now) }] : [],
     };
     const onChange = this.o.onChange;
     if (onChange) {

@@ -8,6 +8,13 @@
  * seqs that follows its committed offset. A run that dies in between finds them and
  * completes those very segments — same keys, same bytes — before cutting another.
  *
+ * Durability: an intent is fsync'd before its upload (`synchronous = FULL`), since a range
+ * cut again after a power loss could end elsewhere and be stored under a second key. A
+ * commit is not fsync'd on its own (`synchronous = NORMAL` for that transaction; the next
+ * intent's fsync carries it, the WAL being written in order): a commit lost with the power
+ * leaves its intent, and the next run finds that segment stored and commits it again. On a
+ * busy disk this halves the fsyncs that hold up a lane.
+ *
  * Holds no content and no secret: paths, device/inode numbers, offsets and SHA-256 digests.
  */
 import Database from 'better-sqlite3';
@@ -168,6 +175,16 @@ export class StreamJournal {
     this.db.close();
   }
 
+  /** Runs `fn` as one transaction that is not fsync'd (see the durability note at the top): for commits a rerun can replay. */
+  private unsynced(fn: () => void): void {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.transaction(fn)();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
   // ------------------------------------------------------------------------ lanes
 
   registerLane(lane: string, direction: 'push' | 'pull', src: string, dst: string, now = Date.now()): void {
@@ -289,11 +306,11 @@ export class StreamJournal {
    * after it) and its intent goes, atomically. Segments commit in seq order.
    */
   commit(lane: string, file: PushFile, seq: number, storedBytes: number, now = Date.now()): void {
-    this.db.transaction(() => {
+    this.unsynced(() => {
       this.upsertFile(lane, file, now);
       this.dropIntent(lane, file.fileId, seq);
       this.db.prepare('UPDATE lanes SET segments = segments + 1, bytes = bytes + ?, last_commit_at = ? WHERE lane = ?').run(storedBytes, now, lane);
-    })();
+    });
   }
 
   // ------------------------------------------------------------------------- pull
@@ -309,8 +326,9 @@ export class StreamJournal {
     }));
   }
 
+  /** A pulled segment is appended (and fsync'd): the file's offset moves past it. Replayable, so not fsync'd itself. */
   commitPull(lane: string, f: PullFile, bytes: number, now = Date.now()): void {
-    this.db.transaction(() => {
+    this.unsynced(() => {
       this.db
         .prepare(
           `INSERT INTO pull_files (lane, file_id, generation, next_seq, src_end, offset, last_key, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -319,17 +337,18 @@ export class StreamJournal {
         )
         .run(lane, f.fileId, f.generation, f.nextSeq, f.srcEnd, f.offset, f.lastKey ?? null, now);
       this.db.prepare('UPDATE lanes SET segments = segments + 1, bytes = bytes + ?, last_commit_at = ? WHERE lane = ?').run(bytes, now, lane);
-    })();
+    });
   }
 
   plainWatermark(lane: string): string | undefined {
     return (this.db.prepare('SELECT last_key FROM pull_plain WHERE lane = ?').get(lane) as Row | undefined)?.last_key as string | undefined;
   }
 
+  /** A plain object is written (atomically, fsync'd): the watermark moves past it. Replayable, so not fsync'd itself. */
   commitPlain(lane: string, key: string, bytes: number, now = Date.now()): void {
-    this.db.transaction(() => {
+    this.unsynced(() => {
       this.db.prepare('INSERT INTO pull_plain (lane, last_key, updated_at) VALUES (?, ?, ?) ON CONFLICT(lane) DO UPDATE SET last_key = excluded.last_key, updated_at = excluded.updated_at').run(lane, key, now);
       this.db.prepare('UPDATE lanes SET segments = segments + 1, bytes = bytes + ?, last_commit_at = ? WHERE lane = ?').run(bytes, now, lane);
-    })();
+    });
   }
 }

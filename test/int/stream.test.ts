@@ -154,7 +154,13 @@ describe('stream push', () => {
         await killWhen(args, env, async () => (await listAll(client, bucket, prefix)).length > before + (round % 3));
       }
       kills++;
-      leftInFlight.push(journaledInFlight(stateDir));
+      const journaled = journaledInFlight(stateDir);
+      if (journaled > 0 && !leftInFlight.some((n) => n > 0)) {
+        // stream status tells the user what the killed run left for the next one
+        const st = await runCli(['stream', 'status', '--json'], { env });
+        expect(JSON.parse(st.stdout.trim().split('\n')[0]!)).toMatchObject({ inFlight: journaled, running: false });
+      }
+      leftInFlight.push(journaled);
     }
     // the backlog of each restart goes out several segments at once: some kills hit them in flight
     expect(Math.max(...leftInFlight), `segments journaled at each kill: ${leftInFlight.join(' ')}`).toBeGreaterThanOrEqual(2);
@@ -250,7 +256,7 @@ describe('stream pull', () => {
     for (let i = 0; i < 1500; i++) lines.push(`event ${i} ${'y'.repeat((i * 13) % 200)}\n`);
     writeFileSync(file, lines.join(''));
     const pushEnv = { HYBRIDSYNC_STATE_DIR: tempDir('stream-pull-push-state') };
-    const push = await runCli(['stream', 'push', file, `s3://${bucket}/pull`, '--segment-size', '2K', '--once'], { env: pushEnv });
+    const push = await runCli(['stream', 'push', file, `s3://${bucket}/pull`, '--segment-size', '2K', '--in-flight', '4', '--once'], { env: pushEnv });
     expect(push.code, push.stderr).toBe(0);
     const segs = await segments('pull/');
     expect(segs.length).toBeGreaterThan(50);

@@ -1,24 +1,32 @@
 /**
  * Streaming lanes against Ceph RGW, in one run:
  *  1. latency: a writer appends timestamped JSONL records at 1 MB/s and at 20 MB/s while
- *     `stream push` (5 s segments, 8 MiB) ships them; a watcher lists the prefix every 100 ms
- *     and reads each new object: latency = when the record's object was readable − when the
- *     record was appended (p50/p95 over every record); and, with `stream pull` following that
- *     prefix into a local directory, append → appended locally (end to end through both);
- *  2. throughput: one lane shipping a prepared file (`--once`, 8 MiB segments) against
+ *     `stream push` (5 s segments, 8 MiB) ships them; a watcher lists the prefix every 25 ms:
+ *     latency = when a listing first showed the record's object − when the record was appended (p50/p95 over every record); and, with `stream pull` following that
+ *     prefix into a local directory, append → appended locally (end to end through both).
+ *     BENCH_RUNS runs of each rate, alternating; with BENCH_BASELINE=<a checkout with dist/
+ *     built> (e.g. /work/main) its lanes run in alternation too, as "before"; BENCH_RATES=1,20
+ *     (MB/s) picks the rates. The lane's own figure is there too: append → its segment's
+ *     commit event (the object was readable a moment before), free of the watcher's delay;
+ *  2. throughput: one lane shipping a prepared file (`--once`, 8 MiB segments) with each
+ *     window of BENCH_WINDOWS (`--in-flight`: segments stored at once) against
  *     `aws s3 cp --recursive` of the same bytes pre-split into the same 8 MiB segment files,
- *     at the CLI's default concurrency (10 requests) and at 1 (one lane is one request at a
- *     time); alternating runs, medians, client CPU, ratios.
+ *     at the CLI's default concurrency (10 requests) and at 1; alternating runs, medians,
+ *     client CPU, ratios to both.
  * Run through bench/run.sh, or:
  *   eval "$(bash scripts/services/ensure-services.sh | grep '^export ')"; unset AWS_CA_BUNDLE; npx tsx bench/stream-bench.ts
- * BENCH_SCALE=0.25 for a quick look; BENCH_RUNS (default 3) runs per tool.
+ * BENCH_SCALE=0.25 for a quick look; BENCH_RUNS (default 3) runs per tool; BENCH_WINDOWS
+ * (default 1,2,4,8) the lane's windows; BENCH_RTT_MS=50: the throughput runs of both tools go
+ * through a proxy that delays every chunk by half that each way (a link with that round-trip
+ * time, as to a cloud region); BENCH_ONLY=latency or throughput.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { startDelayProxy } from './delay-proxy.js';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 const ROOT = join(import.meta.dirname, '..');
 const need = (k: string): string => {
@@ -33,7 +41,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WORK = process.env.BENCH_WORK ?? join(tmpdir(), 'hybridsync-bench-stream');
 const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds });
 const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
-const hsArgs = (args: string[]): string[] => [join(ROOT, 'bin/hybridsync.js'), ...args];
+const hsArgs = (args: string[], root = ROOT): string[] => [join(root, 'bin/hybridsync.js'), ...args];
+const BASELINE = process.env.BENCH_BASELINE;
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
@@ -51,9 +61,18 @@ async function listKeys(bucket: string, prefix: string, after?: string): Promise
   return out;
 }
 
-async function getText(bucket: string, key: string): Promise<string> {
-  const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return (r.Body as { transformToString(): Promise<string> }).transformToString();
+/** Deletes what a run stored (the services are shared: nothing is left behind). */
+async function dropPrefix(bucket: string, prefix: string): Promise<void> {
+  for (let keys = await listKeys(bucket, prefix); keys.length > 0; keys = await listKeys(bucket, prefix)) {
+    for (let i = 0; i < keys.length; i += 1000) {
+      await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })) } }));
+    }
+  }
+}
+
+async function dropBucket(bucket: string): Promise<void> {
+  await dropPrefix(bucket, '');
+  await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
 /** Append time (ms) of every record in `text` (records carry `"t":<ms>`). */
@@ -85,11 +104,46 @@ async function write(file: string, rate: number, seconds: number): Promise<numbe
   return i;
 }
 
-function spawnHs(args: string[]): ChildProcess {
-  return spawn(process.execPath, hsArgs(args), { env, stdio: ['ignore', 'ignore', 'inherit'] });
+/** Starts a lane (`--json`) and resolves once it is following (its stream-start event), so no record waits for a process to start; `out()` is its NDJSON so far. */
+function startLane(args: string[], root: string): Promise<{ child: ChildProcess; out: () => string }> {
+  const child = spawn(process.execPath, hsArgs([...args, '--json'], root), { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"stream-start"')) resolve({ child, out: () => out });
+    });
+    child.on('exit', (code) => reject(new Error(`stream lane exited ${code} before it started`)));
+  });
 }
 
-async function latency(rate: number, seconds: number): Promise<string> {
+/**
+ * The lane's own figure, free of the watcher's listing delay: for each segment event, when
+ * it committed (its NDJSON time; the object was readable a moment before) minus the append
+ * time of each record in its byte range.
+ */
+function committedLatency(ndjson: string, file: string): number[] {
+  const data = readFileSync(file);
+  const out: number[] = [];
+  for (const line of ndjson.split('\n')) {
+    if (!line.includes('"type":"segment"')) continue;
+    const e = JSON.parse(line) as { time: string; start: number; end: number };
+    const at = Date.parse(e.time);
+    for (const t of stamps(data.subarray(e.start, e.end).toString('utf8'))) out.push(at - t);
+  }
+  return out;
+}
+
+interface Latency {
+  readonly push: number[];
+  /** Append → its segment committed, by the lane's events. */
+  readonly committed: number[];
+  readonly pull: number[];
+  readonly records: number;
+  readonly load: string;
+}
+
+async function latency(root: string, rate: number, seconds: number): Promise<Latency> {
   const bucket = `bench-stream-lat-${Date.now().toString(36)}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   const dir = mkdtempSync(join(WORK, 'lat-'));
@@ -97,9 +151,8 @@ async function latency(rate: number, seconds: number): Promise<string> {
   writeFileSync(file, '');
   const state = join(dir, 'state', 'state.db');
   const local = join(dir, 'pulled');
-  const push = spawnHs(['stream', 'push', file, `s3://${bucket}/l`, '--segment-age', '5s', '--segment-size', '8MiB', '--poll', '100ms', '--state', state]);
-  const pull = spawnHs(['stream', 'pull', `s3://${bucket}/l`, local, '--poll', '100ms', '--state', join(dir, 'pstate', 'state.db')]);
-  await sleep(3000); // both started (no records yet)
+  const push = await startLane(['stream', 'push', file, `s3://${bucket}/l`, '--segment-age', '5s', '--segment-size', '8MiB', '--poll', '100ms', '--state', state], root);
+  const pull = await startLane(['stream', 'pull', `s3://${bucket}/l`, local, '--poll', '100ms', '--state', join(dir, 'pstate', 'state.db')], root);
   const pushLat: number[] = [];
   const pullLat: number[] = [];
   let done = false;
@@ -107,17 +160,25 @@ async function latency(rate: number, seconds: number): Promise<string> {
   const writer = write(file, rate, seconds).then((n) => {
     records = n;
   });
-  // watch the bucket: each new object, as soon as it is listed, read
+  // watch the bucket (listed every 25 ms): an object is readable once a listing shows it (S3 and
+  // RGW list what they would serve); its records, by the byte range in its key, from the file
+  // (reading each object back would make the watcher, not the lane, the bottleneck at 20 MB/s)
   const watchBucket = (async () => {
     let last: string | undefined;
     while (!done || pushLat.length < records) {
-      for (const key of await listKeys(bucket, 'l/', last)) {
-        const seen = Date.now();
-        for (const t of stamps(await getText(bucket, key))) pushLat.push(seen - t);
+      const keys = await listKeys(bucket, 'l/', last);
+      const seen = Date.now();
+      for (const key of keys) {
+        const [, start, end] = /-(\d+)-(\d+)$/.exec(key)!.map(Number) as [number, number, number];
+        const fd = openSync(file, 'r');
+        const buf = Buffer.alloc(end - start);
+        readSync(fd, buf, 0, buf.length, start);
+        closeSync(fd);
+        for (const t of stamps(buf.toString('utf8'))) pushLat.push(seen - t);
         last = key;
       }
       if (done && pushLat.length >= records) break;
-      await sleep(100);
+      await sleep(25);
     }
   })();
   // watch the pulled file: new bytes as they are appended locally
@@ -148,15 +209,14 @@ async function latency(rate: number, seconds: number): Promise<string> {
   done = true;
   const deadline = Date.now() + 60_000;
   await Promise.race([Promise.all([watchBucket, watchLocal]), sleep(deadline - Date.now())]);
-  push.kill('SIGTERM');
-  pull.kill('SIGTERM');
+  push.child.kill('SIGTERM');
+  pull.child.kill('SIGTERM');
   await sleep(500);
-  const mbps = rate / 1e6;
-  return (
-    `| ${fmt(mbps, 0)} MB/s, 5 s segments, ${seconds} s, ${records} records | ` +
-    `${fmt(pct(pushLat, 50) / 1000, 2)} s / ${fmt(pct(pushLat, 95) / 1000, 2)} s (${pushLat.length}) | ` +
-    `${fmt(pct(pullLat, 50) / 1000, 2)} s / ${fmt(pct(pullLat, 95) / 1000, 2)} s (${pullLat.length}) |`
-  );
+  const committed = committedLatency(push.out(), file);
+  rmSync(dir, { recursive: true, force: true });
+  const load = loadavg();
+  await dropBucket(bucket);
+  return { push: pushLat, committed, pull: pullLat, records, load };
 }
 
 function findFile(dir: string): string | undefined {
@@ -192,6 +252,12 @@ function timed(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): P
 }
 
 async function throughput(totalBytes: number): Promise<string[]> {
+  const rtt = Number(process.env.BENCH_RTT_MS ?? 0);
+  const target = new URL(endpoint);
+  // a link with that round trip and capacity to spare (10 Gbit/s): only the latency counts here
+  const proxy = rtt > 0 ? await startDelayProxy(0, { host: target.hostname, port: Number(target.port) }, { delayMs: rtt / 2, mbps: 10_000 }) : undefined;
+  const via = proxy ? `http://127.0.0.1:${proxy.port}` : endpoint;
+  const viaEnv = { AWS_ENDPOINT_URL: via };
   const bucket = `bench-stream-tp-${Date.now().toString(36)}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   const dir = mkdtempSync(join(WORK, 'tp-'));
@@ -223,40 +289,99 @@ async function throughput(totalBytes: number): Promise<string[]> {
   closeSync(fd);
   const awsConfig1 = join(dir, 'aws-config-1');
   writeFileSync(awsConfig1, '[default]\ns3 =\n  max_concurrent_requests = 1\n');
-  const h: Run[] = [];
-  const a10: Run[] = [];
-  const a1: Run[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    h.push(await timed(process.execPath, hsArgs(['stream', 'push', file, `s3://${bucket}/hs-${i}`, '--once', '--segment-size', '8MiB', '--state', join(dir, `s${i}`, 'state.db')])));
-    a10.push(await timed('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--recursive', '--quiet', parts, `s3://${bucket}/aws10-${i}`]));
-    a1.push(await timed('/usr/bin/aws', ['--endpoint-url', endpoint, 's3', 'cp', '--recursive', '--quiet', parts, `s3://${bucket}/aws1-${i}`], { AWS_CONFIG_FILE: awsConfig1 }));
-  }
+  // each tool's fixed cost, measured in the same alternation: the process with nothing to send
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  writeFileSync(join(empty, 'none.jsonl'), '');
+  const windows = (process.env.BENCH_WINDOWS ?? '1,2,4,8').split(',').map(Number);
+  const tools: Array<{ name: string; run: (i: number) => Promise<Run>; start: (i: number) => Promise<Run>; runs: Run[]; starts: Run[] }> = [
+    ...windows.map((w) => ({
+      name: `hybridsync stream push --once --in-flight ${w}`,
+      run: (i: number) => timed(process.execPath, hsArgs(['stream', 'push', file, `s3://${bucket}/hs${w}-${i}`, '--once', '--segment-size', '8MiB', '--in-flight', String(w), '--state', join(dir, `s${w}-${i}`, 'state.db')]), viaEnv),
+      start: (i: number) => timed(process.execPath, hsArgs(['stream', 'push', join(empty, 'none.jsonl'), `s3://${bucket}/hs${w}-${i}`, '--once', '--in-flight', String(w), '--state', join(dir, `e${w}-${i}`, 'state.db')]), viaEnv),
+      runs: [] as Run[],
+      starts: [] as Run[],
+    })),
+    ...[10, 1].map((c) => ({
+      name: `aws s3 cp --recursive, ${c === 10 ? '10 concurrent requests (default)' : '1 request at a time'}`,
+      run: (i: number) => timed('/usr/bin/aws', ['--endpoint-url', via, 's3', 'cp', '--recursive', '--quiet', parts, `s3://${bucket}/aws${c}-${i}`], c === 1 ? { AWS_CONFIG_FILE: awsConfig1 } : {}),
+      start: (i: number) => timed('/usr/bin/aws', ['--endpoint-url', via, 's3', 'cp', '--recursive', '--quiet', join(empty, 'sub-none'), `s3://${bucket}/aws${c}-${i}`], c === 1 ? { AWS_CONFIG_FILE: awsConfig1 } : {}),
+      runs: [] as Run[],
+      starts: [] as Run[],
+    })),
+  ];
+  mkdirSync(join(empty, 'sub-none'));
   const mib = written / (1 << 20);
+  console.log(`\none lane, ${fmt(mib, 0)} MiB of JSONL in ${n} segments of 8 MiB${rtt ? `, through a ${rtt} ms round trip` : ''}; each run (wall s, CPU s), then its process with nothing to send:\n`);
+  for (let i = 0; i < RUNS; i++) {
+    for (const t of tools) {
+      const r = await t.run(i);
+      t.runs.push(r);
+      const prefix = t.name.startsWith('aws') ? `aws${t.name.includes('10') ? 10 : 1}-${i}/` : `hs${t.name.split(' ').at(-1)}-${i}/`;
+      await dropPrefix(bucket, prefix);
+      const st = await t.start(i);
+      t.starts.push(st);
+      console.log(`  run ${i + 1}: ${t.name}: ${fmt(r.wall, 2)} s wall, ${fmt(r.cpu, 2)} s CPU; nothing to send: ${fmt(st.wall, 2)} s, ${fmt(st.cpu, 2)} s CPU; load ${loadavg()}`);
+    }
+  }
   const rate = (r: Run): number => mib / r.wall;
-  const row = (name: string, xs: Run[]): string =>
-    `| ${name} | ${fmt(median(xs.map(rate)))} MiB/s (min ${fmt(Math.min(...xs.map(rate)))}) | ${fmt(median(xs.map((x) => x.cpu / (mib / 1024))), 2)} CPU s/GiB | **${fmt(median(h.map(rate)) / median(xs.map(rate)), 2)}×** |`;
+  const med = (xs: Run[]): number => median(xs.map(rate));
+  // sustained: the bytes over the time beyond the tool's own fixed cost (median of its empty runs)
+  const sustained = (t: (typeof tools)[number]): number => mib / Math.max(0.01, median(t.runs.map((r) => r.wall)) - median(t.starts.map((r) => r.wall)));
+  const [a10, a1] = tools.slice(-2) as [(typeof tools)[number], (typeof tools)[number]];
+  const row = (t: (typeof tools)[number]): string =>
+    `| ${t.name} | ${fmt(med(t.runs))} MiB/s (min ${fmt(Math.min(...t.runs.map(rate)))}) | ${fmt(sustained(t))} MiB/s | ${fmt(median(t.runs.map((x) => x.cpu / (mib / 1024))), 2)} CPU s/GiB | ` +
+    `**${fmt(med(t.runs) / med(a10.runs), 2)}×** / ${fmt(sustained(t) / sustained(a10), 2)}× | ${fmt(med(t.runs) / med(a1.runs), 2)}× / ${fmt(sustained(t) / sustained(a1), 2)}× |`;
   rmSync(dir, { recursive: true, force: true });
+  await dropBucket(bucket);
+  await proxy?.close();
   return [
-    `one lane, ${fmt(mib, 0)} MiB of JSONL in ${n} segments of 8 MiB, median of ${RUNS} alternating runs (hybridsync ÷ peer):`,
     '',
-    '| tool | throughput | client CPU | hybridsync ÷ this |',
-    '|---|---|---|---|',
-    row('hybridsync stream push --once (one lane, one PUT at a time)', h),
-    row('aws s3 cp --recursive, 10 concurrent requests (default)', a10),
-    row('aws s3 cp --recursive, 1 concurrent request', a1),
+    `median of ${RUNS} alternating runs; "sustained" leaves out each tool's own start (the median of its runs with nothing to send):`,
+    '',
+    '| tool | throughput (wall, start included) | sustained | client CPU | ÷ aws 10 concurrent: wall / sustained | ÷ aws 1 at a time: wall / sustained |',
+    '|---|---|---|---|---|---|',
+    ...tools.map(row),
+    '',
+    `load average after: ${loadavg()}`,
   ];
 }
 
 mkdirSync(WORK, { recursive: true });
 const ONLY = process.env.BENCH_ONLY ?? 'latency,throughput';
 if (ONLY.includes('latency')) {
-  const lat1 = await latency(1e6, Math.round(30 * SCALE) || 10);
-  const lat20 = await latency(20e6, Math.round(20 * SCALE) || 5);
-  console.log('\nlatency, append → readable (p50 / p95, records measured):\n');
-  console.log('| load | append → object readable (push) | append → appended locally (push + pull) |');
-  console.log('|---|---|---|');
-  console.log(lat1);
-  console.log(lat20);
+  const builds: Array<[string, string]> = [['this build', ROOT], ...(BASELINE ? [[process.env.BENCH_BASELINE_LABEL ?? `before (${BASELINE})`, BASELINE] as [string, string]] : [])];
+  const rates: Array<[number, number]> = (
+    [
+      [1e6, Math.round(30 * SCALE) || 10],
+      [20e6, Math.round(20 * SCALE) || 5],
+    ] as Array<[number, number]>
+  ).filter(([r]) => (process.env.BENCH_RATES ?? '1,20').split(',').map(Number).includes(r / 1e6));
+  const s = (ms: number): string => `${fmt(ms / 1000, 2)} s`;
+  const runs = new Map<string, Latency[]>();
+  console.log(`\nlatency, append → readable, 5 s segments (p50 / p95 over every record), ${RUNS} alternating runs; load average at start ${loadavg()}:\n`);
+  console.log('| build | load | run | append → object readable (push; watcher lists every 25 ms) | append → segment committed (the lane\'s events) | append → appended locally (push + pull) | records | load average after |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (let i = 0; i < RUNS; i++) {
+    for (const [rate, seconds] of rates) {
+      for (const [name, root] of builds) {
+        const r = await latency(root, rate, seconds);
+        const k = `${name}|${rate}`;
+        runs.set(k, [...(runs.get(k) ?? []), r]);
+        console.log(`| ${name} | ${fmt(rate / 1e6, 0)} MB/s | ${i + 1} | ${s(pct(r.push, 50))} / ${s(pct(r.push, 95))} | ${s(pct(r.committed, 50))} / ${s(pct(r.committed, 95))} | ${s(pct(r.pull, 50))} / ${s(pct(r.pull, 95))} | ${r.records} | ${r.load} |`);
+      }
+    }
+  }
+  console.log('\nmedians of the runs:\n');
+  console.log('| build | load | push p50 / p95 (object readable) | p50 / p95 (segment committed) | push + pull p50 / p95 |');
+  console.log('|---|---|---|---|---|');
+  for (const [rate] of rates) {
+    for (const [name] of builds) {
+      const rs = runs.get(`${name}|${rate}`)!;
+      const m = (f: (r: Latency) => number): string => s(median(rs.map(f)));
+      console.log(`| ${name} | ${fmt(rate / 1e6, 0)} MB/s | ${m((r) => pct(r.push, 50))} / **${m((r) => pct(r.push, 95))}** | ${m((r) => pct(r.committed, 50))} / ${m((r) => pct(r.committed, 95))} | ${m((r) => pct(r.pull, 50))} / ${m((r) => pct(r.pull, 95))} |`);
+    }
+  }
   console.log('');
 }
 if (ONLY.includes('throughput')) for (const l of await throughput(Math.round(400 * SCALE) * 1024 * 1024)) console.log(l);

@@ -25,7 +25,7 @@ import { PushLane } from '../stream/push.js';
 import { LaneStats, type LaneRegistry, type LaneSnapshot } from '../stream/stats.js';
 import type { SyncEvent } from '../sync/events.js';
 import { defaultStatePath, StateDb } from '../sync/state.js';
-import { remoteEndpointOf, type RunContext } from './transfer.js';
+import { refuseUnplacedDestination, remoteEndpointOf, type RunContext } from './transfer.js';
 
 export interface StreamRequest extends Omit<RunContext, 'stats' | 'spoolDir'> {
   /** push: a local file, directory or glob; pull: a location (`REMOTE:bucket/prefix`, `s3://…`, …). */
@@ -102,20 +102,29 @@ async function runLane(req: StreamRequest, direction: 'push' | 'pull'): Promise<
   }
   const lane = laneName(options, setup);
   const statePath = req.statePath ?? loaded.config?.stateFile ?? defaultStatePath(env);
-  const governance: RunGovernance = await prepareGovernance({
-    loaded,
-    statePath,
-    src: setup.srcH,
-    dst: setup.dstH,
-    ...(req.endpoint ? { flags: req.endpoint } : {}),
-    openSpec: (spec, endpoint) => resolveLocation(spec, ctx).open({ ...((endpoint ?? req.endpoint) ? { endpoint: endpoint ?? req.endpoint } : {}) }),
-    remoteEndpoint: remoteEndpointOf(loaded.remotes, ctx),
-    json: !!req.json,
-    ...(req.signal ? { signal: req.signal } : {}),
-    ...(req.err ? { err: req.err } : {}),
-    env,
-  });
+  // the lane is shown (daemon: /api/streams, /metrics) from here on, and with its error if setting it up fails
   const stats = new LaneStats(lane, direction, req.src, req.dst);
+  req.lanes?.add(stats);
+  let governance: RunGovernance;
+  try {
+    governance = await prepareGovernance({
+      loaded,
+      statePath,
+      src: setup.srcH,
+      dst: setup.dstH,
+      ...(req.endpoint ? { flags: req.endpoint } : {}),
+      openSpec: (spec, endpoint) => resolveLocation(spec, ctx).open({ ...((endpoint ?? req.endpoint) ? { endpoint: endpoint ?? req.endpoint } : {}) }),
+      remoteEndpoint: remoteEndpointOf(loaded.remotes, ctx),
+      json: !!req.json,
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.err ? { err: req.err } : {}),
+      env,
+    });
+  } catch (err) {
+    stats.fail(describeError(err));
+    req.lanes?.remove(stats);
+    throw err;
+  }
   const emit = (e: SyncEvent): void => {
     req.onEvent?.(e);
     governance.record(e);
@@ -131,15 +140,17 @@ async function runLane(req: StreamRequest, direction: 'push' | 'pull'): Promise<
     src = setup.srcH.open({ endpoint: governance.endpointSettings(setup.srcH.location), transfer });
     dst = setup.dstH.open({ endpoint: governance.endpointSettings(setup.dstH.location), transfer });
     await assertReachable(direction === 'push' ? dst : src, governance.signal);
+    // under unknownEnvironment: deny, a lane to or from a place no environment declares is refused before anything moves
+    await refuseUnplacedDestination(loaded, governance.dstEnv, dst, governance.signal);
+    if (direction === 'pull') await refuseUnplacedDestination(loaded, governance.srcEnv, src, governance.signal, 'source');
     state = new StateDb(statePath);
     journal = new StreamJournal(streamJournalPath(statePath));
     journal.registerLane(lane, direction, setup.srcId, setup.dstId);
     journal.lock(lane);
     locked = true;
     const gate = governance.attach({ src, dst, state, emit });
-    req.lanes?.add(stats);
     req.onLane?.(stats);
-    emit({ type: 'stream-start', lane, direction, src: setup.srcH.location.display, dst: setup.dstH.location.display });
+    emit({ type: 'stream-start', lane, direction, src: direction === 'push' ? setup.srcId : setup.srcH.location.display, dst: setup.dstH.location.display });
     const common = { lane, journal, once: options.once, retries: options.retries, stats, signal: governance.signal, emit, ...(gate ? { gate } : {}), ...(req.pacer ? { pacer: req.pacer } : {}) };
     const runner =
       direction === 'push'
@@ -153,8 +164,9 @@ async function runLane(req: StreamRequest, direction: 'push' | 'pull'): Promise<
             pollMs: options.poll,
             rotateQuietMs: options.rotateQuiet,
             format: options.format,
+            window: options.inFlight,
           })
-        : new PullLane({ ...common, src, dst, dstDir: setup.dstH.location.path, mode: options.mode, pollMs: options.poll });
+        : new PullLane({ ...common, src, dst, dstDir: setup.dstH.location.path, mode: options.mode, pollMs: options.poll, gapGraceMs: options.gapGrace });
     let status: StreamSummary['status'] = 'ok';
     try {
       await runner.run();
@@ -166,8 +178,7 @@ async function runLane(req: StreamRequest, direction: 'push' | 'pull'): Promise<
     emit({ type: 'stream-end', lane, direction, status, segments: stats.segments, bytes: stats.bytes });
     return { lane, direction, status, segments: stats.segments, bytes: stats.bytes, durationMs: Date.now() - started };
   } catch (err) {
-    stats.state = 'failed';
-    stats.error = describeError(err);
+    stats.fail(describeError(err));
     journal?.laneError(lane, describeError(err));
     if (locked) emit({ type: 'stream-end', lane, direction, status: 'failed', segments: stats.segments, bytes: stats.bytes, message: describeError(err) });
     throw err;
@@ -205,6 +216,8 @@ export function streamPull(src: string, dst: string, o: Omit<StreamRequest, 'src
 export interface LaneStatus extends Omit<LaneSnapshot, 'state' | 'bytesPerSecond'> {
   readonly running: boolean;
   readonly files: number;
+  /** push: segments journaled and not yet committed (in flight, or left by a killed run for the next to complete). */
+  readonly inFlight: number;
 }
 
 /**
@@ -243,6 +256,7 @@ export function streamStatus(o: { statePath?: string; env?: NodeJS.ProcessEnv; n
         dst: l.dst,
         running,
         files,
+        inFlight: l.direction === 'push' ? journal.intentCount(l.lane) : 0,
         segments: l.segments,
         bytes: l.bytes,
         lagBytes,

@@ -263,16 +263,18 @@ function nearestDeclared(loaded: LoadedConfig, loc: Location): string | undefine
  * Under a policy that denies destinations no environment declares, a run toward such a
  * place could only deny every file: refuse it up front, once, naming the nearest declared
  * location (a typo'd bucket otherwise shows as hundreds of denials) — after checking that
- * the bucket exists, the likelier typo.
+ * the bucket exists, the likelier typo. Stream lanes ask the same of the object store a
+ * pull lane follows (`side: 'source'`): what it brings would come from no environment.
  */
-async function refuseUnplacedDestination(loaded: LoadedConfig, dstEnv: string | undefined, dst: Backend, signal?: AbortSignal): Promise<void> {
+export async function refuseUnplacedDestination(loaded: LoadedConfig, env: string | undefined, b: Backend, signal?: AbortSignal, side: 'destination' | 'source' = 'destination'): Promise<void> {
   const policy = loaded.config?.policy;
-  if (!policy || dstEnv !== undefined || policy.unknownEnvironment !== 'deny') return;
-  if (!dst.features.createsRoot) await assertContainer(dst, signal);
-  const loc = dst.location;
+  if (!policy || env !== undefined || policy.unknownEnvironment !== 'deny') return;
+  if (!b.features.createsRoot) await assertContainer(b, signal);
+  const loc = b.location;
   const near = nearestDeclared(loaded, loc);
-  throw new PolicyDeniedError(`${loc.display} is in no declared environment and policy.unknownEnvironment is deny: every file would be denied, so nothing was sent`, {
-    hint: near ? `did you mean ${near}? Otherwise declare the destination under environments: (locations or remotes)` : 'check the destination, or declare it under environments: (locations or remotes)',
+  const consequence = side === 'destination' ? 'every file would be denied, so nothing was sent' : 'what it holds would come from no known environment, so nothing was taken';
+  throw new PolicyDeniedError(`${loc.display} is in no declared environment and policy.unknownEnvironment is deny: ${consequence}`, {
+    hint: near ? `did you mean ${near}? Otherwise declare the ${side} under environments: (locations or remotes)` : `check the ${side}, or declare it under environments: (locations or remotes)`,
   });
 }
 

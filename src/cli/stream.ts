@@ -120,7 +120,7 @@ export function streamCommand(): Command {
             for (const l of lanes) {
               const lag = l.lagBytes > 0 ? `${formatBytes(l.lagBytes)} behind (${Math.round(l.lagSeconds)}s since the last commit)` : 'caught up';
               process.stdout.write(
-                `${l.lane}  ${l.direction}  ${l.running ? 'running' : 'idle'}  ${l.src} -> ${l.dst}\n  ${l.segments} segments, ${formatBytes(l.bytes)}; ${l.files} files; ${l.direction === 'push' ? lag : 'lag: see /metrics while it runs'}${l.lastCommitAt ? `; last commit ${new Date(l.lastCommitAt).toISOString()}` : ''}${l.error ? `\n  last error: ${l.error}` : ''}\n`,
+                `${l.lane}  ${l.direction}  ${l.running ? 'running' : 'idle'}  ${l.src} -> ${l.dst}\n  ${l.segments} segments, ${formatBytes(l.bytes)}; ${l.files} files; ${l.direction === 'push' ? lag : 'lag: see /metrics while it runs'}${l.inFlight ? `; ${l.inFlight} segment(s) journaled, not yet committed${l.running ? ' (in flight)' : ' (the next run stores them first)'}` : ''}${l.lastCommitAt ? `; last commit ${new Date(l.lastCommitAt).toISOString()}` : ''}${l.error ? `\n  last error: ${l.error}` : ''}\n`,
               );
             }
           }

@@ -12,7 +12,7 @@ export interface StreamOptions {
   readonly lane?: string;
   /** Largest segment (bytes). */
   readonly segmentSize: number;
-  /** Longest a record waits before its segment is cut (ms). */
+  /** Longest a record waits until its segment is stored (ms): the cut comes that long after its arrival, less the recent store time. */
   readonly segmentAge: number;
   /** How often sources are looked at (ms). */
   readonly poll: number;
@@ -26,6 +26,10 @@ export interface StreamOptions {
   readonly once: boolean;
   /** Attempts of each segment's upload or download for retryable errors. */
   readonly retries: number;
+  /** push: segments of the lane stored at once (committed in order). */
+  readonly inFlight: number;
+  /** pull: how long a missing segment with later ones present is waited for (it may be in flight) before the lane stops (ms). */
+  readonly gapGrace: number;
 }
 
 type Kind = 'size' | 'duration' | 'int' | 'bool' | 'string' | 'format' | 'mode';
@@ -42,13 +46,22 @@ interface StreamOptionSpec {
 export const STREAM_OPTIONS: readonly StreamOptionSpec[] = [
   { key: 'lane', kind: 'string', arg: 'name', help: 'lane name, the key of its offsets in the journal (default: from source and destination)', commands: ['push', 'pull'] },
   { key: 'segmentSize', kind: 'size', arg: 'size', default: '8MiB', help: 'cut a segment when this many bytes wait', commands: ['push'] },
-  { key: 'segmentAge', kind: 'duration', arg: 'duration', default: '5s', help: 'cut a segment when its oldest byte has waited this long', commands: ['push'] },
-  { key: 'poll', kind: 'duration', arg: 'duration', default: '200ms', help: 'how often sources are looked at', commands: ['push', 'pull'] },
+  { key: 'segmentAge', kind: 'duration', arg: 'duration', default: '5s', help: 'how long a record may wait until its segment is stored (cut early by what storing takes)', commands: ['push'] },
+  { key: 'poll', kind: 'duration', arg: 'duration', default: '200ms', help: 'how often sources are looked at (push: besides the kernel\'s change events)', commands: ['push', 'pull'] },
   { key: 'rotateQuiet', kind: 'duration', arg: 'duration', default: '10s', help: 'a rotated-away file is done once drained and unchanged this long', commands: ['push'] },
   { key: 'format', kind: 'format', arg: 'auto|lines|csv', default: 'auto', help: 'record boundaries: newline, or CSV-aware (quoted newlines); auto by file name', commands: ['push'] },
   { key: 'mode', kind: 'mode', arg: 'segments|plain', default: 'segments', help: 'segments: reassemble pushed streams; plain: each new object becomes a local file', commands: ['pull'] },
   { key: 'once', kind: 'bool', default: false, help: 'ship (or apply) what is there now, then exit', commands: ['push', 'pull'] },
   { key: 'retries', kind: 'int', arg: 'n', default: 5, help: 'attempts of each segment for retryable errors', commands: ['push', 'pull'] },
+  { key: 'inFlight', kind: 'int', arg: 'n', default: 2, help: 'segments stored at once (each up to --segment-size in memory; more for links with a long round trip); offsets commit in order', commands: ['push'] },
+  {
+    key: 'gapGrace',
+    kind: 'duration',
+    arg: 'duration',
+    default: '2m',
+    help: 'a missing segment that may still be in flight (fewer later ones than the pusher\'s window) is waited for this long before the lane stops',
+    commands: ['pull'],
+  },
 ];
 
 const FORMATS = ['auto', 'lines', 'csv'] as const;

@@ -79,6 +79,8 @@ export class Daemon {
   private readonly live = new Map<string, LiveRun>();
   /** Stream jobs, each a loop that keeps its lane running. */
   private readonly streams = new Map<string, Promise<void>>();
+  /** Stream jobs whose lane is running now (not waiting to restart after a failure). */
+  private readonly streaming = new Set<string>();
   private readonly log: (m: string) => void;
   private started = false;
 
@@ -159,10 +161,12 @@ export class Daemon {
     let failures = 0;
     while (!signal.aborted) {
       this.log(`${job.name}: streaming ${job.direction} ${job.source} -> ${job.destination}`);
+      this.streaming.add(job.name);
       try {
         await run(job, signal, governor?.lane(job.lane));
         failures = 0;
       } catch (err) {
+        this.streaming.delete(job.name);
         if (signal.aborted) break;
         failures++;
         const waitMs = Math.min(10 * 60_000, base * 2 ** Math.min(failures - 1, 10));
@@ -211,7 +215,7 @@ export class Daemon {
       const live = this.live.get(j.name);
       return {
         ...jobBasics(j),
-        running: j.kind === 'stream' ? this.streams.has(j.name) && this.ready : live !== undefined,
+        running: j.kind === 'stream' ? this.streaming.has(j.name) && this.ready : live !== undefined,
         run: live ? liveView(live, now) : null,
         nextRun: this.scheduler.nextRun(j.name) ?? null,
         lastRun: this.history.list(j.name, 1)[0] ?? null,

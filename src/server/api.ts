@@ -180,6 +180,7 @@ export function createApi(o: ApiOptions): Hono {
   });
   app.get('/api/plan', (c) => c.json({ plan: daemon.plan() }));
   app.get('/api/cluster', async (c) => c.json(await metrics.clusterState()));
+  app.get('/api/streams', (c) => c.json({ lanes: metrics.streamLanes() }));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());

@@ -70,7 +70,7 @@ const DASHBOARD_HTML = `<!doctype html>
   td.wrap { white-space: normal; overflow-wrap: break-word; }
   th { font-weight: 600; color: var(--muted); font-size: 12px; }
   td.action { text-align: right; padding-right: 0; }
-  .st-ok, .st-known-denials { color: var(--ok); } .st-failed, .st-interrupted { color: var(--bad); } .st-running { color: var(--accent); } .st-window-end, .st-stopped, .st-denied { color: var(--warn); }
+  .st-ok, .st-known-denials { color: var(--ok); } .st-failed, .st-interrupted { color: var(--bad); } .st-running { color: var(--accent); } .st-window-end, .st-stopped, .st-denied, .st-restarting { color: var(--warn); }
   button { font: inherit; padding: 2px 10px; border: 1px solid var(--accent); color: var(--accent); background: #fff; border-radius: 4px; cursor: pointer; white-space: nowrap; }
   button:disabled { opacity: .4; cursor: default; }
   .bar { height: 14px; background: #edf0f5; border-radius: 3px; position: relative; overflow: hidden; min-width: 80px; }
@@ -153,8 +153,9 @@ const DASHBOARD_HTML = `<!doctype html>
   function renderJobs(jobs) {
     const tbody = $('jobs').tBodies[0];
     tbody.innerHTML = jobs.map((j) => {
-      const st = j.run ? 'running' : (j.lastRun ? j.lastRun.status : 'never run');
-      return '<tr data-job="' + esc(j.name) + '"><td><b>' + esc(j.name) + '</b></td><td>' + esc(j.kind) + '</td><td class="wrap">' + brk(j.source) + ' → ' + brk(j.destination) + '</td><td class="narrow-wrap">' + esc(j.schedule ?? 'manual') + '</td><td>' + esc(j.window ?? '–') + '</td><td class="wrap">' + esc((j.link ?? '–') + ' / ' + j.lane) + '</td><td class="job-status st-' + esc(st) + '">' + esc(st) + '</td><td class="narrow-wrap">' + when(j.lastRun ? j.lastRun.startedAt : null) + '</td><td class="narrow-wrap">' + when(j.nextRun) + '</td><td class="action"><button data-run="' + esc(j.name) + '"' + (j.run ? ' disabled' : '') + '>Run now</button></td></tr>';
+      // a stream job has no runs: it runs from the daemon's start, or waits to restart after a failure
+      const st = j.run || (j.kind === 'stream' && j.running) ? 'running' : j.kind === 'stream' ? 'restarting' : (j.lastRun ? j.lastRun.status : 'never run');
+      return '<tr data-job="' + esc(j.name) + '"><td><b>' + esc(j.name) + '</b></td><td>' + esc(j.kind) + '</td><td class="wrap">' + brk(j.source) + ' → ' + brk(j.destination) + '</td><td class="narrow-wrap">' + esc(j.schedule ?? 'manual') + '</td><td>' + esc(j.window ?? '–') + '</td><td class="wrap">' + esc((j.link ?? '–') + ' / ' + j.lane) + '</td><td class="job-status st-' + esc(st) + '">' + esc(st) + '</td><td class="narrow-wrap">' + when(j.lastRun ? j.lastRun.startedAt : null) + '</td><td class="narrow-wrap">' + when(j.nextRun) + '</td><td class="action">' + (j.kind === 'stream' ? '' : '<button data-run="' + esc(j.name) + '"' + (j.run ? ' disabled' : '') + '>Run now</button>') + '</td></tr>';
     }).join('');
     tbody.querySelectorAll('button[data-run]').forEach((b) => b.addEventListener('click', () => runJob(b.dataset.run, b)));
 

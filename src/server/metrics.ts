@@ -120,7 +120,7 @@ export class OpsMetrics {
         if (s.configured && !s.error) this.set(s.workersAlive.length);
       },
     });
-    const lanes = (): LaneSnapshot[] => this.lanes?.snapshots() ?? [];
+    const lanes = (): LaneSnapshot[] => this.streamLanes();
     const laneGauge = (name: string, help: string, pick: (l: LaneSnapshot) => number): void => {
       new Gauge({
         name,
@@ -169,6 +169,11 @@ export class OpsMetrics {
   /** Recent cluster runs (none without attachCluster, or when Redis cannot be read). */
   async clusterRuns(): Promise<readonly ClusterProgress[]> {
     return (await this.clusterState()).runs;
+  }
+
+  /** The stream lanes of this daemon, live (GET /api/streams, the hybridsync_stream_* gauges). */
+  streamLanes(): LaneSnapshot[] {
+    return this.lanes?.snapshots() ?? [];
   }
 
   onEvent(job: string, link: string | undefined, e: SyncEvent): void {

@@ -2,8 +2,10 @@
  * Where a segment ends: pure decisions over bytes and clocks, no I/O. A segment starts at a
  * record boundary and ends at one — after a newline for line formats (text, JSON Lines), after
  * a newline outside double quotes for CSV/TSV (RFC 4180: a quoted field may hold newlines) —
- * and is cut when `maxBytes` are waiting (size), when the oldest waiting byte is `maxAgeMs`
- * old (age), or when the file will not grow any more (final: a rotated file drained to EOF).
+ * and is cut when `maxBytes` are waiting (size), when the oldest waiting byte would be more
+ * than `maxAgeMs` old by the time its segment is stored (age: cut `leadMs` — what storing a
+ * segment has been taking — before the oldest byte turns `maxAgeMs`), or when the file will
+ * not grow any more (final: a rotated file drained to EOF).
  * Only a record longer than `maxBytes` is split inside (`forced`), and only a final cut may
  * end without a record terminator (the last line of a rotated file that never got one).
  */
@@ -14,15 +16,21 @@ export interface CutPolicy {
   readonly format: RecordFormat;
   /** Largest segment in bytes. */
   readonly maxBytes: number;
-  /** Longest a byte may wait to be shipped, in ms (records permitting). */
+  /** Longest a byte may wait until its segment is stored, in ms (records permitting). */
   readonly maxAgeMs: number;
+  /**
+   * How long an age cut has been taking to be stored, from when it was due (recent segments;
+   * 0 when unknown): an age cut happens this much before the oldest byte is `maxAgeMs` old.
+   * At most half of maxAgeMs counts, so a slow store shortens segments but never makes them tiny.
+   */
+  readonly leadMs?: number;
 }
 
 /** What the follower knows about one file's unshipped bytes. */
 export interface PendingBytes {
   /** Bytes after the committed offset. */
   readonly available: number;
-  /** When the first of them was seen (ms), or undefined when there are none. */
+  /** When the first of them arrived (first seen), in ms; undefined when there are none. */
   readonly since: number | undefined;
   readonly now: number;
   /** The file will not grow (rotated away and quiet): ship everything, even a partial record. */
@@ -31,7 +39,14 @@ export interface PendingBytes {
 
 export type ReadDecision =
   | { readonly read: false; /** When to look again (ms from now), if nothing else happens first. */ readonly waitMs: number }
-  | { readonly read: true; /** Bytes to read from the committed offset. */ readonly bytes: number; readonly reason: CutReason };
+  | {
+      readonly read: true;
+      /** Bytes to read from the committed offset. */
+      readonly bytes: number;
+      readonly reason: CutReason;
+      /** An age cut: when it was due (it may come late on a busy machine: a lead should cover that too). */
+      readonly dueAt?: number;
+    };
 
 export type CutReason = 'size' | 'age' | 'final';
 
@@ -41,8 +56,9 @@ export function decideRead(p: CutPolicy, s: PendingBytes): ReadDecision {
   if (s.available >= p.maxBytes) return { read: true, bytes: p.maxBytes, reason: 'size' };
   if (s.final) return { read: true, bytes: s.available, reason: 'final' };
   const age = s.now - (s.since ?? s.now);
-  if (age >= p.maxAgeMs) return { read: true, bytes: s.available, reason: 'age' };
-  return { read: false, waitMs: p.maxAgeMs - age };
+  const cutAt = p.maxAgeMs - Math.min(Math.max(0, p.leadMs ?? 0), p.maxAgeMs / 2);
+  if (age >= cutAt) return { read: true, bytes: s.available, reason: 'age', dueAt: s.now - age + cutAt };
+  return { read: false, waitMs: cutAt - age };
 }
 
 export interface Cut {

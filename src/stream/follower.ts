@@ -12,9 +12,21 @@
  *  - a file of any size, even a few bytes, is followed (no minimum fingerprint length).
  * After a restart the journaled files are found again at their last path or, renamed, in
  * the same directory by inode.
+ *
+ * Appends are noticed as they happen where the kernel tells (inotify through fs.watch on each
+ * followed file and on the base directory), and by polling everywhere (NFS tells nothing).
+ * Each growth is stamped with when it arrived: the file's mtime (the kernel's time of the
+ * write, so a busy machine that runs this process late does not make bytes look younger),
+ * never later than when it was seen — so a byte's age counts from its arrival, not from when
+ * it was noticed or from when the previous segment finished.
+ *
+ * Two positions per file: `record`, what is committed (stored and verified), and `cursor`,
+ * where the next segment is cut — past the segments in flight. A truncation or rewrite
+ * found while segments are in flight waits until they are committed: they hold bytes the
+ * file really had, read before it changed.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { UsageError } from '../core/errors.js';
@@ -28,6 +40,8 @@ export const HEAD_BYTES = 1024;
 export const TAIL_BYTES = 64;
 
 const EMPTY_SHA = sha256(Buffer.alloc(0));
+/** Growth samples kept per file (arrival times of its unstored bytes). */
+const MAX_ARRIVALS = 512;
 
 export interface Observed {
   readonly path: string;
@@ -126,16 +140,25 @@ function observe(path: string, rel: string): Observed | undefined {
 
 /** One followed file: its journaled record plus what only this process knows. */
 export interface TrackedFile {
+  /** What is committed: bytes before `record.offset` are stored and verified. */
   record: PushFile;
+  /** Where the next segment is cut: the record once every segment cut so far commits (= record when none is in flight). */
+  cursor: PushFile;
+  /** Segments cut and not yet committed. */
+  inFlight: number;
   readonly fd: number;
   rel: string;
   /** Still named by the source pattern (false once rotated away or deleted). */
   matched: boolean;
-  /** Size at the last poll. */
+  /** Size when last looked at. */
   size: number;
   lastGrowthAt: number;
-  /** When bytes after the offset were first seen; undefined when there are none. */
-  pendingSince: number | undefined;
+  /**
+   * Growth as first seen, oldest first: the bytes up to `size` arrived by `at`. Only growth
+   * past the committed offset is kept; the arrival of any byte after it is looked up here.
+   */
+  arrivals: Array<{ size: number; at: number }>;
+  watcher?: FSWatcher;
 }
 
 export interface FollowerOptions {
@@ -146,14 +169,27 @@ export interface FollowerOptions {
   readonly rotateQuietMs: number;
   readonly now?: () => number;
   readonly onNotice?: (message: string) => void;
+  /**
+   * Called when the kernel reports a change: with the file after its growth was recorded,
+   * or without one when the base directory changed (a file appeared, went or was renamed).
+   * Without it nothing is watched (polling only).
+   */
+  readonly onChange?: (t: TrackedFile | undefined) => void;
 }
 
 export class Follower {
   private readonly tracked = new Map<string, TrackedFile>();
   private readonly now: () => number;
+  private dirWatcher: FSWatcher | undefined;
 
   constructor(private readonly o: FollowerOptions) {
     this.now = o.now ?? Date.now;
+    if (o.onChange) {
+      const onChange = o.onChange;
+      this.dirWatcher = watchQuietly(o.pattern.base, (event) => {
+        if (event === 'rename') onChange(undefined);
+      });
+    }
   }
 
   files(): TrackedFile[] {
@@ -168,6 +204,7 @@ export class Follower {
       if (fd === undefined || !this.sameHead(fd, rec)) {
         if (fd !== undefined) closeSync(fd);
         this.o.journal.upsertFile(this.o.lane, { ...rec, state: 'lost' });
+        this.o.journal.dropIntents(this.o.lane, rec.fileId);
         this.o.onNotice?.(`${rec.path} (${rec.fileId}): no longer found by device and inode; bytes after offset ${rec.offset} of generation ${rec.generation} were not shipped`);
         continue;
       }
@@ -187,7 +224,10 @@ export class Follower {
       const t = this.tracked.get(id);
       if (t) {
         t.matched = true;
-        if (t.record.path !== ob.path) t.record = { ...t.record, path: ob.path };
+        if (t.record.path !== ob.path) {
+          t.record = { ...t.record, path: ob.path };
+          t.cursor = { ...t.cursor, path: ob.path };
+        }
         t.rel = ob.rel;
       } else {
         this.discover(ob);
@@ -195,13 +235,53 @@ export class Follower {
     }
     for (const [id, t] of this.tracked) {
       if (!seen.has(id)) t.matched = false;
-      const size = fstatSync(t.fd).size;
-      if (size > t.size) t.lastGrowthAt = now;
-      t.size = size;
-      if (size < t.record.offset) this.newGeneration(t, `${t.record.path} is shorter (${size} bytes) than the ${t.record.offset} shipped: truncated`);
-      if (t.size > t.record.offset) t.pendingSince ??= now;
-      else t.pendingSince = undefined;
+      this.observe(t, fstatSync(t.fd), now);
+      // a truncation waits for the segments in flight: they hold bytes read before it
+      if (t.inFlight === 0 && t.size < t.record.offset) this.newGeneration(t, `${t.record.path} is shorter (${t.size} bytes) than the ${t.record.offset} shipped: truncated`);
     }
+  }
+
+  /** Looks at one file's size now (a kernel event said it changed). */
+  sample(t: TrackedFile): void {
+    try {
+      this.observe(t, fstatSync(t.fd), this.now());
+    } catch {
+      // closed meanwhile: the next poll decides
+    }
+  }
+
+  private observe(t: TrackedFile, st: { size: number; mtimeMs: number }, now: number): void {
+    const size = st.size;
+    if (size > t.size) {
+      t.lastGrowthAt = now;
+      if (size > t.record.offset && t.record.state === 'active') {
+        t.arrivals.push({ size, at: Math.max(t.arrivals.at(-1)?.at ?? 0, arrivalOf(st, now)) });
+        // a lane far behind keeps a bounded record: each pair of samples merged into one with
+        // the earlier time, so bytes count as a little older than they are (cut sooner), never younger
+        if (t.arrivals.length > MAX_ARRIVALS) {
+          const a = t.arrivals;
+          t.arrivals = a.filter((_, i) => i % 2 === 0).map((x, j) => ({ size: a[2 * j + 1]?.size ?? x.size, at: x.at }));
+        }
+      }
+    }
+    t.size = size;
+  }
+
+  /** When the byte at `offset` arrived (first seen); undefined when the file does not reach past it. */
+  arrivedAt(t: TrackedFile, offset: number): number | undefined {
+    if (t.size <= offset) return undefined;
+    for (const a of t.arrivals) if (a.size > offset) return a.at;
+    return this.now(); // grew without being seen growing (a shrink and regrowth): seen now
+  }
+
+  /** When the oldest byte not yet cut into a segment arrived; undefined when there is none. */
+  pendingSince(t: TrackedFile): number | undefined {
+    return this.arrivedAt(t, t.cursor.offset);
+  }
+
+  /** When the oldest byte not yet stored (cut or not) arrived; undefined when there is none. */
+  unstoredSince(t: TrackedFile): number | undefined {
+    return this.arrivedAt(t, t.record.offset);
   }
 
   /** True once a rotated-away file will not grow: unmatched and unchanged for rotateQuietMs. */
@@ -213,7 +293,8 @@ export class Follower {
   retireDrained(): TrackedFile[] {
     const done: TrackedFile[] = [];
     for (const [id, t] of this.tracked) {
-      if (this.isFinal(t) && t.size === t.record.offset) {
+      if (this.isFinal(t) && t.inFlight === 0 && t.size === t.record.offset) {
+        t.watcher?.close();
         closeSync(t.fd);
         this.tracked.delete(id);
         t.record = { ...t.record, state: 'done' };
@@ -225,15 +306,17 @@ export class Follower {
   }
 
   /**
-   * `length` bytes from the shipped offset, or undefined when the bytes before the offset
-   * changed (the file was rewritten: a new generation has begun, poll again).
+   * `length` bytes from the cursor, or undefined when the bytes before it changed (the file
+   * was rewritten: once no segment is in flight a new generation begins; poll again) or are
+   * not all there.
    */
   readPending(t: TrackedFile, length: number): Buffer | undefined {
-    const off = t.record.offset;
+    const c = t.cursor;
+    const off = c.offset;
     const tailLen = Math.min(off, TAIL_BYTES);
     const buf = readAt(t.fd, off - tailLen, tailLen + length);
-    if (tailLen > 0 && sha256(buf.subarray(0, tailLen)) !== t.record.tailSha) {
-      this.newGeneration(t, `${t.record.path}: the bytes before offset ${off} changed: rewritten`);
+    if (tailLen > 0 && sha256(buf.subarray(0, tailLen)) !== c.tailSha) {
+      if (t.inFlight === 0) this.newGeneration(t, `${c.path}: the bytes before offset ${off} changed: rewritten`);
       return undefined;
     }
     if (buf.length < tailLen + length) return undefined;
@@ -245,9 +328,9 @@ export class Follower {
     return readAt(t.fd, start, end - start);
   }
 
-  /** The record after shipping [offset, end): fingerprints moved with the offset (not yet journaled). */
+  /** The record after shipping [cursor, end): fingerprints moved with the offset (not yet journaled). */
   advanced(t: TrackedFile, end: number, headerLen: number): PushFile {
-    const r = t.record;
+    const r = t.cursor;
     const headLen = r.headLen < HEAD_BYTES && end > r.headLen ? Math.min(HEAD_BYTES, end) : r.headLen;
     const headSha = headLen !== r.headLen ? sha256(readAt(t.fd, 0, headLen)) : r.headSha;
     const tailLen = Math.min(end, TAIL_BYTES);
@@ -255,29 +338,58 @@ export class Follower {
     return { ...r, offset: end, nextSeq: r.nextSeq + 1, headLen, headSha, tailLen, tailSha, headerLen };
   }
 
-  /** Records a committed advance (after the journal has it). */
+  /** A segment up to `next` was cut (and journaled): the cursor moves past it. */
+  cut(t: TrackedFile, next: PushFile): void {
+    t.cursor = next;
+    t.inFlight++;
+  }
+
+  /** The oldest segment in flight committed (the journal has it): the record moves to `next`. */
+  commit(t: TrackedFile, next: PushFile): void {
+    t.record = { ...next, path: t.record.path };
+    t.inFlight = Math.max(0, t.inFlight - 1);
+    if (t.inFlight === 0) t.cursor = t.record;
+    while (t.arrivals.length > 0 && t.arrivals[0]!.size <= t.record.offset) t.arrivals.shift();
+  }
+
+  /** The segments in flight were dropped (not to be shipped): the cursor goes back to the record. */
+  rewind(t: TrackedFile): void {
+    t.cursor = t.record;
+    t.inFlight = 0;
+  }
+
+  /** Records a committed advance with nothing in flight (after the journal has it). */
   advance(t: TrackedFile, record: PushFile): void {
     t.record = record;
-    t.pendingSince = t.size > record.offset ? this.now() : undefined;
+    t.cursor = record;
+    t.inFlight = 0;
+    while (t.arrivals.length > 0 && t.arrivals[0]!.size <= record.offset) t.arrivals.shift();
   }
 
   /** Marks a file as not to be shipped (policy denied it); it stays followed so it is not rediscovered. */
   deny(t: TrackedFile): void {
     t.record = { ...t.record, state: 'denied' };
+    t.cursor = t.record;
     this.o.journal.upsertFile(this.o.lane, t.record);
   }
 
   close(): void {
-    for (const t of this.tracked.values()) closeSync(t.fd);
+    this.dirWatcher?.close();
+    for (const t of this.tracked.values()) {
+      t.watcher?.close();
+      closeSync(t.fd);
+    }
     this.tracked.clear();
   }
 
   private newGeneration(t: TrackedFile, why: string): void {
     this.o.onNotice?.(`${why}; generation ${t.record.generation + 1} starts at offset 0`);
     t.record = { ...t.record, generation: t.record.generation + 1, offset: 0, nextSeq: 0, headLen: 0, headSha: EMPTY_SHA, tailLen: 0, tailSha: EMPTY_SHA, headerLen: 0 };
+    t.cursor = t.record;
     this.o.journal.upsertFile(this.o.lane, t.record);
-    t.size = fstatSync(t.fd).size;
-    t.pendingSince = t.size > 0 ? this.now() : undefined;
+    const st = fstatSync(t.fd);
+    t.size = st.size;
+    t.arrivals = t.size > 0 ? [{ size: t.size, at: arrivalOf(st, this.now()) }] : [];
   }
 
   private discover(ob: Observed): void {
@@ -325,17 +437,31 @@ export class Follower {
   }
 
   private add(record: PushFile, fd: number, rel: string, matched: boolean): void {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const size = st.size;
     const now = this.now();
-    this.tracked.set(`${record.dev}:${record.ino}`, {
+    const t: TrackedFile = {
       record,
+      cursor: record,
+      inFlight: 0,
       fd,
       rel,
       matched,
       size,
       lastGrowthAt: now,
-      pendingSince: size > record.offset ? now : undefined,
-    });
+      // found with bytes not yet shipped: from the start of a generation they arrived since the
+      // file was created (its birth time, where the file system keeps one); after a restart, by its mtime
+      arrivals: size > record.offset ? [{ size, at: record.offset === 0 && st.birthtimeMs > 0 ? Math.min(now, st.birthtimeMs, st.mtimeMs) : arrivalOf(st, now) }] : [],
+    };
+    const onChange = this.o.onChange;
+    if (onChange) {
+      // the watch follows the inode: a rotated-away file keeps reporting its late writes
+      t.watcher = watchQuietly(record.path, () => {
+        this.sample(t);
+        onChange(t);
+      });
+    }
+    this.tracked.set(`${record.dev}:${record.ino}`, t);
   }
 
   private locate(rec: PushFile): string | undefined {
@@ -369,6 +495,22 @@ export class Follower {
     if (rec.tailLen === 0) return true;
     const tail = readAt(fd, rec.offset - rec.tailLen, rec.tailLen);
     return tail.length === rec.tailLen && sha256(tail) === rec.tailSha;
+  }
+}
+
+/** When the bytes a stat shows arrived: its mtime (the last write), but never later than `now` (when it was seen). */
+function arrivalOf(st: { mtimeMs: number }, now: number): number {
+  return Math.min(now, st.mtimeMs);
+}
+
+/** fs.watch, or nothing where the kernel cannot (no inotify, the watch limit reached): polling still finds every change. */
+function watchQuietly(path: string, listener: (event: string) => void): FSWatcher | undefined {
+  try {
+    const w = watch(path, { persistent: false }, (event) => listener(event));
+    w.on('error', () => w.close());
+    return w;
+  } catch {
+    return undefined;
   }
 }
 

@@ -2,9 +2,18 @@
  * The stream journal: a SQLite file of its own (`stream.db` beside the state database), so
  * streaming lanes share no schema migrations with sync. Exactly once rests on its order of
  * writes: a segment's intent (file, generation, seq, byte range, hashes) is journaled before
- * its upload starts; the file's offset moves only when the stored object is verified, in the
- * same transaction that drops the intent. A run that dies in between finds the intent and
- * completes that very segment — same key, same bytes — before cutting another.
+ * its upload starts; the file's offset moves only when the stored object is verified, in
+ * seq order, in the same transaction that drops that intent. A file may have several
+ * intents (segments in flight, up to the lane's window), always the contiguous run of
+ * seqs that follows its committed offset. A run that dies in between finds them and
+ * completes those very segments — same keys, same bytes — before cutting another.
+ *
+ * Durability: an intent is fsync'd before its upload (`synchronous = FULL`), since a range
+ * cut again after a power loss could end elsewhere and be stored under a second key. A
+ * commit is not fsync'd on its own (`synchronous = NORMAL` for that transaction; the next
+ * intent's fsync carries it, the WAL being written in order): a commit lost with the power
+ * leaves its intent, and the next run finds that segment stored and commits it again. On a
+ * busy disk this halves the fsyncs that hold up a lane.
  *
  * Holds no content and no secret: paths, device/inode numbers, offsets and SHA-256 digests.
  */
@@ -15,7 +24,7 @@ import { ConfigError } from '../core/errors.js';
 import { pidAlive } from '../lib/process.js';
 import { sqliteOptions } from '../lib/sqlite.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS lanes (
   lane TEXT PRIMARY KEY, direction TEXT NOT NULL, src TEXT NOT NULL, dst TEXT NOT NULL,
@@ -34,7 +43,8 @@ CREATE TABLE IF NOT EXISTS push_intents (
   lane TEXT NOT NULL, file_id TEXT NOT NULL, generation INTEGER NOT NULL, seq INTEGER NOT NULL,
   start INTEGER NOT NULL, end INTEGER NOT NULL, key TEXT NOT NULL, src_sha256 TEXT NOT NULL,
   sha256 TEXT NOT NULL, md5 TEXT NOT NULL, size INTEGER NOT NULL, intent_at INTEGER NOT NULL,
-  PRIMARY KEY (lane, file_id)
+  window INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (lane, file_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pull_files (
   lane TEXT NOT NULL, file_id TEXT NOT NULL, generation INTEGER NOT NULL, next_seq INTEGER NOT NULL,
@@ -84,6 +94,13 @@ export interface SegmentIntent {
   readonly sha256: string;
   readonly md5: string;
   readonly size: number;
+  /**
+   * The lane's window when this segment was cut: at most this many segments of the file,
+   * this one included, were uncommitted then — so every seq up to `seq - window` was stored.
+   * Stored with the object (metadata `hybridsync-stream-window`): a pull lane's evidence that
+   * a gap before it is a loss, not a segment in flight.
+   */
+  readonly window: number;
 }
 
 export interface PullFile {
@@ -141,12 +158,31 @@ export class StreamJournal {
     this.db.pragma('busy_timeout = 5000');
     const v = this.db.pragma('user_version', { simple: true }) as number;
     if (v > SCHEMA_VERSION) throw new Error(`${path} was written by a newer hybridsync (stream journal v${v})`);
-    this.db.exec(SCHEMA);
-    if (v < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.db.transaction(() => {
+      // v1 kept one intent per file (one segment in flight): carried over with window 1
+      if (v === 1) this.db.exec('ALTER TABLE push_intents RENAME TO push_intents_v1');
+      this.db.exec(SCHEMA);
+      if (v === 1) {
+        this.db.exec(`INSERT INTO push_intents (lane, file_id, generation, seq, start, end, key, src_sha256, sha256, md5, size, intent_at, window)
+          SELECT lane, file_id, generation, seq, start, end, key, src_sha256, sha256, md5, size, intent_at, 1 FROM push_intents_v1;
+          DROP TABLE push_intents_v1;`);
+      }
+      if (v < SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   close(): void {
     this.db.close();
+  }
+
+  /** Runs `fn` as one transaction that is not fsync'd (see the durability note at the top): for commits a rerun can replay. */
+  private unsynced(fn: () => void): void {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.db.transaction(fn)();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   // ------------------------------------------------------------------------ lanes
@@ -223,10 +259,10 @@ export class StreamJournal {
       .run({ lane, ...f, now });
   }
 
-  intent(lane: string, fileId: string): SegmentIntent | undefined {
-    const r = this.db.prepare('SELECT * FROM push_intents WHERE lane = ? AND file_id = ?').get(lane, fileId) as Row | undefined;
-    if (!r) return undefined;
-    return {
+  /** A file's journaled intents (its segments in flight when the last run stopped), in seq order. */
+  intents(lane: string, fileId: string): SegmentIntent[] {
+    const rows = this.db.prepare('SELECT * FROM push_intents WHERE lane = ? AND file_id = ? ORDER BY seq').all(lane, fileId) as Row[];
+    return rows.map((r) => ({
       fileId,
       generation: r.generation as number,
       seq: r.seq as number,
@@ -237,30 +273,44 @@ export class StreamJournal {
       sha256: r.sha256 as string,
       md5: r.md5 as string,
       size: r.size as number,
-    };
+      window: r.window as number,
+    }));
+  }
+
+  /** Segments journaled and not yet committed, per lane (in flight, or left by a killed run). */
+  intentCount(lane: string): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM push_intents WHERE lane = ?').get(lane) as Row).n as number;
   }
 
   /** Journals a segment before its upload (synchronous, durable: synchronous=FULL). */
   intend(lane: string, i: SegmentIntent, now = Date.now()): void {
     this.db
       .prepare(
-        `INSERT OR REPLACE INTO push_intents (lane, file_id, generation, seq, start, end, key, src_sha256, sha256, md5, size, intent_at)
-         VALUES (@lane, @fileId, @generation, @seq, @start, @end, @key, @srcSha256, @sha256, @md5, @size, @now)`,
+        `INSERT OR REPLACE INTO push_intents (lane, file_id, generation, seq, start, end, key, src_sha256, sha256, md5, size, intent_at, window)
+         VALUES (@lane, @fileId, @generation, @seq, @start, @end, @key, @srcSha256, @sha256, @md5, @size, @now, @window)`,
       )
       .run({ lane, ...i, now });
   }
 
-  dropIntent(lane: string, fileId: string): void {
-    this.db.prepare('DELETE FROM push_intents WHERE lane = ? AND file_id = ?').run(lane, fileId);
+  dropIntent(lane: string, fileId: string, seq: number): void {
+    this.db.prepare('DELETE FROM push_intents WHERE lane = ? AND file_id = ? AND seq = ?').run(lane, fileId, seq);
   }
 
-  /** The segment is stored and verified: the file's offset moves past it and the intent goes, atomically. */
-  commit(lane: string, file: PushFile, storedBytes: number, now = Date.now()): void {
-    this.db.transaction(() => {
+  /** Drops a file's intents from `fromSeq` on (all of them without it). */
+  dropIntents(lane: string, fileId: string, fromSeq = 0): void {
+    this.db.prepare('DELETE FROM push_intents WHERE lane = ? AND file_id = ? AND seq >= ?').run(lane, fileId, fromSeq);
+  }
+
+  /**
+   * Segment `seq` is stored and verified: the file's offset moves past it (`file`, the record
+   * after it) and its intent goes, atomically. Segments commit in seq order.
+   */
+  commit(lane: string, file: PushFile, seq: number, storedBytes: number, now = Date.now()): void {
+    this.unsynced(() => {
       this.upsertFile(lane, file, now);
-      this.dropIntent(lane, file.fileId);
+      this.dropIntent(lane, file.fileId, seq);
       this.db.prepare('UPDATE lanes SET segments = segments + 1, bytes = bytes + ?, last_commit_at = ? WHERE lane = ?').run(storedBytes, now, lane);
-    })();
+    });
   }
 
   // ------------------------------------------------------------------------- pull
@@ -276,8 +326,9 @@ export class StreamJournal {
     }));
   }
 
+  /** A pulled segment is appended (and fsync'd): the file's offset moves past it. Replayable, so not fsync'd itself. */
   commitPull(lane: string, f: PullFile, bytes: number, now = Date.now()): void {
-    this.db.transaction(() => {
+    this.unsynced(() => {
       this.db
         .prepare(
           `INSERT INTO pull_files (lane, file_id, generation, next_seq, src_end, offset, last_key, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -286,17 +337,18 @@ export class StreamJournal {
         )
         .run(lane, f.fileId, f.generation, f.nextSeq, f.srcEnd, f.offset, f.lastKey ?? null, now);
       this.db.prepare('UPDATE lanes SET segments = segments + 1, bytes = bytes + ?, last_commit_at = ? WHERE lane = ?').run(bytes, now, lane);
-    })();
+    });
   }
 
   plainWatermark(lane: string): string | undefined {
     return (this.db.prepare('SELECT last_key FROM pull_plain WHERE lane = ?').get(lane) as Row | undefined)?.last_key as string | undefined;
   }
 
+  /** A plain object is written (atomically, fsync'd): the watermark moves past it. Replayable, so not fsync'd itself. */
   commitPlain(lane: string, key: string, bytes: number, now = Date.now()): void {
-    this.db.transaction(() => {
+    this.unsynced(() => {
       this.db.prepare('INSERT INTO pull_plain (lane, last_key, updated_at) VALUES (?, ?, ?) ON CONFLICT(lane) DO UPDATE SET last_key = excluded.last_key, updated_at = excluded.updated_at').run(lane, key, now);
       this.db.prepare('UPDATE lanes SET segments = segments + 1, bytes = bytes + ?, last_commit_at = ? WHERE lane = ?').run(bytes, now, lane);
-    })();
+    });
   }
 }

@@ -5,6 +5,12 @@
  * which is what makes a rewrite idempotent (Kafka Connect's S3 sink relies on the same).
  */
 
+/**
+ * Object metadata of a pushed segment: the pusher's window when it was cut (journal.ts,
+ * SegmentIntent.window). Every seq up to `seq - window` of its file was stored by then.
+ */
+export const WINDOW_METADATA = 'hybridsync-stream-window';
+
 const GEN_DIGITS = 6;
 const SEQ_DIGITS = 10;
 const OFFSET_DIGITS = 15;

@@ -6,8 +6,11 @@
  * idempotently — a segment is appended only when the local file has exactly the bytes the
  * applied segments account for (written, then fsync'd, then the offset commits); a file that
  * already holds it (killed after the write, before the commit) is checked byte for byte and
- * committed. A segment out of order — a missing seq, or a start that is not where the last
- * one ended — stops the lane with an error naming the missing segment: never skipped.
+ * committed. A missing segment is never skipped. Because a pusher stores up to its window of
+ * segments at once, a later segment can exist briefly before an earlier one: a gap is waited
+ * for while it may be a segment in flight, and stops the lane with an error naming the
+ * missing segment once it cannot be (see judgeGap: the pusher's window says so, a later
+ * generation exists, the ranges disagree) or has stayed missing for `gapGrace`.
  * New streams are found with a delimiter listing where the backend has one; each stream
  * is listed from its last applied key (start-after), so a poll costs requests for new
  * objects only.
@@ -25,7 +28,7 @@ import { IntegrityError, NotFoundError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
 import { readAt } from './follower.js';
 import type { PullFile } from './journal.js';
-import { parseSegmentKey } from './keys.js';
+import { parseSegmentKey, WINDOW_METADATA, type SegmentName } from './keys.js';
 import { md5, retrySegment, sha256 } from './retry.js';
 import type { LaneContext } from './stats.js';
 
@@ -33,55 +36,152 @@ export interface PullLaneOptions extends LaneContext {
   /** The local directory files are written to (absolute). */
   readonly dstDir: string;
   readonly mode: 'segments' | 'plain';
+  /** How long a gap that may be a segment in flight is waited for (ms). */
+  readonly gapGraceMs: number;
+  readonly now?: () => number;
 }
+
+/** The segment a file waits for, and why it could still come. */
+type GapVerdict = { readonly wait: true } | { readonly wait: false; readonly why: string };
 
 /** Objects taken from one listing before they are applied: bounds memory, gives the lag. */
 const BATCH = 1000;
 const pad6 = (n: number): string => String(n).padStart(6, '0');
 
 export class PullLane {
-  private pending: { bytes: number; since: number | undefined } = { bytes: 0, since: undefined };
+  /** Listed and not yet applied, per stream (file id; '' in plain mode): the lag. */
+  private readonly pending = new Map<string, { bytes: number; since: number | undefined }>();
   private readonly classified = new Map<string, string | undefined>();
   private plainSeq = 0;
+  /** Per file id, the missing segment being waited for and since when. */
+  private readonly gaps = new Map<string, { want: string; since: number }>();
+  /** Pushers' windows read from segment objects' metadata, by key. */
+  private readonly windows = new Map<string, number>();
+  private readonly now: () => number;
 
   constructor(private readonly o: PullLaneOptions) {
-    o.stats.lagFrom(() => this.pending);
+    this.now = o.now ?? Date.now;
+    o.stats.lagFrom(() => {
+      let bytes = 0;
+      let since: number | undefined;
+      for (const p of this.pending.values()) {
+        bytes += p.bytes;
+        if (p.bytes > 0 && p.since !== undefined) since = Math.min(since ?? p.since, p.since);
+      }
+      return { bytes, since };
+    });
   }
 
   async run(): Promise<void> {
     const { o } = this;
     o.stats.state = 'following';
-    for (;;) {
-      o.signal.throwIfAborted();
-      const applied = o.mode === 'plain' ? await this.pollPlain() : await this.pollSegments();
-      if (applied === 0 && o.once) return;
-      if (applied === 0) await sleep(o.pollMs, o.signal);
+    try {
+      for (;;) {
+        o.signal.throwIfAborted();
+        const { applied, waiting } = o.mode === 'plain' ? { applied: await this.pollPlain(), waiting: false } : await this.pollSegments();
+        // --once ends when nothing is left to apply, not while a segment may still be in flight
+        if (applied === 0 && o.once && !waiting) return;
+        if (applied === 0) await sleep(o.pollMs, o.signal);
+      }
+    } finally {
+      o.stats.freezeLag();
     }
   }
 
   // ------------------------------------------------------------------- segments
 
-  private async pollSegments(): Promise<number> {
+  private async pollSegments(): Promise<{ applied: number; waiting: boolean }> {
     const { o } = this;
     const files = new Map(o.journal.pullFiles(o.lane).map((f) => [f.fileId, f]));
     for (const id of await this.streamIds()) {
       if (!files.has(id)) files.set(id, { fileId: id, generation: 0, nextSeq: 0, srcEnd: 0, offset: 0, lastKey: undefined });
     }
     let applied = 0;
+    let waiting = false;
     for (const start of files.values()) {
       let f = start;
       for (;;) {
-        const batch = await this.take({ prefix: `${f.fileId}/`, ...(f.lastKey ? { startAfter: f.lastKey } : {}) });
+        const batch = await this.take(f.fileId, { prefix: `${f.fileId}/`, ...(f.lastKey ? { startAfter: f.lastKey } : {}) });
         if (batch.length === 0) break;
-        for (const e of batch) {
-          f = await this.applySegment(f, e);
+        let stalled = false;
+        for (let k = 0; k < batch.length; k++) {
+          const e = batch[k]!;
+          const s = parseSegmentKey(e.key);
+          if (!s || s.fileId !== f.fileId) {
+            o.emit({ type: 'notice', message: `${where(o.src, e.key)} is not a segment object (<file-id>/<generation>/<seq>-<start>-<end>); left alone` });
+            f = { ...f, lastKey: e.key };
+            this.consumed(f.fileId, e);
+            continue;
+          }
+          const cur = expectedNext(f, s);
+          if (s.generation !== cur.generation || s.seq !== cur.nextSeq || s.start !== cur.srcEnd) {
+            const verdict = await this.judgeGap(cur, s, batch.slice(k));
+            if (verdict.wait) {
+              stalled = true;
+              break;
+            }
+            throw gapError(o.src, cur, e.key, verdict.why);
+          }
+          this.gaps.delete(f.fileId);
+          f = await this.applySegment(cur, s, e);
           applied++;
-          this.consumed(e);
+          this.consumed(f.fileId, e);
+        }
+        if (stalled) {
+          waiting = true;
+          break;
         }
         if (batch.length < BATCH) break;
       }
     }
-    return applied;
+    return { applied, waiting };
+  }
+
+  /**
+   * A file's next segment `want` is missing and `s` (the first of `later`, listed after it)
+   * is there. A pusher with window w stores at most w segments of a file at once, and cuts a
+   * segment only when fewer than w are unstored: so segment q (window w, its metadata) exists
+   * only once every seq ≤ q − w was stored, and a later generation only once this one was
+   * complete. When the listing proves `want` was stored, or disagrees with it (same seq,
+   * other range), it is missing for good; else it may be in flight — waited for, up to
+   * gapGrace from when this lane first saw the gap.
+   */
+  private async judgeGap(want: PullFile, s: SegmentName, later: readonly Entry[]): Promise<GapVerdict> {
+    const { o } = this;
+    if (s.generation === want.generation && s.seq <= want.nextSeq) {
+      return { wait: false, why: `it holds bytes from ${s.start}, not ${want.srcEnd}` };
+    }
+    const parsed = later.map((e) => ({ e, s: parseSegmentKey(e.key) })).filter((x) => x.s?.fileId === want.fileId);
+    if (parsed.some((x) => x.s!.generation > want.generation)) {
+      return { wait: false, why: `generation ${want.generation + 1} exists, which a pusher starts only after this one is stored` };
+    }
+    const last = parsed.filter((x) => x.s!.generation === want.generation).at(-1);
+    if (last) {
+      const w = await this.windowOf(last.e.key);
+      if (last.s!.seq - w >= want.nextSeq) {
+        return { wait: false, why: `segment ${last.s!.seq} exists, cut by a pusher storing at most ${w} at once, so seq ${want.nextSeq} was stored before it` };
+      }
+    }
+    const key = `${want.generation}/${want.nextSeq}/${want.srcEnd}`;
+    const gap = this.gaps.get(want.fileId);
+    const now = this.now();
+    if (!gap || gap.want !== key) {
+      this.gaps.set(want.fileId, { want: key, since: now });
+      o.emit({ type: 'notice', message: `${where(o.src, wantKey(want))}: not there yet while later segments are; waiting for it (it may be in flight) up to ${Math.round(o.gapGraceMs / 1000)}s` });
+      return { wait: true };
+    }
+    if (now - gap.since < o.gapGraceMs) return { wait: true };
+    return { wait: false, why: `it has been missing for ${Math.round((now - gap.since) / 1000)}s while later segments exist (--gap-grace ${Math.round(o.gapGraceMs / 1000)}s)` };
+  }
+
+  /** The pusher's window stored with a segment object; 1 when it has none (one segment in flight at a time). */
+  private async windowOf(key: string): Promise<number> {
+    const known = this.windows.get(key);
+    if (known !== undefined) return known;
+    const meta = await this.o.src.stat(key, { signal: this.o.signal });
+    const w = Math.max(1, Math.floor(Number(meta?.metadata?.[WINDOW_METADATA] ?? 1)) || 1);
+    this.windows.set(key, w);
+    return w;
   }
 
   /** The file ids under the prefix: a delimiter listing where there is one, else every key's first part. */
@@ -100,40 +200,33 @@ export class PullLane {
     return ids;
   }
 
-  /** Up to BATCH entries of a listing; sets the lag to what they hold. */
-  private async take(opts: { prefix?: string; startAfter?: string }): Promise<Entry[]> {
+  /** Up to BATCH entries of a listing; the lag of stream `id` is what they hold. */
+  private async take(id: string, opts: { prefix?: string; startAfter?: string }): Promise<Entry[]> {
     const out: Entry[] = [];
     for await (const e of this.o.src.list({ ...opts, signal: this.o.signal, allowMissingRoot: true })) {
       out.push(e);
       if (out.length >= BATCH) break;
     }
-    this.pending = {
+    this.pending.set(id, {
       bytes: out.reduce((s, e) => s + e.size, 0),
       since: out.length ? Math.min(...out.map((e) => e.mtimeMs)) : undefined,
-    };
+    });
     return out;
   }
 
-  private consumed(e: Entry): void {
-    this.pending = { bytes: Math.max(0, this.pending.bytes - e.size), since: this.pending.bytes - e.size > 0 ? this.pending.since : undefined };
+  private consumed(id: string, e: Entry): void {
+    const p = this.pending.get(id);
+    if (p) this.pending.set(id, { bytes: Math.max(0, p.bytes - e.size), since: p.bytes - e.size > 0 ? p.since : undefined });
   }
 
-  private async applySegment(f: PullFile, e: Entry): Promise<PullFile> {
+  /** Appends segment `s` (object `e`) to the local file of `f`, the next one it expects. */
+  private async applySegment(f: PullFile, s: SegmentName, e: Entry): Promise<PullFile> {
     const { o } = this;
-    const s = parseSegmentKey(e.key);
-    if (!s || s.fileId !== f.fileId) {
-      o.emit({ type: 'notice', message: `${where(o.src, e.key)} is not a segment object (<file-id>/<generation>/<seq>-<start>-<end>); left alone` });
-      return { ...f, lastKey: e.key };
-    }
-    let cur = f;
-    // a new generation (the source was truncated) starts a new local file at seq 0
-    if (s.generation === f.generation + 1 && f.nextSeq > 0 && s.seq === 0 && s.start === 0) cur = { ...f, generation: s.generation, nextSeq: 0, srcEnd: 0, offset: 0 };
-    if (s.generation !== cur.generation || s.seq !== cur.nextSeq || s.start !== cur.srcEnd) throw gapError(o.src, cur, e.key);
     const classification = await this.admit(f.fileId, e);
     const data = await this.download(e);
     const rel = `${f.fileId}/${pad6(s.generation)}`;
     const path = join(o.dstDir, f.fileId, pad6(s.generation));
-    const confirmed = appendExactly(path, cur.offset, data);
+    const confirmed = appendExactly(path, f.offset, data);
     o.emit({
       type: 'segment',
       lane: o.lane,
@@ -152,7 +245,7 @@ export class PullLane {
       reason: 'pull',
       ...(confirmed ? { confirmed: true } : {}),
     });
-    const next: PullFile = { fileId: f.fileId, generation: s.generation, nextSeq: s.seq + 1, srcEnd: s.end, offset: cur.offset + data.length, lastKey: e.key };
+    const next: PullFile = { fileId: f.fileId, generation: s.generation, nextSeq: s.seq + 1, srcEnd: s.end, offset: f.offset + data.length, lastKey: e.key };
     o.journal.commitPull(o.lane, next, data.length);
     o.stats.committed(data.length);
     return next;
@@ -199,7 +292,7 @@ export class PullLane {
     let applied = 0;
     for (;;) {
       const after = o.journal.plainWatermark(o.lane);
-      const batch = await this.take(after !== undefined ? { startAfter: after } : {});
+      const batch = await this.take('', after !== undefined ? { startAfter: after } : {});
       for (const e of batch) {
         const classification = await this.admit(e.key, e);
         this.classified.delete(e.key);
@@ -225,7 +318,7 @@ export class PullLane {
         });
         o.journal.commitPlain(o.lane, e.key, data.length);
         o.stats.committed(data.length);
-        this.consumed(e);
+        this.consumed('', e);
         applied++;
       }
       if (batch.length < BATCH) return applied;
@@ -238,10 +331,23 @@ function where(b: Backend, key: string): string {
   return `${b.uri.replace(/\/?$/, '/')}${key}`;
 }
 
-function gapError(src: Backend, f: PullFile, key: string): NotFoundError {
-  const want = `${f.fileId}/${pad6(f.generation)}/${String(f.nextSeq).padStart(10, '0')}-${String(f.srcEnd).padStart(15, '0')}-…`;
+/**
+ * The segment a file expects next, given that `s` is listed next: the same generation, or
+ * seq 0 of the next one (the source was truncated: a new local file) once this one has any.
+ */
+function expectedNext(f: PullFile, s: SegmentName): PullFile {
+  if (s.generation > f.generation && f.nextSeq > 0) return { ...f, generation: f.generation + 1, nextSeq: 0, srcEnd: 0, offset: 0 };
+  return f;
+}
+
+/** The key of the segment `f` expects next, as far as it is known (its end is not). */
+function wantKey(f: PullFile): string {
+  return `${f.fileId}/${pad6(f.generation)}/${String(f.nextSeq).padStart(10, '0')}-${String(f.srcEnd).padStart(15, '0')}-…`;
+}
+
+function gapError(src: Backend, f: PullFile, key: string, why: string): NotFoundError {
   return new NotFoundError(
-    `missing segment ${where(src, want)} (seq ${f.nextSeq} of generation ${f.generation}, bytes from ${f.srcEnd}): the next object is ${where(src, key)}; the lane stopped rather than skip it`,
+    `missing segment ${where(src, wantKey(f))} (seq ${f.nextSeq} of generation ${f.generation}, bytes from ${f.srcEnd}): the next object is ${where(src, key)}, and ${why}; the lane stopped rather than skip it`,
     { hint: 'restore the missing segment object (or re-push it), then run the pull again' },
   );
 }

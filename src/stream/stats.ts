@@ -76,6 +76,21 @@ export class LaneStats {
     this.lag = f;
   }
 
+  /**
+   * The lane's source closes: its lag stays as it is now (a failed lane is that far behind,
+   * and its oldest byte keeps ageing).
+   */
+  freezeLag(): void {
+    const last = this.lag();
+    this.lag = () => last;
+  }
+
+  /** The lane stopped on an error. */
+  fail(message: string): void {
+    this.state = 'failed';
+    this.error = message;
+  }
+
   committed(bytes: number): void {
     const at = this.now();
     this.segments++;
@@ -107,7 +122,10 @@ export class LaneStats {
   }
 }
 
-/** The lanes running in this process (the daemon's /metrics reads them). */
+/**
+ * The lanes of this process (the daemon's /metrics, /api/streams and dashboard read them):
+ * each running one, and each that failed until its next attempt takes its place.
+ */
 export class LaneRegistry {
   private readonly lanes = new Map<string, LaneStats>();
 
@@ -115,8 +133,9 @@ export class LaneRegistry {
     this.lanes.set(s.lane, s);
   }
 
+  /** A lane that ended: gone, unless it failed (kept, with its error, until it runs again). */
   remove(s: LaneStats): void {
-    if (this.lanes.get(s.lane) === s) this.lanes.delete(s.lane);
+    if (this.lanes.get(s.lane) === s && s.state !== 'failed') this.lanes.delete(s.lane);
   }
 
   snapshots(): LaneSnapshot[] {

@@ -96,6 +96,16 @@ export async function listAll(client: S3Client, bucket: string, prefix?: string)
   return out;
 }
 
+/** The objects under `prefix`, in key order, concatenated as text (what a stream lane stored). */
+export async function concatObjects(client: S3Client, bucket: string, prefix: string): Promise<string> {
+  let out = '';
+  for (const o of await listAll(client, bucket, prefix)) {
+    const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
+    out += await (r.Body as { transformToString(): Promise<string> }).transformToString();
+  }
+  return out;
+}
+
 export async function openUploads(client: S3Client, bucket: string): Promise<Array<{ key: string; uploadId: string }>> {
   const r = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
   return (r.Uploads ?? []).map((u) => ({ key: u.Key!, uploadId: u.UploadId! }));

@@ -8,8 +8,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { createTestBucket, deleteBucket, listAll, testClient } from '../helpers/s3.js';
+import { concatObjects, createTestBucket, deleteBucket, testClient } from '../helpers/s3.js';
 import { tempDir } from '../helpers/fs.js';
 import { startDaemon as startDaemonIn, until } from '../helpers/daemon.js';
 
@@ -26,16 +25,9 @@ afterAll(async () => {
   client.destroy();
 });
 
-const startDaemon = (cfg: string, state: string) => startDaemonIn(['--config', cfg, '--state', state], {}, children);
+const startDaemon = (cfg: string, state: string) => startDaemonIn(['--config', cfg, '--state', state, '--monitor-interval', '1'], {}, children);
 
-async function stored(prefix: string): Promise<string> {
-  let out = '';
-  for (const o of await listAll(client, bucket, prefix)) {
-    const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: o.key }));
-    out += await (r.Body as { transformToString(): Promise<string> }).transformToString();
-  }
-  return out;
-}
+const stored = (prefix: string): Promise<string> => concatObjects(client, bucket, prefix);
 
 describe('daemon stream job', () => {
   it('runs continuously on its link lane, reports lag and throughput in /metrics, and resumes after a restart', async () => {
@@ -73,6 +65,13 @@ server:
     expect(metrics).toMatch(/hybridsync_stream_throughput_bytes_per_second\{lane="features",direction="push"\} [0-9.e+-]+/);
     const jobs = (await (await fetch(`${d.url}/api/jobs`)).json()) as { jobs: Array<{ name: string; kind: string; running: boolean }> };
     expect(jobs.jobs).toMatchObject([{ name: 'features', kind: 'stream', running: true }]);
+    // its bytes went through the link's governor: the link monitor saw them on dx
+    await until('the segment bytes on link dx', async () => {
+      const { links } = (await (await fetch(`${d.url}/api/links`)).json()) as { links: Array<{ name: string; samples: Array<{ bitsPerSecond: number }> }> };
+      return links.find((l) => l.name === 'dx')?.samples.some((x) => x.bitsPerSecond > 0) ? true : undefined;
+    });
+    const streams = (await (await fetch(`${d.url}/api/streams`)).json()) as { lanes: Array<Record<string, unknown>> };
+    expect(streams.lanes).toMatchObject([{ lane: 'features', direction: 'push', state: 'following', lagBytes: 0, segments: 1, bytes: 8 }]);
 
     d.child.kill('SIGTERM');
     expect(await d.exit).toBe(0);

@@ -1,11 +1,14 @@
 /**
  * Streaming lanes against a real Ceph RGW, through the built CLI as a user runs it:
- * a pusher SIGKILLed again and again while a writer appends still ships every byte exactly
- * once, cut at record boundaries; rotation and truncation are followed; a puller killed
- * again and again rebuilds the file exactly; a missing segment stops the pull naming it;
- * a lane under a PII-scrub policy stores no planted PII value, and audits every segment.
+ * a pusher with several segments in flight, SIGKILLed again and again while a writer
+ * appends, still ships every byte exactly once, cut at record boundaries; rotation and
+ * truncation are followed; a puller killed again and again rebuilds the file exactly; a
+ * segment that arrives after a later one (in flight) is waited for, a missing one stops the
+ * pull naming it; a lane under a PII-scrub policy stores no planted PII value, and audits
+ * every segment; a lane to or from a place no environment declares is refused up front.
  */
-import { GetObjectCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import Database from 'better-sqlite3';
+import { CopyObjectCommand, GetObjectCommand, DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -103,19 +106,44 @@ async function killWhen(args: string[], env: NodeJS.ProcessEnv, ready: (stdout: 
 
 const segmentEvents = (stdout: string): number => events(stdout).filter((e) => e.type === 'segment').length;
 
+/**
+ * What a killed pusher left in its journal: the segments journaled and not committed. They
+ * must be the contiguous run of seqs and byte ranges right after the committed offset.
+ */
+function journaledInFlight(stateDir: string): number {
+  const db = new Database(join(stateDir, 'stream.db'), { readonly: true });
+  try {
+    let n = 0;
+    for (const f of db.prepare('SELECT file_id, generation, offset, next_seq FROM push_files').all() as Array<{ file_id: string; generation: number; offset: number; next_seq: number }>) {
+      const intents = db.prepare('SELECT seq, start, end, generation FROM push_intents WHERE file_id = ? ORDER BY seq').all(f.file_id) as Array<{ seq: number; start: number; end: number; generation: number }>;
+      let [seq, start] = [f.next_seq, f.offset];
+      for (const i of intents) {
+        expect(i).toMatchObject({ generation: f.generation, seq, start });
+        [seq, start] = [i.seq + 1, i.end];
+      }
+      n += intents.length;
+    }
+    return n;
+  } finally {
+    db.close();
+  }
+}
+
 describe('stream push', () => {
-  it('SIGKILLed many times while a writer appends: the segments concatenate to the file byte for byte, each ending at a record boundary', async () => {
+  it('with 4 segments in flight, SIGKILLed many times while a writer appends: the segments concatenate to the file byte for byte, each ending at a record boundary', async () => {
     const dir = tempDir('stream-src');
     const file = join(dir, 'features.jsonl');
     writeFileSync(file, '');
-    const env = { HYBRIDSYNC_STATE_DIR: tempDir('stream-state') };
+    const stateDir = tempDir('stream-state');
+    const env = { HYBRIDSYNC_STATE_DIR: stateDir };
     const prefix = 'kill/';
-    const args = ['stream', 'push', file, `s3://${bucket}/kill`, '--segment-size', '12K', '--segment-age', '150ms', '--poll', '20ms', '--json'];
+    const args = ['stream', 'push', file, `s3://${bucket}/kill`, '--segment-size', '12K', '--segment-age', '150ms', '--poll', '20ms', '--in-flight', '4', '--json'];
     const stop = join(dir, 'stop');
     const writer = startWriter(file, stop, 40);
     const writerDone = new Promise<void>((r) => writer.on('exit', () => r()));
 
     let kills = 0;
+    const leftInFlight: number[] = [];
     for (let round = 0; round < 12; round++) {
       if (round % 2 === 0) {
         // right after a segment event: between the audit record and the offset commit
@@ -126,7 +154,16 @@ describe('stream push', () => {
         await killWhen(args, env, async () => (await listAll(client, bucket, prefix)).length > before + (round % 3));
       }
       kills++;
+      const journaled = journaledInFlight(stateDir);
+      if (journaled > 0 && !leftInFlight.some((n) => n > 0)) {
+        // stream status tells the user what the killed run left for the next one
+        const st = await runCli(['stream', 'status', '--json'], { env });
+        expect(JSON.parse(st.stdout.trim().split('\n')[0]!)).toMatchObject({ inFlight: journaled, running: false });
+      }
+      leftInFlight.push(journaled);
     }
+    // the backlog of each restart goes out several segments at once: some kills hit them in flight
+    expect(Math.max(...leftInFlight), `segments journaled at each kill: ${leftInFlight.join(' ')}`).toBeGreaterThanOrEqual(2);
     writeFileSync(stop, '');
     await writerDone;
     const final = await runCli([...args, '--once'], { env });
@@ -151,7 +188,7 @@ describe('stream push', () => {
 
     const status = await runCli(['stream', 'status', '--json'], { env });
     expect(status.code).toBe(0);
-    expect(JSON.parse(status.stdout.trim().split('\n')[0]!)).toMatchObject({ direction: 'push', lagBytes: 0, running: false });
+    expect(JSON.parse(status.stdout.trim().split('\n')[0]!)).toMatchObject({ direction: 'push', lagBytes: 0, inFlight: 0, running: false });
   }, 600_000);
 
   it('follows rotation by rename to the end of the old file, starts a generation on truncation, and ships a file under 1 KiB', async () => {
@@ -219,7 +256,7 @@ describe('stream pull', () => {
     for (let i = 0; i < 1500; i++) lines.push(`event ${i} ${'y'.repeat((i * 13) % 200)}\n`);
     writeFileSync(file, lines.join(''));
     const pushEnv = { HYBRIDSYNC_STATE_DIR: tempDir('stream-pull-push-state') };
-    const push = await runCli(['stream', 'push', file, `s3://${bucket}/pull`, '--segment-size', '2K', '--once'], { env: pushEnv });
+    const push = await runCli(['stream', 'push', file, `s3://${bucket}/pull`, '--segment-size', '2K', '--in-flight', '4', '--once'], { env: pushEnv });
     expect(push.code, push.stderr).toBe(0);
     const segs = await segments('pull/');
     expect(segs.length).toBeGreaterThan(50);
@@ -246,9 +283,58 @@ describe('stream pull', () => {
     const r = await runCli(['stream', 'pull', `s3://${bucket}/pull`, out2, '--once'], { env });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`missing segment s3://${bucket}/pull/${gone.seg.fileId}/000000/${String(gone.seg.seq).padStart(10, '0')}-${String(gone.seg.start).padStart(15, '0')}`);
+    // at once: the later segments prove it was stored (a pusher storing 4 at once had cut seq 44 only after it)
+    expect(r.stderr).toMatch(/storing at most 4 at once/);
     // everything before the gap was applied, nothing after it
     expect(statSync(join(out2, gone.seg.fileId, '000000')).size).toBe(gone.seg.start);
   }, 600_000);
+
+  it('a segment that appears after later ones (still in flight) is waited for and applied in order; a hole no pusher could still be storing is named after --gap-grace', async () => {
+    const dir = tempDir('stream-ooo-src');
+    const file = join(dir, 'events.log');
+    writeFileSync(file, Array.from({ length: 300 }, (_, i) => `event ${i} ${'z'.repeat((i * 7) % 90)}\n`).join(''));
+    const push = await runCli(['stream', 'push', file, `s3://${bucket}/ooo-src`, '--segment-size', '2K', '--in-flight', '4', '--once'], { env: { HYBRIDSYNC_STATE_DIR: tempDir('stream-ooo-push') } });
+    expect(push.code, push.stderr).toBe(0);
+    const segs = await segments('ooo-src/');
+    expect(segs.length).toBeGreaterThan(8);
+    // the object store as a reader sees it while the pusher's last segments are in flight:
+    // the next-to-last segment not there yet, the last one (cut after it) already there
+    const late = segs.at(-2)!;
+    const copy = async (to: string, o: { key: string }): Promise<void> => {
+      await client.send(new CopyObjectCommand({ Bucket: bucket, CopySource: `${bucket}/${o.key}`, Key: `${to}/${o.key.slice('ooo-src/'.length)}` }));
+    };
+    for (const o of segs) if (o !== late) await copy('ooo', o);
+
+    const out = tempDir('stream-ooo-dst');
+    const local = join(out, late.seg.fileId, '000000');
+    const child = spawnCli(['stream', 'pull', `s3://${bucket}/ooo`, out, '--poll', '50ms', '--gap-grace', '10m', '--json'], { HYBRIDSYNC_STATE_DIR: tempDir('stream-ooo-state') });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // it applies everything before the gap, says it waits, and applies nothing after it
+    while (!events(stdout).some((e) => e.type === 'notice' && String(e.message).includes('waiting for it'))) {
+      expect(child.exitCode, stdout).toBeNull();
+      await sleep(50);
+    }
+    while (!existsSync(local) || statSync(local).size < late.seg.start) await sleep(50);
+    expect(statSync(local).size).toBe(late.seg.start);
+    // the segment lands: the lane goes on, in order, to the end
+    await copy('ooo', late);
+    while (statSync(local).size < statSync(file).size) await sleep(50);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(130);
+    expect(readFileSync(local).equals(readFileSync(file))).toBe(true);
+    expect(events(stdout).filter((e) => e.type === 'segment').map((e) => e.seq)).toEqual(segs.map((_, i) => i));
+
+    // a hole that never fills, with too few segments after it to prove it was stored: named once the grace is over
+    for (const o of segs) if (o !== late) await copy('hole', o);
+    const out2 = tempDir('stream-hole-dst');
+    const r = await runCli(['stream', 'pull', `s3://${bucket}/hole`, out2, '--poll', '50ms', '--gap-grace', '1s', '--once'], { env: { HYBRIDSYNC_STATE_DIR: tempDir('stream-hole-state') } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`missing segment s3://${bucket}/hole/${late.seg.fileId}/000000/${String(late.seg.seq).padStart(10, '0')}-${String(late.seg.start).padStart(15, '0')}`);
+    expect(r.stderr).toMatch(/has been missing for \d+s while later segments exist \(--gap-grace 1s\)/);
+    expect(statSync(join(out2, late.seg.fileId, '000000')).size).toBe(late.seg.start);
+  });
 
   it('plain mode: new objects under a prefix become local files', async () => {
     const put = async (key: string, body: string): Promise<void> => {
@@ -344,5 +430,50 @@ policy:
     expect(JSON.stringify(audit)).not.toContain('planted@example.com');
     const v = await runCli(['audit', 'verify', '--json'], { env });
     expect(v.code, v.stdout + v.stderr).toBe(0);
+  });
+
+  it('a lane to or from a place no environment declares is refused before anything moves, naming it and the fix, with the exit code of sync (3)', async () => {
+    const stateDir = tempDir('stream-unplaced-state');
+    const dir = tempDir('stream-unplaced-src');
+    writeFileSync(join(dir, 'clicks.jsonl'), '{"a":1}\n');
+    const config = join(stateDir, 'hybridsync.yaml');
+    writeFileSync(
+      config,
+      `environments:
+  onprem:
+    kind: onprem
+    locations: ["${dir}", "${stateDir}/pulled"]
+  cloud:
+    kind: cloud
+    locations: ["s3://${bucket}/declared"]
+policy:
+  environments:
+    onprem: { maxLevel: restricted }
+    cloud: { maxLevel: confidential }
+`,
+    );
+    const env = { HYBRIDSYNC_STATE_DIR: stateDir };
+    const push = await runCli(['stream', 'push', dir, `s3://${bucket}/declaredd`, '--config', config, '--once'], { env });
+    expect(push.stderr).toContain(`s3://${bucket}/declaredd is in no declared environment and policy.unknownEnvironment is deny: every file would be denied, so nothing was sent`);
+    expect(push.stderr).toContain(`did you mean s3://${bucket}/declared?`);
+    // sync says the same of the same destination, with the same exit code
+    const sync = await runCli(['copy', dir, `s3://${bucket}/declaredd`, '--config', config], { env });
+    expect(sync.stderr).toContain(`s3://${bucket}/declaredd is in no declared environment`);
+    expect(push.code).toBe(3);
+    expect(sync.code).toBe(3);
+    expect(await listAll(client, bucket, 'declaredd')).toEqual([]);
+
+    // pull: from an object store no environment declares, and into a directory none declares
+    const fromNowhere = await runCli(['stream', 'pull', `s3://${bucket}/elsewhere`, join(stateDir, 'pulled'), '--config', config, '--once'], { env });
+    expect(fromNowhere.code).toBe(3);
+    expect(fromNowhere.stderr).toContain(`s3://${bucket}/elsewhere is in no declared environment and policy.unknownEnvironment is deny`);
+    expect(fromNowhere.stderr).toContain('fix: check the source, or declare it under environments:');
+    const intoNowhere = await runCli(['stream', 'pull', `s3://${bucket}/declared`, join(stateDir, 'unlisted'), '--config', config, '--once'], { env });
+    expect(intoNowhere.code).toBe(3);
+    expect(intoNowhere.stderr).toContain(`${join(stateDir, 'unlisted')} is in no declared environment`);
+    expect(existsSync(join(stateDir, 'unlisted'))).toBe(false);
+    // nothing was journaled: no lane exists
+    const status = await runCli(['stream', 'status', '--json'], { env });
+    expect(status.stdout.trim()).toBe('');
   });
 });

@@ -7,6 +7,7 @@
  */
 import { clusterPanel } from './cluster.js';
 import { bandwidthPlanPanel } from './plan.js';
+import { streamLanesPanel } from './streams.js';
 
 export interface DashboardPanel {
   /** The element id of the card's body; also names the panel in tests. */
@@ -22,4 +23,4 @@ export interface DashboardPanel {
   readonly render: string;
 }
 
-export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel, clusterPanel];
+export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel, clusterPanel, streamLanesPanel];

@@ -27,8 +27,18 @@ describe('segment cutter', () => {
 
   it('age trigger: waits until the oldest byte is maxAge old, and says how long', () => {
     expect(decideRead(lines, { available: 10, since: 1000, now: 3000, final: false })).toEqual({ read: false, waitMs: 3000 });
-    expect(decideRead(lines, { available: 10, since: 1000, now: 6000, final: false })).toEqual({ read: true, bytes: 10, reason: 'age' });
+    expect(decideRead(lines, { available: 10, since: 1000, now: 6000, final: false })).toEqual({ read: true, bytes: 10, reason: 'age', dueAt: 6000 });
+    // looked at late (a busy machine): still due at 6000, which the lead then accounts for
+    expect(decideRead(lines, { available: 10, since: 1000, now: 6400, final: false })).toMatchObject({ read: true, dueAt: 6000 });
     expect(decideRead(lines, { available: 0, since: undefined, now: 6000, final: false })).toMatchObject({ read: false });
+  });
+
+  it('age trigger with a lead: cuts as early as storing has been taking, so the oldest byte is stored by maxAge; never more than half of it early', () => {
+    const lead = { ...lines, leadMs: 300 };
+    expect(decideRead(lead, { available: 10, since: 1000, now: 5600, final: false })).toEqual({ read: false, waitMs: 100 });
+    expect(decideRead(lead, { available: 10, since: 1000, now: 5700, final: false })).toEqual({ read: true, bytes: 10, reason: 'age', dueAt: 5700 });
+    // a store that takes longer than half the age still leaves segments of half the age
+    expect(decideRead({ ...lines, leadMs: 9000 }, { available: 10, since: 1000, now: 3400, final: false })).toEqual({ read: false, waitMs: 100 });
   });
 
   it('final (rotated away and quiet): ships everything, even a last line without a newline', () => {

@@ -1,4 +1,4 @@
-import { appendFileSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Follower, SourcePattern } from '../../../src/stream/follower.js';
@@ -29,7 +29,85 @@ describe('follower', () => {
     writeFileSync(join(s.dir, 'app.log'), 'hi\n');
     const f = s.make();
     f.poll();
-    expect(f.files().map((t) => [t.size, t.pendingSince])).toEqual([[3, 1000]]);
+    expect(f.files().map((t) => [t.size, f.pendingSince(t)])).toEqual([[3, 1000]]);
+  });
+
+  it("a byte's age counts from its arrival: bytes appended while earlier segments are in flight keep the time they were first seen", () => {
+    const s = setup((d) => join(d, 'app.log'));
+    const path = join(s.dir, 'app.log');
+    writeFileSync(path, 'one\n');
+    const f = s.make();
+    f.poll(); // seen at 1000
+    const t = f.files()[0]!;
+    const next = f.advanced(t, 4, 0);
+    f.cut(t, next); // segment [0, 4) in flight
+    s.tick(100);
+    appendFileSync(path, 'two\n');
+    f.poll(); // seen at 1100
+    expect(f.pendingSince(t)).toBe(1100);
+    expect(f.unstoredSince(t)).toBe(1000);
+    s.tick(900);
+    f.commit(t, next); // stored at 2000: the waiting bytes still date from 1100
+    expect(t.record.offset).toBe(4);
+    expect(f.pendingSince(t)).toBe(1100);
+    expect(f.unstoredSince(t)).toBe(1100);
+  });
+
+  it('an append seen late (a busy machine) counts from when it was written: the file\'s mtime, never later than when it was seen', () => {
+    const s = setup((d) => join(d, 'app.log'));
+    const path = join(s.dir, 'app.log');
+    writeFileSync(path, '');
+    const f = s.make();
+    const t0 = Date.now() - 10_000;
+    s.tick(t0 - 1000); // the fake clock at t0
+    f.poll();
+    const t = f.files()[0]!;
+    appendFileSync(path, 'late\n');
+    utimesSync(path, new Date(t0 + 1000), new Date(t0 + 1000)); // written at t0 + 1 s
+    s.tick(3000); // seen at t0 + 3 s
+    f.poll();
+    expect(f.pendingSince(t)).toBeCloseTo(t0 + 1000, 0);
+    appendFileSync(path, 'future mtime\n');
+    utimesSync(path, new Date(t0 + 60_000), new Date(t0 + 60_000)); // a clock ahead (NFS server)
+    s.tick(1000);
+    f.poll();
+    expect(f.arrivedAt(t, 6)).toBe(t0 + 4000); // when it was seen
+  });
+
+  it('a file far behind keeps a bounded record of arrivals, which only ever makes bytes older', () => {
+    const s = setup((d) => join(d, 'app.log'));
+    const path = join(s.dir, 'app.log');
+    writeFileSync(path, '');
+    const f = s.make();
+    f.poll();
+    const t = f.files()[0]!;
+    for (let i = 1; i <= 600; i++) {
+      s.tick(10);
+      appendFileSync(path, 'x\n');
+      f.poll(); // byte 2i-1 arrived at 1000 + 10 i
+    }
+    expect(t.arrivals.length).toBeLessThanOrEqual(512);
+    for (const i of [1, 2, 299, 512, 600]) expect(f.arrivedAt(t, 2 * i - 1)).toBeLessThanOrEqual(1000 + 10 * i);
+    expect(f.arrivedAt(t, 0)).toBe(1010);
+  });
+
+  it('a truncation found while a segment is in flight waits until it commits, then starts the new generation', () => {
+    const s = setup((d) => join(d, 'app.log'));
+    const path = join(s.dir, 'app.log');
+    writeFileSync(path, 'line 1\nline 2\n');
+    const f = s.make();
+    f.poll();
+    const t = f.files()[0]!;
+    const next = f.advanced(t, 14, 0);
+    f.cut(t, next);
+    truncateSync(path, 0);
+    appendFileSync(path, 'x\n');
+    f.poll();
+    expect(t.record.generation).toBe(0); // the segment in flight holds bytes the file had
+    expect(f.readPending(t, 2)).toBeUndefined();
+    f.commit(t, next);
+    f.poll();
+    expect(t.record).toMatchObject({ generation: 1, offset: 0 });
   });
 
   it('rotation by rename: the old inode is drained to its end and retired once quiet; the new file is a new stream', () => {
@@ -84,7 +162,7 @@ describe('follower', () => {
     f1.poll();
     const t = f1.files()[0]!;
     const rec = f1.advanced(t, t.size, 0);
-    s.journal.commit('l', rec, t.size);
+    s.journal.commit('l', rec, 0, t.size);
     f1.close();
     renameSync(path, join(s.dir, 'app.log.1'));
     appendFileSync(join(s.dir, 'app.log.1'), 'after\n');
@@ -103,7 +181,7 @@ describe('follower', () => {
     const f1 = s.make();
     f1.poll();
     const t = f1.files()[0]!;
-    s.journal.commit('l', f1.advanced(t, t.size, 0), t.size);
+    s.journal.commit('l', f1.advanced(t, t.size, 0), 0, t.size);
     f1.close();
     unlinkSync(path);
     writeFileSync(path, 'bbbbbbbb\n'); // may or may not get the same inode: either way it is not the old file

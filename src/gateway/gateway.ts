@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Backend } from '../core/backend.js';
+import { hasTags, type Backend } from '../core/backend.js';
 import { compareKeys, type Entry } from '../core/entry.js';
 import { SourceChangedError } from '../core/errors.js';
 import { forEachConcurrent } from '../lib/pool.js';
@@ -265,6 +265,12 @@ export class GatewayCore {
     const row = entryOfUpstream(u);
     if (!this.index.journalRow(key)) this.index.putEntry(row);
     return row;
+  }
+
+  /** The object's tags: the upstream's (when it keeps tags); none for a local write not yet uploaded. */
+  async tags(e: EntryRow, signal?: AbortSignal): Promise<Record<string, string>> {
+    if (this.index.journalRow(e.key) || !hasTags(this.upstream)) return {};
+    return this.upstream.getTags(e.key, signal ? { signal } : {});
   }
 
   /** Whether the object's bytes are all on local disk. */

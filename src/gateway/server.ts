@@ -133,6 +133,39 @@ export function parseRange(header: string | undefined, size: number): [number, n
   return [start, end];
 }
 
+/** `x-amz-copy-source-range: bytes=first-last` → [start, end) of `size`; the whole object without one. */
+export function copyRange(header: string | undefined, size: number): [number, number] {
+  if (header === undefined) return [0, size];
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
+  if (!m) throw new S3Error('InvalidArgument', `x-amz-copy-source-range "${header}" must be bytes=first-last (zero-based, inclusive)`);
+  const start = Number(m[1]);
+  const last = Number(m[2]);
+  if (last < start) throw new S3Error('InvalidArgument', `x-amz-copy-source-range "${header}": the last byte is before the first`);
+  if (last >= size) throw new S3Error('InvalidRange', `x-amz-copy-source-range "${header}" is beyond the source object's ${size} bytes`, { RangeRequested: header, ActualObjectSize: String(size) });
+  return [start, last + 1];
+}
+
+/** The x-amz-copy-source-if-* conditions of a copy: PreconditionFailed when one does not hold. */
+export function copyPreconditions(h: Record<string, string>, e: Pick<EntryRow, 'etag' | 'mtimeMs'>): void {
+  const etagIn = (list: string): boolean => list.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '').replace(/"/g, '') === e.etag);
+  const date = (name: string): number | undefined => {
+    const v = h[name];
+    if (v === undefined) return undefined;
+    const t = Date.parse(v);
+    return Number.isFinite(t) ? t : undefined;
+  };
+  const ifMatch = h['x-amz-copy-source-if-match'];
+  const ifNoneMatch = h['x-amz-copy-source-if-none-match'];
+  const since = date('x-amz-copy-source-if-modified-since');
+  const unmodified = date('x-amz-copy-source-if-unmodified-since');
+  const mtime = Math.floor(e.mtimeMs / 1000) * 1000;
+  // as S3: a matching If-Match overrides a failing If-Unmodified-Since, a failing If-None-Match wins over If-Modified-Since
+  const ok =
+    (ifMatch !== undefined ? etagIn(ifMatch) : unmodified === undefined || mtime <= unmodified) &&
+    (ifNoneMatch !== undefined ? !etagIn(ifNoneMatch) : since === undefined || mtime > since);
+  if (!ok) throw new S3Error('PreconditionFailed', 'at least one of the pre-conditions you specified did not hold', { Condition: 'x-amz-copy-source-If-*' });
+}
+
 async function collect(body: AsyncIterable<Buffer>, limit = 2 * 1024 * 1024): Promise<string> {
   const parts: Buffer[] = [];
   let n = 0;
@@ -295,9 +328,15 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
     return new Response(stream, { status: range ? 206 : 200, headers });
   };
 
-  const copySource = (r: Req): string => {
+  /** The object `x-amz-copy-source` names (`bucket/key`, URL-encoded, `?versionId=null` at most). */
+  const copySource = async (r: Req): Promise<EntryRow> => {
     let src = r.headers['x-amz-copy-source']!;
-    src = src.split('?')[0]!;
+    const q = src.indexOf('?');
+    if (q >= 0) {
+      const version = new URLSearchParams(src.slice(q + 1)).get('versionId');
+      if (version !== null && version !== 'null') throw new S3Error('InvalidArgument', 'the gateway keeps no object versions: a copy source with a versionId cannot be served');
+      src = src.slice(0, q);
+    }
     try {
       src = decodeURIComponent(src);
     } catch {
@@ -307,20 +346,42 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
     const i = src.indexOf('/');
     const bucket = i < 0 ? src : src.slice(0, i);
     if (bucket !== o.bucket) throw new S3Error('NoSuchBucket', `the gateway serves only bucket ${o.bucket}`, { BucketName: bucket });
-    return src.slice(i + 1);
+    const key = i < 0 ? '' : src.slice(i + 1);
+    const e = key ? await core.lookup(key, r.signal) : undefined;
+    if (!e) throw new S3Error('NoSuchKey', 'the specified copy source does not exist', { Key: key });
+    copyPreconditions(r.headers, e);
+    return e;
   };
 
   const copyObject = async (r: Req): Promise<Response> => {
-    const from = copySource(r);
-    const e = await core.lookup(from, r.signal);
-    if (!e) throw new S3Error('NoSuchKey', 'the specified copy source does not exist', { Key: from });
+    if (r.headers['x-amz-copy-source-range']) throw new S3Error('InvalidArgument', 'x-amz-copy-source-range applies to UploadPartCopy only, not to CopyObject');
+    const e = await copySource(r);
     const replace = (r.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
-    if (from === r.key && !replace) throw new S3Error('InvalidRequest', 'this copy request is illegal because it is trying to copy an object to itself without changing the metadata');
+    if (e.key === r.key && !replace) throw new S3Error('InvalidRequest', 'this copy request is illegal because it is trying to copy an object to itself without changing the metadata');
     const w: ObjectWrite = replace
       ? { ...(r.headers['content-type'] ? { contentType: r.headers['content-type'] } : {}), metadata: userMetadata(r.headers), size: e.size }
       : { ...(e.contentType ? { contentType: e.contentType } : {}), metadata: { ...e.metadata }, size: e.size };
     const row = await core.put(r.key, core.read(e, 0, e.size, r.signal), w);
     return new Response(doc('CopyObjectResult', `${el('LastModified', isoDate(row.mtimeMs))}${el('ETag', `"${row.etag}"`)}`), { headers: xmlHeaders });
+  };
+
+  /** UploadPartCopy: a part of an open multipart upload from (a byte range of) an object. */
+  const uploadPartCopy = async (r: Req, uploadId: string): Promise<Response> => {
+    core.requireUpload(uploadId, r.key);
+    const e = await copySource(r);
+    const [start, end] = copyRange(r.headers['x-amz-copy-source-range'], e.size);
+    const etag = await core.uploadPart(uploadId, r.key, Number(r.query.get('partNumber')), core.read(e, start, end, r.signal), end - start);
+    return new Response(doc('CopyPartResult', `${el('LastModified', isoDate(Date.now()))}${el('ETag', `"${etag}"`)}`), { headers: xmlHeaders });
+  };
+
+  /** GetObjectTagging: the upstream object's tags (aws-cli asks before a multipart copy); none for a write not yet uploaded. */
+  const getTagging = async (r: Req): Promise<Response> => {
+    const e = await core.lookup(r.key, r.signal);
+    if (!e) throw new S3Error('NoSuchKey', 'the specified key does not exist', { Key: r.key });
+    const tags = Object.entries(await core.tags(e, r.signal))
+      .map(([k, v]) => `<Tag>${el('Key', k)}${el('Value', v)}</Tag>`)
+      .join('');
+    return new Response(doc('Tagging', `<TagSet>${tags}</TagSet>`), { headers: xmlHeaders });
   };
 
   const objectOp = async (r: Req, v: Verified): Promise<Response> => {
@@ -335,13 +396,14 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
             .join('');
           return new Response(doc('ListPartsResult', `${el('Bucket', o.bucket)}${el('Key', r.key)}${el('UploadId', uploadId)}${el('IsTruncated', false)}${parts}`), { headers: xmlHeaders });
         }
-        if (q.has('tagging') || q.has('acl')) throw new S3Error('NotImplemented', 'the gateway does not implement object tagging or ACLs');
+        if (q.has('tagging')) return getTagging(r);
+        if (q.has('acl')) throw new S3Error('NotImplemented', 'the gateway does not implement ACLs');
         return getObject(r);
       case 'HEAD':
         return getObject(r);
       case 'PUT': {
         if (uploadId !== undefined) {
-          if (r.headers['x-amz-copy-source']) throw new S3Error('NotImplemented', 'UploadPartCopy is not implemented by the gateway');
+          if (r.headers['x-amz-copy-source']) return uploadPartCopy(r, uploadId);
           const etag = await core.uploadPart(uploadId, r.key, Number(q.get('partNumber')), body(r, v), declaredSize(r.headers, v));
           return new Response(null, { status: 200, headers: { etag: `"${etag}"` } });
         }

@@ -92,6 +92,33 @@ describe('real S3 clients through the gateway', () => {
     }
   });
 
+  it('aws-cli v2 copies inside the gateway above its multipart threshold (UploadPartCopy with ranges) from a cached and an uncached source; copy-object conditions answer PreconditionFailed', async () => {
+    const big = randomBytes(20 * MiB + 5);
+    await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'cp/cloud.bin', Body: big }));
+    const g = await gateway('cp');
+    try {
+      const aws = (...args: string[]) => run('/usr/bin/aws', ['--endpoint-url', g.url, ...args], { env: clientEnv() });
+      // the source is only in the cloud: the part copies read through the cache
+      await aws('s3', 'cp', `s3://${bucket}/cloud.bin`, `s3://${bucket}/copies/a.bin`, '--no-progress');
+      // the source was written through the gateway and is not uploaded yet
+      await aws('s3', 'cp', `s3://${bucket}/copies/a.bin`, `s3://${bucket}/copies/b.bin`, '--no-progress');
+      for (const k of ['copies/a.bin', 'copies/b.bin']) {
+        const head = JSON.parse((await aws('s3api', 'head-object', '--bucket', bucket, '--key', k)).stdout) as { ContentLength: number; ETag: string };
+        expect(head.ContentLength).toBe(big.length);
+        expect(head.ETag, `${k} is the result of a multipart copy (8 MiB parts)`).toMatch(/-3"$/);
+        expect(md5(readFileSync(join(g.cache, 'data', k)))).toBe(md5(big));
+      }
+      const etag = JSON.parse((await aws('s3api', 'head-object', '--bucket', bucket, '--key', 'copies/a.bin')).stdout).ETag as string;
+      const failed = await aws('s3api', 'copy-object', '--bucket', bucket, '--key', 'copies/c.bin', '--copy-source', `${bucket}/copies/a.bin`, '--copy-source-if-none-match', etag).catch((e: { stderr: string }) => e);
+      expect((failed as { stderr: string }).stderr).toMatch(/PreconditionFailed/);
+      await aws('s3api', 'copy-object', '--bucket', bucket, '--key', 'copies/c.bin', '--copy-source', `${bucket}/copies/a.bin`, '--copy-source-if-match', etag);
+      await flush(g.cache);
+      for (const k of ['copies/a.bin', 'copies/b.bin', 'copies/c.bin']) expect(await getObjectMd5(ceph, bucket, `cp/${k}`), k).toBe(md5(big));
+    } finally {
+      await g.stop();
+    }
+  });
+
   it('rclone copy and check against the gateway as an S3 remote', async () => {
     const g = await gateway('rclone');
     try {

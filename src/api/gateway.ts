@@ -20,12 +20,13 @@ import { resolveLocation } from '../backends/registry.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import type { SyncEvent } from '../sync/events.js';
 import type { ServedAddress } from '../server/same-origin.js';
-import { GatewayCore } from '../gateway/gateway.js';
+import { GatewayCore, type PreloadItem, type PreloadRequest } from '../gateway/gateway.js';
 import { cacheDirs } from '../gateway/cache.js';
 import { keyedView, stagedView } from '../gateway/views.js';
 import { gatewayMetrics } from '../gateway/metrics.js';
 import { ADMIN_PREFIX, createS3App } from '../gateway/server.js';
 import { WriteBack, type BatchUploader, type KeyOutcome } from '../gateway/writeback.js';
+import { snapshotFiles, type SnapshotFilesOptions } from './lineage.js';
 import { prepareTransfer, transfer, type TransferRequest } from './transfer.js';
 
 export interface GatewayOptions {
@@ -73,6 +74,8 @@ export interface FlushResult {
 export interface GatewayStatus {
   readonly bucket: string;
   readonly upstream: string;
+  /** The upstream's canonical URI (Location.id): where a snapshot's files are found under it. */
+  readonly upstreamId: string;
   readonly cache: { readonly dir: string; readonly bytes: number; readonly maxSize: number; readonly objects: number };
   readonly reads: { hits: number; misses: number; hitRatio: number | null; bytesFromCache: number; bytesFromUpstream: number; upstreamReads: number; upstreamLists: number };
   readonly dirty: {
@@ -236,6 +239,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     return {
       bucket,
       upstream: handle.location.display,
+      upstreamId: handle.location.id,
       cache: { dir: o.cacheDir, bytes: core.index.cachedBytes(), maxSize: o.maxSize, objects: core.index.countEntries() },
       reads: {
         hits: c.hits,
@@ -315,7 +319,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   };
 }
 
-async function* preloadLines(core: GatewayCore, req: { prefix?: string; keys?: string[]; concurrency?: number }, signal: AbortSignal): AsyncGenerator<string> {
+async function* preloadLines(core: GatewayCore, req: PreloadRequest, signal: AbortSignal): AsyncGenerator<string> {
   const queue: string[] = [];
   let wake: (() => void) | undefined;
   let finished = false;
@@ -325,8 +329,7 @@ async function* preloadLines(core: GatewayCore, req: { prefix?: string; keys?: s
   };
   void core
     .preload({
-      ...(req.keys ? { keys: req.keys } : { prefix: req.prefix ?? '' }),
-      ...(req.concurrency ? { concurrency: req.concurrency } : {}),
+      ...req,
       signal,
       onProgress: (p) => push({ type: 'progress', ...p }),
     })
@@ -356,7 +359,7 @@ export interface GatewayAdmin {
   refresh(prefix: string): Promise<{ refreshed: string; objects: number }>;
   release(prefix: string): Promise<{ released: number; bytes: number; keptDirty: number }>;
   /** Progress lines as they come, the last `{type:'done'}` or `{type:'error'}`. */
-  preload(req: { prefix?: string; keys?: string[]; concurrency?: number }): AsyncGenerator<Record<string, unknown>>;
+  preload(req: PreloadRequest): AsyncGenerator<Record<string, unknown>>;
 }
 
 /** The admin API of the gateway running on `cacheDir` (or at `url` with `token`). */
@@ -411,4 +414,44 @@ export function gatewayAdmin(o: { cacheDir?: string; url?: string; token?: strin
       }
     },
   };
+}
+
+// ------------------------------------------------------------- snapshot preload
+
+/**
+ * The gateway keys of a snapshot's files: its location must be the gateway's upstream or
+ * below it (the key prefix is the rest of its URI), unless `prefix` says where they are.
+ */
+export function snapshotItems(snapshotLocationId: string, upstreamId: string, files: ReadonlyArray<{ path: string; md5: string; size: number }>, prefix?: string): { prefix: string; items: PreloadItem[] } {
+  let p = prefix;
+  if (p === undefined) {
+    const up = upstreamId.endsWith('/') ? upstreamId : `${upstreamId}/`;
+    const at = snapshotLocationId.endsWith('/') ? snapshotLocationId : `${snapshotLocationId}/`;
+    if (!at.startsWith(up)) {
+      throw new UsageError(`the snapshot was made at ${snapshotLocationId}, which is not under the gateway's upstream ${upstreamId}`, {
+        hint: "pass --snapshot-prefix KEYPREFIX to say where the snapshot's files are under the gateway's bucket",
+      });
+    }
+    p = at.slice(up.length);
+  } else if (p !== '' && !p.endsWith('/')) p += '/';
+  return { prefix: p, items: files.map((f) => ({ key: p + f.path, md5: f.md5, size: f.size })) };
+}
+
+export interface SnapshotPreloadOptions extends SnapshotFilesOptions {
+  /** Where the snapshot's files are under the gateway (default: from the snapshot's location). */
+  readonly prefix?: string;
+  readonly concurrency?: number;
+}
+
+/**
+ * Preloads exactly the files of a dataset snapshot through a running gateway, each one's
+ * MD5 checked as it lands: a first line `{type:'snapshot'}`, then the gateway's progress
+ * lines, the last `{type:'done', missing, mismatched, verified}` or `{type:'error'}`.
+ */
+export async function* preloadSnapshot(admin: GatewayAdmin, ref: string, o: SnapshotPreloadOptions = {}): AsyncGenerator<Record<string, unknown>> {
+  const { snapshot, files } = await snapshotFiles(ref, o);
+  const status = await admin.status();
+  const { prefix, items } = snapshotItems(snapshot.locationId, status.upstreamId, files, o.prefix);
+  yield { type: 'snapshot', id: snapshot.id, location: snapshot.location, files: snapshot.files, bytes: snapshot.bytes, prefix };
+  yield* admin.preload({ items, listFirst: prefix, ...(o.concurrency ? { concurrency: o.concurrency } : {}) });
 }

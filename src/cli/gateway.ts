@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { gatewayAdmin, startGateway, type GatewayAdmin, type GatewayStatus } from '../api/gateway.js';
+import { gatewayAdmin, preloadSnapshot, startGateway, type GatewayAdmin, type GatewayStatus } from '../api/gateway.js';
+import type { PreloadResult } from '../gateway/gateway.js';
 import { UsageError } from '../core/errors.js';
 import { formatBytes, parseDuration, parseSize } from '../lib/units.js';
 import { parseListen } from '../server/api.js';
@@ -59,6 +60,44 @@ function printStatus(s: GatewayStatus): void {
   out.write(`uploaded   ${s.writeBack.uploadedFiles} files, ${formatBytes(s.writeBack.uploadedBytes)}, ${s.writeBack.deletes} deletes; last ${s.writeBack.lastUploadAt ?? 'never'}\n`);
   for (const f of s.freshness) out.write(`listing    "${f.prefix}" listed ${f.ageSeconds.toFixed(0)} s ago${f.stale ? ' (stale: relisted on next use)' : ''}\n`);
   for (const j of s.journal) out.write(`${j.status.padEnd(10)} ${j.op} ${j.key}${j.attempts > 0 ? ` (attempt ${j.attempts})` : ''}${j.lastError ? `: ${j.lastError}` : ''}\n`);
+}
+
+interface PreloadFlags {
+  manifest?: string;
+  snapshot?: string;
+  datasetLocation?: string;
+  snapshotPrefix?: string;
+  config?: string;
+  state?: string;
+  publicKey?: string;
+  concurrency: string;
+}
+
+/** Prints preload progress (stderr) and the outcome, naming every missing and mismatched object; the exit code. */
+async function printPreload(lines: AsyncIterable<Record<string, unknown>>, json: boolean): Promise<number> {
+  let code: number = EXIT.ok;
+  for await (const line of lines) {
+    if (json) process.stdout.write(`${JSON.stringify(line)}\n`);
+    if (line.type === 'error') {
+      if (!json) process.stderr.write(`hybridsync: preload failed: ${line.message as string}\n`);
+      code = EXIT.partial;
+    }
+    if (line.type === 'done') {
+      const r = line as unknown as PreloadResult;
+      if (r.missing.length > 0 || r.mismatched.length > 0) code = EXIT.partial;
+    }
+    if (json) continue;
+    if (line.type === 'snapshot') process.stdout.write(`snapshot ${line.id as string}: ${line.files as number} files, ${formatBytes(line.bytes as number)}, under "${line.prefix as string}"\n`);
+    else if (line.type === 'progress') process.stderr.write(`${line.done as number}/${line.total as number} ${formatBytes(line.bytes as number)} ${line.key as string}\n`);
+    else if (line.type === 'done') {
+      const r = line as unknown as PreloadResult;
+      const checked = r.verified > 0 || r.mismatched.length > 0 ? `, ${r.verified} verified` : '';
+      process.stdout.write(`preloaded ${r.done - r.missing.length - r.mismatched.length} of ${r.total} objects, ${formatBytes(r.bytes)} fetched${checked}${r.missing.length ? `; ${r.missing.length} not found` : ''}${r.mismatched.length ? `; ${r.mismatched.length} not as expected` : ''}\n`);
+      for (const k of r.missing) process.stdout.write(`missing   ${k}\n`);
+      for (const m of r.mismatched) process.stdout.write(`mismatch  ${m.key}: ${m.reason}\n`);
+    }
+  }
+  return code;
 }
 
 function serveCommand(c: Command): Command {
@@ -140,29 +179,39 @@ export function gatewayCommand(): Command {
       }),
   );
   cmd.addCommand(
-    adminOptions(new Command('preload').description('fetch a prefix (or the keys of a manifest) into the cache ahead of a training run'))
+    adminOptions(new Command('preload').description('fetch a prefix, the keys of a manifest or the files of a dataset snapshot (hashes checked) into the cache ahead of a training run'))
       .argument('[prefix]', 'key prefix to preload')
       .option('--manifest <file>', 'file with one key per line')
+      .option('--snapshot <name>', 'a dataset snapshot (NAME, NAME@ID or its id, see hybridsync snapshot list): exactly its files, each MD5 checked as it lands')
+      .option('--dataset-location <location>', 'with --snapshot: read the snapshot from this location instead of the lineage index')
+      .option('--snapshot-prefix <prefix>', "with --snapshot: the key prefix of the snapshot's files under the gateway (default: its location relative to the gateway's upstream)")
+      .option('--config <file>', 'with --snapshot: hybridsync.yaml (remotes, audit key) to read the snapshot with')
+      .option('--state <file>', 'with --snapshot: state database; the lineage index is lineage.db beside it')
+      .option('--public-key <file>', "with --snapshot: trusted Ed25519 public key (PEM) the snapshot's manifest must be signed with")
       .option('--concurrency <n>', 'objects fetched in parallel', '8')
       .action(async (prefix: string | undefined, _: AdminFlags, c: Command) => {
-        const f = c.optsWithGlobals<AdminFlags & { manifest?: string; concurrency: string }>();
+        const f = c.optsWithGlobals<AdminFlags & PreloadFlags>();
         try {
-          if ((prefix === undefined) === (f.manifest === undefined)) throw new UsageError('preload takes a PREFIX or --manifest FILE (one of them)', { hint: 'e.g. hybridsync gateway preload datasets/v3/ --cache DIR' });
-          const keys = f.manifest ? readFileSync(f.manifest, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : undefined;
-          let code: number = EXIT.ok;
-          for await (const line of admin(f).preload({ ...(keys ? { keys } : { prefix: prefix! }), concurrency: Number(f.concurrency) || 8 })) {
-            if (f.json) process.stdout.write(`${JSON.stringify(line)}\n`);
-            else if (line.type === 'progress') process.stderr.write(`${line.done}/${line.total} ${formatBytes(line.bytes as number)} ${line.key as string}\n`);
-            else if (line.type === 'done') {
-              const missing = line.missing as string[];
-              process.stdout.write(`preloaded ${line.done as number} objects, ${formatBytes(line.bytes as number)} fetched${missing.length ? `; ${missing.length} not found: ${missing.slice(0, 5).join(', ')}` : ''}\n`);
-              if (missing.length > 0) code = EXIT.partial;
-            } else if (line.type === 'error') {
-              process.stderr.write(`hybridsync: preload failed: ${line.message as string}\n`);
-              code = EXIT.partial;
-            }
+          if ([prefix, f.manifest, f.snapshot].filter((x) => x !== undefined).length !== 1) {
+            throw new UsageError('preload takes one of PREFIX, --manifest FILE and --snapshot NAME', { hint: 'e.g. hybridsync gateway preload datasets/v3/ --cache DIR' });
           }
-          process.exitCode = code;
+          const concurrency = Number(f.concurrency) || 8;
+          let lines: AsyncIterable<Record<string, unknown>>;
+          if (f.snapshot !== undefined) {
+            lines = preloadSnapshot(admin(f), f.snapshot, {
+              ...(f.datasetLocation ? { datasetLocation: f.datasetLocation } : {}),
+              ...(f.snapshotPrefix !== undefined ? { prefix: f.snapshotPrefix } : {}),
+              ...(f.config ? { config: f.config } : {}),
+              ...(f.state ? { statePath: f.state } : {}),
+              ...(f.publicKey ? { publicKey: f.publicKey } : {}),
+              concurrency,
+              signal: processSignal,
+            });
+          } else {
+            const keys = f.manifest ? readFileSync(f.manifest, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#')) : undefined;
+            lines = admin(f).preload({ ...(keys ? { items: keys.map((key) => ({ key })) } : { prefix: prefix! }), concurrency });
+          }
+          process.exitCode = await printPreload(lines, !!f.json);
         } catch (err) {
           process.exitCode = reportError(err, f.json);
         }

@@ -84,8 +84,44 @@ export interface ListPage {
 export interface PreloadProgress {
   readonly done: number;
   readonly total: number;
+  /** Bytes fetched from the upstream. */
   readonly bytes: number;
   readonly key?: string;
+  /** Items whose MD5 was checked and matched. */
+  readonly verified?: number;
+  readonly missing?: number;
+  readonly mismatched?: number;
+}
+
+/** An object to preload: its key, and what it must be (a snapshot's MD5 and size). */
+export interface PreloadItem {
+  readonly key: string;
+  readonly md5?: string;
+  readonly size?: number;
+}
+
+/** What to preload (the admin API's request): a prefix, or items; `listFirst` lists a prefix before the items are looked up. */
+export interface PreloadRequest {
+  readonly prefix?: string;
+  readonly items?: readonly PreloadItem[];
+  readonly listFirst?: string;
+  readonly concurrency?: number;
+}
+
+export interface PreloadMismatch {
+  readonly key: string;
+  readonly reason: string;
+}
+
+export interface PreloadResult {
+  readonly done: number;
+  readonly total: number;
+  readonly bytes: number;
+  readonly verified: number;
+  /** Keys the upstream does not have. */
+  readonly missing: string[];
+  /** Objects that are not what the item says (size or MD5); their clean cached bytes were dropped. */
+  readonly mismatched: PreloadMismatch[];
 }
 
 const entryOfUpstream = (u: Entry): EntryRow => ({
@@ -682,37 +718,60 @@ export class GatewayCore {
 
   // ------------------------------------------------------- preload / release
 
-  /** Fetches every object under `prefix` (or the given keys) into the cache, `concurrency` at a time. */
-  async preload(o: { prefix?: string; keys?: readonly string[]; concurrency?: number; signal?: AbortSignal; onProgress?: (p: PreloadProgress) => void }): Promise<PreloadProgress & { missing: string[] }> {
-    let entries: EntryRow[];
-    const missing: string[] = [];
-    if (o.keys) {
-      entries = [];
-      for (const k of o.keys) {
-        const e = await this.lookup(k, o.signal);
-        if (e) entries.push(e);
-        else missing.push(k);
-      }
+  /**
+   * Fetches objects into the cache, `concurrency` at a time: every object under `prefix`,
+   * or the given `items` (keys, with the MD5 and size they must have: a snapshot's files).
+   * `listFirst` lists that prefix once before the items are looked up, instead of a HEAD
+   * per key. An item with an MD5 is hashed as it lands (or from the cache when already
+   * there); one that does not match is named in `mismatched` and its clean cached bytes
+   * are dropped, so the tree holds only what was verified.
+   */
+  async preload(o: PreloadRequest & { signal?: AbortSignal; onProgress?: (p: PreloadProgress) => void }): Promise<PreloadResult> {
+    let items: readonly PreloadItem[];
+    if (o.items) {
+      items = o.items;
+      if (o.listFirst !== undefined) await this.ensureListed(o.listFirst, true, o.signal);
     } else {
       await this.ensureListed(o.prefix ?? '', true, o.signal);
-      entries = this.index.entriesUnder(o.prefix ?? '');
+      items = this.index.entriesUnder(o.prefix ?? '').map((e) => ({ key: e.key }));
     }
-    const total = entries.length;
+    const total = items.length;
+    const missing: string[] = [];
+    const mismatched: PreloadMismatch[] = [];
     let done = 0;
     let bytes = 0;
+    let verified = 0;
     await forEachConcurrent(
-      entries,
+      items,
       o.concurrency ?? 4,
-      async (e) => {
-        if (!this.isCached(e)) {
-          for await (const c of this.read(e, 0, e.size, o.signal)) bytes += c.length;
+      async (item) => {
+        const e = await this.lookup(item.key, o.signal);
+        if (!e) missing.push(item.key);
+        else if (item.size !== undefined && e.size !== item.size) mismatched.push({ key: item.key, reason: `${e.size} bytes, expected ${item.size}` });
+        else {
+          const hash = item.md5 !== undefined ? createHash('md5') : undefined;
+          if (this.isCached(e)) {
+            if (hash) for await (const c of readRange(dataPath(this.dirs, e.key), 0, e.size) as AsyncIterable<Buffer>) hash.update(c);
+          } else {
+            for await (const c of this.read(e, 0, e.size, o.signal)) {
+              bytes += c.length;
+              hash?.update(c);
+            }
+          }
+          const md5 = hash?.digest('hex');
+          if (md5 !== undefined && md5 === item.md5) verified++;
+          else if (md5 !== undefined) {
+            mismatched.push({ key: item.key, reason: `MD5 ${md5}, expected ${item.md5}` });
+            const c = this.index.cached(e.key);
+            if (c && !this.index.journalRow(e.key)) await this.dropCachedSync(c);
+          }
         }
         done++;
-        o.onProgress?.({ done, total, bytes, key: e.key });
+        o.onProgress?.({ done, total, bytes, key: item.key, verified, missing: missing.length, mismatched: mismatched.length });
       },
       o.signal,
     );
-    return { done, total, bytes, missing };
+    return { done, total, bytes, verified, missing, mismatched };
   }
 
   /** Frees the clean cached data under `prefix`; dirty data stays. */

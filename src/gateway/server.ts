@@ -15,7 +15,7 @@ import { crossOriginReason, hostAllowed, type ServedAddress } from '../server/sa
 import { verifiedBody } from './body.js';
 import type { EntryRow } from './cache-index.js';
 import { errorXml, S3Error, s3ErrorOf } from './errors.js';
-import type { GatewayCore, ObjectWrite } from './gateway.js';
+import type { GatewayCore, ObjectWrite, PreloadRequest } from './gateway.js';
 import { hasAuth, uriEncode, verifyRequest, type SignedRequest, type Verified } from './auth/sigv4.js';
 import { doc, el, elements, text } from './xml.js';
 
@@ -29,7 +29,7 @@ export interface AdminHandlers {
   refresh(prefix: string): Promise<unknown>;
   release(prefix: string): Promise<unknown>;
   /** Streams NDJSON progress lines, the last one the result. */
-  preload(req: { prefix?: string; keys?: string[]; concurrency?: number }, signal: AbortSignal): AsyncIterable<string>;
+  preload(req: PreloadRequest, signal: AbortSignal): AsyncIterable<string>;
 }
 
 export interface S3AppOptions {
@@ -164,6 +164,37 @@ export function copyPreconditions(h: Record<string, string>, e: Pick<EntryRow, '
     (ifMatch !== undefined ? etagIn(ifMatch) : unmodified === undefined || mtime <= unmodified) &&
     (ifNoneMatch !== undefined ? !etagIn(ifNoneMatch) : since === undefined || mtime > since);
   if (!ok) throw new S3Error('PreconditionFailed', 'at least one of the pre-conditions you specified did not hold', { Condition: 'x-amz-copy-source-If-*' });
+}
+
+/** The body of POST /_hybridsync/preload, checked: `prefix`, `keys` or `items`; `listFirst`, `concurrency`. */
+export function parsePreloadRequest(v: unknown): PreloadRequest {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError('the body must be a JSON object');
+  const r = v as Record<string, unknown>;
+  const str = (k: string): string | undefined => {
+    if (r[k] === undefined) return undefined;
+    if (typeof r[k] !== 'string') throw new TypeError(`${k} must be a string`);
+    return r[k];
+  };
+  const prefix = str('prefix');
+  const listFirst = str('listFirst');
+  const concurrency = r.concurrency;
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && (concurrency as number) >= 1 && (concurrency as number) <= 256)) throw new TypeError('concurrency must be an integer from 1 to 256');
+  const list = (k: string): unknown[] | undefined => {
+    if (r[k] === undefined) return undefined;
+    if (!Array.isArray(r[k])) throw new TypeError(`${k} must be an array`);
+    return r[k];
+  };
+  const keys = list('keys');
+  const rawItems = list('items');
+  if ([prefix, keys, rawItems].filter((x) => x !== undefined).length > 1) throw new TypeError('give one of prefix, keys and items');
+  const items = (rawItems ?? keys?.map((key) => ({ key })))?.map((it, i) => {
+    const x = it as Record<string, unknown>;
+    if (typeof x?.key !== 'string' || x.key === '') throw new TypeError(`item ${i}: key must be a non-empty string`);
+    if (x.md5 !== undefined && (typeof x.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(x.md5))) throw new TypeError(`item ${i} (${x.key}): md5 must be 32 lower-case hex digits`);
+    if (x.size !== undefined && !(Number.isSafeInteger(x.size) && (x.size as number) >= 0)) throw new TypeError(`item ${i} (${x.key}): size must be a byte count`);
+    return { key: x.key, ...(x.md5 !== undefined ? { md5: x.md5 as string } : {}), ...(x.size !== undefined ? { size: x.size as number } : {}) };
+  });
+  return { ...(items ? { items } : { prefix: prefix ?? '' }), ...(listFirst !== undefined ? { listFirst } : {}), ...(concurrency !== undefined ? { concurrency: concurrency as number } : {}) };
 }
 
 async function collect(body: AsyncIterable<Buffer>, limit = 2 * 1024 * 1024): Promise<string> {
@@ -459,7 +490,12 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
       case 'POST release':
         return json(await o.admin.release(q.get('prefix') ?? ''));
       case 'POST preload': {
-        const req = (await c.req.json().catch(() => ({}))) as { prefix?: string; keys?: string[]; concurrency?: number };
+        let req: PreloadRequest;
+        try {
+          req = parsePreloadRequest(await c.req.json());
+        } catch (err) {
+          return json({ error: `preload: ${(err as Error).message}` }, 400);
+        }
         const lines = o.admin.preload(req, c.req.raw.signal);
         return new Response(Readable.toWeb(Readable.from(lines)) as ReadableStream, { headers: { 'content-type': 'application/x-ndjson' } });
       }

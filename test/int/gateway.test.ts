@@ -248,8 +248,8 @@ describe('read-through cache', () => {
     try {
       const pre = await runCli(['gateway', 'preload', 'train/', '--cache', g.cache]);
       expect(pre.code, pre.stderr).toBe(0);
-      expect(pre.stdout).toMatch(/preloaded 6 objects/);
-      for (const [k, b] of data) expect(readFileSync(join(g.cache, 'data', k))).toEqual(b);
+      expect(pre.stdout).toMatch(/preloaded 6 of 6 objects/);
+      for (const [k, b] of data) expect(md5(readFileSync(join(g.cache, 'data', k))), k).toBe(md5(b)); // (toEqual on buffers is slow)
       const before = [...data.keys()].map((k) => upstreamGets(`pre/${k}`));
       expect(before.every((n) => n >= 1)).toBe(true);
       for (const [k, b] of data) expect(md5(await body(c, k))).toBe(md5(b));
@@ -266,10 +266,57 @@ describe('read-through cache', () => {
       writeFileSync(manifest, '# two shards\ntrain/shard-1.bin\ntrain/shard-4.bin\ntrain/no-such.bin\n');
       const man = await runCli(['gateway', 'preload', '--manifest', manifest, '--cache', g.cache]);
       expect(man.code).toBe(1); // one key of the manifest does not exist, and it says which
-      expect(man.stdout).toMatch(/preloaded 2 objects.*1 not found: train\/no-such\.bin/);
+      expect(man.stdout).toMatch(/preloaded 2 of 3 objects.*1 not found\nmissing +train\/no-such\.bin\n/);
       expect(['0', '1', '4'].map((i) => existsSync(join(g.cache, 'data', `train/shard-${i}.bin`)))).toEqual([false, true, true]);
     } finally {
       c.destroy();
+      await g.stop();
+    }
+  });
+
+  it('preload --snapshot hydrates exactly the files of a dataset snapshot, each MD5 checked as it lands; a file changed or deleted in the cloud since is named, exit 1, and not left in the tree', async () => {
+    const state = join(tempDir('gw-snap-state'), 'state.db');
+    const env = upstreamEnv(proxy.url);
+    const data = new Map<string, Buffer>();
+    for (let i = 0; i < 5; i++) data.set(`train/s${i}.bin`, randomBytes(50_000 + i));
+    data.set('val/v.bin', randomBytes(9 * MiB)); // more than one 8 MiB block
+    for (const [k, b] of data) await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: `snap/ds/${k}`, Body: b }));
+    const made = await runCli(['snapshot', 'create', `cloud:${bucket}/snap/ds`, '--name', 'trainset', '--state', state], { env });
+    expect(made.code, made.stderr).toBe(0);
+    // written after the snapshot: in the cloud, not in the snapshot
+    await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'snap/ds/train/later.bin', Body: 'not in the snapshot' }));
+    const g = await gateway('snap');
+    try {
+      const pre = await runCli(['gateway', 'preload', '--snapshot', 'trainset', '--state', state, '--cache', g.cache], { env });
+      expect(pre.code, pre.stderr).toBe(0);
+      expect(pre.stdout).toMatch(/snapshot ds-trainset-[0-9a-f]{16}: 6 files, .* under "ds\/"/);
+      expect(pre.stdout).toMatch(/preloaded 6 of 6 objects, .* fetched, 6 verified\n/);
+      expect(pre.stderr).toMatch(/6\/6 /); // progress
+      for (const [k, b] of data) expect(md5(readFileSync(join(g.cache, 'data', 'ds', k))), k).toBe(md5(b));
+      expect(existsSync(join(g.cache, 'data', 'ds/train/later.bin'))).toBe(false);
+
+      // the cloud moves on: one file rewritten, one deleted; the snapshot no longer holds
+      await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'snap/ds/train/s1.bin', Body: randomBytes(50_001) }));
+      await ceph.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'snap/ds/train/s2.bin' }] } }));
+      expect((await runCli(['gateway', 'release', 'ds/', '--cache', g.cache])).code).toBe(0);
+      const again = await runCli(['gateway', 'preload', '--snapshot', 'trainset', '--state', state, '--cache', g.cache, '--json'], { env });
+      expect(again.code).toBe(1);
+      const done = again.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; missing?: string[]; mismatched?: Array<{ key: string; reason: string }>; verified?: number })
+        .find((l) => l.type === 'done');
+      expect(done).toMatchObject({ verified: 4, missing: ['ds/train/s2.bin'], mismatched: [{ key: 'ds/train/s1.bin', reason: expect.stringMatching(/^MD5 [0-9a-f]{32}, expected [0-9a-f]{32}$/) }] });
+      expect(existsSync(join(g.cache, 'data', 'ds/train/s1.bin')), 'a file that is not the snapshot\'s is not left in the tree').toBe(false);
+      expect(md5(readFileSync(join(g.cache, 'data', 'ds/train/s0.bin')))).toBe(md5(data.get('train/s0.bin')!));
+
+      // a snapshot made outside the gateway's upstream (snapx/ is not under snap/) needs --snapshot-prefix
+      await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'snapx/one.bin', Body: 'one' }));
+      expect((await runCli(['snapshot', 'create', `cloud:${bucket}/snapx`, '--name', 'elsewhere', '--state', state], { env })).code).toBe(0);
+      const wrong = await runCli(['gateway', 'preload', '--snapshot', 'elsewhere', '--state', state, '--cache', g.cache], { env });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/not under the gateway's upstream[\s\S]*--snapshot-prefix/);
+    } finally {
       await g.stop();
     }
   });

@@ -1,10 +1,9 @@
 /**
  * The caching gateway as a library: startGateway() opens the upstream, the cache directory
  * and its index, starts the write-back and serves S3 (src/gateway/). The write-back runs
- * the engine — transfer() in sync mode from the cache's outbox (the batch's dirty files,
- * hard-linked) to the upstream seen through the batch's keys (keyedView) — so the
- * classification policy, PII scrubbing, bandwidth timetable and audit trail apply to every
- * file written through the gateway, and deletes are the engine's too.
+ * the engine on a thread of its own (gateway-upload.ts), so the classification policy, PII
+ * scrubbing, bandwidth timetable and audit trail apply to every file written through the
+ * gateway.
  *
  * gatewayAdmin() is the client of a running gateway's admin API (status, flush, preload,
  * release, refresh), found through the cache directory (gateway.json, admin-token).
@@ -12,22 +11,30 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { ConfigError, describeError, UnreachableError, UsageError } from '../core/errors.js';
 import { resolveLocation } from '../backends/registry.js';
+import { compileDatasets, locationOfKey, type Dataset } from '../config/datasets.js';
+import type { GatewayRef } from '../config/operations.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import type { SyncEvent } from '../sync/events.js';
+import { localLocation, uriOfKey, type Location } from '../core/location.js';
+import { ssotSide } from '../bisync/plan.js';
+import { openAuditLog } from '../governance/audit/setup.js';
+import { compileEnvironments, environmentOf } from '../governance/policy/policy.js';
+import type { ConflictRow } from '../gateway/cache-index.js';
+import type { ConflictWinner, KeyTruth } from '../gateway/conflicts.js';
 import type { ServedAddress } from '../server/same-origin.js';
 import { GatewayCore, type PreloadItem, type PreloadRequest } from '../gateway/gateway.js';
 import { cacheDirs } from '../gateway/cache.js';
-import { keyedView, stagedView } from '../gateway/views.js';
+import { stagedView } from '../gateway/views.js';
 import { gatewayMetrics } from '../gateway/metrics.js';
 import { ADMIN_PREFIX, createS3App } from '../gateway/server.js';
-import { WriteBack, type BatchUploader, type KeyOutcome } from '../gateway/writeback.js';
+import { WriteBack } from '../gateway/writeback.js';
 import { snapshotFiles, type SnapshotFilesOptions } from './lineage.js';
-import { prepareTransfer, transfer, type TransferRequest } from './transfer.js';
+import { threadedUploader } from './gateway-upload.js';
+import { prepareTransfer, remoteEndpointOf, type TransferRequest } from './transfer.js';
 
 export interface GatewayOptions {
   /** `REMOTE:bucket/prefix`, `s3://bucket/prefix`, `az://container/prefix` (or a local path). */
@@ -69,6 +76,8 @@ export interface FlushResult {
   readonly flushedUpTo: number;
   /** Keys written before the flush that the policy keeps from the cloud. */
   readonly denied: string[];
+  /** Keys written before the flush held as conflicts with the cloud (gateway resolve). */
+  readonly conflicts: string[];
 }
 
 export interface GatewayStatus {
@@ -82,6 +91,8 @@ export interface GatewayStatus {
     readonly bytes: number;
     readonly pending: number;
     readonly denied: number;
+    /** Writes held because the cloud changed meanwhile and no source of truth decides (gateway resolve). */
+    readonly conflicts: number;
     readonly failing: number;
     /** Seconds since the oldest write not yet in the cloud was made. */
     readonly uploadLagSeconds: number;
@@ -89,8 +100,14 @@ export interface GatewayStatus {
   readonly writeBack: { uploadedFiles: number; uploadedBytes: number; deletes: number; failures: number; batches: number; lastUploadAt: string | null };
   /** Journal entries not yet in the cloud (first 200): pending with their last error, or denied with the reason. */
   readonly journal: Array<{ key: string; op: string; status: string; attempts: number; lastError: string | null }>;
-  /** Derived copies and their freshness: each listed upstream prefix and when it was listed. */
+  /** Each listed upstream prefix and when it was listed. */
   readonly freshness: Array<{ prefix: string; listedAt: string; ageSeconds: number; stale: boolean }>;
+  /** The cache as a copy derived from the cloud: when it was last refreshed from it and last uploaded to it, what is not there yet. */
+  readonly derivedCopy: { readonly lastRefreshAt: string | null; readonly lastUploadAt: string | null; readonly notInCloud: number; readonly notInCloudBytes: number };
+  /** The datasets (config datasets:) the gateway's keys belong to, their source of truth and who wins a conflict with the cloud. */
+  readonly datasets: Array<{ name: string; ssot: string | null; winner: ConflictWinner | null }>;
+  /** Conflicts with the cloud found at upload time, by outcome, and the latest ones. */
+  readonly conflicts: { readonly held: number; readonly gatewayWon: number; readonly cloudWon: number; readonly recent: Array<Omit<ConflictRow, 'at'> & { at: string }> };
   readonly evictions: number;
   /** Writes refused for want of dirty space (503 SlowDown). */
   readonly refusedWrites: number;
@@ -112,44 +129,6 @@ function gatewayKeys(env: NodeJS.ProcessEnv): Map<string, string> {
 /** What every engine run of the gateway shares: outbox → upstream, the gateway's config, state database and environment. */
 function outboxRun(o: GatewayOptions, upstream: string, statePath: string, outbox: string): Pick<TransferRequest, 'src' | 'dst' | 'config' | 'env' | 'statePath' | 'json'> {
   return { src: outbox, dst: upstream, ...(o.config !== undefined ? { config: o.config } : {}), ...(o.env ? { env: o.env } : {}), statePath, json: true };
-}
-
-/** The write-back's uploader: one engine run per batch. */
-function engineUploader(o: GatewayOptions, upstream: string, statePath: string): BatchUploader {
-  return async ({ outbox, puts, deletes }) => {
-    const results = new Map<string, KeyOutcome>();
-    const onEvent = (e: SyncEvent): void => {
-      if (e.type === 'transfer' || e.type === 'skip' || e.type === 'delete') results.set(e.key, { ok: true });
-      else if (e.type === 'denied') results.set(e.key, { ok: false, denied: true, message: `denied by policy (${e.classification}): ${e.reason}` });
-      else if (e.type === 'error' && e.key !== undefined) results.set(e.key, { ok: false, message: e.message });
-    };
-    try {
-      await transfer({
-        ...outboxRun(o, upstream, statePath, outbox),
-        mode: 'sync',
-        onEvent,
-        view: { dst: (b) => keyedView(b, [...puts, ...deletes]) },
-        options: { ...o.transferOptions, maxDelete: '100%', allowEmptySource: true },
-      });
-    } catch (err) {
-      const message = describeError(err);
-      for (const k of [...puts, ...deletes]) if (!results.has(k)) results.set(k, { ok: false, message });
-    }
-    // a delete the run did not report: done if the upstream has no such object
-    const missing = deletes.filter((k) => !results.has(k));
-    if (missing.length > 0) {
-      const b = resolveLocation(upstream, { remotes: loadedOf(o).remotes, ...(o.env ? { env: o.env } : {}) }).open();
-      try {
-        for (const k of missing) {
-          const there = await b.stat(k).catch(() => true);
-          results.set(k, there ? { ok: false, message: 'the delete was held back; it will be retried' } : { ok: true });
-        }
-      } finally {
-        await b.close?.();
-      }
-    }
-    return results;
-  };
 }
 
 /**
@@ -196,6 +175,29 @@ async function writeDecider(o: GatewayOptions, upstream: string, statePath: stri
   };
 }
 
+/**
+ * The source of truth of each key, from the config: the dataset its location belongs to and
+ * that dataset's ssot, decided as bisync decides it (ssotSide) between the gateway's side —
+ * the kind of the environment its cache directory is in, on-prem unless declared — and the
+ * upstream's (cloud unless declared).
+ */
+function sourceOfTruth(loaded: LoadedConfig, upstream: Location, cacheDir: string, env: NodeJS.ProcessEnv): { of(key: string): KeyTruth; winnerOf(d: Dataset): ConflictWinner | undefined; overlapping(): Dataset[] } {
+  const endpoints = remoteEndpointOf(loaded.remotes, { remotes: loaded.remotes, env });
+  const datasets = compileDatasets(loaded.config?.datasets, endpoints);
+  const envs = compileEnvironments(loaded.config?.environments, endpoints);
+  const kinds = { 1: environmentOf(envs, localLocation(resolve(cacheDir)))?.kind ?? 'onprem', 2: environmentOf(envs, upstream)?.kind ?? 'cloud' };
+  const winner = (d: Dataset | undefined): ConflictWinner | undefined => {
+    const side = d?.ssot ? ssotSide({ ssot: d.ssot, kinds }) : undefined;
+    return side === 1 ? 'gateway' : side === 2 ? 'cloud' : undefined;
+  };
+  const of = (key: string): KeyTruth => {
+    const d = datasets.of(locationOfKey(upstream, key));
+    const w = winner(d);
+    return d ? { dataset: d.name, ...(d.ssot ? { ssot: d.ssot } : {}), ...(w ? { winner: w } : {}) } : {};
+  };
+  return { of, winnerOf: winner, overlapping: () => datasets.overlapping(upstream) };
+}
+
 function loadedOf(o: GatewayOptions): LoadedConfig {
   return typeof o.config === 'object' ? o.config : loadConfig(o.config, o.env ?? process.env);
 }
@@ -222,9 +224,30 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     ...(o.stalenessMs !== undefined ? { stalenessMs: o.stalenessMs } : {}),
   });
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const wb = new WriteBack(core, engineUploader({ ...o, config: loaded }, o.upstream, statePath), {
+  const uploader = threadedUploader({ upstream: o.upstream, statePath, ...(o.env ? { env: o.env } : {}), ...(o.transferOptions ? { transferOptions: o.transferOptions } : {}) }, loaded);
+  const truth = sourceOfTruth(loaded, handle.location, o.cacheDir, env);
+  // the gateway's own audit records (conflicts with the cloud) go to the trail its upload runs write
+  const audit = openAuditLog({ cfg: loaded.config?.audit, statePath, openMirror: (spec) => resolveLocation(spec, { remotes: loaded.remotes, env }).open(), onWarning: log });
+  const wb = new WriteBack(core, uploader.upload, {
     ...(o.retryBackoffMs !== undefined ? { backoffMs: o.retryBackoffMs } : {}),
     onError: log,
+    truthOf: (key) => truth.of(key),
+    onConflict: (c) => {
+      log(`conflict on ${c.key}: ${c.why}; ${c.outcome === 'held' ? 'held (no source of truth declared)' : c.outcome === 'cloud-won' ? `the cloud's version kept, the gateway's write kept at ${c.kept ?? '(nothing to keep: a delete)'}` : "the gateway's write uploaded over it"}`);
+      audit?.log.append({
+        type: 'gateway-conflict',
+        key: uriOfKey(handle.location, c.key),
+        op: c.op,
+        outcome: c.outcome,
+        ...(c.dataset ? { dataset: c.dataset } : {}),
+        ...(c.ssot ? { ssot: c.ssot } : {}),
+        base: c.base,
+        cloudEtag: c.cloudEtag,
+        localMd5: c.localMd5,
+        kept: c.kept,
+        reason: c.why,
+      });
+    },
   });
   core.setOnJournal(() => wb.kick());
   const registry = gatewayMetrics(core, wb);
@@ -236,6 +259,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     const j = core.index.journalStats();
     const now = Date.now();
     const w = wb.counters;
+    const listings = core.index.listings();
+    const counts = core.index.conflictCounts();
     return {
       bucket,
       upstream: handle.location.display,
@@ -250,13 +275,26 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         upstreamReads: c.upstreamReads,
         upstreamLists: c.upstreamLists,
       },
-      dirty: { bytes: j.dirtyBytes, pending: j.pending, denied: j.denied, failing: j.failing, uploadLagSeconds: j.oldestMs === null ? 0 : (now - j.oldestMs) / 1000 },
+      dirty: { bytes: j.dirtyBytes, pending: j.pending, denied: j.denied, conflicts: j.conflicts, failing: j.failing, uploadLagSeconds: j.oldestMs === null ? 0 : (now - j.oldestMs) / 1000 },
       writeBack: { uploadedFiles: w.uploadedFiles, uploadedBytes: w.uploadedBytes, deletes: w.deletes, failures: w.failures, batches: w.batches, lastUploadAt: w.lastUploadAt ? new Date(w.lastUploadAt).toISOString() : null },
       journal: core
         .journal()
         .slice(0, 200)
         .map((r) => ({ key: r.key, op: r.op, status: r.status, attempts: r.attempts, lastError: r.lastError })),
-      freshness: core.index.listings().map((l) => ({ prefix: l.prefix, listedAt: new Date(l.listedAt).toISOString(), ageSeconds: (now - l.listedAt) / 1000, stale: now - l.listedAt >= stalenessMs })),
+      freshness: listings.map((l) => ({ prefix: l.prefix, listedAt: new Date(l.listedAt).toISOString(), ageSeconds: (now - l.listedAt) / 1000, stale: now - l.listedAt >= stalenessMs })),
+      derivedCopy: {
+        lastRefreshAt: listings.length > 0 ? new Date(Math.max(...listings.map((l) => l.listedAt))).toISOString() : null,
+        lastUploadAt: w.lastUploadAt ? new Date(w.lastUploadAt).toISOString() : null,
+        notInCloud: j.pending + j.denied + j.conflicts,
+        notInCloudBytes: j.dirtyBytes,
+      },
+      datasets: truth.overlapping().map((d) => ({ name: d.name, ssot: d.ssot ?? null, winner: truth.winnerOf(d) ?? null })),
+      conflicts: {
+        held: j.conflicts,
+        gatewayWon: counts['gateway-won'],
+        cloudWon: counts['cloud-won'],
+        recent: core.index.conflicts(10).map((r) => ({ ...r, at: new Date(r.at).toISOString() })),
+      },
       evictions: c.evictions,
       refusedWrites: c.refusedWrites,
       deniedWrites: c.deniedWrites,
@@ -283,6 +321,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       },
       release: (prefix) => core.release(prefix),
       preload: (req, signal) => preloadLines(core, req, signal),
+      resolve: (key, keep) => wb.resolve(key, keep),
     },
   });
   wb.start();
@@ -311,7 +350,9 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await wb.stop();
+      await uploader.close();
       await decider?.close();
+      await audit?.log.close();
       core.close();
       await upstream.close?.();
       await fsp.rm(join(dirs.meta, 'gateway.json'), { force: true });
@@ -358,12 +399,14 @@ export interface GatewayAdmin {
   flush(wait?: boolean): Promise<FlushResult | { pending: number }>;
   refresh(prefix: string): Promise<{ refreshed: string; objects: number }>;
   release(prefix: string): Promise<{ released: number; bytes: number; keptDirty: number }>;
+  /** Settles a write held as a conflict with the cloud: upload it over the cloud's version (`gateway`), or keep the cloud's (`cloud`; the write is kept under conflicts/). */
+  resolve(key: string, keep: ConflictWinner): Promise<ConflictRow>;
   /** Progress lines as they come, the last `{type:'done'}` or `{type:'error'}`. */
   preload(req: PreloadRequest): AsyncGenerator<Record<string, unknown>>;
 }
 
 /** The admin API of the gateway running on `cacheDir` (or at `url` with `token`). */
-export function gatewayAdmin(o: { cacheDir?: string; url?: string; token?: string; env?: NodeJS.ProcessEnv }): GatewayAdmin {
+export function gatewayAdmin(o: { cacheDir?: string; url?: string; token?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): GatewayAdmin {
   const env = o.env ?? process.env;
   let url = o.url;
   let token = o.token ?? env.HYBRIDSYNC_GATEWAY_ADMIN_TOKEN;
@@ -386,7 +429,12 @@ export function gatewayAdmin(o: { cacheDir?: string; url?: string; token?: strin
   const call = async (method: string, path: string, body?: unknown): Promise<Response> => {
     let res: Response;
     try {
-      res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      res = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+        ...(o.timeoutMs ? { signal: AbortSignal.timeout(o.timeoutMs) } : {}),
+      });
     } catch (err) {
       throw new UnreachableError(`cannot reach the gateway at ${url}: ${(err as Error).message}`, { hint: 'is it running?' });
     }
@@ -400,6 +448,7 @@ export function gatewayAdmin(o: { cacheDir?: string; url?: string; token?: strin
     flush: (wait = true) => json('POST', wait ? 'flush' : 'flush?wait=0'),
     refresh: (prefix) => json('POST', `refresh?prefix=${encodeURIComponent(prefix)}`),
     release: (prefix) => json('POST', `release?prefix=${encodeURIComponent(prefix)}`),
+    resolve: (key, keep) => json('POST', `resolve?key=${encodeURIComponent(key)}&keep=${keep}`),
     async *preload(req) {
       const res = await call('POST', 'preload', req);
       let buf = '';
@@ -454,4 +503,40 @@ export async function* preloadSnapshot(admin: GatewayAdmin, ref: string, o: Snap
   const { prefix, items } = snapshotItems(snapshot.locationId, status.upstreamId, files, o.prefix);
   yield { type: 'snapshot', id: snapshot.id, location: snapshot.location, files: snapshot.files, bytes: snapshot.bytes, prefix };
   yield* admin.preload({ items, listFirst: prefix, ...(o.concurrency ? { concurrency: o.concurrency } : {}) });
+}
+
+// ------------------------------------------------------------- daemon's view
+
+export interface GatewayReading {
+  readonly name: string;
+  readonly status?: GatewayStatus;
+  /** Why there is no status: not running, unreachable, refused. */
+  readonly error?: string;
+}
+
+/**
+ * The status of each gateway the config names (gateways:), as the daemon's dashboard polls
+ * it: through the gateway's admin API, found from its cache directory (address and admin
+ * token) or at its URL with the token from `tokenEnv`. A reading is reused for a second, so
+ * several open dashboards do not multiply the requests; a gateway that does not answer in
+ * two seconds is shown as unreachable.
+ */
+export function gatewayFeed(refs: readonly GatewayRef[], env: NodeJS.ProcessEnv = process.env): { read(): Promise<GatewayReading[]> } {
+  let last: { at: number; readings: Promise<GatewayReading[]> } | undefined;
+  const readOne = async (g: GatewayRef): Promise<GatewayReading> => {
+    try {
+      const token = g.url ? env[g.tokenEnv ?? 'HYBRIDSYNC_GATEWAY_ADMIN_TOKEN'] : undefined;
+      const a = gatewayAdmin({ ...(g.cache ? { cacheDir: g.cache } : { url: g.url! }), ...(token ? { token } : {}), env, timeoutMs: 2000 });
+      return { name: g.name, status: await a.status() };
+    } catch (err) {
+      return { name: g.name, error: describeError(err) };
+    }
+  };
+  return {
+    read: () => {
+      const now = Date.now();
+      if (!last || now - last.at >= 1000) last = { at: now, readings: Promise.all(refs.map(readOne)) };
+      return last.readings;
+    },
+  };
 }

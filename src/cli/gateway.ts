@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { gatewayAdmin, preloadSnapshot, startGateway, type GatewayAdmin, type GatewayStatus } from '../api/gateway.js';
 import type { PreloadResult } from '../gateway/gateway.js';
+import { copiesOfGateway, type DatasetView } from '../api/datasets.js';
 import { UsageError } from '../core/errors.js';
 import { formatBytes, parseDuration, parseSize } from '../lib/units.js';
 import { parseListen } from '../server/api.js';
@@ -49,13 +50,29 @@ function admin(f: AdminFlags): GatewayAdmin {
 const adminOptions = (c: Command): Command =>
   c.option('--cache <dir>', 'cache directory of the running gateway').option('--url <url>', 'URL of the gateway (instead of --cache; token from HYBRIDSYNC_GATEWAY_ADMIN_TOKEN)').option('--json', 'print JSON');
 
-function printStatus(s: GatewayStatus): void {
+function printStatus(s: GatewayStatus, copies: readonly DatasetView[]): void {
   const out = process.stdout;
   out.write(`gateway for ${s.upstream} as bucket ${s.bucket}\n`);
   out.write(`cache      ${formatBytes(s.cache.bytes)} of ${formatBytes(s.cache.maxSize)} in ${s.cache.dir} (${s.cache.objects} objects known)\n`);
   const ratio = s.reads.hitRatio === null ? '-' : `${(s.reads.hitRatio * 100).toFixed(1)}%`;
   out.write(`reads      ${s.reads.hits} hits, ${s.reads.misses} misses (hit ratio ${ratio}); ${formatBytes(s.reads.bytesFromCache)} from cache, ${formatBytes(s.reads.bytesFromUpstream)} from upstream\n`);
-  out.write(`dirty      ${formatBytes(s.dirty.bytes)}: ${s.dirty.pending} pending (${s.dirty.failing} retrying), ${s.dirty.denied} denied by policy; upload lag ${s.dirty.uploadLagSeconds.toFixed(1)} s\n`);
+  out.write(`dirty      ${formatBytes(s.dirty.bytes)}: ${s.dirty.pending} pending (${s.dirty.failing} retrying), ${s.dirty.denied} denied by policy, ${s.dirty.conflicts} held as conflicts; upload lag ${s.dirty.uploadLagSeconds.toFixed(1)} s\n`);
+  const d = s.derivedCopy;
+  out.write(`copy       last refreshed from the cloud ${d.lastRefreshAt ?? 'never'}, last upload ${d.lastUploadAt ?? 'never'}; ${d.notInCloud} writes (${formatBytes(d.notInCloudBytes)}) not in the cloud\n`);
+  for (const ds of s.datasets) {
+    out.write(`dataset    ${ds.name}: source of truth ${ds.ssot ?? 'not declared'}; on a conflict with the cloud ${ds.winner === 'gateway' ? "the gateway's write wins" : ds.winner === 'cloud' ? "the cloud's version wins (the write is kept aside)" : 'the write is held for gateway resolve'}\n`);
+  }
+  if (s.datasets.length === 0) out.write('dataset    none declared for these keys: a write the cloud changed meanwhile is held for gateway resolve\n');
+  const cf = s.conflicts;
+  if (cf.held + cf.gatewayWon + cf.cloudWon > 0) out.write(`conflicts  ${cf.held} held, ${cf.gatewayWon} won by the gateway's write, ${cf.cloudWon} by the cloud's version\n`);
+  for (const c of cf.recent) out.write(`conflict   ${c.at} ${c.key}: ${c.outcome}${c.kept ? `, the gateway's write kept at ${c.kept}` : ''} (${c.why})\n`);
+  for (const ds of copies) {
+    out.write(`copies of  ${ds.name} (source of truth ${ds.ssot ?? 'not declared'}):\n`);
+    for (const c of ds.copies) {
+      const fresh = c.kind === 'gateway' ? `refreshed ${c.lastSyncAt ?? 'never'}, ${c.notInCloud ?? 0} writes not in the cloud` : `last synced ${c.lastSyncAt ?? 'never'}${c.lastStatus ? ` (last run ${c.lastStatus})` : ''}`;
+      out.write(`           ${c.kind} ${c.name}: ${c.location} from ${c.from}; ${fresh}\n`);
+    }
+  }
   if (s.deniedWrites > 0 || s.refusedWrites > 0) out.write(`refused    ${s.deniedWrites} writes denied by policy (AccessDenied, not stored), ${s.refusedWrites} for want of space (SlowDown)\n`);
   out.write(`uploaded   ${s.writeBack.uploadedFiles} files, ${formatBytes(s.writeBack.uploadedBytes)}, ${s.writeBack.deletes} deletes; last ${s.writeBack.lastUploadAt ?? 'never'}\n`);
   for (const f of s.freshness) out.write(`listing    "${f.prefix}" listed ${f.ageSeconds.toFixed(0)} s ago${f.stale ? ' (stale: relisted on next use)' : ''}\n`);
@@ -148,17 +165,21 @@ function serveCommand(c: Command): Command {
 export function gatewayCommand(): Command {
   const cmd = serveCommand(new Command('gateway').description('serve S3 on-prem over a cloud bucket: lazy read-through cache, durable write-back through the engine'));
   cmd.addCommand(
-    adminOptions(new Command('status').description('hits, misses, dirty bytes, upload lag, pending and denied writes, listing freshness')).action(async (_: AdminFlags, c: Command) => {
-      const f = c.optsWithGlobals<AdminFlags>();
-      try {
-        const s = await admin(f).status();
-        if (f.json) process.stdout.write(`${JSON.stringify(s)}\n`);
-        else printStatus(s);
-        process.exitCode = s.dirty.denied > 0 ? EXIT.policy : EXIT.ok;
-      } catch (err) {
-        process.exitCode = reportError(err, f.json);
-      }
-    }),
+    adminOptions(new Command('status').description('hits, misses, dirty bytes, upload lag, pending, denied and held writes, freshness; the datasets it serves and their other copies'))
+      .option('--config <file>', "hybridsync.yaml whose datasets: and jobs: list the datasets' other copies (default $HYBRIDSYNC_CONFIG, else ./hybridsync.yaml)")
+      .option('--state <file>', "the daemon's state database, for the jobs' last runs")
+      .action(async (_: AdminFlags, c: Command) => {
+        const f = c.optsWithGlobals<AdminFlags & { config?: string; state?: string }>();
+        try {
+          const s = await admin(f).status();
+          const copies = copiesOfGateway(s, { ...(f.config ? { config: f.config } : {}), ...(f.state ? { statePath: f.state } : {}) });
+          if (f.json) process.stdout.write(`${JSON.stringify({ ...s, copies })}\n`);
+          else printStatus(s, copies);
+          process.exitCode = s.dirty.denied > 0 ? EXIT.policy : EXIT.ok;
+        } catch (err) {
+          process.exitCode = reportError(err, f.json);
+        }
+      }),
   );
   cmd.addCommand(
     adminOptions(new Command('flush').description('upload everything written so far; with --wait, return when it is in the cloud'))
@@ -169,10 +190,12 @@ export function gatewayCommand(): Command {
           const r = await admin(f).flush(!!f.wait);
           if (f.json) process.stdout.write(`${JSON.stringify(r)}\n`);
           else if ('denied' in r) {
-            process.stdout.write(`flushed: every write up to #${r.flushedUpTo} is in the cloud${r.denied.length ? `, except ${r.denied.length} denied by policy` : ''}\n`);
-            for (const k of r.denied) process.stdout.write(`denied  ${k}\n`);
+            const except = [r.denied.length ? `${r.denied.length} denied by policy` : '', r.conflicts.length ? `${r.conflicts.length} held as conflicts with the cloud (gateway resolve KEY --keep gateway|cloud)` : ''].filter(Boolean);
+            process.stdout.write(`flushed: every write up to #${r.flushedUpTo} is in the cloud${except.length ? `, except ${except.join(' and ')}` : ''}\n`);
+            for (const k of r.denied) process.stdout.write(`denied    ${k}\n`);
+            for (const k of r.conflicts) process.stdout.write(`conflict  ${k}\n`);
           } else process.stdout.write(`uploading ${r.pending} pending writes\n`);
-          process.exitCode = 'denied' in r && r.denied.length > 0 ? EXIT.policy : EXIT.ok;
+          process.exitCode = 'denied' in r && r.denied.length > 0 ? EXIT.policy : 'conflicts' in r && r.conflicts.length > 0 ? EXIT.partial : EXIT.ok;
         } catch (err) {
           process.exitCode = reportError(err, f.json);
         }
@@ -225,6 +248,22 @@ export function gatewayCommand(): Command {
         try {
           const r = await admin(f).release(prefix);
           process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `released ${r.released} objects, ${formatBytes(r.bytes)}${r.keptDirty ? `; kept ${r.keptDirty} not yet uploaded` : ''}\n`);
+          process.exitCode = EXIT.ok;
+        } catch (err) {
+          process.exitCode = reportError(err, f.json);
+        }
+      }),
+  );
+  cmd.addCommand(
+    adminOptions(new Command('resolve').description('settle a write held as a conflict with the cloud: keep the gateway\'s write (uploaded over the cloud\'s version) or the cloud\'s (the write is kept under CACHE/conflicts/)'))
+      .argument('<key>', 'the key of the held write (gateway status lists them)')
+      .requiredOption('--keep <side>', 'gateway or cloud')
+      .action(async (key: string, _: AdminFlags, c: Command) => {
+        const f = c.optsWithGlobals<AdminFlags & { keep: string }>();
+        try {
+          if (f.keep !== 'gateway' && f.keep !== 'cloud') throw new UsageError(`--keep ${f.keep}: keep gateway or cloud`, { hint: 'e.g. hybridsync gateway resolve labels.csv --keep cloud --cache DIR' });
+          const r = await admin(f).resolve(key, f.keep);
+          process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : f.keep === 'gateway' ? `${key}: the gateway's write goes up over the cloud's version\n` : `${key}: the cloud's version kept${r.kept ? `; the gateway's write is at ${r.kept}` : ''}\n`);
           process.exitCode = EXIT.ok;
         } catch (err) {
           process.exitCode = reportError(err, f.json);

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { bisyncSchema } from './bisync.js';
+import { datasetsSchema } from './datasets.js';
 import { governanceSchema } from './governance.js';
 import { operationsSchema } from './operations.js';
 import { remotesSchema } from './remotes.js';
@@ -17,6 +18,7 @@ export const configSchema = z
     stateFile: z.string().optional().describe('path of the state database'),
     remotes: remotesSchema.optional(),
     bisync: bisyncSchema.optional().describe('two-way sync: merge drivers by glob, source of truth for conflicts'),
+    datasets: datasetsSchema.optional(),
   })
   .extend(governanceSchema.shape)
   .extend(operationsSchema.shape)

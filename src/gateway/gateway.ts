@@ -30,6 +30,7 @@ import {
   writeDurable,
   type CacheDirs,
 } from './cache.js';
+import { etagOf } from './conflicts.js';
 import { S3Error } from './errors.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
@@ -128,10 +129,10 @@ const entryOfUpstream = (u: Entry): EntryRow => ({
   key: u.key,
   size: u.size,
   mtimeMs: u.mtimeMs,
-  etag: u.etag ?? u.md5 ?? `${u.size}-${Math.round(u.mtimeMs)}`,
+  etag: etagOf(u),
   contentType: null,
   metadata: u.metadata ?? null,
-  upstreamEtag: u.etag ?? u.md5 ?? `${u.size}-${Math.round(u.mtimeMs)}`,
+  upstreamEtag: etagOf(u),
   storageClass: u.storageClass ?? null,
 });
 
@@ -549,6 +550,60 @@ export class GatewayCore {
     };
   }
 
+  /**
+   * The upstream object a write made now is made over, as far as the index knows: its ETag,
+   * '' when a fresh listing says there is none, null when the gateway does not know (then
+   * pinBase asks the upstream). A key already journaled keeps the base of its first write.
+   */
+  private knownBase(key: string): string | null {
+    const j = this.index.journalRow(key);
+    if (j) return j.base;
+    const e = this.index.entry(key);
+    if (e) return e.upstreamEtag;
+    return this.listedFresh(key) ? '' : null;
+  }
+
+  /** Asks the upstream what a just-journaled write was made over, in the background (one HEAD). */
+  private pinBase(key: string): void {
+    this.upstream.stat(key).then(
+      (u) => this.index.pinBase(key, u ? etagOf(u) : ''),
+      () => undefined, // unknown: the write-back then goes by the object's modification time
+    );
+  }
+
+  /**
+   * Gives up a journaled write for the cloud's version (the cloud is the source of truth,
+   * or an administrator chose it): `snapshot` (the write's bytes) is kept as
+   * conflicts/<stamp>/<key>, the index shows the upstream's object (or none), and the
+   * written file leaves data/. Nothing changes but the kept copy when a newer write
+   * replaced this one meanwhile (adopted: false).
+   */
+  async adoptCloud(row: JournalRow, upstream: Entry | undefined, snapshot: string | undefined, stamp: string): Promise<{ adopted: boolean; kept: string | null }> {
+    let kept: string | null = null;
+    if (row.op === 'put' && snapshot) {
+      kept = join(this.dirs.conflicts, stamp, ...row.key.split('/'));
+      await fsp.mkdir(dirname(kept), { recursive: true });
+      await fsp.link(snapshot, kept).catch(async () => fsp.copyFile(snapshot, kept!));
+      await fsyncDir(dirname(kept));
+    }
+    const file = dataPath(this.dirs, row.key);
+    const written = row.op === 'put' ? await fsp.stat(file).catch(() => undefined) : undefined;
+    const ours = written !== undefined && snapshot !== undefined && (await fsp.stat(snapshot).then((s) => s.ino === written.ino, () => false));
+    const adopted = this.index.tx(() => {
+      if (!this.index.journalDrop(row.key, row.seq)) return false;
+      const c = this.index.cached(row.key);
+      if (c) this.index.removeCached(row.key);
+      if (upstream) this.index.putEntry(entryOfUpstream(upstream), Number(this.index.getMeta('gen') ?? '0'));
+      else this.index.removeEntry(row.key);
+      return true;
+    });
+    if (adopted && ours) {
+      await fsp.rm(file, { force: true });
+      await this.pruneDirs(dirname(file));
+    }
+    return { adopted, kept };
+  }
+
   /** Refuses a key that cannot be placed in the tree: a path component is a file, or the key is a directory. */
   private async assertPlaceable(key: string): Promise<void> {
     if (!keyIsPath(key)) {
@@ -590,25 +645,29 @@ export class GatewayCore {
         this.counters.deniedWrites++;
         throw new S3Error('AccessDenied', `denied by policy, not stored: ${denied}`);
       }
+      const contentMd5 = md5.digest('hex');
       const row: EntryRow = {
         key,
         size: n,
         mtimeMs: st.mtimeMs,
-        etag: o.etag ?? md5.digest('hex'),
+        etag: o.etag ?? contentMd5,
         contentType: w.contentType ?? null,
         metadata: w.metadata && Object.keys(w.metadata).length > 0 ? w.metadata : null,
         upstreamEtag: null,
         storageClass: null,
       };
+      let base: string | null = null;
       this.index.tx(() => {
         const old = this.index.cached(key);
         if (old && !old.complete && old.partial) void fsp.rm(join(this.dirs.partial, old.partial), { force: true });
-        this.index.journal('put', key, n, name, Date.now());
+        base = this.knownBase(key);
+        this.index.journal('put', key, n, name, Date.now(), base, contentMd5);
         this.index.putEntry(row);
         this.index.putCached({ key, etag: row.etag, size: n, complete: true, blocks: null, bytes: n, atimeMs: Date.now(), partial: null });
       });
       await placeFile(this.dirs, tmp, key);
       this.index.clearStaged(key);
+      if (base === null) this.pinBase(key);
       this.onJournal();
       return row;
     } finally {
@@ -620,11 +679,14 @@ export class GatewayCore {
   /** Deletes an object locally and journals the delete for the upstream. */
   async delete(key: string): Promise<void> {
     const c = this.index.cached(key);
+    let base: string | null = null;
     this.index.tx(() => {
+      base = this.knownBase(key);
       this.index.removeEntry(key);
       if (c) this.index.removeCached(key);
-      this.index.journal('delete', key, 0, null, Date.now());
+      this.index.journal('delete', key, 0, null, Date.now(), base);
     });
+    if (base === null) this.pinBase(key);
     if (c) {
       const path = c.complete ? dataPath(this.dirs, key) : join(this.dirs.partial, c.partial ?? '-');
       await fsp.rm(path, { force: true });

@@ -15,6 +15,7 @@ import { crossOriginReason, hostAllowed, type ServedAddress } from '../server/sa
 import { verifiedBody } from './body.js';
 import type { EntryRow } from './cache-index.js';
 import { errorXml, S3Error, s3ErrorOf } from './errors.js';
+import type { ConflictWinner } from './conflicts.js';
 import type { GatewayCore, ObjectWrite, PreloadRequest } from './gateway.js';
 import { hasAuth, uriEncode, verifyRequest, type SignedRequest, type Verified } from './auth/sigv4.js';
 import { doc, el, elements, text } from './xml.js';
@@ -30,6 +31,8 @@ export interface AdminHandlers {
   release(prefix: string): Promise<unknown>;
   /** Streams NDJSON progress lines, the last one the result. */
   preload(req: PreloadRequest, signal: AbortSignal): AsyncIterable<string>;
+  /** Settles a write held as a conflict with the cloud: keep the gateway's write or the cloud's version. RangeError when there is none. */
+  resolve(key: string, keep: ConflictWinner): Promise<unknown>;
 }
 
 export interface S3AppOptions {
@@ -489,6 +492,17 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
         return json(await o.admin.refresh(q.get('prefix') ?? ''));
       case 'POST release':
         return json(await o.admin.release(q.get('prefix') ?? ''));
+      case 'POST resolve': {
+        const key = q.get('key');
+        const keep = q.get('keep');
+        if (!key || (keep !== 'gateway' && keep !== 'cloud')) return json({ error: 'resolve needs ?key=KEY&keep=gateway|cloud' }, 400);
+        try {
+          return json(await o.admin.resolve(key, keep));
+        } catch (err) {
+          if (err instanceof RangeError) return json({ error: err.message }, 409);
+          throw err;
+        }
+      }
       case 'POST preload': {
         let req: PreloadRequest;
         try {

@@ -102,13 +102,16 @@ describe('real S3 clients through the gateway', () => {
       await aws('s3', 'cp', `s3://${bucket}/cloud.bin`, `s3://${bucket}/copies/a.bin`, '--no-progress');
       // the source was written through the gateway and is not uploaded yet
       await aws('s3', 'cp', `s3://${bucket}/copies/a.bin`, `s3://${bucket}/copies/b.bin`, '--no-progress');
+      const sdk = gatewayClient(g.url);
+      let etag = '';
       for (const k of ['copies/a.bin', 'copies/b.bin']) {
-        const head = JSON.parse((await aws('s3api', 'head-object', '--bucket', bucket, '--key', k)).stdout) as { ContentLength: number; ETag: string };
+        const head = await sdk.send(new HeadObjectCommand({ Bucket: bucket, Key: k }));
         expect(head.ContentLength).toBe(big.length);
         expect(head.ETag, `${k} is the result of a multipart copy (8 MiB parts)`).toMatch(/-3"$/);
         expect(md5(readFileSync(join(g.cache, 'data', k)))).toBe(md5(big));
+        etag ||= head.ETag!;
       }
-      const etag = JSON.parse((await aws('s3api', 'head-object', '--bucket', bucket, '--key', 'copies/a.bin')).stdout).ETag as string;
+      sdk.destroy();
       const failed = await aws('s3api', 'copy-object', '--bucket', bucket, '--key', 'copies/c.bin', '--copy-source', `${bucket}/copies/a.bin`, '--copy-source-if-none-match', etag).catch((e: { stderr: string }) => e);
       expect((failed as { stderr: string }).stderr).toMatch(/PreconditionFailed/);
       await aws('s3api', 'copy-object', '--bucket', bucket, '--key', 'copies/c.bin', '--copy-source', `${bucket}/copies/a.bin`, '--copy-source-if-match', etag);
@@ -460,6 +463,97 @@ policy:
       await flush(g.cache);
       for (const [k, h] of accepted) expect(await getObjectMd5(ceph, bucket, `quota/${k}`)).toBe(h);
     } finally {
+      c.destroy();
+      await g.stop();
+    }
+  });
+});
+
+describe('source of truth', () => {
+  it("a write the cloud changed meanwhile: ssot cloud keeps the cloud's version and the write aside, ssot onprem uploads the write, no declaration holds it for resolve; all audited", async () => {
+    const cache = tempDir('gw-ssot');
+    const cfg = join(tempDir('gw-ssot-cfg'), 'hybridsync.yaml');
+    writeFileSync(
+      cfg,
+      `environments:
+  cloud: { kind: cloud, remotes: [cloud] }
+  onprem: { kind: onprem, locations: ["${cache}/**"] }
+datasets:
+  labels:
+    locations: ["cloud:${bucket}/ssot/labels/**"]
+    ssot: cloud
+  checkpoints:
+    locations: ["cloud:${bucket}/ssot/ckpt/**"]
+    ssot: onprem
+`,
+    );
+    const keys = ['labels/a.csv', 'ckpt/m.pt', 'misc/n.txt'];
+    for (const k of keys) await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: `ssot/${k}`, Body: `v1 of ${k}` }));
+    let g = await gateway('ssot', ['--config', cfg], {}, cache);
+    let c = gatewayClient(g.url);
+    try {
+      for (const k of keys) await c.send(new HeadObjectCommand({ Bucket: bucket, Key: k })); // the gateway knows v1
+      proxy.refuseWrites.on = true; // the uploads fail…
+      for (const k of keys) await c.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: `gateway write of ${k}` }));
+      for (let t = 0; t < 600; t++) {
+        const s = JSON.parse((await runCli(['gateway', 'status', '--json', '--cache', cache])).stdout) as { journal: Array<{ attempts: number }> };
+        if (s.journal.length === 3 && s.journal.every((j) => j.attempts >= 1)) break;
+        await sleep(200);
+      }
+      // …the gateway stops, the cloud changes meanwhile, the gateway starts again
+      c.destroy();
+      await g.stop();
+      proxy.refuseWrites.on = false;
+      for (const k of keys) await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: `ssot/${k}`, Body: `cloud write of ${k}, made meanwhile` }));
+      g = await gateway('ssot', ['--config', cfg], {}, cache);
+      c = gatewayClient(g.url);
+      const f = await runCli(['gateway', 'flush', '--wait', '--cache', cache]);
+      expect(f.code, f.stdout + f.stderr).toBe(1);
+      expect(f.stdout).toMatch(/except 1 held as conflicts with the cloud[\s\S]*\nconflict +misc\/n\.txt\n/);
+
+      const cloud = async (k: string): Promise<string> => (await ceph.send(new GetObjectCommand({ Bucket: bucket, Key: `ssot/${k}` }))).Body!.transformToString();
+      expect(await cloud('labels/a.csv')).toBe('cloud write of labels/a.csv, made meanwhile');
+      expect(await cloud('ckpt/m.pt')).toBe('gateway write of ckpt/m.pt');
+      expect(await cloud('misc/n.txt')).toBe('cloud write of misc/n.txt, made meanwhile');
+      // through the gateway: the cloud's version where it won, the held write (marked) where nothing decides
+      expect(await (await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'labels/a.csv' }))).Body!.transformToString()).toBe('cloud write of labels/a.csv, made meanwhile');
+      const held = await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'misc/n.txt' }));
+      expect(await held.Body!.transformToString()).toBe('gateway write of misc/n.txt');
+      expect(held.$metadata.httpStatusCode).toBe(200);
+      const st = JSON.parse((await runCli(['gateway', 'status', '--json', '--cache', cache])).stdout) as {
+        conflicts: { held: number; gatewayWon: number; cloudWon: number; recent: Array<{ key: string; outcome: string; kept: string | null; dataset: string | null }> };
+        datasets: Array<{ name: string; ssot: string; winner: string }>;
+        dirty: { conflicts: number };
+        journal: Array<{ key: string; status: string; lastError: string }>;
+      };
+      expect(st.conflicts).toMatchObject({ held: 1, gatewayWon: 1, cloudWon: 1 });
+      expect(st.datasets).toEqual([
+        { name: 'labels', ssot: 'cloud', winner: 'cloud' },
+        { name: 'checkpoints', ssot: 'onprem', winner: 'gateway' },
+      ]);
+      expect(st.journal).toEqual([expect.objectContaining({ key: 'misc/n.txt', status: 'conflict', lastError: expect.stringMatching(/changed.*no source of truth is declared/) })]);
+      const kept = st.conflicts.recent.find((r) => r.key === 'labels/a.csv')!;
+      expect(kept).toMatchObject({ outcome: 'cloud-won', dataset: 'labels' });
+      expect(kept.kept!.startsWith(join(cache, 'conflicts'))).toBe(true);
+      expect(readFileSync(kept.kept!, 'utf8')).toBe('gateway write of labels/a.csv');
+      const human = await runCli(['gateway', 'status', '--cache', cache]);
+      expect(human.stdout).toMatch(/dataset +labels: source of truth cloud; on a conflict with the cloud the cloud's version wins/);
+
+      // someone decides the held one
+      const r = await runCli(['gateway', 'resolve', 'misc/n.txt', '--keep', 'gateway', '--cache', cache]);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await runCli(['gateway', 'resolve', 'misc/n.txt', '--keep', 'cloud', '--cache', cache])).code).toBe(2); // nothing held any more
+      await flush(cache);
+      expect(await cloud('misc/n.txt')).toBe('gateway write of misc/n.txt');
+      await g.stop();
+      const audit = readFileSync(join(cache, '.gateway', 'audit', 'audit.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; key?: string; outcome?: string; kept?: string | null });
+      const conflicts = audit.filter((a) => a.type === 'gateway-conflict').map((a) => `${a.key!.replace(/^.*\/ssot\//, '')} ${a.outcome}`);
+      expect(conflicts.sort()).toEqual(['ckpt/m.pt gateway-won', 'labels/a.csv cloud-won', 'misc/n.txt gateway-won', 'misc/n.txt held']);
+    } finally {
+      proxy.refuseWrites.on = false;
       c.destroy();
       await g.stop();
     }

@@ -5,6 +5,7 @@
  * formatters (esc, brk, bytes, bits, dur, when): every time and size on the page is
  * formatted in one place. Add a panel by writing its module and listing it here.
  */
+import { gatewayPanel } from './gateway.js';
 import { bandwidthPlanPanel } from './plan.js';
 
 export interface DashboardPanel {
@@ -21,4 +22,4 @@ export interface DashboardPanel {
   readonly render: string;
 }
 
-export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel];
+export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel, gatewayPanel];

@@ -349,8 +349,14 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         server.close(() => done());
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
-      await wb.stop();
+      // the batch in progress gets a few seconds to finish its files; then its thread is
+      // ended, and what it did not upload stays journaled for the next start
+      const stopping = wb.stop();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([stopping, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+      clearTimeout(timer);
       await uploader.close();
+      await stopping;
       await decider?.close();
       await audit?.log.close();
       core.close();

@@ -159,6 +159,8 @@ export class GatewayCore {
   private onJournal: () => void;
   private readonly admit: GatewayCoreOptions['admit'];
   private reserved = 0;
+  /** Aborts the background HEADs (pinBase) when the gateway closes. */
+  private readonly closing = new AbortController();
   private readonly listing = new Map<string, Promise<void>>();
   /** Block runs being fetched, per key: a read of the same blocks waits for them instead of fetching again. */
   private readonly fetching = new Map<string, Set<{ first: number; last: number; done: Promise<void> }>>();
@@ -191,6 +193,7 @@ export class GatewayCore {
   }
 
   close(): void {
+    this.closing.abort(new Error('the gateway is stopping'));
     this.index.close();
   }
 
@@ -565,8 +568,8 @@ export class GatewayCore {
 
   /** Asks the upstream what a just-journaled write was made over, in the background (one HEAD). */
   private pinBase(key: string): void {
-    this.upstream.stat(key).then(
-      (u) => this.index.pinBase(key, u ? etagOf(u) : ''),
+    this.upstream.stat(key, { signal: this.closing.signal }).then(
+      (u) => !this.closing.signal.aborted && this.index.pinBase(key, u ? etagOf(u) : ''),
       () => undefined, // unknown: the write-back then goes by the object's modification time
     );
   }

@@ -60,6 +60,8 @@ export class WriteBack {
   private wake: (() => void) | undefined;
   private readonly waiters = new Set<() => void>();
   private readonly dirs: CacheDirs;
+  /** Aborts the write-back's own upstream requests (the conflict checks) when it stops. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly core: GatewayCore,
@@ -77,6 +79,7 @@ export class WriteBack {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort(new Error('the gateway is stopping'));
     this.kick();
     await this.loop;
   }
@@ -225,7 +228,7 @@ export class WriteBack {
    */
   private async settleUploaded(r: JournalRow): Promise<void> {
     const index = this.core.index;
-    const up = r.op === 'put' ? await this.core.upstream.stat(r.key).catch(() => undefined) : undefined;
+    const up = r.op === 'put' ? await this.core.upstream.stat(r.key, { signal: this.stopping.signal }).catch(() => undefined) : undefined;
     const now = r.op === 'put' ? (up ? etagOf(up) : null) : '';
     if (index.journalDone(r.key, r.seq)) {
       if (r.op === 'put' && index.entry(r.key)) index.setUpstreamEtag(r.key, now);
@@ -247,7 +250,7 @@ export class WriteBack {
     const settled = new Set<string>();
     await forEachConcurrent(rows, 16, async (r) => {
       try {
-        known.set(r.key, (await this.core.upstream.stat(r.key)) ?? null);
+        known.set(r.key, (await this.core.upstream.stat(r.key, { signal: this.stopping.signal })) ?? null);
       } catch (err) {
         results.set(r.key, { ok: false, message: `cannot look at the upstream object before uploading over it: ${(err as Error).message}` });
       }

@@ -9,6 +9,7 @@ import { ConfigError, UsageError } from '../core/errors.js';
 import { resolveLocation } from '../backends/registry.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { resolveBisyncOptions, type BisyncOptions } from '../config/bisync.js';
+import { compileDatasets } from '../config/datasets.js';
 import { compileEnvironments, environmentOf } from '../governance/policy/policy.js';
 import { runBisync, type BisyncEvent, type BisyncRunOptions, type BisyncSummary } from '../bisync/run.js';
 import { compileMergeRules, ssotSide, type ConflictContext } from '../bisync/plan.js';
@@ -48,13 +49,22 @@ export async function prepareBisync(path1: string, path2: string, req: BisyncReq
   if (loc1.id === loc2.id) throw new UsageError(`path1 and path2 are the same location (${loc1.display})`, { hint: 'name two different locations' });
   const envs = compileEnvironments(loaded.config?.environments, remoteEndpointOf(loaded.remotes, ctx));
   const kinds = { ...kindOf(environmentOf(envs, loc1)?.kind, 1), ...kindOf(environmentOf(envs, loc2)?.kind, 2) };
-  const conflict: ConflictContext = { policy: opts.conflict, kinds, ...(cfg?.ssot ? { ssot: cfg.ssot } : {}) };
+  // the source of truth: the dataset the sides belong to declares it, else bisync.ssot
+  const datasets = compileDatasets(loaded.config?.datasets, remoteEndpointOf(loaded.remotes, ctx));
+  const [d1, d2] = [datasets.of(loc1), datasets.of(loc2)];
+  if (opts.conflict === 'ssot' && d1?.ssot && d2?.ssot && d1.ssot !== d2.ssot) {
+    throw new ConfigError(`path1 is in dataset ${d1.name} (ssot ${d1.ssot}) and path2 in dataset ${d2.name} (ssot ${d2.ssot}): their sources of truth disagree`, {
+      hint: 'list both locations under one dataset in datasets:, or give the two datasets the same ssot',
+    });
+  }
+  const declared = d1?.ssot ? { ssot: d1.ssot, by: `datasets.${d1.name}.ssot` } : d2?.ssot ? { ssot: d2.ssot, by: `datasets.${d2.name}.ssot` } : cfg?.ssot ? { ssot: cfg.ssot, by: 'bisync.ssot' } : undefined;
+  const conflict: ConflictContext = { policy: opts.conflict, kinds, ...(declared ? { ssot: declared.ssot } : {}) };
   if (opts.conflict === 'ssot' && !ssotSide(conflict)) {
     throw new ConfigError(
-      cfg?.ssot
-        ? `--conflict ssot: bisync.ssot is ${cfg.ssot}, but ${kinds[1] === cfg.ssot && kinds[2] === cfg.ssot ? 'both sides are' : 'neither side is'} in an environment of kind ${cfg.ssot}`
-        : '--conflict ssot: hybridsync.yaml declares no source of truth (bisync.ssot: cloud or onprem)',
-      { hint: 'set bisync.ssot and place each side in environments: with kind onprem or cloud, or pick another --conflict policy' },
+      declared
+        ? `--conflict ssot: ${declared.by} is ${declared.ssot}, but ${kinds[1] === declared.ssot && kinds[2] === declared.ssot ? 'both sides are' : 'neither side is'} in an environment of kind ${declared.ssot}`
+        : '--conflict ssot: hybridsync.yaml declares no source of truth (bisync.ssot: cloud or onprem); nor does a dataset holding these locations (datasets.NAME.ssot)',
+      { hint: 'declare the dataset (datasets: NAME: {locations, ssot}) or bisync.ssot, and place each side in environments: with kind onprem or cloud, or pick another --conflict policy' },
     );
   }
   const common = {

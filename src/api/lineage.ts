@@ -578,6 +578,19 @@ async function trustedSnapshot(s: Session, ref: string, at?: string): Promise<{ 
   return { info, manifest };
 }
 
+export interface SnapshotFilesOptions extends LineageContext {
+  /** Read the snapshot from this location instead of looking it up in the index. */
+  readonly datasetLocation?: string;
+}
+
+/** A snapshot's files (path, size, MD5), from its manifest — checked first (format, digest, signature). */
+export function snapshotFiles(ref: string, o: SnapshotFilesOptions = {}): Promise<{ snapshot: SnapshotInfo; files: ManifestFile[] }> {
+  return withSession(o, async (s) => {
+    const { info, manifest } = await trustedSnapshot(s, ref, o.datasetLocation);
+    return { snapshot: info, files: manifest.body.files };
+  });
+}
+
 // ----------------------------------------------------------------------------- models
 
 export interface PushModelOptions extends LineageContext {

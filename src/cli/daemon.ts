@@ -4,6 +4,7 @@
  * flight finished, multipart uploads journaled for the next run), then exit 0.
  */
 import { Command } from 'commander';
+import { gatewaysAndCopies } from '../api/datasets.js';
 import { streamPull, streamPush } from '../api/stream.js';
 import { openLocation } from '../api/transfer.js';
 import { LaneRegistry } from '../stream/stats.js';
@@ -78,7 +79,8 @@ export function daemonCommand(): Command {
           metrics.attachCluster(() => monitor.snapshot());
           processSignal.addEventListener('abort', () => monitor.close(), { once: true });
         }
-        const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}), ...(server.allowedHosts ? { allowedHosts: server.allowedHosts } : {}) });
+        const gateways = ops.config.gateways?.length || ops.config.datasets ? gatewaysAndCopies({ file: ops.file, gateways: ops.config.gateways ?? [], jobs: ops.jobs, runsOf: (j) => daemon!.history.list(j, 20) }) : undefined;
+        const http = await startServer({ daemon, metrics, host, port, audit: feed, ...(token ? { token } : {}), ...(server.allowedHosts ? { allowedHosts: server.allowedHosts } : {}), ...(gateways ? { gateways } : {}) });
         daemon.start();
         log(`hybridsync daemon: ${ops.jobs.length} job(s), ${ops.links.length} link(s); API and dashboard on ${http.url}/${token ? ' (bearer token required)' : ''}`);
         for (const j of daemon.jobs()) log(`${j.name}: next run ${j.nextRun ? formatInstant(j.nextRun, j.timezone) : 'when triggered'}`);

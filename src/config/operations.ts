@@ -110,9 +110,21 @@ export const jobSchema = z
   })
   .strict();
 
+/** A caching gateway the daemon shows on its dashboard: found through its cache directory on this host, or at a URL. */
+export const gatewayRefSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, ".", "_" and "-"'),
+    cache: z.string().min(1).optional().describe('the cache directory of a gateway on this host: its address and admin token are read from there'),
+    url: z.url().optional().describe("the gateway's S3 address (its admin API is under /_hybridsync/), when it runs elsewhere"),
+    tokenEnv: z.string().optional().describe('with url: the environment variable holding its admin token (HYBRIDSYNC_GATEWAY_ADMIN_TOKEN by default)'),
+  })
+  .strict()
+  .refine((g) => (g.cache === undefined) !== (g.url === undefined), { message: 'give the cache directory or the url of the gateway (one of them)' });
+
 export const operationsSchema = z.object({
   links: z.array(linkSchema).optional().describe('network links between environments and their capacity'),
   jobs: z.array(jobSchema).optional().describe('scheduled sync and copy jobs'),
+  gateways: z.array(gatewayRefSchema).optional().describe('caching gateways (hybridsync gateway) the daemon polls for its dashboard: hit ratio, dirty bytes, upload lag, conflicts'),
   server: z
     .object({
       listen: z.string().default('127.0.0.1:8787').describe('HOST:PORT of the HTTP API and dashboard'),
@@ -128,4 +140,5 @@ export const operationsSchema = z.object({
 
 export type LinkConfig = z.infer<typeof linkSchema>;
 export type JobConfig = z.infer<typeof jobSchema>;
+export type GatewayRef = z.infer<typeof gatewayRefSchema>;
 export type OperationsConfig = z.infer<typeof operationsSchema>;

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { bisyncSchema } from './bisync.js';
+import { datasetsSchema } from './datasets.js';
 import { governanceSchema } from './governance.js';
 import { operationsSchema } from './operations.js';
 import { remotesSchema } from './remotes.js';
@@ -19,6 +20,7 @@ export const configSchema = z
     remotes: remotesSchema.optional(),
     bisync: bisyncSchema.optional().describe('two-way sync: merge drivers by glob, source of truth for conflicts'),
     tier: tierSchema.optional().describe('tiering: rules that move cold objects to an archive storage class (hybridsync tier apply)'),
+    datasets: datasetsSchema.optional(),
   })
   .extend(governanceSchema.shape)
   .extend(operationsSchema.shape)

@@ -4,7 +4,9 @@
  * prefixes were listed when (`listings`, for staleness), which bytes are on local disk
  * (`cached`: complete objects, or the aligned blocks of a partly fetched one, with access
  * times for LRU), the write-back journal (`journal`: every local write or delete not yet
- * in the cloud, in sequence order — it survives SIGKILL), and open multipart uploads.
+ * in the cloud, in sequence order — it survives SIGKILL — with the upstream object each write
+ * was made over, its `base`), open multipart uploads, and the conflicts with the cloud that
+ * were found and how each ended (`conflicts`).
  */
 import Database from 'better-sqlite3';
 import { sqliteOptions } from '../lib/sqlite.js';
@@ -24,9 +26,13 @@ CREATE INDEX IF NOT EXISTS cached_lru ON cached(atime_ms);
 CREATE TABLE IF NOT EXISTS journal (
   key TEXT PRIMARY KEY, op TEXT NOT NULL, seq INTEGER NOT NULL, since_ms INTEGER NOT NULL, size INTEGER NOT NULL,
   staged TEXT, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL DEFAULT 0, last_error TEXT,
-  status TEXT NOT NULL DEFAULT 'pending'
+  status TEXT NOT NULL DEFAULT 'pending', base TEXT, md5 TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS journal_seq ON journal(seq);
+CREATE TABLE IF NOT EXISTS conflicts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, key TEXT NOT NULL, op TEXT NOT NULL, outcome TEXT NOT NULL,
+  dataset TEXT, ssot TEXT, base TEXT, cloud_etag TEXT, local_md5 TEXT, kept TEXT, why TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS uploads (
   id TEXT PRIMARY KEY, key TEXT NOT NULL, created_ms INTEGER NOT NULL, content_type TEXT, metadata TEXT
 ) WITHOUT ROWID;
@@ -63,7 +69,8 @@ export interface CachedRow {
 }
 
 export type JournalOp = 'put' | 'delete';
-export type JournalStatus = 'pending' | 'denied';
+/** pending: to upload; denied: the policy keeps it from the cloud; conflict: the cloud changed meanwhile and no source of truth decides. */
+export type JournalStatus = 'pending' | 'denied' | 'conflict';
 
 export interface JournalRow {
   readonly key: string;
@@ -77,6 +84,28 @@ export interface JournalRow {
   readonly nextAt: number;
   readonly lastError: string | null;
   readonly status: JournalStatus;
+  /** The upstream object the write was made over: its ETag, '' for none, null when the gateway did not know. */
+  readonly base: string | null;
+  /** MD5 of the written content (null for a delete). */
+  readonly md5: string | null;
+}
+
+/** How a conflict with the cloud ended: the gateway's write uploaded over it, the cloud's version kept (the write kept aside), or held for someone to decide. */
+export type ConflictOutcome = 'gateway-won' | 'cloud-won' | 'held';
+
+export interface ConflictRow {
+  readonly at: number;
+  readonly key: string;
+  readonly op: JournalOp;
+  readonly outcome: ConflictOutcome;
+  readonly dataset: string | null;
+  readonly ssot: string | null;
+  readonly base: string | null;
+  readonly cloudEtag: string | null;
+  readonly localMd5: string | null;
+  /** Where the gateway's version was kept (cloud-won). */
+  readonly kept: string | null;
+  readonly why: string;
 }
 
 export interface PartRow {
@@ -119,7 +148,12 @@ const journalOf = (r: Raw): JournalRow => ({
   nextAt: r.next_at as number,
   lastError: (r.last_error as string | null) ?? null,
   status: r.status as JournalStatus,
+  base: (r.base as string | null) ?? null,
+  md5: (r.md5 as string | null) ?? null,
 });
+/** A row with snake_case columns as camelCase fields, values as SQLite gives them (NULL is null). */
+const camel = (r: Raw): Raw => Object.fromEntries(Object.entries(r).map(([k, v]) => [k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()), v]));
+const conflictOf = (r: Raw): ConflictRow => camel(r) as unknown as ConflictRow;
 
 export class CacheIndex {
   readonly db: Database.Database;
@@ -129,6 +163,9 @@ export class CacheIndex {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL'); // a journaled write is acknowledged to a client: it must survive power loss
     this.db.exec(SCHEMA);
+    // an index made before the journal remembered each write's base
+    const columns = new Set((this.db.prepare('PRAGMA table_info(journal)').all() as Array<{ name: string }>).map((c) => c.name));
+    for (const c of ['base', 'md5']) if (!columns.has(c)) this.db.exec(`ALTER TABLE journal ADD COLUMN ${c} TEXT`);
   }
 
   close(): void {
@@ -276,16 +313,49 @@ export class CacheIndex {
     return r ? journalOf(r) : undefined;
   }
 
-  journal(op: JournalOp, key: string, size: number, staged: string | null, now: number): number {
+  /**
+   * Journals a write or delete. A key already journaled keeps its first `base` (the upstream
+   * object the first of its unuploaded writes was made over) and its first time.
+   */
+  journal(op: JournalOp, key: string, size: number, staged: string | null, now: number, base: string | null = null, md5: string | null = null): number {
     const seq = this.nextSeq();
     this.db
       .prepare(
-        `INSERT INTO journal (key, op, seq, since_ms, size, staged, attempts, next_at, last_error, status) VALUES (?,?,?,?,?,?,0,0,NULL,'pending')
+        `INSERT INTO journal (key, op, seq, since_ms, size, staged, attempts, next_at, last_error, status, base, md5) VALUES (?,?,?,?,?,?,0,0,NULL,'pending',?,?)
          ON CONFLICT(key) DO UPDATE SET op=excluded.op, seq=excluded.seq, size=excluded.size, staged=excluded.staged, attempts=0, next_at=0,
-           last_error=NULL, status='pending', since_ms=min(journal.since_ms, excluded.since_ms)`,
+           last_error=NULL, status='pending', since_ms=min(journal.since_ms, excluded.since_ms), md5=excluded.md5`,
       )
-      .run(key, op, seq, now, size, staged);
+      .run(key, op, seq, now, size, staged, base, md5);
     return seq;
+  }
+
+  /** Records the base a write was made over, found after it was journaled (only while none is known). */
+  pinBase(key: string, base: string): void {
+    this.db.prepare('UPDATE journal SET base = ? WHERE key = ? AND base IS NULL').run(base, key);
+  }
+
+  /** The write is uploaded over what the cloud holds now: its base becomes that, and it is pending again. */
+  journalRebase(key: string, seq: number, base: string): boolean {
+    return this.db.prepare("UPDATE journal SET base = ?, status = 'pending', attempts = 0, next_at = 0, last_error = NULL WHERE key = ? AND seq = ?").run(base, key, seq).changes > 0;
+  }
+
+  /** A newer write of the key than `seq` is now made over `base` (the older one was just uploaded). */
+  journalAdvanceBase(key: string, seq: number, base: string): void {
+    this.db.prepare('UPDATE journal SET base = ? WHERE key = ? AND seq > ?').run(base, key, seq);
+  }
+
+  /** The write goes up over what the cloud holds now (it was decided so): later attempts compare with that. */
+  journalOverwrite(key: string, seq: number, base: string): void {
+    this.db.prepare('UPDATE journal SET base = ? WHERE key = ? AND seq = ?').run(base, key, seq);
+  }
+
+  journalConflict(key: string, seq: number, message: string): void {
+    this.db.prepare("UPDATE journal SET status = 'conflict', last_error = ? WHERE key = ? AND seq = ?").run(message, key, seq);
+  }
+
+  /** Removes the journal row if nothing newer replaced it (the write was given up for the cloud's version). */
+  journalDrop(key: string, seq: number): boolean {
+    return this.db.prepare('DELETE FROM journal WHERE key = ? AND seq = ?').run(key, seq).changes > 0;
   }
 
   clearStaged(key: string): void {
@@ -336,20 +406,40 @@ export class CacheIndex {
     return (this.db.prepare("SELECT count(*) AS n FROM journal WHERE status = 'pending' AND seq <= ?").get(seq) as { n: number }).n;
   }
 
-  journalStats(): { pending: number; denied: number; dirtyBytes: number; oldestMs: number | null; failing: number } {
+  journalStats(): { pending: number; denied: number; conflicts: number; dirtyBytes: number; oldestMs: number | null; failing: number } {
     const r = this.db
       .prepare(
-        `SELECT sum(status = 'pending') AS pending, sum(status = 'denied') AS denied, coalesce(sum(CASE WHEN op = 'put' THEN size ELSE 0 END), 0) AS bytes,
+        `SELECT sum(status = 'pending') AS pending, sum(status = 'denied') AS denied, sum(status = 'conflict') AS conflicts, coalesce(sum(CASE WHEN op = 'put' THEN size ELSE 0 END), 0) AS bytes,
            min(CASE WHEN status = 'pending' THEN since_ms END) AS oldest, sum(status = 'pending' AND attempts > 0) AS failing FROM journal`,
       )
       .get() as Raw;
     return {
       pending: (r.pending as number | null) ?? 0,
       denied: (r.denied as number | null) ?? 0,
+      conflicts: (r.conflicts as number | null) ?? 0,
       dirtyBytes: r.bytes as number,
       oldestMs: (r.oldest as number | null) ?? null,
       failing: (r.failing as number | null) ?? 0,
     };
+  }
+
+  // ---------------------------------------------------------------- conflicts
+
+  addConflict(c: ConflictRow): void {
+    this.db
+      .prepare('INSERT INTO conflicts (at, key, op, outcome, dataset, ssot, base, cloud_etag, local_md5, kept, why) VALUES (?,?,?,?,?,?,?,?,?,?,?)')
+      .run(c.at, c.key, c.op, c.outcome, c.dataset, c.ssot, c.base, c.cloudEtag, c.localMd5, c.kept, c.why);
+  }
+
+  /** The latest conflicts, newest first. */
+  conflicts(limit: number): ConflictRow[] {
+    return (this.db.prepare('SELECT at, key, op, outcome, dataset, ssot, base, cloud_etag, local_md5, kept, why FROM conflicts ORDER BY id DESC LIMIT ?').all(limit) as Raw[]).map(conflictOf);
+  }
+
+  conflictCounts(): Record<ConflictOutcome, number> {
+    const out: Record<ConflictOutcome, number> = { 'gateway-won': 0, 'cloud-won': 0, held: 0 };
+    for (const r of this.db.prepare('SELECT outcome, count(*) AS n FROM conflicts GROUP BY outcome').all() as Array<{ outcome: ConflictOutcome; n: number }>) out[r.outcome] = r.n;
+    return out;
   }
 
   // ---------------------------------------------------------------- multipart

@@ -9,6 +9,8 @@
  *   .gateway/tmp/       bodies being received, renamed into data/ when durable
  *   .gateway/parts/     parts of open multipart uploads
  *   .gateway/outbox/    hard links of the dirty files a write-back batch uploads
+ *   conflicts/<stamp>/<key>  a write given up for the cloud's version (the cloud changed
+ *                       meanwhile and is the source of truth): kept, never uploaded or evicted
  *
  * Ranged reads fetch aligned blocks (BLOCK_SIZE) and remember them in a bitmap; an object
  * whose blocks are all present moves into data/. Writes are durable before they return:
@@ -31,11 +33,13 @@ export interface CacheDirs {
   readonly tmp: string;
   readonly parts: string;
   readonly outbox: string;
+  /** Writes given up for the cloud's version, kept as conflicts/<stamp>/<key>. */
+  readonly conflicts: string;
 }
 
 export function cacheDirs(root: string): CacheDirs {
   const meta = join(root, '.gateway');
-  return { root, data: join(root, 'data'), meta, partial: join(meta, 'partial'), tmp: join(meta, 'tmp'), parts: join(meta, 'parts'), outbox: join(meta, 'outbox') };
+  return { root, data: join(root, 'data'), meta, partial: join(meta, 'partial'), tmp: join(meta, 'tmp'), parts: join(meta, 'parts'), outbox: join(meta, 'outbox'), conflicts: join(root, 'conflicts') };
 }
 
 export async function makeCacheDirs(d: CacheDirs): Promise<void> {
@@ -68,18 +72,36 @@ export async function fsyncDir(path: string): Promise<void> {
   }
 }
 
+/** Bytes gathered before one write: a body arrives in ~64 KiB pieces, and a write call each cost more than the copy into the file. */
+const WRITE_BATCH = 1024 * 1024;
+
 /** Writes `body` to `path`, fsynced; resolves with the byte count. `limit` bounds it. */
 export async function writeDurable(path: string, body: AsyncIterable<Buffer>, onChunk?: (c: Buffer) => void, limit?: number): Promise<number> {
   const h = await fsp.open(path, 'wx');
   let n = 0;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async (): Promise<void> => {
+    const parts = batch;
+    batch = [];
+    batched = 0;
+    while (parts.length > 0) {
+      let { bytesWritten } = await h.writev(parts);
+      // a short write: drop what was written and write the rest
+      while (parts.length > 0 && bytesWritten >= parts[0]!.length) bytesWritten -= parts.shift()!.length;
+      if (bytesWritten > 0) parts[0] = parts[0]!.subarray(bytesWritten);
+    }
+  };
   try {
     for await (const c of body) {
       n += c.length;
       if (limit !== undefined && n > limit) throw new S3Error('SlowDown', 'the gateway has no room left for unuploaded data; retry later');
       onChunk?.(c);
-      let off = 0;
-      while (off < c.length) off += (await h.write(c, off, c.length - off)).bytesWritten;
+      batch.push(c);
+      batched += c.length;
+      if (batched >= WRITE_BATCH) await flush();
     }
+    await flush();
     await h.sync();
   } catch (err) {
     await h.close().catch(() => undefined);

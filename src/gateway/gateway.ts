@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Backend } from '../core/backend.js';
+import { hasTags, type Backend } from '../core/backend.js';
 import { compareKeys, type Entry } from '../core/entry.js';
 import { SourceChangedError } from '../core/errors.js';
 import { forEachConcurrent } from '../lib/pool.js';
@@ -31,6 +31,7 @@ import {
   writeDurable,
   type CacheDirs,
 } from './cache.js';
+import { etagOf } from './conflicts.js';
 import { S3Error } from './errors.js';
 import { UpstreamRestores, type UpstreamRestoreOptions } from './restore.js';
 
@@ -88,18 +89,54 @@ export interface ListPage {
 export interface PreloadProgress {
   readonly done: number;
   readonly total: number;
+  /** Bytes fetched from the upstream. */
   readonly bytes: number;
   readonly key?: string;
+  /** Items whose MD5 was checked and matched. */
+  readonly verified?: number;
+  readonly missing?: number;
+  readonly mismatched?: number;
+}
+
+/** An object to preload: its key, and what it must be (a snapshot's MD5 and size). */
+export interface PreloadItem {
+  readonly key: string;
+  readonly md5?: string;
+  readonly size?: number;
+}
+
+/** What to preload (the admin API's request): a prefix, or items; `listFirst` lists a prefix before the items are looked up. */
+export interface PreloadRequest {
+  readonly prefix?: string;
+  readonly items?: readonly PreloadItem[];
+  readonly listFirst?: string;
+  readonly concurrency?: number;
+}
+
+export interface PreloadMismatch {
+  readonly key: string;
+  readonly reason: string;
+}
+
+export interface PreloadResult {
+  readonly done: number;
+  readonly total: number;
+  readonly bytes: number;
+  readonly verified: number;
+  /** Keys the upstream does not have. */
+  readonly missing: string[];
+  /** Objects that are not what the item says (size or MD5); their clean cached bytes were dropped. */
+  readonly mismatched: PreloadMismatch[];
 }
 
 const entryOfUpstream = (u: Entry): EntryRow => ({
   key: u.key,
   size: u.size,
   mtimeMs: u.mtimeMs,
-  etag: u.etag ?? u.md5 ?? `${u.size}-${Math.round(u.mtimeMs)}`,
+  etag: etagOf(u),
   contentType: null,
   metadata: u.metadata ?? null,
-  upstreamEtag: u.etag ?? u.md5 ?? `${u.size}-${Math.round(u.mtimeMs)}`,
+  upstreamEtag: etagOf(u),
   storageClass: u.storageClass ?? null,
 });
 
@@ -127,6 +164,8 @@ export class GatewayCore {
   private readonly admit: GatewayCoreOptions['admit'];
   private readonly restores: UpstreamRestores;
   private reserved = 0;
+  /** Aborts the background HEADs (pinBase) when the gateway closes. */
+  private readonly closing = new AbortController();
   private readonly listing = new Map<string, Promise<void>>();
   /** Block runs being fetched, per key: a read of the same blocks waits for them instead of fetching again. */
   private readonly fetching = new Map<string, Set<{ first: number; last: number; done: Promise<void> }>>();
@@ -160,6 +199,7 @@ export class GatewayCore {
   }
 
   close(): void {
+    this.closing.abort(new Error('the gateway is stopping'));
     this.index.close();
   }
 
@@ -271,6 +311,12 @@ export class GatewayCore {
     const row = entryOfUpstream(u);
     if (!this.index.journalRow(key)) this.index.putEntry(row);
     return row;
+  }
+
+  /** The object's tags: the upstream's (when it keeps tags); none for a local write not yet uploaded. */
+  async tags(e: EntryRow, signal?: AbortSignal): Promise<Record<string, string>> {
+    if (this.index.journalRow(e.key) || !hasTags(this.upstream)) return {};
+    return this.upstream.getTags(e.key, signal ? { signal } : {});
   }
 
   /** Whether the object's bytes are all on local disk. */
@@ -513,6 +559,60 @@ export class GatewayCore {
     };
   }
 
+  /**
+   * The upstream object a write made now is made over, as far as the index knows: its ETag,
+   * '' when a fresh listing says there is none, null when the gateway does not know (then
+   * pinBase asks the upstream). A key already journaled keeps the base of its first write.
+   */
+  private knownBase(key: string): string | null {
+    const j = this.index.journalRow(key);
+    if (j) return j.base;
+    const e = this.index.entry(key);
+    if (e) return e.upstreamEtag;
+    return this.listedFresh(key) ? '' : null;
+  }
+
+  /** Asks the upstream what a just-journaled write was made over, in the background (one HEAD). */
+  private pinBase(key: string): void {
+    this.upstream.stat(key, { signal: this.closing.signal }).then(
+      (u) => !this.closing.signal.aborted && this.index.pinBase(key, u ? etagOf(u) : ''),
+      () => undefined, // unknown: the write-back then goes by the object's modification time
+    );
+  }
+
+  /**
+   * Gives up a journaled write for the cloud's version (the cloud is the source of truth,
+   * or an administrator chose it): `snapshot` (the write's bytes) is kept as
+   * conflicts/<stamp>/<key>, the index shows the upstream's object (or none), and the
+   * written file leaves data/. Nothing changes but the kept copy when a newer write
+   * replaced this one meanwhile (adopted: false).
+   */
+  async adoptCloud(row: JournalRow, upstream: Entry | undefined, snapshot: string | undefined, stamp: string): Promise<{ adopted: boolean; kept: string | null }> {
+    let kept: string | null = null;
+    if (row.op === 'put' && snapshot) {
+      kept = join(this.dirs.conflicts, stamp, ...row.key.split('/'));
+      await fsp.mkdir(dirname(kept), { recursive: true });
+      await fsp.link(snapshot, kept).catch(async () => fsp.copyFile(snapshot, kept!));
+      await fsyncDir(dirname(kept));
+    }
+    const file = dataPath(this.dirs, row.key);
+    const written = row.op === 'put' ? await fsp.stat(file).catch(() => undefined) : undefined;
+    const ours = written !== undefined && snapshot !== undefined && (await fsp.stat(snapshot).then((s) => s.ino === written.ino, () => false));
+    const adopted = this.index.tx(() => {
+      if (!this.index.journalDrop(row.key, row.seq)) return false;
+      const c = this.index.cached(row.key);
+      if (c) this.index.removeCached(row.key);
+      if (upstream) this.index.putEntry(entryOfUpstream(upstream), Number(this.index.getMeta('gen') ?? '0'));
+      else this.index.removeEntry(row.key);
+      return true;
+    });
+    if (adopted && ours) {
+      await fsp.rm(file, { force: true });
+      await this.pruneDirs(dirname(file));
+    }
+    return { adopted, kept };
+  }
+
   /** Refuses a key that cannot be placed in the tree: a path component is a file, or the key is a directory. */
   private async assertPlaceable(key: string): Promise<void> {
     if (!keyIsPath(key)) {
@@ -554,25 +654,29 @@ export class GatewayCore {
         this.counters.deniedWrites++;
         throw new S3Error('AccessDenied', `denied by policy, not stored: ${denied}`);
       }
+      const contentMd5 = md5.digest('hex');
       const row: EntryRow = {
         key,
         size: n,
         mtimeMs: st.mtimeMs,
-        etag: o.etag ?? md5.digest('hex'),
+        etag: o.etag ?? contentMd5,
         contentType: w.contentType ?? null,
         metadata: w.metadata && Object.keys(w.metadata).length > 0 ? w.metadata : null,
         upstreamEtag: null,
         storageClass: null,
       };
+      let base: string | null = null;
       this.index.tx(() => {
         const old = this.index.cached(key);
         if (old && !old.complete && old.partial) void fsp.rm(join(this.dirs.partial, old.partial), { force: true });
-        this.index.journal('put', key, n, name, Date.now());
+        base = this.knownBase(key);
+        this.index.journal('put', key, n, name, Date.now(), base, contentMd5);
         this.index.putEntry(row);
         this.index.putCached({ key, etag: row.etag, size: n, complete: true, blocks: null, bytes: n, atimeMs: Date.now(), partial: null });
       });
       await placeFile(this.dirs, tmp, key);
       this.index.clearStaged(key);
+      if (base === null) this.pinBase(key);
       this.onJournal();
       return row;
     } finally {
@@ -584,11 +688,14 @@ export class GatewayCore {
   /** Deletes an object locally and journals the delete for the upstream. */
   async delete(key: string): Promise<void> {
     const c = this.index.cached(key);
+    let base: string | null = null;
     this.index.tx(() => {
+      base = this.knownBase(key);
       this.index.removeEntry(key);
       if (c) this.index.removeCached(key);
-      this.index.journal('delete', key, 0, null, Date.now());
+      this.index.journal('delete', key, 0, null, Date.now(), base);
     });
+    if (base === null) this.pinBase(key);
     if (c) {
       const path = c.complete ? dataPath(this.dirs, key) : join(this.dirs.partial, c.partial ?? '-');
       await fsp.rm(path, { force: true });
@@ -682,37 +789,60 @@ export class GatewayCore {
 
   // ------------------------------------------------------- preload / release
 
-  /** Fetches every object under `prefix` (or the given keys) into the cache, `concurrency` at a time. */
-  async preload(o: { prefix?: string; keys?: readonly string[]; concurrency?: number; signal?: AbortSignal; onProgress?: (p: PreloadProgress) => void }): Promise<PreloadProgress & { missing: string[] }> {
-    let entries: EntryRow[];
-    const missing: string[] = [];
-    if (o.keys) {
-      entries = [];
-      for (const k of o.keys) {
-        const e = await this.lookup(k, o.signal);
-        if (e) entries.push(e);
-        else missing.push(k);
-      }
+  /**
+   * Fetches objects into the cache, `concurrency` at a time: every object under `prefix`,
+   * or the given `items` (keys, with the MD5 and size they must have: a snapshot's files).
+   * `listFirst` lists that prefix once before the items are looked up, instead of a HEAD
+   * per key. An item with an MD5 is hashed as it lands (or from the cache when already
+   * there); one that does not match is named in `mismatched` and its clean cached bytes
+   * are dropped, so the tree holds only what was verified.
+   */
+  async preload(o: PreloadRequest & { signal?: AbortSignal; onProgress?: (p: PreloadProgress) => void }): Promise<PreloadResult> {
+    let items: readonly PreloadItem[];
+    if (o.items) {
+      items = o.items;
+      if (o.listFirst !== undefined) await this.ensureListed(o.listFirst, true, o.signal);
     } else {
       await this.ensureListed(o.prefix ?? '', true, o.signal);
-      entries = this.index.entriesUnder(o.prefix ?? '');
+      items = this.index.entriesUnder(o.prefix ?? '').map((e) => ({ key: e.key }));
     }
-    const total = entries.length;
+    const total = items.length;
+    const missing: string[] = [];
+    const mismatched: PreloadMismatch[] = [];
     let done = 0;
     let bytes = 0;
+    let verified = 0;
     await forEachConcurrent(
-      entries,
+      items,
       o.concurrency ?? 4,
-      async (e) => {
-        if (!this.isCached(e)) {
-          for await (const c of this.read(e, 0, e.size, o.signal)) bytes += c.length;
+      async (item) => {
+        const e = await this.lookup(item.key, o.signal);
+        if (!e) missing.push(item.key);
+        else if (item.size !== undefined && e.size !== item.size) mismatched.push({ key: item.key, reason: `${e.size} bytes, expected ${item.size}` });
+        else {
+          const hash = item.md5 !== undefined ? createHash('md5') : undefined;
+          if (this.isCached(e)) {
+            if (hash) for await (const c of readRange(dataPath(this.dirs, e.key), 0, e.size) as AsyncIterable<Buffer>) hash.update(c);
+          } else {
+            for await (const c of this.read(e, 0, e.size, o.signal)) {
+              bytes += c.length;
+              hash?.update(c);
+            }
+          }
+          const md5 = hash?.digest('hex');
+          if (md5 !== undefined && md5 === item.md5) verified++;
+          else if (md5 !== undefined) {
+            mismatched.push({ key: item.key, reason: `MD5 ${md5}, expected ${item.md5}` });
+            const c = this.index.cached(e.key);
+            if (c && !this.index.journalRow(e.key)) await this.dropCachedSync(c);
+          }
         }
         done++;
-        o.onProgress?.({ done, total, bytes, key: e.key });
+        o.onProgress?.({ done, total, bytes, key: item.key, verified, missing: missing.length, mismatched: mismatched.length });
       },
       o.signal,
     );
-    return { done, total, bytes, missing };
+    return { done, total, bytes, verified, missing, mismatched };
   }
 
   /** Frees the clean cached data under `prefix`; dirty data stays. */

@@ -36,5 +36,8 @@ export function gatewayMetrics(core: GatewayCore, wb: WriteBack): Registry {
   gauge('hybridsync_gateway_uploaded_files_total', 'Files the write-back put in the cloud', () => wb.counters.uploadedFiles);
   gauge('hybridsync_gateway_uploaded_bytes_total', 'Bytes the write-back put in the cloud', () => wb.counters.uploadedBytes);
   gauge('hybridsync_gateway_upload_failures_total', 'Failed upload attempts (retried)', () => wb.counters.failures);
+  gauge('hybridsync_gateway_conflicts_held', 'Writes held because the cloud changed meanwhile and no source of truth decides', () => core.index.journalStats().conflicts);
+  gauge('hybridsync_gateway_conflicts_total', 'Conflicts with the cloud found at upload time (any outcome)', () => Object.values(core.index.conflictCounts()).reduce((a, b) => a + b, 0));
+  gauge('hybridsync_gateway_cache_hit_ratio', 'Hits over hits and misses since the start (0 before the first read)', () => (c.hits + c.misses > 0 ? c.hits / (c.hits + c.misses) : 0));
   return registry;
 }

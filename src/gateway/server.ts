@@ -15,7 +15,8 @@ import { crossOriginReason, hostAllowed, type ServedAddress } from '../server/sa
 import { verifiedBody } from './body.js';
 import type { EntryRow } from './cache-index.js';
 import { errorXml, S3Error, s3ErrorOf } from './errors.js';
-import type { GatewayCore, ObjectWrite } from './gateway.js';
+import type { ConflictWinner } from './conflicts.js';
+import type { GatewayCore, ObjectWrite, PreloadRequest } from './gateway.js';
 import { hasAuth, uriEncode, verifyRequest, type SignedRequest, type Verified } from './auth/sigv4.js';
 import { doc, el, elements, text } from './xml.js';
 
@@ -29,7 +30,9 @@ export interface AdminHandlers {
   refresh(prefix: string): Promise<unknown>;
   release(prefix: string): Promise<unknown>;
   /** Streams NDJSON progress lines, the last one the result. */
-  preload(req: { prefix?: string; keys?: string[]; concurrency?: number }, signal: AbortSignal): AsyncIterable<string>;
+  preload(req: PreloadRequest, signal: AbortSignal): AsyncIterable<string>;
+  /** Settles a write held as a conflict with the cloud: keep the gateway's write or the cloud's version. RangeError when there is none. */
+  resolve(key: string, keep: ConflictWinner): Promise<unknown>;
 }
 
 export interface S3AppOptions {
@@ -131,6 +134,70 @@ export function parseRange(header: string | undefined, size: number): [number, n
   }
   if (start >= size) throw new S3Error('InvalidRange', 'the requested range is not satisfiable', { RangeRequested: header, ActualObjectSize: String(size) });
   return [start, end];
+}
+
+/** `x-amz-copy-source-range: bytes=first-last` → [start, end) of `size`; the whole object without one. */
+export function copyRange(header: string | undefined, size: number): [number, number] {
+  if (header === undefined) return [0, size];
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
+  if (!m) throw new S3Error('InvalidArgument', `x-amz-copy-source-range "${header}" must be bytes=first-last (zero-based, inclusive)`);
+  const start = Number(m[1]);
+  const last = Number(m[2]);
+  if (last < start) throw new S3Error('InvalidArgument', `x-amz-copy-source-range "${header}": the last byte is before the first`);
+  if (last >= size) throw new S3Error('InvalidRange', `x-amz-copy-source-range "${header}" is beyond the source object's ${size} bytes`, { RangeRequested: header, ActualObjectSize: String(size) });
+  return [start, last + 1];
+}
+
+/** The x-amz-copy-source-if-* conditions of a copy: PreconditionFailed when one does not hold. */
+export function copyPreconditions(h: Record<string, string>, e: Pick<EntryRow, 'etag' | 'mtimeMs'>): void {
+  const etagIn = (list: string): boolean => list.split(',').some((t) => t.trim() === '*' || t.trim().replace(/^W\//, '').replace(/"/g, '') === e.etag);
+  const date = (name: string): number | undefined => {
+    const v = h[name];
+    if (v === undefined) return undefined;
+    const t = Date.parse(v);
+    return Number.isFinite(t) ? t : undefined;
+  };
+  const ifMatch = h['x-amz-copy-source-if-match'];
+  const ifNoneMatch = h['x-amz-copy-source-if-none-match'];
+  const since = date('x-amz-copy-source-if-modified-since');
+  const unmodified = date('x-amz-copy-source-if-unmodified-since');
+  const mtime = Math.floor(e.mtimeMs / 1000) * 1000;
+  // as S3: a matching If-Match overrides a failing If-Unmodified-Since, a failing If-None-Match wins over If-Modified-Since
+  const ok =
+    (ifMatch !== undefined ? etagIn(ifMatch) : unmodified === undefined || mtime <= unmodified) &&
+    (ifNoneMatch !== undefined ? !etagIn(ifNoneMatch) : since === undefined || mtime > since);
+  if (!ok) throw new S3Error('PreconditionFailed', 'at least one of the pre-conditions you specified did not hold', { Condition: 'x-amz-copy-source-If-*' });
+}
+
+/** The body of POST /_hybridsync/preload, checked: `prefix`, `keys` or `items`; `listFirst`, `concurrency`. */
+export function parsePreloadRequest(v: unknown): PreloadRequest {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError('the body must be a JSON object');
+  const r = v as Record<string, unknown>;
+  const str = (k: string): string | undefined => {
+    if (r[k] === undefined) return undefined;
+    if (typeof r[k] !== 'string') throw new TypeError(`${k} must be a string`);
+    return r[k];
+  };
+  const prefix = str('prefix');
+  const listFirst = str('listFirst');
+  const concurrency = r.concurrency;
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && (concurrency as number) >= 1 && (concurrency as number) <= 256)) throw new TypeError('concurrency must be an integer from 1 to 256');
+  const list = (k: string): unknown[] | undefined => {
+    if (r[k] === undefined) return undefined;
+    if (!Array.isArray(r[k])) throw new TypeError(`${k} must be an array`);
+    return r[k];
+  };
+  const keys = list('keys');
+  const rawItems = list('items');
+  if ([prefix, keys, rawItems].filter((x) => x !== undefined).length > 1) throw new TypeError('give one of prefix, keys and items');
+  const items = (rawItems ?? keys?.map((key) => ({ key })))?.map((it, i) => {
+    const x = it as Record<string, unknown>;
+    if (typeof x?.key !== 'string' || x.key === '') throw new TypeError(`item ${i}: key must be a non-empty string`);
+    if (x.md5 !== undefined && (typeof x.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(x.md5))) throw new TypeError(`item ${i} (${x.key}): md5 must be 32 lower-case hex digits`);
+    if (x.size !== undefined && !(Number.isSafeInteger(x.size) && (x.size as number) >= 0)) throw new TypeError(`item ${i} (${x.key}): size must be a byte count`);
+    return { key: x.key, ...(x.md5 !== undefined ? { md5: x.md5 as string } : {}), ...(x.size !== undefined ? { size: x.size as number } : {}) };
+  });
+  return { ...(items ? { items } : { prefix: prefix ?? '' }), ...(listFirst !== undefined ? { listFirst } : {}), ...(concurrency !== undefined ? { concurrency: concurrency as number } : {}) };
 }
 
 async function collect(body: AsyncIterable<Buffer>, limit = 2 * 1024 * 1024): Promise<string> {
@@ -295,9 +362,15 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
     return new Response(stream, { status: range ? 206 : 200, headers });
   };
 
-  const copySource = (r: Req): string => {
+  /** The object `x-amz-copy-source` names (`bucket/key`, URL-encoded, `?versionId=null` at most). */
+  const copySource = async (r: Req): Promise<EntryRow> => {
     let src = r.headers['x-amz-copy-source']!;
-    src = src.split('?')[0]!;
+    const q = src.indexOf('?');
+    if (q >= 0) {
+      const version = new URLSearchParams(src.slice(q + 1)).get('versionId');
+      if (version !== null && version !== 'null') throw new S3Error('InvalidArgument', 'the gateway keeps no object versions: a copy source with a versionId cannot be served');
+      src = src.slice(0, q);
+    }
     try {
       src = decodeURIComponent(src);
     } catch {
@@ -307,20 +380,42 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
     const i = src.indexOf('/');
     const bucket = i < 0 ? src : src.slice(0, i);
     if (bucket !== o.bucket) throw new S3Error('NoSuchBucket', `the gateway serves only bucket ${o.bucket}`, { BucketName: bucket });
-    return src.slice(i + 1);
+    const key = i < 0 ? '' : src.slice(i + 1);
+    const e = key ? await core.lookup(key, r.signal) : undefined;
+    if (!e) throw new S3Error('NoSuchKey', 'the specified copy source does not exist', { Key: key });
+    copyPreconditions(r.headers, e);
+    return e;
   };
 
   const copyObject = async (r: Req): Promise<Response> => {
-    const from = copySource(r);
-    const e = await core.lookup(from, r.signal);
-    if (!e) throw new S3Error('NoSuchKey', 'the specified copy source does not exist', { Key: from });
+    if (r.headers['x-amz-copy-source-range']) throw new S3Error('InvalidArgument', 'x-amz-copy-source-range applies to UploadPartCopy only, not to CopyObject');
+    const e = await copySource(r);
     const replace = (r.headers['x-amz-metadata-directive'] ?? 'COPY').toUpperCase() === 'REPLACE';
-    if (from === r.key && !replace) throw new S3Error('InvalidRequest', 'this copy request is illegal because it is trying to copy an object to itself without changing the metadata');
+    if (e.key === r.key && !replace) throw new S3Error('InvalidRequest', 'this copy request is illegal because it is trying to copy an object to itself without changing the metadata');
     const w: ObjectWrite = replace
       ? { ...(r.headers['content-type'] ? { contentType: r.headers['content-type'] } : {}), metadata: userMetadata(r.headers), size: e.size }
       : { ...(e.contentType ? { contentType: e.contentType } : {}), metadata: { ...e.metadata }, size: e.size };
     const row = await core.put(r.key, core.read(e, 0, e.size, r.signal), w);
     return new Response(doc('CopyObjectResult', `${el('LastModified', isoDate(row.mtimeMs))}${el('ETag', `"${row.etag}"`)}`), { headers: xmlHeaders });
+  };
+
+  /** UploadPartCopy: a part of an open multipart upload from (a byte range of) an object. */
+  const uploadPartCopy = async (r: Req, uploadId: string): Promise<Response> => {
+    core.requireUpload(uploadId, r.key);
+    const e = await copySource(r);
+    const [start, end] = copyRange(r.headers['x-amz-copy-source-range'], e.size);
+    const etag = await core.uploadPart(uploadId, r.key, Number(r.query.get('partNumber')), core.read(e, start, end, r.signal), end - start);
+    return new Response(doc('CopyPartResult', `${el('LastModified', isoDate(Date.now()))}${el('ETag', `"${etag}"`)}`), { headers: xmlHeaders });
+  };
+
+  /** GetObjectTagging: the upstream object's tags (aws-cli asks before a multipart copy); none for a write not yet uploaded. */
+  const getTagging = async (r: Req): Promise<Response> => {
+    const e = await core.lookup(r.key, r.signal);
+    if (!e) throw new S3Error('NoSuchKey', 'the specified key does not exist', { Key: r.key });
+    const tags = Object.entries(await core.tags(e, r.signal))
+      .map(([k, v]) => `<Tag>${el('Key', k)}${el('Value', v)}</Tag>`)
+      .join('');
+    return new Response(doc('Tagging', `<TagSet>${tags}</TagSet>`), { headers: xmlHeaders });
   };
 
   const objectOp = async (r: Req, v: Verified): Promise<Response> => {
@@ -335,13 +430,14 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
             .join('');
           return new Response(doc('ListPartsResult', `${el('Bucket', o.bucket)}${el('Key', r.key)}${el('UploadId', uploadId)}${el('IsTruncated', false)}${parts}`), { headers: xmlHeaders });
         }
-        if (q.has('tagging') || q.has('acl')) throw new S3Error('NotImplemented', 'the gateway does not implement object tagging or ACLs');
+        if (q.has('tagging')) return getTagging(r);
+        if (q.has('acl')) throw new S3Error('NotImplemented', 'the gateway does not implement ACLs');
         return getObject(r);
       case 'HEAD':
         return getObject(r);
       case 'PUT': {
         if (uploadId !== undefined) {
-          if (r.headers['x-amz-copy-source']) throw new S3Error('NotImplemented', 'UploadPartCopy is not implemented by the gateway');
+          if (r.headers['x-amz-copy-source']) return uploadPartCopy(r, uploadId);
           const etag = await core.uploadPart(uploadId, r.key, Number(q.get('partNumber')), body(r, v), declaredSize(r.headers, v));
           return new Response(null, { status: 200, headers: { etag: `"${etag}"` } });
         }
@@ -396,8 +492,24 @@ export function createS3App(o: S3AppOptions): Hono<{ Bindings: HttpBindings }> {
         return json(await o.admin.refresh(q.get('prefix') ?? ''));
       case 'POST release':
         return json(await o.admin.release(q.get('prefix') ?? ''));
+      case 'POST resolve': {
+        const key = q.get('key');
+        const keep = q.get('keep');
+        if (!key || (keep !== 'gateway' && keep !== 'cloud')) return json({ error: 'resolve needs ?key=KEY&keep=gateway|cloud' }, 400);
+        try {
+          return json(await o.admin.resolve(key, keep));
+        } catch (err) {
+          if (err instanceof RangeError) return json({ error: err.message }, 409);
+          throw err;
+        }
+      }
       case 'POST preload': {
-        const req = (await c.req.json().catch(() => ({}))) as { prefix?: string; keys?: string[]; concurrency?: number };
+        let req: PreloadRequest;
+        try {
+          req = parsePreloadRequest(await c.req.json());
+        } catch (err) {
+          return json({ error: `preload: ${(err as Error).message}` }, 400);
+        }
         const lines = o.admin.preload(req, c.req.raw.signal);
         return new Response(Readable.toWeb(Readable.from(lines)) as ReadableStream, { headers: { 'content-type': 'application/x-ndjson' } });
       }

@@ -1,8 +1,8 @@
 /**
  * Views of a backend that the gateway hands to the engine.
  *
- * keyedView: list() yields just a known set of keys that exist (one stat each, in key
- * order); every other method is the backend's own. The write-back runs the engine against
+ * keyedView: list() yields just a known set of keys that exist (one stat each unless the
+ * caller looked them up already, in key order); every other method is the backend's own. The write-back runs the engine against
  * this view of the upstream, so a batch of a few dirty files compares against their own
  * objects instead of listing the whole bucket.
  *
@@ -29,12 +29,17 @@ function overlay(b: Backend, replaced: Partial<Backend>): Backend {
   });
 }
 
-export function keyedView(b: Backend, keys: readonly string[]): Backend {
+/** `known`: entries already looked up (null: no such object), listed without asking again. */
+export function keyedView(b: Backend, keys: readonly string[], known?: ReadonlyMap<string, Entry | null>): Backend {
   const sorted = [...new Set(keys)].sort(compareKeys);
   async function* list(opts: ListOptions = {}): AsyncGenerator<Entry> {
     const wanted = sorted.filter((k) => !opts.prefix || k.startsWith(opts.prefix));
     for (let i = 0; i < wanted.length; i += STATS_IN_FLIGHT) {
-      const stats = await Promise.all(wanted.slice(i, i + STATS_IN_FLIGHT).map((k) => b.stat(k, opts.signal ? { signal: opts.signal } : {})));
+      const stat = (k: string): Promise<Entry | undefined> => {
+        const e = known?.get(k);
+        return e !== undefined ? Promise.resolve(e ?? undefined) : b.stat(k, opts.signal ? { signal: opts.signal } : {});
+      };
+      const stats = await Promise.all(wanted.slice(i, i + STATS_IN_FLIGHT).map(stat));
       for (const e of stats) if (e) yield e;
     }
   }

@@ -29,6 +29,8 @@ export interface ApiOptions {
   readonly served: () => ServedAddress | undefined;
   /** The token state-changing requests carry in X-Hybridsync-CSRF (default: a fresh random one). */
   readonly csrfToken?: string;
+  /** The caching gateways and the datasets' copies, for /api/gateway (none when undefined). */
+  readonly gateways?: () => Promise<unknown>;
 }
 
 /** An ISO 8601 time, or a duration ago ("7d"), as ms since the epoch. */
@@ -181,6 +183,8 @@ export function createApi(o: ApiOptions): Hono {
   app.get('/api/plan', (c) => c.json({ plan: daemon.plan() }));
   app.get('/api/cluster', async (c) => c.json(await metrics.clusterState()));
   app.get('/api/streams', (c) => c.json({ lanes: metrics.streamLanes() }));
+  // nothing declared is an answer, not an error: the panel says so
+  app.get('/api/gateway', async (c) => c.json(o.gateways ? await o.gateways() : { gateways: [], datasets: [] }));
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.registry.contentType);
     return c.body(await metrics.registry.metrics());

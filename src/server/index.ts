@@ -26,6 +26,8 @@ export interface ServerOptions {
   readonly audit?: AuditFeed;
   /** server.allowedHosts: names besides the listen address that the Host header may carry. */
   readonly allowedHosts?: readonly string[];
+  /** The caching gateways and the datasets' copies (/api/gateway). */
+  readonly gateways?: () => Promise<unknown>;
 }
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
@@ -41,6 +43,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     served: () => served,
     ...(o.token ? { token: o.token } : {}),
     ...(o.audit ? { audit: o.audit } : {}),
+    ...(o.gateways ? { gateways: o.gateways } : {}),
   });
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: app.fetch, hostname: o.host, port: o.port }, (info: AddressInfo) => {

@@ -92,6 +92,36 @@ describe('real S3 clients through the gateway', () => {
     }
   });
 
+  it('aws-cli v2 copies inside the gateway above its multipart threshold (UploadPartCopy with ranges) from a cached and an uncached source; copy-object conditions answer PreconditionFailed', async () => {
+    const big = randomBytes(20 * MiB + 5);
+    await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'cp/cloud.bin', Body: big }));
+    const g = await gateway('cp');
+    try {
+      const aws = (...args: string[]) => run('/usr/bin/aws', ['--endpoint-url', g.url, ...args], { env: clientEnv() });
+      // the source is only in the cloud: the part copies read through the cache
+      await aws('s3', 'cp', `s3://${bucket}/cloud.bin`, `s3://${bucket}/copies/a.bin`, '--no-progress');
+      // the source was written through the gateway and is not uploaded yet
+      await aws('s3', 'cp', `s3://${bucket}/copies/a.bin`, `s3://${bucket}/copies/b.bin`, '--no-progress');
+      const sdk = gatewayClient(g.url);
+      let etag = '';
+      for (const k of ['copies/a.bin', 'copies/b.bin']) {
+        const head = await sdk.send(new HeadObjectCommand({ Bucket: bucket, Key: k }));
+        expect(head.ContentLength).toBe(big.length);
+        expect(head.ETag, `${k} is the result of a multipart copy (8 MiB parts)`).toMatch(/-3"$/);
+        expect(md5(readFileSync(join(g.cache, 'data', k)))).toBe(md5(big));
+        etag ||= head.ETag!;
+      }
+      sdk.destroy();
+      const failed = await aws('s3api', 'copy-object', '--bucket', bucket, '--key', 'copies/c.bin', '--copy-source', `${bucket}/copies/a.bin`, '--copy-source-if-none-match', etag).catch((e: { stderr: string }) => e);
+      expect((failed as { stderr: string }).stderr).toMatch(/PreconditionFailed/);
+      await aws('s3api', 'copy-object', '--bucket', bucket, '--key', 'copies/c.bin', '--copy-source', `${bucket}/copies/a.bin`, '--copy-source-if-match', etag);
+      await flush(g.cache);
+      for (const k of ['copies/a.bin', 'copies/b.bin', 'copies/c.bin']) expect(await getObjectMd5(ceph, bucket, `cp/${k}`), k).toBe(md5(big));
+    } finally {
+      await g.stop();
+    }
+  });
+
   it('rclone copy and check against the gateway as an S3 remote', async () => {
     const g = await gateway('rclone');
     try {
@@ -221,8 +251,8 @@ describe('read-through cache', () => {
     try {
       const pre = await runCli(['gateway', 'preload', 'train/', '--cache', g.cache]);
       expect(pre.code, pre.stderr).toBe(0);
-      expect(pre.stdout).toMatch(/preloaded 6 objects/);
-      for (const [k, b] of data) expect(readFileSync(join(g.cache, 'data', k))).toEqual(b);
+      expect(pre.stdout).toMatch(/preloaded 6 of 6 objects/);
+      for (const [k, b] of data) expect(md5(readFileSync(join(g.cache, 'data', k))), k).toBe(md5(b)); // (toEqual on buffers is slow)
       const before = [...data.keys()].map((k) => upstreamGets(`pre/${k}`));
       expect(before.every((n) => n >= 1)).toBe(true);
       for (const [k, b] of data) expect(md5(await body(c, k))).toBe(md5(b));
@@ -239,10 +269,57 @@ describe('read-through cache', () => {
       writeFileSync(manifest, '# two shards\ntrain/shard-1.bin\ntrain/shard-4.bin\ntrain/no-such.bin\n');
       const man = await runCli(['gateway', 'preload', '--manifest', manifest, '--cache', g.cache]);
       expect(man.code).toBe(1); // one key of the manifest does not exist, and it says which
-      expect(man.stdout).toMatch(/preloaded 2 objects.*1 not found: train\/no-such\.bin/);
+      expect(man.stdout).toMatch(/preloaded 2 of 3 objects.*1 not found\nmissing +train\/no-such\.bin\n/);
       expect(['0', '1', '4'].map((i) => existsSync(join(g.cache, 'data', `train/shard-${i}.bin`)))).toEqual([false, true, true]);
     } finally {
       c.destroy();
+      await g.stop();
+    }
+  });
+
+  it('preload --snapshot hydrates exactly the files of a dataset snapshot, each MD5 checked as it lands; a file changed or deleted in the cloud since is named, exit 1, and not left in the tree', async () => {
+    const state = join(tempDir('gw-snap-state'), 'state.db');
+    const env = upstreamEnv(proxy.url);
+    const data = new Map<string, Buffer>();
+    for (let i = 0; i < 5; i++) data.set(`train/s${i}.bin`, randomBytes(50_000 + i));
+    data.set('val/v.bin', randomBytes(9 * MiB)); // more than one 8 MiB block
+    for (const [k, b] of data) await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: `snap/ds/${k}`, Body: b }));
+    const made = await runCli(['snapshot', 'create', `cloud:${bucket}/snap/ds`, '--name', 'trainset', '--state', state], { env });
+    expect(made.code, made.stderr).toBe(0);
+    // written after the snapshot: in the cloud, not in the snapshot
+    await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'snap/ds/train/later.bin', Body: 'not in the snapshot' }));
+    const g = await gateway('snap');
+    try {
+      const pre = await runCli(['gateway', 'preload', '--snapshot', 'trainset', '--state', state, '--cache', g.cache], { env });
+      expect(pre.code, pre.stderr).toBe(0);
+      expect(pre.stdout).toMatch(/snapshot ds-trainset-[0-9a-f]{16}: 6 files, .* under "ds\/"/);
+      expect(pre.stdout).toMatch(/preloaded 6 of 6 objects, .* fetched, 6 verified\n/);
+      expect(pre.stderr).toMatch(/6\/6 /); // progress
+      for (const [k, b] of data) expect(md5(readFileSync(join(g.cache, 'data', 'ds', k))), k).toBe(md5(b));
+      expect(existsSync(join(g.cache, 'data', 'ds/train/later.bin'))).toBe(false);
+
+      // the cloud moves on: one file rewritten, one deleted; the snapshot no longer holds
+      await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'snap/ds/train/s1.bin', Body: randomBytes(50_001) }));
+      await ceph.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'snap/ds/train/s2.bin' }] } }));
+      expect((await runCli(['gateway', 'release', 'ds/', '--cache', g.cache])).code).toBe(0);
+      const again = await runCli(['gateway', 'preload', '--snapshot', 'trainset', '--state', state, '--cache', g.cache, '--json'], { env });
+      expect(again.code).toBe(1);
+      const done = again.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; missing?: string[]; mismatched?: Array<{ key: string; reason: string }>; verified?: number })
+        .find((l) => l.type === 'done');
+      expect(done).toMatchObject({ verified: 4, missing: ['ds/train/s2.bin'], mismatched: [{ key: 'ds/train/s1.bin', reason: expect.stringMatching(/^MD5 [0-9a-f]{32}, expected [0-9a-f]{32}$/) }] });
+      expect(existsSync(join(g.cache, 'data', 'ds/train/s1.bin')), 'a file that is not the snapshot\'s is not left in the tree').toBe(false);
+      expect(md5(readFileSync(join(g.cache, 'data', 'ds/train/s0.bin')))).toBe(md5(data.get('train/s0.bin')!));
+
+      // a snapshot made outside the gateway's upstream (snapx/ is not under snap/) needs --snapshot-prefix
+      await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: 'snapx/one.bin', Body: 'one' }));
+      expect((await runCli(['snapshot', 'create', `cloud:${bucket}/snapx`, '--name', 'elsewhere', '--state', state], { env })).code).toBe(0);
+      const wrong = await runCli(['gateway', 'preload', '--snapshot', 'elsewhere', '--state', state, '--cache', g.cache], { env });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/not under the gateway's upstream[\s\S]*--snapshot-prefix/);
+    } finally {
       await g.stop();
     }
   });
@@ -386,6 +463,97 @@ policy:
       await flush(g.cache);
       for (const [k, h] of accepted) expect(await getObjectMd5(ceph, bucket, `quota/${k}`)).toBe(h);
     } finally {
+      c.destroy();
+      await g.stop();
+    }
+  });
+});
+
+describe('source of truth', () => {
+  it("a write the cloud changed meanwhile: ssot cloud keeps the cloud's version and the write aside, ssot onprem uploads the write, no declaration holds it for resolve; all audited", async () => {
+    const cache = tempDir('gw-ssot');
+    const cfg = join(tempDir('gw-ssot-cfg'), 'hybridsync.yaml');
+    writeFileSync(
+      cfg,
+      `environments:
+  cloud: { kind: cloud, remotes: [cloud] }
+  onprem: { kind: onprem, locations: ["${cache}/**"] }
+datasets:
+  labels:
+    locations: ["cloud:${bucket}/ssot/labels/**"]
+    ssot: cloud
+  checkpoints:
+    locations: ["cloud:${bucket}/ssot/ckpt/**"]
+    ssot: onprem
+`,
+    );
+    const keys = ['labels/a.csv', 'ckpt/m.pt', 'misc/n.txt'];
+    for (const k of keys) await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: `ssot/${k}`, Body: `v1 of ${k}` }));
+    let g = await gateway('ssot', ['--config', cfg], {}, cache);
+    let c = gatewayClient(g.url);
+    try {
+      for (const k of keys) await c.send(new HeadObjectCommand({ Bucket: bucket, Key: k })); // the gateway knows v1
+      proxy.refuseWrites.on = true; // the uploads fail…
+      for (const k of keys) await c.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: `gateway write of ${k}` }));
+      for (let t = 0; t < 600; t++) {
+        const s = JSON.parse((await runCli(['gateway', 'status', '--json', '--cache', cache])).stdout) as { journal: Array<{ attempts: number }> };
+        if (s.journal.length === 3 && s.journal.every((j) => j.attempts >= 1)) break;
+        await sleep(200);
+      }
+      // …the gateway stops, the cloud changes meanwhile, the gateway starts again
+      c.destroy();
+      await g.stop();
+      proxy.refuseWrites.on = false;
+      for (const k of keys) await ceph.send(new PutObjectCommand({ Bucket: bucket, Key: `ssot/${k}`, Body: `cloud write of ${k}, made meanwhile` }));
+      g = await gateway('ssot', ['--config', cfg], {}, cache);
+      c = gatewayClient(g.url);
+      const f = await runCli(['gateway', 'flush', '--wait', '--cache', cache]);
+      expect(f.code, f.stdout + f.stderr).toBe(1);
+      expect(f.stdout).toMatch(/except 1 held as conflicts with the cloud[\s\S]*\nconflict +misc\/n\.txt\n/);
+
+      const cloud = async (k: string): Promise<string> => (await ceph.send(new GetObjectCommand({ Bucket: bucket, Key: `ssot/${k}` }))).Body!.transformToString();
+      expect(await cloud('labels/a.csv')).toBe('cloud write of labels/a.csv, made meanwhile');
+      expect(await cloud('ckpt/m.pt')).toBe('gateway write of ckpt/m.pt');
+      expect(await cloud('misc/n.txt')).toBe('cloud write of misc/n.txt, made meanwhile');
+      // through the gateway: the cloud's version where it won, the held write (marked) where nothing decides
+      expect(await (await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'labels/a.csv' }))).Body!.transformToString()).toBe('cloud write of labels/a.csv, made meanwhile');
+      const held = await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'misc/n.txt' }));
+      expect(await held.Body!.transformToString()).toBe('gateway write of misc/n.txt');
+      expect(held.$metadata.httpStatusCode).toBe(200);
+      const st = JSON.parse((await runCli(['gateway', 'status', '--json', '--cache', cache])).stdout) as {
+        conflicts: { held: number; gatewayWon: number; cloudWon: number; recent: Array<{ key: string; outcome: string; kept: string | null; dataset: string | null }> };
+        datasets: Array<{ name: string; ssot: string; winner: string }>;
+        dirty: { conflicts: number };
+        journal: Array<{ key: string; status: string; lastError: string }>;
+      };
+      expect(st.conflicts).toMatchObject({ held: 1, gatewayWon: 1, cloudWon: 1 });
+      expect(st.datasets).toEqual([
+        { name: 'labels', ssot: 'cloud', winner: 'cloud' },
+        { name: 'checkpoints', ssot: 'onprem', winner: 'gateway' },
+      ]);
+      expect(st.journal).toEqual([expect.objectContaining({ key: 'misc/n.txt', status: 'conflict', lastError: expect.stringMatching(/changed.*no source of truth is declared/) })]);
+      const kept = st.conflicts.recent.find((r) => r.key === 'labels/a.csv')!;
+      expect(kept).toMatchObject({ outcome: 'cloud-won', dataset: 'labels' });
+      expect(kept.kept!.startsWith(join(cache, 'conflicts'))).toBe(true);
+      expect(readFileSync(kept.kept!, 'utf8')).toBe('gateway write of labels/a.csv');
+      const human = await runCli(['gateway', 'status', '--cache', cache]);
+      expect(human.stdout).toMatch(/dataset +labels: source of truth cloud; on a conflict with the cloud the cloud's version wins/);
+
+      // someone decides the held one
+      const r = await runCli(['gateway', 'resolve', 'misc/n.txt', '--keep', 'gateway', '--cache', cache]);
+      expect(r.code, r.stderr).toBe(0);
+      expect((await runCli(['gateway', 'resolve', 'misc/n.txt', '--keep', 'cloud', '--cache', cache])).code).toBe(2); // nothing held any more
+      await flush(cache);
+      expect(await cloud('misc/n.txt')).toBe('gateway write of misc/n.txt');
+      await g.stop();
+      const audit = readFileSync(join(cache, '.gateway', 'audit', 'audit.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; key?: string; outcome?: string; kept?: string | null });
+      const conflicts = audit.filter((a) => a.type === 'gateway-conflict').map((a) => `${a.key!.replace(/^.*\/ssot\//, '')} ${a.outcome}`);
+      expect(conflicts.sort()).toEqual(['ckpt/m.pt gateway-won', 'labels/a.csv cloud-won', 'misc/n.txt gateway-won', 'misc/n.txt held']);
+    } finally {
+      proxy.refuseWrites.on = false;
       c.destroy();
       await g.stop();
     }

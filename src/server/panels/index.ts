@@ -6,6 +6,7 @@
  * formatted in one place. Add a panel by writing its module and listing it here.
  */
 import { clusterPanel } from './cluster.js';
+import { gatewayPanel } from './gateway.js';
 import { bandwidthPlanPanel } from './plan.js';
 import { streamLanesPanel } from './streams.js';
 
@@ -23,4 +24,4 @@ export interface DashboardPanel {
   readonly render: string;
 }
 
-export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel, clusterPanel, streamLanesPanel];
+export const DASHBOARD_PANELS: readonly DashboardPanel[] = [bandwidthPlanPanel, clusterPanel, streamLanesPanel, gatewayPanel];

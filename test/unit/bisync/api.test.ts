@@ -6,7 +6,7 @@ import { bisync } from '../../../src/api/bisync.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { tempDir, writeFile } from '../../helpers/fs.js';
 
-function setup(ssot?: string) {
+function setup(ssot?: string, datasets = '') {
   const root = tempDir('bisync-api');
   const onprem = join(root, 'onprem');
   const cloud = join(root, 'cloud');
@@ -18,7 +18,7 @@ function setup(ssot?: string) {
     `environments:
   dc1: { kind: onprem, locations: ["${onprem}"] }
   aws: { kind: cloud, locations: ["${cloud}"] }
-${ssot ? `bisync:\n  ssot: ${ssot}\n` : ''}audit:
+${ssot ? `bisync:\n  ssot: ${ssot}\n` : ''}${datasets.replaceAll('ONPREM', onprem).replaceAll('CLOUD', cloud)}audit:
   enabled: false
 `,
   );
@@ -38,6 +38,20 @@ describe('bisync --conflict ssot', () => {
     expect(events).toEqual(['labels.csv:path2:ssot']);
     expect(readFileSync(join(t.onprem, 'labels.csv'), 'utf8')).toBe('cloud edit, longer');
     expect(readdirSync(t.onprem)).toEqual(['labels.csv']);
+  });
+
+  it("a dataset's ssot decides for its locations, before bisync.ssot; two datasets that disagree are refused up front", async () => {
+    const t = setup('cloud', 'datasets:\n  labels:\n    locations: ["ONPREM", "CLOUD"]\n    ssot: onprem\n');
+    writeFile(t.onprem, 'labels.csv', 'v0');
+    await bisync(t.onprem, t.cloud, { config: t.config, statePath: t.statePath });
+    writeFile(t.onprem, 'labels.csv', 'onprem edit');
+    writeFile(t.cloud, 'labels.csv', 'cloud edit, longer');
+    const s = await bisync(t.onprem, t.cloud, { config: t.config, statePath: t.statePath, bisync: { conflict: 'ssot' } });
+    expect(s).toMatchObject({ conflicts: 1, copiedTo2: 1 });
+    expect(readFileSync(join(t.cloud, 'labels.csv'), 'utf8')).toBe('onprem edit');
+
+    const split = setup(undefined, 'datasets:\n  a: { locations: ["ONPREM"], ssot: onprem }\n  b: { locations: ["CLOUD"], ssot: cloud }\n');
+    await expect(bisync(split.onprem, split.cloud, { config: split.config, statePath: split.statePath, bisync: { conflict: 'ssot' } })).rejects.toThrow(/dataset a \(ssot onprem\).*dataset b \(ssot cloud\): their sources of truth disagree/);
   });
 
   it('refuses up front, naming the fix, when no source of truth is declared', async () => {

@@ -4,9 +4,11 @@
  * directory tree can hold, and multipart rules. The S3 protocol and real clients are
  * tested in test/int/gateway.test.ts.
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../../src/backends/memory/index.js';
+import { snapshotItems } from '../../../src/api/gateway.js';
 import { GatewayCore, MIN_PART_SIZE } from '../../../src/gateway/gateway.js';
 import { tempDir } from '../../helpers/fs.js';
 
@@ -112,5 +114,50 @@ describe('writes', () => {
     expect(row.etag).toMatch(/^[0-9a-f]{32}-2$/);
     expect(row.size).toBe(MIN_PART_SIZE + 4);
     await expect(c.uploadPart(id, 'big', 3, bytes('x'), 1)).rejects.toMatchObject({ code: 'NoSuchUpload' });
+  });
+});
+
+describe('preload of items with the MD5 they must have', () => {
+  const md5 = (s: string): string => createHash('md5').update(s).digest('hex');
+  it('verifies fetched and already cached objects; a mismatch is named and its clean bytes dropped, a dirty one kept; missing keys named', async () => {
+    const { core: c } = await core(['d/a', 'd/b', 'd/c', 'd/s']);
+    expect(await text(c, 'd/a')).toBe('content of d/a'); // cached before the preload
+    await c.put('d/local', bytes('written here'), { size: 12 });
+    const r = await c.preload({
+      items: [
+        { key: 'd/a', md5: md5('content of d/a'), size: 14 },
+        { key: 'd/b', md5: md5('content of d/b') },
+        { key: 'd/c', md5: md5('something else') },
+        { key: 'd/local', md5: md5('what the snapshot had') },
+        { key: 'd/s', size: 3 },
+        { key: 'd/gone', md5: md5('x') },
+      ],
+      listFirst: 'd/',
+    });
+    expect(r).toMatchObject({ total: 6, done: 6, verified: 2, });
+    expect(r.missing).toEqual(['d/gone']);
+    expect(r.mismatched.sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+      { key: 'd/c', reason: expect.stringMatching(/^MD5 /) },
+      { key: 'd/local', reason: expect.stringMatching(/^MD5 /) },
+      { key: 'd/s', reason: '14 bytes, expected 3' },
+    ]);
+    const e = (k: string) => c.index.cached(k);
+    expect(e('d/b')?.complete).toBe(true);
+    expect(e('d/c'), 'a clean object that is not what the item says is dropped').toBeUndefined();
+    expect(e('d/local')?.complete, 'dirty data is never dropped').toBe(true);
+    expect(await text(c, 'd/local')).toBe('written here');
+  });
+});
+
+describe('snapshotItems', () => {
+  const files = [{ path: 'x/1.bin', md5: 'a'.repeat(32), size: 1 }];
+  it('maps a snapshot at or below the upstream to keys under the rest of its URI', () => {
+    expect(snapshotItems('http://h/b/up/ds/', 'http://h/b/up/', files)).toEqual({ prefix: 'ds/', items: [{ key: 'ds/x/1.bin', md5: 'a'.repeat(32), size: 1 }] });
+    expect(snapshotItems('http://h/b/up/', 'http://h/b/up/', files).prefix).toBe('');
+    expect(snapshotItems('http://other/b/', 'http://h/b/up/', files, 'k').items[0]!.key).toBe('k/x/1.bin');
+  });
+  it('refuses a snapshot elsewhere (a sibling prefix with the same start too) and names the fix', () => {
+    expect(() => snapshotItems('http://h/b/upx/', 'http://h/b/up/', files)).toThrow(/not under the gateway's upstream/);
+    expect(() => snapshotItems('http://h/b/', 'http://h/b/up/', files)).toThrow(expect.objectContaining({ hint: expect.stringMatching(/--snapshot-prefix/) }));
   });
 });

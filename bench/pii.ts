@@ -4,7 +4,8 @@
  * replace, hash) x format (JSONL, CSV) x corpus (sparse, dense).
  *
  * Run: `npx tsx bench/pii.ts [MB per corpus and format, default 32] [runs, default 3]
- *       [--only=dense|sparse] [--modes=hash,replace] [--show=dense|sparse]`
+ *       [--only=dense|sparse] [--modes=hash,replace] [--show=dense|sparse]
+ *       [--save=DIR]`
  *
  * Corpora (generated, seeded, so every run scrubs the same bytes):
  *  - sparse: event records (~330 bytes) with an email, a phone and an IP under PII-named
@@ -32,6 +33,8 @@
  * Not a test: nothing here asserts a timing.
  */
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createScrubber, ENTITY_TYPES, loadScrubConfig, type ScrubConfig, type ScrubReport } from '../src/governance/pii/index.js';
@@ -449,6 +452,13 @@ async function main(): Promise<void> {
     // `--show=dense`: print the first records of a corpus and exit.
     const text = generate(show, 'jsonl').toString('utf8', 0, 8192);
     console.log(text.slice(0, text.lastIndexOf('\n')));
+    return;
+  }
+  const save = flag('save');
+  if (save) {
+    // `--save=DIR`: write the corpora as files (e.g. to profile `hybridsync scrub` on them) and exit.
+    mkdirSync(save, { recursive: true });
+    for (const corpus of corpora) for (const format of ['jsonl', 'csv'] as const) writeFileSync(join(save, `${corpus}.${format}`), generate(corpus, format));
     return;
   }
   const configs = Object.fromEntries(modes.map((m) => [m, configFor(m)])) as Record<Mode, ScrubConfig>;

@@ -18,7 +18,7 @@ import {
   versionWordAtEnd,
   windowAfterLastDigit,
 } from './context.js';
-import { phoneValidity, PHONE_POSSIBLE, PHONE_VALID } from './phone.js';
+import { internationalPhoneValidity, phoneValidity, PHONE_POSSIBLE, PHONE_VALID } from './phone.js';
 import { isDigitCode, isWordCode, scanStats, type ScanContext } from './scan-context.js';
 
 /**
@@ -448,7 +448,7 @@ function classifyPhone(text: string, s: number, e: number, nd: number, plus: boo
       const structural = ctx.field.phone || before.phone ? 0.85 : 0.8;
       if (structural >= ctx.minScore && nanpAt(text, digitPosition(s, 1), digitPosition(s, 4))) return structural;
     }
-    const v = phoneValidity(text.slice(before.pos, spanEnd), undefined);
+    const v = internationalPhoneValidity(windowDigits(text, s, e), text.slice(before.pos, spanEnd));
     if (v === PHONE_VALID) return (ctx.field.phone || before.phone) ? 0.95 : 0.9;
     if (v === PHONE_POSSIBLE) return (ctx.field.phone || before.phone) ? 0.85 : 0.8;
     return 0;

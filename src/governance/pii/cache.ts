@@ -34,3 +34,12 @@ export class BoundedCache<V> {
     return this.young.size + this.old.size;
   }
 }
+
+/**
+ * A copy of `s` that shares no memory with it. A value cut out of a line is a view of the
+ * whole line (or of the chunk it was decoded from); kept as a cache key, the view would
+ * keep that text alive as long as the entry lives.
+ */
+export function detached(s: string): string {
+  return (' ' + s).slice(1);
+}

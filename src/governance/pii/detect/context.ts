@@ -1,3 +1,5 @@
+import { detached } from '../cache.js';
+
 /**
  * Context words. Detectors look at a short window of text before a candidate (never more
  * than CONTEXT_WINDOW characters, so every check is constant time) and at the name of
@@ -69,7 +71,7 @@ export function fieldContext(name: string | undefined): FieldContext {
     version: VERSION_FIELD.test(n),
   };
   if (fieldCache.size > 4096) fieldCache.clear();
-  fieldCache.set(name, fc);
+  fieldCache.set(detached(name), fc);
   return fc;
 }
 

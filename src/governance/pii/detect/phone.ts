@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { CountryCode } from 'libphonenumber-js/max';
-import { BoundedCache } from '../cache.js';
+import { BoundedCache, detached } from '../cache.js';
 import { internationalValidity, PHONE_INVALID, PHONE_POSSIBLE, PHONE_VALID, type PhoneValidity } from './phone-plans.js';
 
 export { PHONE_INVALID, PHONE_POSSIBLE, PHONE_VALID, type PhoneValidity };
@@ -47,7 +47,7 @@ export function phoneValidity(text: string, region: CountryCode | undefined): Ph
   } catch {
     v = PHONE_INVALID;
   }
-  return remember(validityCache, key, v);
+  return remember(validityCache, detached(key), v);
 }
 
 /**
@@ -93,8 +93,9 @@ export function toE164(value: string, regions: readonly CountryCode[]): string {
     if (digits.length === 10 && nanpStructureValid(digits.slice(0, 3), digits.slice(3, 6))) return `+1${digits}`;
     if (digits.length === 11 && digits[0] === '1' && nanpStructureValid(digits.slice(1, 4), digits.slice(4, 7))) return `+${digits}`;
   }
-  // Anything else needs libphonenumber: memoised, as it costs about 10 us.
-  const hit = e164Cache.get(value);
+  // Anything else needs libphonenumber: memoised (per regions: they decide the reading), as it costs about 10 us.
+  const key = plus ? value : `${regions.join(',')}|${value}`;
+  const hit = e164Cache.get(key);
   if (hit !== undefined) return hit ?? digits;
   let out: string | null = plus ? `+${digits}` : null;
   for (const r of plus ? [undefined] : regions) {
@@ -108,7 +109,7 @@ export function toE164(value: string, regions: readonly CountryCode[]): string {
       // not parseable in this region; try the next
     }
   }
-  remember(e164Cache, value, out);
+  remember(e164Cache, detached(key), out);
   return out ?? digits;
 }
 

@@ -2,6 +2,7 @@ import { hkdfSync } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { OperatorSpec } from './config.js';
 import { toE164 } from './detect/phone.js';
+import { detached } from './cache.js';
 import { HmacSha256 } from './hmac.js';
 import type { EntityType } from './types.js';
 
@@ -17,31 +18,122 @@ import type { EntityType } from './types.js';
  */
 
 const HKDF_SALT = Buffer.from('hybridsync/pii/v1', 'utf8');
-const TOKEN_CACHE_LIMIT = 4096;
+/** Slots of each entity type's token table (a power of two). */
+const TOKEN_SLOTS = 4096;
+/** Values longer than this are tokenized without the table (rare, and costly to hash and keep). */
+const MAX_CACHED_CHARS = 256;
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
+/** One entity type's HMAC (under its HKDF subkey), token prefix and table of recent tokens. */
+interface TypeTokens {
+  mac: HmacSha256;
+  /** `tok_<type>_` as bytes, followed by room for the base64url text. */
+  scratch: Buffer;
+  prefixLength: number;
+  /**
+   * Direct-mapped table: slot = hash(value) mod TOKEN_SLOTS. A slot holds one value and
+   * its token; a lookup returns the token only when the slot's value is the same string,
+   * so a collision is a miss, never another value's token. Fixed size, so memory is
+   * bounded and the table itself is not reallocated as it fills.
+   */
+  values: (string | undefined)[];
+  tokens: string[];
+}
+
+/**
+ * Keyed pseudonyms. One instance holds one key (per scrubber, i.e. per file); tokens are
+ * derived per entity type and remembered per type in a bounded table keyed by the value
+ * as found, so a repeated value (the same email on every line of a log) costs a hash
+ * lookup instead of normalization and an HMAC. The table lives and dies with the instance
+ * and holds only values the scrubber is replacing anyway; the key is never in it.
+ */
 export class Pseudonymizer {
-  private readonly perType = new Map<EntityType, { mac: HmacSha256; cache: Map<string, string> }>();
+  private readonly perType = new Map<EntityType, TypeTokens>();
+  /** The regions the tables were filled under (they decide phone normalization). */
+  private regions: readonly CountryCode[] | undefined;
 
   constructor(
     private readonly key: Buffer,
     private readonly tokenBytes = 16,
   ) {}
 
-  /** `tok_<type>_<base64url>` for an already normalized value. */
-  token(type: EntityType, normalized: string): string {
+  private forType(type: EntityType): TypeTokens {
     let t = this.perType.get(type);
     if (!t) {
       const subkey = new Uint8Array(hkdfSync('sha256', this.key, HKDF_SALT, `entity:${type}`, 32));
-      t = { mac: new HmacSha256(subkey), cache: new Map() };
+      const prefix = `tok_${type}_`;
+      const scratch = Buffer.alloc(prefix.length + Math.ceil((this.tokenBytes * 4) / 3));
+      scratch.write(prefix, 'latin1');
+      t = {
+        mac: new HmacSha256(subkey),
+        scratch,
+        prefixLength: prefix.length,
+        values: new Array<string | undefined>(TOKEN_SLOTS).fill(undefined),
+        tokens: new Array<string>(TOKEN_SLOTS).fill(''),
+      };
       this.perType.set(type, t);
     }
-    const hit = t.cache.get(normalized);
-    if (hit !== undefined) return hit;
-    const tok = `tok_${type}_${t.mac.digest(normalized).toString('base64url', 0, this.tokenBytes)}`;
-    if (t.cache.size >= TOKEN_CACHE_LIMIT) t.cache.clear();
-    t.cache.set(normalized, tok);
+    return t;
+  }
+
+  /** `tok_<type>_<base64url>` for an already normalized value (not remembered). */
+  token(type: EntityType, normalized: string): string {
+    return this.encode(this.forType(type), normalized);
+  }
+
+  /**
+   * The token of `value` as found in the data: normalized for its type (so formatting
+   * does not change the token), then `token`. Remembered per type by `value`.
+   */
+  pseudonymize(type: EntityType, value: string, regions: readonly CountryCode[]): string {
+    if (regions !== this.regions) {
+      // Phone normalization depends on the regions: tokens remembered under others do not apply.
+      if (this.regions !== undefined) for (const t of this.perType.values()) t.values.fill(undefined);
+      this.regions = regions;
+    }
+    const t = this.forType(type);
+    if (value.length > MAX_CACHED_CHARS) return this.encode(t, normalizeForHash(type, value, regions));
+    const slot = hashString(value) & (TOKEN_SLOTS - 1);
+    if (t.values[slot] === value) return t.tokens[slot]!;
+    const tok = this.encode(t, normalizeForHash(type, value, regions));
+    t.values[slot] = detached(value);
+    t.tokens[slot] = tok;
     return tok;
   }
+
+  /** HMAC of `normalized`, its first `tokenBytes` bytes as base64url after the prefix: one flat string. */
+  private encode(t: TypeTokens, normalized: string): string {
+    const d = t.mac.digest(normalized);
+    const out = t.scratch;
+    let o = t.prefixLength;
+    const n = this.tokenBytes;
+    let i = 0;
+    for (; i + 3 <= n; i += 3) {
+      const v = (d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!;
+      out[o++] = BASE64URL.charCodeAt(v >>> 18);
+      out[o++] = BASE64URL.charCodeAt((v >>> 12) & 63);
+      out[o++] = BASE64URL.charCodeAt((v >>> 6) & 63);
+      out[o++] = BASE64URL.charCodeAt(v & 63);
+    }
+    if (n - i === 1) {
+      const v = d[i]!;
+      out[o++] = BASE64URL.charCodeAt(v >>> 2);
+      out[o++] = BASE64URL.charCodeAt((v & 3) << 4);
+    } else if (n - i === 2) {
+      const v = (d[i]! << 8) | d[i + 1]!;
+      out[o++] = BASE64URL.charCodeAt(v >>> 10);
+      out[o++] = BASE64URL.charCodeAt((v >>> 4) & 63);
+      out[o++] = BASE64URL.charCodeAt((v & 15) << 2);
+    }
+    return out.toString('latin1', 0, o);
+  }
+}
+
+/** FNV-1a over the UTF-16 code units: the token table's slot function (not a security boundary). */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
 }
 
 /** The canonical form hashed for each type, so formatting differences do not change tokens. */
@@ -127,7 +219,7 @@ export function applyOperator(op: OperatorSpec, type: EntityType, value: string,
       return mask(value, op.keep, op.char);
     case 'hash':
       if (!ctx.pseudonymizer) throw new Error('hash operator without a key (checked when the scrubber is created)');
-      return ctx.pseudonymizer.token(type, normalizeForHash(type, value, ctx.regions));
+      return ctx.pseudonymizer.pseudonymize(type, value, ctx.regions);
     case 'generalize':
       return generalize(type, value);
   }

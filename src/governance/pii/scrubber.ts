@@ -1,9 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { configNeedsKey, type ScrubConfig } from './config.js';
 import { CsvScrubber } from './formats/csv.js';
 import { JsonlScrubber } from './formats/jsonl.js';
-import type { FormatHandler } from './formats/lines.js';
+import { ByteLineSplitter, ByteSink, type FormatHandler } from './formats/lines.js';
 import { consistentDelimiter, sampleLines, sniffFormat } from './formats/sniff.js';
 import { TextScrubber } from './formats/text.js';
 import { missingKeyError } from './key.js';
@@ -27,9 +26,6 @@ export interface Scrubber {
   report(): ScrubReport;
 }
 
-/** Input is decoded and scrubbed at most this many bytes at a time, whatever the chunk size. */
-const SLICE_BYTES = 1 << 20;
-
 /**
  * A streaming scrubber for one file. It buffers the first `limits.sniffBytes` to choose the
  * format, then works chunk by chunk in memory bounded by the largest record (capped by
@@ -47,8 +43,9 @@ class ScrubTransform extends Transform {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private mode: 'sniff' | 'scrub' | 'pass' = 'sniff';
-  private decoder: StringDecoder | undefined;
   private handler: FormatHandler | undefined;
+  private lines: ByteLineSplitter | undefined;
+  private sink: ByteSink | undefined;
   private encoding: 'utf8' | 'latin1' = 'utf8';
   private format: ScrubFormat | 'binary' = 'binary';
   private reason: string | undefined;
@@ -86,9 +83,8 @@ class ScrubTransform extends Transform {
     try {
       if (this.mode === 'sniff') this.start(true);
       if (this.mode === 'scrub') {
-        const tail = this.decoder!.end();
-        const handler = this.handler!;
-        this.outText((tail ? handler.write(tail) : '') + handler.end());
+        this.lines!.end(this.sink!);
+        this.out(this.sink!.take());
       }
       cb();
     } catch (e) {
@@ -109,8 +105,9 @@ class ScrubTransform extends Transform {
     this.mode = 'scrub';
     this.format = sniffed.format;
     this.encoding = sniffed.encoding;
-    this.decoder = new StringDecoder(sniffed.encoding);
     this.handler = this.handlerFor(sniffed.format, sample, complete);
+    this.sink = new ByteSink(sniffed.encoding);
+    this.lines = new ByteLineSplitter(this.handler, sniffed.encoding, this.config.limits.maxRecordBytes);
     this.feed(sample);
   }
 
@@ -131,17 +128,10 @@ class ScrubTransform extends Transform {
     }
   }
 
+  /** Lines of bytes through the format handler; its output goes out once per chunk. */
   private feed(buf: Buffer): void {
-    const decoder = this.decoder!;
-    const handler = this.handler!;
-    for (let off = 0; off < buf.length; off += SLICE_BYTES) {
-      const text = decoder.write(buf.subarray(off, Math.min(buf.length, off + SLICE_BYTES)));
-      if (text) this.outText(handler.write(text));
-    }
-  }
-
-  private outText(s: string): void {
-    if (s.length > 0) this.out(Buffer.from(s, this.encoding));
+    this.lines!.push(buf, this.sink!);
+    this.out(this.sink!.take());
   }
 
   private out(b: Buffer): void {

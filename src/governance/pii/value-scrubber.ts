@@ -27,20 +27,42 @@ export class ValueScrubber {
 
   /** `value` with every finding replaced; the same string when nothing was found. */
   text(value: string, field?: string): string {
+    const parts = this.parts;
+    parts.length = 0;
+    this.last = 0;
+    this.collectFrom = value;
+    if (this.replaceEach(value, field, 0, this.collect) === 0) return value;
+    parts.push(value.slice(this.last));
+    const out = parts.join('');
+    parts.length = 0;
+    return out;
+  }
+
+  private readonly parts: string[] = [];
+  private last = 0;
+  private collectFrom = '';
+  private readonly collect = (start: number, end: number, text: string): void => {
+    this.parts.push(this.collectFrom.slice(this.last, start), text);
+    this.last = end;
+  };
+
+  /**
+   * Finds what to replace in `value` and reports each replacement as
+   * `onEdit(offset + start, offset + end, replacement)`, in order; returns how many. Counts
+   * them; allowed values are left alone.
+   */
+  replaceEach(value: string, field: string | undefined, offset: number, onEdit: (start: number, end: number, text: string) => void): number {
     const findings = this.detector.detect(value, field);
-    if (findings.length === 0) return value;
-    const parts: string[] = [];
-    let last = 0;
+    if (findings.length === 0) return 0;
+    let n = 0;
     for (const f of findings) {
       const found = value.slice(f.start, f.end);
-      if (this.allow.has(found)) continue;
-      parts.push(value.slice(last, f.start), applyOperator(this.ops[f.type], f.type, found, this.opCtx));
+      if (this.allow.size > 0 && this.allow.has(found)) continue;
+      onEdit(offset + f.start, offset + f.end, applyOperator(this.ops[f.type], f.type, found, this.opCtx));
       this.counts[f.type]++;
-      last = f.end;
+      n++;
     }
-    if (last === 0) return value;
-    parts.push(value.slice(last));
-    return parts.join('');
+    return n;
   }
 
   /**

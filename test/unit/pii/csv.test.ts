@@ -114,7 +114,7 @@ describe('CSV scrubbing', () => {
     const text = 'id,name,note\n1,Ann,"born 1986-12-25\nSSN 123-45-6789"\n2,Bob,"ip 10.0.0.1, ""x"""\r\n3,Cy,\n';
     const run = (parts: string[]): string => {
       const h = new CsvScrubber(config, new ValueScrubber(config, undefined), ',');
-      return parts.map((p) => h.write(p)).join('') + h.end();
+      return parts.map((p) => h.write(p)).join('') + h.finish();
     };
     const whole = run([text]);
     expect(whole).toContain('<SSN>');

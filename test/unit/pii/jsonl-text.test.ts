@@ -64,7 +64,7 @@ describe('JSONL scrubbing', () => {
     const text = '{"a":"ann@x.io","b":[1,"SSN 123-45-6789"]}\r\n{"c":"\\u00e9 10.0.0.1"}\nnot json 4111 1111 1111 1111\n{"d":1}';
     const run = (parts: string[]): string => {
       const h = new JsonlScrubber(config, new ValueScrubber(config, undefined));
-      return parts.map((p) => h.write(p)).join('') + h.end();
+      return parts.map((p) => h.write(p)).join('') + h.finish();
     };
     const whole = run([text]);
     expect(whole).toContain('<CARD>');

@@ -67,6 +67,48 @@ describe('keyed pseudonymization', () => {
     expect(new Pseudonymizer(randomBytes(32)).token('ssn', '123456789')).not.toBe(a);
   });
 
+  it('the token table never answers with another value\'s token, or with a token of another key', () => {
+    // More values than the table has slots, each asked for several times in a scrambled
+    // order: slots are shared and overwritten; every answer must still be the HMAC of that
+    // very value under that key.
+    const keyB = Buffer.alloc(32, 7);
+    const pa = new Pseudonymizer(TEST_KEY);
+    const pb = new Pseudonymizer(keyB);
+    const subkey = (key: Buffer, type: string): Buffer => Buffer.from(hkdfSync('sha256', key, Buffer.from('hybridsync/pii/v1'), `entity:${type}`, 32));
+    const direct = (key: Buffer, type: string, normalized: string): string =>
+      `tok_${type}_${createHmac('sha256', subkey(key, type)).update(normalized).digest().subarray(0, 16).toString('base64url')}`;
+    const values = Array.from({ length: 10_000 }, (_, i) => `user${(i * 7919) % 10_000}@example.com`);
+    const order = [...values, ...values.slice().reverse(), ...values.filter((_, i) => i % 3 === 0)];
+    const seen = new Map<string, string>();
+    for (const v of order) {
+      const a = pa.pseudonymize('email', v, ['US']);
+      const b = pb.pseudonymize('email', v, ['US']);
+      expect(a).not.toBe(b);
+      const want = seen.get(v) ?? direct(TEST_KEY, 'email', v);
+      seen.set(v, want);
+      expect(a).toBe(want);
+    }
+    expect(new Set(seen.values()).size).toBe(new Set(values).size);
+    // Same text under another type: another subkey, another token.
+    expect(pa.pseudonymize('username', 'user1@example.com', ['US'])).toBe(direct(TEST_KEY, 'username', 'user1@example.com'));
+    // Formatting variants are remembered separately but give the same token.
+    expect(pa.pseudonymize('phone', '(415) 555-0100', ['US'])).toBe(pa.pseudonymize('phone', '+1 415 555 0100', ['US']));
+    // The phone regions decide normalization: a table filled under others is not reused.
+    const uk = ['GB'] as const;
+    expect(pa.pseudonymize('phone', '020 7946 0958', uk)).toBe(direct(TEST_KEY, 'phone', '+442079460958'));
+    expect(pa.pseudonymize('phone', '020 7946 0958', ['US'])).toBe(direct(TEST_KEY, 'phone', '02079460958'));
+  });
+
+  it('tokens of every length are base64url of the HMAC prefix', () => {
+    for (let bytes = 8; bytes <= 32; bytes++) {
+      const p = new Pseudonymizer(TEST_KEY, bytes);
+      const subkey = Buffer.from(hkdfSync('sha256', TEST_KEY, Buffer.from('hybridsync/pii/v1'), 'entity:ssn', 32));
+      const want = createHmac('sha256', subkey).update('123456789').digest().subarray(0, bytes).toString('base64url');
+      expect(p.token('ssn', '123456789')).toBe(`tok_ssn_${want}`);
+      expect(p.pseudonymize('ssn', '123-45-6789', ['US'])).toBe(`tok_ssn_${want}`);
+    }
+  });
+
   it('normalizes before hashing so formatting does not change the token', () => {
     const tok = (type: Parameters<typeof normalizeForHash>[0], v: string): string => applyOperator({ operator: 'hash' }, type, v, ctx);
     expect(tok('email', 'Jane.Doe@Example.COM')).toBe(tok('email', 'jane.doe@example.com'));

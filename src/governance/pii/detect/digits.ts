@@ -8,17 +8,9 @@ import {
   plausibleBirthYear,
   ssnValid,
 } from './checksums.js';
-import {
-  birthWord,
-  cardWord,
-  contextWindow,
-  identifierWordAtEnd,
-  phoneWord,
-  ssnWord,
-  versionWordAtEnd,
-  windowAfterLastDigit,
-} from './context.js';
-import { phoneValidity, PHONE_POSSIBLE, PHONE_VALID } from './phone.js';
+import { afterLastDigit, askWindow, CONTEXT_WINDOW, ContextQuestion } from './context.js';
+import { asciiOnly } from './window-words.js';
+import { internationalPhoneValidity, phoneValidity, PHONE_POSSIBLE, PHONE_VALID } from './phone.js';
 import { isDigitCode, isWordCode, scanStats, type ScanContext } from './scan-context.js';
 
 /**
@@ -59,26 +51,24 @@ interface Candidate extends Finding {
 class Before {
   text = '';
   pos = 0;
-  private w: string | undefined;
-  private near: string | undefined;
+  /** Start of the window (CONTEXT_WINDOW characters before pos, or the text start). */
+  private from = 0;
+  /** Start of the near window (after the last digit of the window); -1 until needed. */
+  private nearFrom = -1;
+  /** Whether the window is ASCII: 0 not known yet, 1 yes, 2 no. */
+  private ascii = 0;
   /** Memoised answers, two bits per question: asked, and the answer. */
   private known = 0;
   at(text: string, pos: number): this {
     this.text = text;
     this.pos = pos;
-    this.w = undefined;
-    this.near = undefined;
+    this.from = Math.max(0, pos - CONTEXT_WINDOW);
+    this.nearFrom = -1;
+    this.ascii = 0;
     this.known = 0;
     return this;
   }
-  private get window(): string {
-    return (this.w ??= contextWindow(this.text, this.pos));
-  }
-  /** The window after the last number in it, for words that must refer to this number. */
-  private get nearWindow(): string {
-    return (this.near ??= windowAfterLastDigit(this.window));
-  }
-  private ask(q: Question): boolean {
+  private ask(q: ContextQuestion): boolean {
     const mask = 3 << (q * 2);
     const k = this.known & mask;
     if (k !== 0) return k === mask;
@@ -86,49 +76,32 @@ class Before {
     this.known |= (yes ? 3 : 1) << (q * 2);
     return yes;
   }
-  private answer(q: Question): boolean {
-    switch (q) {
-      case Q_PHONE:
-        return phoneWord(this.window);
-      case Q_SSN:
-        return ssnWord(this.nearWindow);
-      case Q_BIRTH:
-        return birthWord(this.nearWindow);
-      case Q_CARD:
-        return cardWord(this.nearWindow);
-      case Q_IDENTIFIER:
-        return identifierWordAtEnd(this.window);
-      default:
-        return versionWordAtEnd(this.window);
-    }
+  private answer(q: ContextQuestion): boolean {
+    if (this.ascii === 0) this.ascii = asciiOnly(this.text, this.from, this.pos) ? 1 : 2;
+    // Words about this very number come after any earlier number in the window.
+    const near = q === ContextQuestion.Ssn || q === ContextQuestion.Birth || q === ContextQuestion.Card;
+    if (near && this.nearFrom < 0) this.nearFrom = afterLastDigit(this.text, this.from, this.pos);
+    return askWindow(q, this.text, near ? this.nearFrom : this.from, this.pos, this.ascii === 1);
   }
   get phone(): boolean {
-    return this.ask(Q_PHONE);
+    return this.ask(ContextQuestion.Phone);
   }
   get ssn(): boolean {
-    return this.ask(Q_SSN);
+    return this.ask(ContextQuestion.Ssn);
   }
   get birth(): boolean {
-    return this.ask(Q_BIRTH);
+    return this.ask(ContextQuestion.Birth);
   }
   get card(): boolean {
-    return this.ask(Q_CARD);
+    return this.ask(ContextQuestion.Card);
   }
   get identifier(): boolean {
-    return this.ask(Q_IDENTIFIER);
+    return this.ask(ContextQuestion.Identifier);
   }
   get version(): boolean {
-    return this.ask(Q_VERSION);
+    return this.ask(ContextQuestion.Version);
   }
 }
-
-type Question = 0 | 1 | 2 | 3 | 4 | 5;
-const Q_PHONE = 0;
-const Q_SSN = 1;
-const Q_BIRTH = 2;
-const Q_CARD = 3;
-const Q_IDENTIFIER = 4;
-const Q_VERSION = 5;
 
 const before = new Before();
 
@@ -179,8 +152,8 @@ function isGlue(c: number): boolean {
 }
 
 /**
- * Appends findings to `out`. Returns whether any 4-digit group could be a birth year,
- * which gates the (costlier) month-name birth date scan.
+ * Appends findings to `out`. Returns whether any 4-digit group after a space could be a
+ * birth year, which gates the (costlier) month-name birth date scan.
  */
 export function scanDigitRuns(text: string, ctx: ScanContext, out: Finding[]): boolean {
   const n = text.length;
@@ -222,7 +195,8 @@ export function scanDigitRuns(text: string, ctx: ScanContext, out: Finding[]): b
       while (j < n && isDigitCode(text.charCodeAt(j))) j++;
       groupStart[g] = gs;
       groupEnd[g] = j;
-      if (j - gs === 4 && !sawYear) {
+      // Month-name dates have their year after a space ("March 5, 1980"), so only such a group counts.
+      if (j - gs === 4 && !sawYear && gs > 0 && text.charCodeAt(gs - 1) === 32) {
         const y = (text.charCodeAt(gs) - 48) * 1000 + (text.charCodeAt(gs + 1) - 48) * 100 + (text.charCodeAt(gs + 2) - 48) * 10;
         sawYear = plausibleBirthYear(y + text.charCodeAt(gs + 3) - 48);
       }
@@ -448,7 +422,7 @@ function classifyPhone(text: string, s: number, e: number, nd: number, plus: boo
       const structural = ctx.field.phone || before.phone ? 0.85 : 0.8;
       if (structural >= ctx.minScore && nanpAt(text, digitPosition(s, 1), digitPosition(s, 4))) return structural;
     }
-    const v = phoneValidity(text.slice(before.pos, spanEnd), undefined);
+    const v = internationalPhoneValidity(windowDigits(text, s, e), text.slice(before.pos, spanEnd));
     if (v === PHONE_VALID) return (ctx.field.phone || before.phone) ? 0.95 : 0.9;
     if (v === PHONE_POSSIBLE) return (ctx.field.phone || before.phone) ? 0.85 : 0.8;
     return 0;

@@ -1,6 +1,6 @@
 import type { Finding } from '../types.js';
 import { birthDateValid } from './checksums.js';
-import { birthWord, contextWindow, windowAfterLastDigit } from './context.js';
+import { birthWordBefore } from './context.js';
 
 /**
  * Birth dates written with a month name ("born March 5, 1980", "DOB: 5th Mar 1980").
@@ -34,7 +34,7 @@ export function scanNamedMonthBirthDates(text: string, fieldSaysBirth: boolean, 
     while ((m = re.exec(text)) !== null) {
       const month = MONTH_INDEX[m[monthGroup]!.toLowerCase()] ?? 0;
       if (!birthDateValid(Number(m[3]), month, Number(m[dayGroup]))) continue;
-      if (fieldSaysBirth || birthWord(windowAfterLastDigit(contextWindow(text, m.index)))) {
+      if (fieldSaysBirth || birthWordBefore(text, m.index)) {
         out.push({ type: 'dob', start: m.index, end: m.index + m[0].length, score: 0.85 });
       }
     }

@@ -76,7 +76,6 @@ function macAt(text: string, a: number, sep: number): boolean {
   return true;
 }
 
-/** MACs written with dashes (`00-1A-2B-3C-4D-5E`) or in Cisco dotted form (`001a.2b3c.4d5e`). */
 /** Occurrences of `ch` in `text`, counting stops at `limit`. */
 function countUpTo(text: string, ch: string, limit: number): number {
   let count = 0;
@@ -84,23 +83,26 @@ function countUpTo(text: string, ch: string, limit: number): number {
   return count;
 }
 
+/** MACs written with dashes (`00-1A-2B-3C-4D-5E`) or in Cisco dotted form (`001a.2b3c.4d5e`). */
 export function scanDelimitedMacs(text: string, out: Finding[]): void {
   const n = text.length;
   if (n < 14) return;
-  let p = countUpTo(text, '-', 5) < 5 ? -1 : text.indexOf('-');
+  // Each dash or dot is checked for the separator one group further on before the full
+  // shape: a cheap test that passes UUIDs, dates and sentences by.
+  let p = text.indexOf('-');
   while (p >= 0 && p + 15 <= n) {
     const a = p - 2;
-    if (a >= 0 && a + 17 <= n && macAt(text, a, 45) && boundaryOk(text, a, a + 17, 45)) {
+    if (text.charCodeAt(p + 3) === 45 && a >= 0 && macAt(text, a, 45) && boundaryOk(text, a, a + 17, 45)) {
       out.push({ type: 'mac', start: a, end: a + 17, score: 0.85 });
       p = text.indexOf('-', a + 17);
     } else {
       p = text.indexOf('-', p + 1);
     }
   }
-  let q = countUpTo(text, '.', 2) < 2 ? -1 : text.indexOf('.');
+  let q = text.indexOf('.');
   while (q >= 0 && q + 10 <= n) {
     const a = q - 4;
-    if (a >= 0 && a + 14 <= n && ciscoMacAt(text, a) && boundaryOk(text, a, a + 14, 46)) {
+    if (text.charCodeAt(q + 5) === 46 && a >= 0 && ciscoMacAt(text, a) && boundaryOk(text, a, a + 14, 46)) {
       out.push({ type: 'mac', start: a, end: a + 14, score: 0.8 });
       q = text.indexOf('.', a + 14);
     } else {

@@ -1,5 +1,9 @@
 import { createRequire } from 'node:module';
 import type { CountryCode } from 'libphonenumber-js/max';
+import { BoundedCache, detached } from '../cache.js';
+import { internationalValidity, PHONE_INVALID, PHONE_POSSIBLE, PHONE_VALID, type PhoneValidity } from './phone-plans.js';
+
+export { PHONE_INVALID, PHONE_POSSIBLE, PHONE_VALID, type PhoneValidity };
 
 // The full metadata is loaded on the first phone-shaped candidate, not with every command
 // that merely could scrub (its load costs ~0.1 s of CPU).
@@ -15,24 +19,19 @@ export function isSupportedRegion(region: string): boolean {
 }
 
 /**
- * Phone validation with libphonenumber's full ("max") metadata. Parsing costs about 10 us,
+ * Phone validation with libphonenumber's full ("max") metadata. `+` numbers are checked
+ * by phone-plans.ts (the library's decisions over its metadata, about 0.5 us); national
+ * formats of other regions go through the library itself, which costs 10-15 us a call,
  * so the scanners only call it for candidates that already have a phone's shape, and
- * results are memoised in a bounded map (phone numbers repeat a lot in real data).
+ * results are memoised in a bounded cache (phone numbers repeat a lot in real data).
  */
 
-/** 0: not a phone number; 1: right length for the country but not an assigned range; 2: valid. */
-export type PhoneValidity = 0 | 1 | 2;
-export const PHONE_INVALID = 0;
-export const PHONE_POSSIBLE = 1;
-export const PHONE_VALID = 2;
-
 const CACHE_LIMIT = 20_000;
-const validityCache = new Map<string, PhoneValidity>();
-const e164Cache = new Map<string, string | null>();
+const validityCache = new BoundedCache<PhoneValidity>(CACHE_LIMIT);
+const e164Cache = new BoundedCache<string | null>(CACHE_LIMIT);
 
-function remember<V>(map: Map<string, V>, key: string, value: V): V {
-  if (map.size >= CACHE_LIMIT) map.clear();
-  map.set(key, value);
+function remember<V>(cache: BoundedCache<V>, key: string, value: V): V {
+  cache.set(key, value);
   return value;
 }
 
@@ -48,7 +47,15 @@ export function phoneValidity(text: string, region: CountryCode | undefined): Ph
   } catch {
     v = PHONE_INVALID;
   }
-  return remember(validityCache, key, v);
+  return remember(validityCache, detached(key), v);
+}
+
+/**
+ * Validity of a `+` number from its digits (ASCII, without the `+`); `text` is the
+ * number as written, for the library when the metadata could not be compiled.
+ */
+export function internationalPhoneValidity(digits: string, text: string): PhoneValidity {
+  return internationalValidity(digits) ?? phoneValidity(text, undefined);
 }
 
 /** Best validity over the configured regions (the first region that validates wins). */
@@ -86,8 +93,9 @@ export function toE164(value: string, regions: readonly CountryCode[]): string {
     if (digits.length === 10 && nanpStructureValid(digits.slice(0, 3), digits.slice(3, 6))) return `+1${digits}`;
     if (digits.length === 11 && digits[0] === '1' && nanpStructureValid(digits.slice(1, 4), digits.slice(4, 7))) return `+${digits}`;
   }
-  // Anything else needs libphonenumber: memoised, as it costs about 10 us.
-  const hit = e164Cache.get(value);
+  // Anything else needs libphonenumber: memoised (per regions: they decide the reading), as it costs about 10 us.
+  const key = plus ? value : `${regions.join(',')}|${value}`;
+  const hit = e164Cache.get(key);
   if (hit !== undefined) return hit ?? digits;
   let out: string | null = plus ? `+${digits}` : null;
   for (const r of plus ? [undefined] : regions) {
@@ -101,7 +109,7 @@ export function toE164(value: string, regions: readonly CountryCode[]): string {
       // not parseable in this region; try the next
     }
   }
-  remember(e164Cache, value, out);
+  remember(e164Cache, detached(key), out);
   return out ?? digits;
 }
 

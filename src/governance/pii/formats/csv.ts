@@ -10,7 +10,7 @@ import { ScrubInputError } from '../errors.js';
 import { isJsonNumber } from '../numbers.js';
 import type { EntityType } from '../types.js';
 import type { ValueScrubber } from '../value-scrubber.js';
-import { OutputBuffer, newStats, type FormatHandler, type HandlerStats } from './lines.js';
+import { ByteSink, newStats, TextFormatHandler, type HandlerStats } from './lines.js';
 
 /**
  * CSV and TSV, streamed: an RFC 4180 parser that keeps its state between chunks (quoted
@@ -284,7 +284,7 @@ const SAMPLE_CHARS = 4 << 20;
 
 const PERSON_LEVEL = new Set<EntityType>(['email', 'phone', 'ssn', 'dob', 'address', 'person_name', 'card', 'iban', 'national_id']);
 
-export class CsvScrubber implements FormatHandler {
+export class CsvScrubber extends TextFormatHandler {
   readonly stats: HandlerStats = newStats();
   private readonly parser: CsvParser;
   private readonly rules: ColumnRules;
@@ -294,7 +294,8 @@ export class CsvScrubber implements FormatHandler {
   private header: string[] | undefined;
   private pendingHeader = false;
   private decisions: (ColumnDecision | undefined)[] = [];
-  private readonly out = new OutputBuffer();
+  /** Where records are written (set by writeText and end). */
+  private sink: ByteSink | undefined;
   private readonly onRecord = (r: CsvRecord): void => this.record(r);
 
   constructor(
@@ -302,22 +303,22 @@ export class CsvScrubber implements FormatHandler {
     private readonly vs: ValueScrubber,
     delimiter: string,
   ) {
+    super();
     this.delimiter = delimiter;
     this.parser = new CsvParser(delimiter.charCodeAt(0), config.limits.maxRecordBytes);
     this.rules = new ColumnRules(config.columns);
   }
 
-  write(text: string): string {
+  writeText(text: string, sink: ByteSink): void {
+    this.sink = sink;
     this.parser.push(text, this.onRecord);
-    return this.out.drain();
   }
 
-  end(): string {
+  end(sink: ByteSink): void {
+    this.sink = sink;
     this.parser.end(this.onRecord);
     if (this.sample) this.decide();
-    return this.out.drain();
   }
-
 
   private record(r: CsvRecord): void {
     this.stats.records++;
@@ -423,7 +424,9 @@ export class CsvScrubber implements FormatHandler {
       }
       out?.push(raws[c]!);
     }
-    this.out.push(out ? out.join(this.delimiter) : (r.text ?? raws.join(this.delimiter)), r.eol);
+    const sink = this.sink!;
+    sink.text(out ? out.join(this.delimiter) : (r.text ?? raws.join(this.delimiter)));
+    sink.text(r.eol);
   }
 
   private quote(v: string, wasQuoted: boolean): string {

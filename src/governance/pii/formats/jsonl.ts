@@ -1,9 +1,10 @@
+import { detached } from '../cache.js';
 import { ColumnProfile, ColumnRules, classifyFieldName, decideByRuleOrName, type ColumnDecision } from '../columns.js';
 import { operatorFor, type ScrubConfig } from '../config.js';
 import { jsonNumberReplacement } from '../numbers.js';
 import type { EntityType } from '../types.js';
 import type { ValueScrubber } from '../value-scrubber.js';
-import { OutputBuffer, LineSplitter, newStats, type FormatHandler, type HandlerStats } from './lines.js';
+import { ByteSink, LineSplitter, newStats, TextFormatHandler, type HandlerStats } from './lines.js';
 
 /**
  * JSON Lines / NDJSON, one line at a time. Each line is walked by a small tokenizer that
@@ -30,9 +31,17 @@ function needsJsonEscape(s: string): boolean {
 class MalformedJson extends Error {}
 const MALFORMED = new MalformedJson('malformed JSON');
 
+/** Only whitespace (or nothing): such a line is written back as it is. */
+function isBlank(line: string): boolean {
+  const c = line.charCodeAt(0);
+  // Nearly every line starts with `{`, `[` or a quote.
+  if (c === 123 || c === 91 || c === 34) return false;
+  return line.trim().length === 0;
+}
+
 const PERSON_LEVEL = new Set<EntityType>(['email', 'phone', 'ssn', 'dob', 'address', 'person_name', 'card', 'iban', 'national_id']);
 
-export class JsonlScrubber implements FormatHandler {
+export class JsonlScrubber extends TextFormatHandler {
   readonly stats: HandlerStats = newStats();
   private readonly splitter: LineSplitter;
   private readonly rules: ColumnRules;
@@ -40,53 +49,95 @@ export class JsonlScrubber implements FormatHandler {
   private sampleChars = 0;
   private readonly valueDecisions = new Map<string, ColumnDecision>();
   private readonly editor: JsonLineEditor;
-  private readonly out = new OutputBuffer();
-  private readonly onLine = (line: string, eol: string): void => this.line(line, eol);
+  /** Where the text path writes (set by writeText and end). */
+  private sink: ByteSink | undefined;
+  private readonly onLine = (line: string, eol: string): void => this.textLine(line, eol);
 
   constructor(
     private readonly config: ScrubConfig,
     private readonly vs: ValueScrubber,
   ) {
+    super();
     this.splitter = new LineSplitter(config.limits.maxRecordBytes, 'error', this.stats);
     this.rules = new ColumnRules(config.columns);
     this.editor = new JsonLineEditor(vs, (path) => this.decisionFor(path));
   }
 
-  write(text: string): string {
+  writeText(text: string, sink: ByteSink): void {
+    this.sink = sink;
     this.splitter.push(text, this.onLine);
-    return this.out.drain();
   }
 
-  end(): string {
+  end(sink: ByteSink): void {
+    this.sink = sink;
     this.splitter.end(this.onLine);
     if (this.sample) this.decide();
-    return this.out.drain();
   }
 
-
-  private line(line: string, eol: string): void {
+  /**
+   * One line as bytes. An unchanged line is copied through; a changed line that is all
+   * single-byte characters (string offsets are byte offsets) gets its edits spliced into
+   * the original bytes; anything else is written from the edited string.
+   */
+  line(buf: Buffer, start: number, nl: number, sink: ByteSink): void {
+    let end = nl;
+    let next = nl;
+    if (nl < buf.length) {
+      next = nl + 1;
+      if (nl > start && buf[nl - 1] === 13) end = nl - 1;
+    }
+    const text = buf.toString(sink.encoding, start, end);
     this.stats.records++;
     if (this.sample) {
-      this.sample.push([line, eol]);
-      this.sampleChars += line.length;
-      if (this.sample.length > this.config.detect.sampleRecords || this.sampleChars > SAMPLE_CHARS) this.decide();
+      this.sink = sink;
+      this.sampleLine(text, next - end === 2 ? '\r\n' : next > end ? '\n' : '');
       return;
     }
-    this.emit(line, eol);
+    const editor = this.editor;
+    let edits: number;
+    try {
+      edits = isBlank(text) ? 0 : editor.scan(text);
+    } catch (e) {
+      if (!(e instanceof MalformedJson)) throw e;
+      this.stats.malformedRecords++;
+      sink.text(this.vs.text(text));
+      sink.bytes(buf, end, next);
+      return;
+    }
+    if (edits === 0) sink.bytes(buf, start, next);
+    else {
+      if (text.length === end - start) editor.splice(sink, buf, start, end);
+      else sink.text(editor.apply(text));
+      sink.bytes(buf, end, next);
+    }
+  }
+
+  private textLine(line: string, eol: string): void {
+    this.stats.records++;
+    if (this.sample) this.sampleLine(line, eol);
+    else this.emit(line, eol);
+  }
+
+  private sampleLine(line: string, eol: string): void {
+    this.sample!.push([line, eol]);
+    this.sampleChars += line.length;
+    if (this.sample!.length > this.config.detect.sampleRecords || this.sampleChars > SAMPLE_CHARS) this.decide();
   }
 
   private emit(line: string, eol: string): void {
     let out = line;
-    if (line.trim().length > 0) {
+    if (!isBlank(line)) {
       try {
-        out = this.editor.scrub(line);
+        out = this.editor.scan(line) === 0 ? line : this.editor.apply(line);
       } catch (e) {
         if (!(e instanceof MalformedJson)) throw e;
         this.stats.malformedRecords++;
         out = this.vs.text(line);
       }
     }
-    this.out.push(out, eol);
+    const sink = this.sink!;
+    sink.text(out);
+    sink.text(eol);
   }
 
   /** Profiles the values under each key path in the sample, then writes the sample out. */
@@ -186,9 +237,11 @@ class JsonLineEditor {
   private nodeCount = 0;
   /** Keys already seen to hold no personal data (keys repeat on every line). */
   private readonly cleanKeys = new Set<string>();
-  private editStart: number[] = [];
-  private editEnd: number[] = [];
-  private editText: string[] = [];
+  private readonly editStart: number[] = [];
+  private readonly editEnd: number[] = [];
+  private readonly editText: string[] = [];
+  /** Findings of a string value, reported by the value scrubber at their place in the line. */
+  private readonly onFinding = (start: number, end: number, text: string): void => this.edit(start, end, text);
 
   constructor(
     private readonly vs: ValueScrubber,
@@ -206,7 +259,7 @@ class JsonLineEditor {
     let node = parent?.children?.get(key);
     if (!node && parent && this.nodeCount < MAX_PATH_NODES) {
       node = { decision: undefined, children: undefined };
-      (parent.children ??= new Map()).set(key, node);
+      (parent.children ??= new Map()).set(detached(key), node);
       this.nodeCount++;
     }
     this.nodes.push(node);
@@ -215,20 +268,28 @@ class JsonLineEditor {
     return node.decision ?? undefined;
   }
 
-  scrub(line: string): string {
+  /**
+   * Walks `line` and records its edits (start, end, replacement) in document order;
+   * returns how many. Throws MALFORMED when the line is not one JSON value.
+   */
+  scan(line: string): number {
     this.s = line;
     this.i = 0;
     this.path.length = 0;
     this.nodes.length = 0;
     this.nodes.push(this.root);
-    this.editStart = [];
-    this.editEnd = [];
-    this.editText = [];
+    this.editStart.length = 0;
+    this.editEnd.length = 0;
+    this.editText.length = 0;
     this.ws();
     this.value(undefined, undefined, 0);
     this.ws();
     if (this.i !== line.length) throw MALFORMED;
-    if (this.editStart.length === 0) return line;
+    return this.editStart.length;
+  }
+
+  /** `line` (the one just scanned) with its edits applied. */
+  apply(line: string): string {
     const parts: string[] = [];
     let last = 0;
     for (let k = 0; k < this.editStart.length; k++) {
@@ -237,6 +298,21 @@ class JsonLineEditor {
     }
     parts.push(line.slice(last));
     return parts.join('');
+  }
+
+  /**
+   * Writes the line just scanned to `sink` from its bytes [start, end) with the edits
+   * spliced in. Only for a line whose characters are one byte each (string offsets are
+   * byte offsets).
+   */
+  splice(sink: ByteSink, buf: Buffer, start: number, end: number): void {
+    let last = 0;
+    for (let k = 0; k < this.editStart.length; k++) {
+      sink.bytes(buf, start + last, start + this.editStart[k]!);
+      sink.text(this.editText[k]!);
+      last = this.editEnd[k]!;
+    }
+    sink.bytes(buf, start + last, end);
   }
 
   private edit(start: number, end: number, text: string): void {
@@ -368,7 +444,7 @@ class JsonLineEditor {
     const key = raw.includes('\\') ? decodeJsonString(this.s.slice(start, end + 1)) : raw;
     if (key.length < 6 || this.cleanKeys.has(key)) return { key, edit: undefined, start, end: end + 1 };
     const scrubbed = this.vs.text(key);
-    if (scrubbed === key && this.cleanKeys.size < MAX_PATH_NODES) this.cleanKeys.add(key);
+    if (scrubbed === key && this.cleanKeys.size < MAX_PATH_NODES) this.cleanKeys.add(detached(key));
     if (scrubbed === key) return { key, edit: undefined, start, end: end + 1 };
     return { key: '*', edit: JSON.stringify(scrubbed), start, end: end + 1 };
   }
@@ -380,6 +456,27 @@ class JsonLineEditor {
     const raw = this.s.slice(start + 1, end);
     const escaped = raw.includes('\\');
     const value = escaped ? decodeJsonString(this.s.slice(start, end + 1)) : raw;
+    if (!whole && !escaped) {
+      // Each finding becomes an edit of its own at its place in the line (no new value string),
+      // unless a replacement would need JSON escaping.
+      if (value.length < 6) return;
+      const before = this.editStart.length;
+      if (this.vs.replaceEach(value, key, start + 1, this.onFinding) === 0) return;
+      let plain = true;
+      for (let k = before; k < this.editText.length && plain; k++) plain = !needsJsonEscape(this.editText[k]!);
+      if (plain) return;
+      // A replacement needs escaping: the value is rebuilt from these edits and written as a JSON string.
+      const parts: string[] = [];
+      let last = 0;
+      for (let k = before; k < this.editText.length; k++) {
+        parts.push(value.slice(last, this.editStart[k]! - start - 1), this.editText[k]!);
+        last = this.editEnd[k]! - start - 1;
+      }
+      parts.push(value.slice(last));
+      this.editStart.length = this.editEnd.length = this.editText.length = before;
+      this.edit(start, end + 1, JSON.stringify(parts.join('')));
+      return;
+    }
     const out = whole ? this.vs.whole(value, whole.type, whole.op) : value.length < 6 ? value : this.vs.text(value, key);
     if (out === value) return;
     if (!escaped && !needsJsonEscape(out)) this.edit(start + 1, end, out);

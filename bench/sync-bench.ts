@@ -19,7 +19,9 @@
  * "seed flags"), rclone with its own defaults (the long-latency scenarios' "defaults"
  * comparison), `aws s3 sync`. hybridsync runs with its defaults everywhere.
  *
- * BENCH_SCALE=0.1 for a quick look; BENCH_ONLY=ad picks scenarios; BENCH_ROUNDS=5.
+ * BENCH_SCALE=0.1 for a quick look; BENCH_ONLY=ad picks scenarios; BENCH_ROUNDS=5;
+ * BENCH_HS_FLAGS="--transfers 32" adds hybridsync with those flags as one more tool in the
+ * upload scenarios (an A/B of a default in the same alternating rounds).
  * Not a test: nothing here asserts. Run through bench/run.sh (its own Ceph cluster).
  */
 import { spawn } from 'node:child_process';
@@ -197,8 +199,11 @@ const smallN = Math.round(20_000 * SCALE);
 const smallDir = join(WORK, `a-${smallN}`);
 const bigSize = Math.round(GiB * SCALE);
 const bigDir = join(WORK, `b-${bigSize}`);
+const variant = process.env.BENCH_HS_FLAGS?.split(' ').filter(Boolean);
+const variantTools = (): Array<[string, Tool]> => (variant ? [[`hybridsync ${variant.join(' ')}`, hsTool(variant)]] : []);
 const loopTools = (): Array<[string, Tool]> => [
   ['hybridsync', hsTool()],
+  ...variantTools(),
   ['rclone (equal: --transfers 8 --checkers 16)', rcloneTool(RCLONE_EQUAL)],
   ['rclone (seed flags: --transfers 32 --checkers 16 --s3-upload-concurrency 8)', rcloneTool(RCLONE_SEED)],
   ['aws s3 sync', awsTool],
@@ -250,6 +255,7 @@ if (which.includes('d') || which.includes('e')) {
   const linkTitle = `over a link of ${link.delayMs} ms each way, ${link.mbps} Mbit/s`;
   const linkTools = (): Array<[string, Tool]> => [
     ['hybridsync (defaults)', hsTool()],
+    ...variantTools(),
     ['rclone (defaults)', rcloneTool([])],
     ['rclone (seed flags: --transfers 32 --checkers 16 --s3-upload-concurrency 8)', rcloneTool(RCLONE_SEED)],
   ];

@@ -5,7 +5,8 @@
  * shared link from the bytes the workers stored and when, at-least-once delivery by
  * killing a worker mid-shard and by enqueueing a shard twice, the barrier's batched
  * deletions and its --max-delete guard through a proxy that counts the workers' requests,
- * and parallel listing by the key ranges an incremental run lists.
+ * parallel listing by the key ranges an incremental run lists, and the workers' audit
+ * records merged into the coordinator's trail (and a forged batch refused).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -92,7 +93,7 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
     return ws;
   };
 
-  it('3 workers with separate state sync 3000 files (~41 MiB) identically (rclone check, hashes) under one shared cap, a duplicated shard changing nothing, stale files deleted at the barrier', async () => {
+  it('3 workers with separate state sync 3000 files (~41 MiB) identically (rclone check, hashes) under one shared cap, a duplicated shard changing nothing, stale files deleted at the barrier; the coordinator’s trail verifies and records each file once by the worker that moved it (twice only in the duplicated shard), every worker verified', async () => {
     const { dir, bytes } = makeTree(3000, 8 * 1024, 20 * 1024); // ~41 MiB: ~41 s at the cap
     const prefix = 'capped/';
     for (const k of ['zz-stale-1.bin', 'part-03/stale-2.bin']) await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + k, Body: 'stale' }));
@@ -373,6 +374,11 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
       const closing = trail.records.find((x) => x.type === 'cluster-run' && x.clusterRun === runId)!;
       expect(closing.verified).toBe(false);
       expect((closing.workers as Array<{ worker: string; verified: boolean }>).find((w) => w.worker === victim)).toMatchObject({ verified: false });
+
+      // each worker's own trail verifies and agrees with what the coordinator merged from it
+      const cross = await runCli(['audit', 'cross-check', '--state', join(coordDir, 'state.db'), ...ws.flatMap((w) => ['--worker-state', join(w.stateDir, 'state.db')]), '--json']);
+      expect(cross.code, cross.stdout + cross.stderr).toBe(0);
+      expect(events(cross.stdout).map((e) => e.ok)).toEqual([true, true]);
     } finally {
       db.disconnect();
       await Promise.all(ws.map((w) => w.stop()));

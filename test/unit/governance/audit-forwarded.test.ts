@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { crossCheckWorkerTrail } from '../../../src/governance/audit/cross-check.js';
 import { checkForwardedBatch } from '../../../src/governance/audit/forwarded.js';
 import { AuditLog, type WrittenBatch } from '../../../src/governance/audit/log.js';
 import { loadOrCreateSigner, publicKeyPath, readPublicKey } from '../../../src/governance/audit/signing.js';
@@ -61,5 +62,30 @@ describe('forwarded audit batches', () => {
     const other = generateKeyPairSync('ed25519').publicKey;
     expect(checkForwardedBatch(b, other)).toMatchObject({ ok: false, problem: expect.stringContaining('not by the registered key') });
     expect(checkForwardedBatch({ ...b, lines: b.lines.slice(0, -1) }, key)).toMatchObject({ ok: false, problem: expect.stringContaining('does not end with a signed checkpoint') });
+  });
+});
+
+describe('cross-checking a worker trail against the coordinator trail', () => {
+  async function coordinatorWith(records: Array<{ seq: number; hash: string; logId: string }>): Promise<string> {
+    const file = join(dir, 'coord', 'audit.jsonl');
+    const log = new AuditLog({ file, signer: loadOrCreateSigner(join(dir, 'coord', 'key.pem')), checkpointEvery: 1000, flushIntervalMs: 0 });
+    for (const r of records) log.append({ type: 'transfer', worker: 'w1', workerLogId: r.logId, workerSeq: r.seq, workerHash: r.hash });
+    await log.close();
+    return file;
+  }
+
+  it('passes when every merged record has the hash of the worker record at its place, and names the first that does not', async () => {
+    const { batches, keyFile, file } = interleavedLog();
+    const key = readPublicKey(publicKeyPath(keyFile));
+    const merged = batches.flatMap((b) => {
+      const c = checkForwardedBatch(b, key);
+      return c.ok ? c.records.map((r) => ({ seq: r.seq, hash: r.hash, logId: b.logId })) : [];
+    });
+    const good = await crossCheckWorkerTrail({ coordinatorLog: await coordinatorWith(merged), workerLog: file, workerPublicKey: key });
+    expect(good).toMatchObject({ ok: true, merged: 15, matched: 15 });
+    rmSync(join(dir, 'coord'), { recursive: true });
+    const altered = merged.map((m, i) => (i === 7 ? { ...m, hash: 'f'.repeat(64) } : m));
+    const bad = await crossCheckWorkerTrail({ coordinatorLog: await coordinatorWith(altered), workerLog: file, workerPublicKey: key });
+    expect(bad).toMatchObject({ ok: false, matched: 14, firstMismatch: { seq: merged[7]!.seq } });
   });
 });

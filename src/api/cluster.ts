@@ -16,6 +16,10 @@ import { resolveTransferOptions, type TransferOptions } from '../config/options.
 import { BandwidthLimiter } from '../lib/bandwidth.js';
 import { parseSize } from '../lib/units.js';
 import { coordinate } from '../cluster/coordinator.js';
+import { AuditCollector, type WorkerAuditKey } from '../cluster/audit-link.js';
+import { auditPaths } from '../governance/audit/setup.js';
+import { loadOrCreateSigner } from '../governance/audit/signing.js';
+import { defaultStatePath } from '../sync/state.js';
 import { connectRedis } from '../cluster/redis.js';
 import { RunStore, type ClusterLink, type ClusterProgress } from '../cluster/run-store.js';
 import { DEFAULT_SHARD_LIMITS, type Shard } from '../cluster/shards.js';
@@ -127,12 +131,17 @@ export async function clusterRun(req: ClusterRunRequest): Promise<ClusterProgres
   delete shared.bwlimit; // the cap is the run's, shared through Redis, not each worker's
   return withStore(req.redis, async (store) => {
     const prepared = await prepareTransfer({ ...req, mode, options: shared });
+    const runId = req.runId ?? `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    // the coordinator's own trail (its config and state dir) receives every worker's records
+    const audit = prepared.audit ? new AuditCollector(store, runId, prepared.audit) : undefined;
     try {
       return await coordinate({
         store,
         connection: connectionOf(req.redis),
+        ...(audit ? { audit } : {}),
         meta: {
-          runId: req.runId ?? `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,
+          runId,
+          ...(audit ? { auditCollected: true } : {}),
           mode,
           src: req.src,
           dst: req.dst,
@@ -173,14 +182,27 @@ export interface ClusterWorkerRequest extends RunContext {
   readonly onRunEvent?: (runId: string, e: SyncEvent) => void;
 }
 
+/** The public key of the audit trail the worker's runs write (as prepareTransfer places it), or none when auditing is off. */
+function workerAuditKey(ctx: RunContext): WorkerAuditKey | undefined {
+  const env = ctx.env ?? process.env;
+  const loaded = typeof ctx.config === 'object' ? ctx.config : loadConfig(ctx.config, env);
+  const cfg = loaded.config?.audit;
+  if (cfg?.enabled === false) return undefined;
+  const statePath = ctx.statePath ?? loaded.config?.stateFile ?? defaultStatePath(env);
+  const signer = loadOrCreateSigner(auditPaths(cfg, statePath, env).keyFile);
+  return { keyId: signer.keyId, publicKeyPem: signer.publicKeyPem };
+}
+
 /** Takes and runs shards of any cluster run on this Redis until the signal fires. */
 export async function clusterWorker(req: ClusterWorkerRequest): Promise<void> {
   const { redis: url, name, concurrency, lockDurationMs, onShard, onRunEvent, ...ctx } = req;
+  const auditKey = workerAuditKey(ctx);
   await withStore(url, async (store) => {
-    const prepare: PrepareShardRun = (meta, mode) =>
+    const prepare: PrepareShardRun = (meta, mode, onAuditBatch) =>
       prepareTransfer({
         ...ctx,
         mode,
+        ...(onAuditBatch ? { onAuditBatch } : {}),
         src: meta.src,
         dst: meta.dst,
         options: meta.options,
@@ -198,6 +220,7 @@ export async function clusterWorker(req: ClusterWorkerRequest): Promise<void> {
       connection: connectionOf(url),
       name: name ?? `${hostname()}:${process.pid}`,
       prepare,
+      ...(auditKey ? { auditKey } : {}),
       signal: req.signal,
       ...(concurrency !== undefined ? { concurrency } : {}),
       ...(lockDurationMs !== undefined ? { lockDurationMs } : {}),

@@ -14,6 +14,7 @@ import type { S3ConnectionOptions } from '../backends/s3/client.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { compareOf, resolveTransferOptions, type Mode, type TransferOptions } from '../config/options.js';
 import type { RemoteSet } from '../config/remotes.js';
+import type { AuditLog, WrittenBatch } from '../governance/audit/log.js';
 import { prepareGovernance } from '../governance/gate.js';
 import { normalizeLocationPattern, type RemoteEndpoint } from '../governance/policy/policy.js';
 import { BandwidthLimiter } from '../lib/bandwidth.js';
@@ -52,6 +53,11 @@ export interface RunContext {
    * the backend's location, so governance decides as for the backend itself.
    */
   readonly view?: { readonly src?: (b: Backend) => Backend; readonly dst?: (b: Backend) => Backend };
+  /**
+   * Each batch of the run's audit trail as written, every batch then ending with a signed
+   * checkpoint: a cluster worker forwards them to the coordinator's trail.
+   */
+  readonly onAuditBatch?: (batch: WrittenBatch) => void;
 }
 
 export interface TransferRequest extends RunContext {
@@ -68,6 +74,8 @@ export interface PreparedTransfer {
   readonly src: Backend;
   readonly dst: Backend;
   readonly options: TransferOptions;
+  /** The run's audit trail writer (undefined when the config disables auditing). */
+  readonly audit: AuditLog | undefined;
   /** Releases the state database, audit trail, connections. Always call it. */
   close(): Promise<void>;
 }
@@ -146,6 +154,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
     json: !!req.json,
     ...(req.signal ? { signal: req.signal } : {}),
     ...(req.err ? { err: req.err } : {}),
+    ...(req.onAuditBatch ? { onAuditBatch: req.onAuditBatch } : {}),
     env,
   });
 
@@ -194,6 +203,7 @@ export async function prepareTransfer(req: TransferRequest): Promise<PreparedTra
     src,
     dst,
     options,
+    audit: governance.audit,
     run: {
       mode: req.mode,
       src,

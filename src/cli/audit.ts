@@ -13,6 +13,7 @@ import { ReportAggregator } from '../governance/audit/report.js';
 import { auditPaths } from '../governance/audit/setup.js';
 import { loadOrCreateSigner, trustedPublicKey } from '../governance/audit/signing.js';
 import { verifyAuditLog, type VerifyResult } from '../governance/audit/verify.js';
+import { crossCheckWorkerTrail } from '../governance/audit/cross-check.js';
 import { compileClassification } from '../governance/classify/rules.js';
 import { loadGovernanceConfig } from '../governance/gate.js';
 import { parseDuration } from '../lib/units.js';
@@ -33,6 +34,7 @@ interface AuditFlags extends GovernanceFlags {
   environment?: string;
   classification?: string;
   type: string[];
+  workerState: string[];
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -227,6 +229,28 @@ export function auditCommand(): Command {
       .option('--out <file>', 'HTML file to write', 'audit-report.html')
       .option('--mirror <uri>', 'checkpoint copies to verify against (repeatable)', collect, [])
       .action(action(reportAction)),
+  );
+  cmd.addCommand(
+    addLogFlags(new Command('cross-check').description("a cluster run: verify each worker's own trail and that the coordinator's trail (--state/--log) holds its records unchanged (exit 1 if not)"))
+      .requiredOption('--worker-state <file>', "a worker's state database; its trail and public key beside it (repeatable)", collect, [])
+      .action(
+        action(async (f) => {
+          const ctx = context(f);
+          let ok = true;
+          for (const ws of f.workerState) {
+            const paths = auditPaths(undefined, ws);
+            if (!existsSync(paths.file)) throw new UsageError(`no audit log at ${paths.file}`, { hint: "give the worker's --state as it ran" });
+            const r = await crossCheckWorkerTrail({ coordinatorLog: ctx.file, workerLog: paths.file, workerPublicKey: trustedPublicKey(paths), signal: processSignal });
+            ok &&= r.ok;
+            if (f.json) process.stdout.write(`${JSON.stringify({ type: 'cross-check', ok: r.ok, workerLog: r.workerLog, workerLogId: r.workerLogId, workerVerified: r.verify.ok, merged: r.merged, matched: r.matched, ...(r.firstMismatch ? { firstMismatch: r.firstMismatch } : {}) })}\n`);
+            else {
+              const why = !r.verify.ok ? `: the worker's trail fails verification${r.verify.firstBad ? ` at line ${r.verify.firstBad.line}: ${r.verify.firstBad.problem}` : ''}` : r.firstMismatch ? `: ${r.firstMismatch.problem}` : '';
+              process.stdout.write(`${r.ok ? 'OK' : 'FAILED'} ${r.workerLog} (log ${r.workerLogId ?? '?'}): ${r.matched} of ${r.merged} merged record(s) match${why}\n`);
+            }
+          }
+          return ok ? EXIT.ok : exitCodeForError(new IntegrityError('a worker trail and the coordinator trail disagree'));
+        }),
+      ),
   );
   cmd.addCommand(
     addGovernanceFlags(new Command('public-key').description('print the public key of the audit signing key (PEM), creating the key pair if needed'))

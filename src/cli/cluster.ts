@@ -36,6 +36,10 @@ function printOutcome(p: ClusterProgress, json: boolean): void {
   if (json) return ndjson('cluster-summary', { progress: p });
   const took = p.endedAt ? ` in ${formatDuration(p.endedAt - p.createdAt)}` : '';
   process.stderr.write(`${progressLine(p)}${took}\n`);
+  if (p.audit) {
+    const who = p.audit.workers.map((w) => `${w.worker} ${w.verified ? 'verified' : 'NOT verified'}`).join(', ');
+    process.stderr.write(`audit: ${p.audit.records} worker record(s) merged into the coordinator's trail${who ? ` (${who})` : ''}\n`);
+  }
   if (p.message) process.stderr.write(`hybridsync: ${p.message}\n${p.hint ? `  fix: ${p.hint}\n` : ''}`);
 }
 

@@ -3,12 +3,15 @@
  * ranges at once with listParallel), cuts shards and enqueues them as children of the
  * barrier job while the listing is still going (the barrier waits on a gate child that is
  * released when the listing ends), parks the deletions for the barrier, then follows the
- * run until the barrier has finished.
+ * run until the barrier has finished. With an audit collector, it merges the workers'
+ * forwarded audit records into its own trail while it waits, and checks them at the end
+ * (audit-link.ts): a contribution that is missing or does not verify fails the run.
  */
 import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import type { Backend } from '../core/backend.js';
 import type { Filter } from '../sync/filter.js';
 import { sleep } from '../lib/abort.js';
+import type { AuditCollector } from './audit-link.js';
 import { listInShards } from './listing.js';
 import type { ListingTally, Shard, ShardLimits } from './shards.js';
 import { QUEUE, queueOf, RunStore, type ClusterProgress, type ClusterRunMeta } from './run-store.js';
@@ -34,6 +37,8 @@ export interface CoordinateOptions {
   readonly signal?: AbortSignal;
   readonly onProgress?: (p: ClusterProgress) => void;
   readonly pollMs?: number;
+  /** Merges the workers' audit records into the coordinator's trail (meta.auditCollected tells workers to forward them). */
+  readonly audit?: AuditCollector;
 }
 
 export const barrierJobId = (runId: string): string => `${runId}-barrier`;
@@ -45,6 +50,7 @@ export async function coordinate(o: CoordinateOptions): Promise<ClusterProgress>
   const { store, meta } = o;
   const runId = meta.runId;
   await store.create(meta, o.dryRun);
+  o.audit?.start(meta, o.dryRun);
   const flows = new FlowProducer({ connection: o.connection });
   const queueName = queueOf(meta.lane ?? 'bulk');
   const queue = new Queue(queueName, { connection: o.connection });
@@ -68,7 +74,10 @@ export async function coordinate(o: CoordinateOptions): Promise<ClusterProgress>
     await store.set(runId, { status: 'running' });
     await gate?.removeChildDependency();
     await gate?.remove().catch(() => undefined);
-    return await follow(o, queue);
+    const progress = await follow(o, queue);
+    if (!o.audit) return progress;
+    await store.setAudit(runId, await o.audit.finish(progress));
+    return (await store.progress(runId))!;
   } finally {
     await Promise.allSettled([flows.close(), queue.close()]);
   }
@@ -96,6 +105,7 @@ async function enqueueShards(o: CoordinateOptions, queue: Queue, parentQueue: st
   };
   const enqueue = async (shard: Shard): Promise<void> => {
     await queue.add('shard', { runId, ...shard }, { ...jobOpts, jobId: shardJobId(runId, shard.index) });
+    await o.audit?.drainSometimes();
     shards++;
     await store.set(runId, { shards, srcFiles: tally.srcFiles, srcBytes: tally.srcBytes, dstFiles: tally.dstFiles });
   };
@@ -129,6 +139,7 @@ async function enqueueShards(o: CoordinateOptions, queue: Queue, parentQueue: st
 async function follow(o: CoordinateOptions, queue: Queue): Promise<ClusterProgress> {
   const runId = o.meta.runId;
   for (;;) {
+    await o.audit?.drain();
     const progress = (await o.store.progress(runId))!;
     o.onProgress?.(progress);
     if (progress.status === 'done' || progress.status === 'failed' || progress.status === 'cancelled') return progress;

@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import type { Lane } from '../ops/governor.js';
 import type { RunSummary } from '../sync/events.js';
+import type { ClusterAuditOutcome } from './audit-link.js';
 
 export const QUEUE = 'hybridsync-cluster';
 const NS = 'hybridsync:cluster';
@@ -63,6 +64,8 @@ export interface ClusterRunMeta {
   readonly lane?: Lane;
   /** The link the run crosses: its capacity is shared, through Redis, with every run on it. */
   readonly link?: ClusterLink;
+  /** The coordinator merges the workers' audit records into its trail: workers forward them (audit-link.ts). */
+  readonly auditCollected?: boolean;
   readonly createdAt: number;
 }
 
@@ -133,6 +136,8 @@ export interface ClusterProgress {
   /** The first error of the lowest failing shard, as its worker saw it. */
   readonly firstFailure?: { readonly shard: number; readonly error: string };
   readonly barrier: BarrierState;
+  /** The workers' audit records as the coordinator merged and verified them, once the run ended (absent: not collected). */
+  readonly audit?: ClusterAuditOutcome;
   readonly message?: string;
   readonly hint?: string;
 }
@@ -189,6 +194,24 @@ export class RunStore {
     const current = await this.status(runId);
     if (current === 'done' || current === 'failed' || current === 'cancelled') return;
     await this.redis.hset(k, { status, endedAt: String(Date.now()), ...(why ? { message: why.message, hint: why.hint ?? '' } : {}) });
+  }
+
+  /**
+   * The end-of-run audit check. A contribution that did not verify fails the run even when
+   * the shards and the barrier succeeded: what moved cannot be vouched for.
+   */
+  async setAudit(runId: string, outcome: ClusterAuditOutcome): Promise<void> {
+    await this.redis.hset(this.key(runId), 'audit', JSON.stringify(outcome));
+    if (outcome.verified) return;
+    const message = `the audit trail of the run does not verify: ${outcome.problem ?? 'a worker contribution is missing'}`;
+    const status = await this.status(runId);
+    const prior = status === 'failed' ? await this.redis.hget(this.key(runId), 'message') : null;
+    await this.redis.hset(this.key(runId), {
+      ...(status === 'cancelled' ? {} : { status: 'failed' }),
+      message: prior ? `${prior}; ${message}` : message,
+      hint: 'the coordinator trail names the worker in a cluster-audit-rejected or cluster-run record; check that worker’s trail with `hybridsync audit verify`, and its key',
+      ...(status === 'done' || status === 'failed' || status === 'cancelled' ? {} : { endedAt: String(Date.now()) }),
+    });
   }
 
   /** A shard's result (the last one wins per shard), added to the run's totals and transfer window, atomically. */
@@ -319,6 +342,7 @@ export class RunStore {
       failedShards: failing.length,
       ...(failing[0]?.error ? { firstFailure: { shard: failing[0].shard, error: failing[0].error } } : {}),
       barrier,
+      ...(h.audit ? { audit: JSON.parse(h.audit) as ClusterAuditOutcome } : {}),
       ...(h.message ? { message: h.message } : {}),
       ...(h.hint ? { hint: h.hint } : {}),
     };

@@ -16,12 +16,17 @@ import { deleteKeys } from '../sync/delete.js';
 import { deleteRefusal, runSync } from '../sync/execute.js';
 import { errorEvent } from '../sync/retrying.js';
 import type { RunSummary } from '../sync/events.js';
+import type { WrittenBatch } from '../governance/audit/log.js';
+import { AuditForwarder, registerWorkerAuditKey, type WorkerAuditKey } from './audit-link.js';
 import { RedisLinkPacer } from './link-pacer.js';
 import { linkKey, queueOf, RunStore, WORKER_HEARTBEAT_MS, type ClusterRunMeta, type ShardResult } from './run-store.js';
 import type { Shard } from './shards.js';
 
-/** Sets up an engine run of the cluster run's locations and options with this worker's context. */
-export type PrepareShardRun = (meta: ClusterRunMeta, mode: 'copy' | 'sync') => Promise<PreparedTransfer>;
+/**
+ * Sets up an engine run of the cluster run's locations and options with this worker's
+ * context; `onAuditBatch` receives each batch of the run's audit trail (to forward).
+ */
+export type PrepareShardRun = (meta: ClusterRunMeta, mode: 'copy' | 'sync', onAuditBatch?: (batch: WrittenBatch) => void) => Promise<PreparedTransfer>;
 
 export interface ClusterWorkerOptions {
   readonly store: RunStore;
@@ -29,6 +34,8 @@ export interface ClusterWorkerOptions {
   /** Shown in progress and shard results (default host:pid). */
   readonly name: string;
   readonly prepare: PrepareShardRun;
+  /** The public key of this worker's audit trail, registered for coordinators to verify its forwarded records with. */
+  readonly auditKey?: WorkerAuditKey;
   /** Shards run at once by this worker (each with the engine's own transfer pool). */
   readonly concurrency?: number;
   /**
@@ -63,6 +70,7 @@ export async function runWorker(o: ClusterWorkerOptions): Promise<void> {
   for (const w of workers) w.on('error', () => undefined); // connection hiccups: BullMQ reconnects
   // alive while it beats: progress shows only shards on live workers
   const beat = (): Promise<void> => o.store.heartbeat(o.name).catch(() => undefined);
+  if (o.auditKey) await registerWorkerAuditKey(o.store, o.name, o.auditKey);
   await beat();
   const beating = setInterval(() => void beat(), WORKER_HEARTBEAT_MS);
   try {
@@ -89,7 +97,9 @@ async function runShard(o: ClusterWorkerOptions, shard: ShardJob, pacers: Map<st
 }
 
 async function runShardAttempt(o: ClusterWorkerOptions, shard: ShardJob, meta: ClusterRunMeta, pacers: Map<string, Pacer | undefined>): Promise<ShardResult> {
-  const prepared = await o.prepare(meta, 'copy');
+  const forwarder = meta.auditCollected ? new AuditForwarder(o.store, meta.runId, o.name, shard.index) : undefined;
+  const prepared = await o.prepare(meta, 'copy', forwarder?.onBatch);
+  const auditing = prepared.audit !== undefined;
   const startedAt = Date.now();
   let summary: RunSummary;
   let firstError: string | undefined;
@@ -111,7 +121,8 @@ async function runShardAttempt(o: ClusterWorkerOptions, shard: ShardJob, meta: C
     o.onShard?.('failed', shard, describeError(err));
     throw err;
   } finally {
-    await prepared.close();
+    await prepared.close(); // the audit trail's last batch (the run's end, signed) is written here
+    await forwarder?.settle().catch(() => undefined);
   }
   const result: ShardResult = {
     index: shard.index,
@@ -133,6 +144,8 @@ async function runShardAttempt(o: ClusterWorkerOptions, shard: ShardJob, meta: C
     o.onShard?.('failed', shard, why);
     throw new Error(`shard ${shard.index}: ${why}`);
   }
+  // what this attempt forwarded, before the shard counts as done (the coordinator checks it arrived)
+  await forwarder?.claim(auditing);
   await o.store.recordShard(shard.runId, result);
   o.onShard?.('done', shard, result);
   return result;
@@ -186,15 +199,22 @@ async function runBarrier(o: ClusterWorkerOptions, runId: string): Promise<void>
     return o.store.finish(runId, 'failed', refusal);
   }
   await o.store.set(runId, { status: 'deleting', barrier: 'deleting' });
-  const prepared = await o.prepare(meta, 'sync');
+  const forwarder = meta.auditCollected ? new AuditForwarder(o.store, runId, o.name, 'barrier') : undefined;
+  const prepared = await o.prepare(meta, 'sync', forwarder?.onBatch);
+  const auditing = prepared.audit !== undefined;
+  let outcome: { deleted: number; failed: number };
   try {
-    const { deleted, failed } = await deleteParked(o.store, runId, prepared);
-    await o.store.set(runId, { deleted, barrier: failed > 0 ? 'failed' : 'done' });
-    if (failed > 0) await o.store.finish(runId, 'failed', { message: `${failed} deletion(s) failed at ${meta.dst}`, hint: 'run again: the remaining deletions are retried' });
-    else await o.store.finish(runId, 'done');
+    outcome = await deleteParked(o.store, runId, prepared);
   } finally {
     await prepared.close();
+    await forwarder?.settle().catch(() => undefined);
   }
+  const { deleted, failed } = outcome;
+  // the deletions' audit records reach Redis before the run ends: the coordinator then closes its trail
+  await forwarder?.claim(auditing);
+  await o.store.set(runId, { deleted, barrier: failed > 0 ? 'failed' : 'done' });
+  if (failed > 0) await o.store.finish(runId, 'failed', { message: `${failed} deletion(s) failed at ${meta.dst}`, hint: 'run again: the remaining deletions are retried' });
+  else await o.store.finish(runId, 'done');
 }
 
 /** Deletes the parked keys as one audited engine-style run (run-start, delete events, summary). */

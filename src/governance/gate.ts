@@ -20,7 +20,7 @@ import type { ByteTransform, GateContext, GateDecision, TransferGate } from '../
 import type { StateDb } from '../sync/state.js';
 import { AuditRecorder, type DecisionNote } from './audit/recorder.js';
 import { createRedactor } from './audit/redact.js';
-import type { AuditLog } from './audit/log.js';
+import type { AuditLog, WrittenBatch } from './audit/log.js';
 import { openAuditLog } from './audit/setup.js';
 import { Classifier, sourceViewOf, type SourceView } from './classify/classifier.js';
 import { loadPiiEngine, type PiiEngine } from './classify/detectors.js';
@@ -199,6 +199,8 @@ export interface GovernanceSetupOptions {
   readonly signal?: AbortSignal;
   readonly err?: NodeJS.WritableStream;
   readonly env?: NodeJS.ProcessEnv;
+  /** Each batch of the audit trail as written, every one signed (see AuditLogOptions.onBatch). */
+  readonly onAuditBatch?: (batch: WrittenBatch) => void;
 }
 
 export interface RunGovernance {
@@ -214,6 +216,8 @@ export interface RunGovernance {
   readonly signal: AbortSignal;
   /** Feeds one run event to the audit trail (and lists denials after the summary). */
   record(e: SyncEvent): void;
+  /** The run's audit trail writer (undefined when the config disables auditing). */
+  readonly audit: AuditLog | undefined;
   /** The gate for the opened backends, if any; TLS notices go out through `emit`. */
   attach(o: { src: Backend; dst: Backend; state: StateDb; emit: (e: SyncEvent) => void }): TransferGate | undefined;
   close(): Promise<void>;
@@ -327,6 +331,7 @@ export async function prepareGovernance(o: GovernanceSetupOptions): Promise<RunG
     openMirror: (spec) => o.openSpec(spec),
     onMirrorError: (uri, e) => err.write(`hybridsync: WARNING: could not copy an audit checkpoint to ${uri}: ${describeError(e)}\n`),
     onWarning: (message) => notices.push(message),
+    ...(o.onAuditBatch ? { onBatch: o.onAuditBatch } : {}),
   });
   const log: AuditLog | undefined = opened?.log;
   const recorder = log
@@ -366,6 +371,7 @@ export async function prepareGovernance(o: GovernanceSetupOptions): Promise<RunG
     dstEnv,
     endpointSettings,
     signal,
+    audit: log,
     record(e) {
       recorder?.record(e);
       if (log?.failure && !stop.signal.aborted) stop.abort(log.failure);

@@ -5,10 +5,12 @@
  * shared link from the bytes the workers stored and when, at-least-once delivery by
  * killing a worker mid-shard and by enqueueing a shard twice, the barrier's batched
  * deletions and its --max-delete guard through a proxy that counts the workers' requests,
- * and parallel listing by the key ranges an incremental run lists.
+ * parallel listing by the key ranges an incremental run lists, and the workers' audit
+ * records merged into the coordinator's trail (and a forged batch refused).
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue, QueueEvents } from 'bullmq';
@@ -21,6 +23,8 @@ import { OpsMetrics } from '../../src/server/metrics.js';
 import { redisSkipReason, startRedis, type TestRedis } from '../helpers/redis.js';
 import { WorkerProc } from '../helpers/cluster.js';
 import { countingProxy } from '../helpers/gateway.js';
+import { AuditLog, type WrittenBatch } from '../../src/governance/audit/log.js';
+import { loadOrCreateSigner } from '../../src/governance/audit/signing.js';
 
 const MiB = 1024 * 1024;
 
@@ -46,6 +50,14 @@ async function bucketMatchesTree(client: S3Client, bucket: string, prefix: strin
   const got = new Map((await listAll(client, bucket, prefix)).map((o) => [o.key.slice(prefix.length), o.etag]));
   expect(got.size).toBe(want.size);
   for (const [k, h] of want) expect(got.get(k), k).toBe(h);
+}
+
+type AuditRow = Record<string, unknown> & { type: string };
+
+/** The coordinator's trail, as `hybridsync audit verify` and an auditor read it. */
+async function coordinatorTrail(stateDir: string): Promise<{ verifyCode: number; verifyOut: string; records: AuditRow[] }> {
+  const v = await runCli(['audit', 'verify', '--state', join(stateDir, 'state.db')], { env: { HYBRIDSYNC_STATE_DIR: stateDir } });
+  return { verifyCode: v.code ?? -1, verifyOut: v.stdout + v.stderr, records: readJsonl(join(stateDir, 'audit', 'audit.jsonl')) as AuditRow[] };
 }
 
 function progressOf(stdout: string): Record<string, unknown> & { status: string; bytes: number; window: { start: number; end: number }; shards: number; shardsDone: number; shardRuns: number; transferred: number } {
@@ -81,7 +93,7 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
     return ws;
   };
 
-  it('3 workers with separate state sync 3000 files (~41 MiB) identically (rclone check, hashes) under one shared cap, a duplicated shard changing nothing, stale files deleted at the barrier', async () => {
+  it('3 workers with separate state sync 3000 files (~41 MiB) identically (rclone check, hashes) under one shared cap, a duplicated shard changing nothing, stale files deleted at the barrier; the coordinator’s trail verifies and records each file once by the worker that moved it (twice only in the duplicated shard), every worker verified', async () => {
     const { dir, bytes } = makeTree(3000, 8 * 1024, 20 * 1024); // ~41 MiB: ~41 s at the cap
     const prefix = 'capped/';
     for (const k of ['zz-stale-1.bin', 'part-03/stale-2.bin']) await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + k, Body: 'stale' }));
@@ -97,8 +109,9 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
       return n;
     };
     const callsBefore = await scriptCalls();
+    const coordDir = tempDir('coord');
     const coordinator = runCli(
-      ['cluster', 'run', dir, `s3://${bucket}/${prefix}`, '--redis', redis.url, '--run-id', runId, '--shard-files', '100', '--bwlimit', '1M', '--max-delete', '10', '--transfers', '16', '--json', '--state', join(tempDir('coord'), 'state.db')],
+      ['cluster', 'run', dir, `s3://${bucket}/${prefix}`, '--redis', redis.url, '--run-id', runId, '--shard-files', '100', '--bwlimit', '1M', '--max-delete', '10', '--transfers', '16', '--json', '--state', join(coordDir, 'state.db')],
       {},
     );
     // once a worker is on shard 3, enqueue shard 3 a second time (a new job id, outside the flow)
@@ -144,6 +157,34 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
       for (const rec of readJsonl(join(w.stateDir, 'audit', 'audit.jsonl'))) if (rec.type === 'transfer') recorded.add(rec.key as string);
     }
     expect(recorded.size).toBe(3000);
+
+    // the coordinator's own trail: verifies, one transfer record per file naming its worker (twice only in the duplicated shard), the deletions, every worker verified
+    const trail = await coordinatorTrail(coordDir);
+    expect(trail.verifyCode, trail.verifyOut).toBe(0);
+    const names = ws.map((w) => w.name);
+    const transfers = trail.records.filter((x) => x.type === 'transfer' && x.clusterRun === runId);
+    for (const t of transfers) expect(names).toContain(t.worker);
+    const perKey = new Map<string, number>();
+    for (const t of transfers) perKey.set(t.key as string, (perKey.get(t.key as string) ?? 0) + 1);
+    expect(perKey.size).toBe(3000);
+    const shard3 = original!.data as { startAfter?: string; endAt?: string };
+    for (const [k, n] of perKey) if (n > 1) expect(n === 2 && k > shard3.startAfter! && k <= shard3.endAt!, `${k} recorded ${n} times`).toBe(true);
+    expect(trail.records.filter((x) => x.type === 'delete' && x.clusterRun === runId).map((x) => x.key).sort()).toEqual(['part-03/stale-2.bin', 'zz-stale-1.bin']);
+    const closing = trail.records.filter((x) => x.type === 'cluster-run' && x.clusterRun === runId);
+    expect(closing).toHaveLength(1);
+    expect(closing[0]).toMatchObject({ verified: true, status: 'done' });
+    const listed = closing[0]!.workers as Array<{ worker: string; verified: boolean; logId: string; keyId: string; records: number; checkpoint: { treeSize: number } }>;
+    expect(listed.map((w) => w.worker).sort()).toEqual([...names].sort());
+    for (const w of listed) expect(w).toMatchObject({ verified: true, logId: expect.stringMatching(/^[0-9a-f]{32}$/), keyId: expect.stringMatching(/^ed25519:/) });
+    expect(p.audit).toMatchObject({ verified: true });
+    // cross-reference: each merged record is the same leaf (hash) at its place in its worker's own trail
+    for (const w of ws) {
+      const own = readJsonl(join(w.stateDir, 'audit', 'audit.jsonl'));
+      const logId = own[0]!.logId as string;
+      const merged = trail.records.filter((x) => x.workerLogId === logId);
+      expect(merged.length).toBeGreaterThan(0);
+      for (const m of merged) expect(own[m.workerSeq as number]!.hash, `${w.name} record ${String(m.workerSeq)}`).toBe(m.workerHash);
+    }
 
     // progress as users read it: cluster status, and the daemon's /metrics gauges
     const st = await runCli(['cluster', 'status', runId, '--redis', redis.url, '--json']);
@@ -296,5 +337,51 @@ describe.skipIf(redisSkipReason !== undefined)('cluster (BullMQ on Redis, Ceph R
     rcloneCheck(dir, `ceph:${bucket}/${prefix}`);
     await bucketMatchesTree(client, bucket, prefix, dir);
     await Promise.all(ws.map((w) => w.stop()));
+  });
+
+  it('a batch forged in a worker’s name (signed with a key that is not the one it registered) fails the run with a message naming the worker; the trail records the rejection and keeps the forged record out', async () => {
+    const { dir } = makeTree(40, 1024, 4096);
+    const prefix = 'forged/';
+    const ws = startWorkers(2, 'forge');
+    const victim = ws[0]!.name;
+    const runId = `forge-${Date.now()}`;
+    const { Redis } = await import('ioredis');
+    const db = new Redis(redis.url);
+    try {
+      // the worker has registered its key once it is up (it does so before taking shards)
+      while (!(await db.hget('hybridsync:cluster:audit-keys', victim))) await new Promise((r) => setTimeout(r, 100));
+      // an attacker with write access to Redis adds a signed-looking batch in the victim's name
+      const forgeDir = mkdtempSync(join(tmpdir(), 'forger-'));
+      const batches: WrittenBatch[] = [];
+      const forger = new AuditLog({ file: join(forgeDir, 'audit.jsonl'), signer: loadOrCreateSigner(join(forgeDir, 'key.pem')), checkpointEvery: 1000, flushIntervalMs: 0, onBatch: (b) => batches.push(b), signEveryBatch: true });
+      forger.append({ type: 'transfer', key: 'part-00/forged.bin', bytes: 1 });
+      await forger.close();
+      const b = batches[0]!;
+      await db.xadd(`hybridsync:cluster:run:${runId}:audit`, '*', 'worker', victim, 'attempt', `${victim}/0/forged`, 'shard', '0', 'logId', b.logId, 'size', String(b.size), 'frontier', b.frontier.join(','), 'lines', b.lines.join('\n'));
+      const coordDir = tempDir('coord');
+      const r = await runCli(['cluster', 'run', dir, `s3://${bucket}/${prefix}`, '--redis', redis.url, '--run-id', runId, '--shard-files', '10', '--json', '--state', join(coordDir, 'state.db')]);
+      expect(r.code, r.stdout.slice(-2000)).toBe(1);
+      const p = progressOf(r.stdout);
+      expect(p).toMatchObject({ status: 'failed', shardsDone: 4, transferred: 40 });
+      expect(p.message).toMatch(new RegExp(`audit trail of the run does not verify: worker ${victim}: .*not by the registered key`));
+      rcloneCheck(dir, `ceph:${bucket}/${prefix}`); // the data moved: it is the record of it that cannot be vouched for
+
+      const trail = await coordinatorTrail(coordDir);
+      expect(trail.verifyCode, trail.verifyOut).toBe(0); // the coordinator's trail itself is intact
+      expect(trail.records.filter((x) => x.type === 'cluster-audit-rejected')).toMatchObject([{ worker: victim, clusterRun: runId }]);
+      expect(trail.records.filter((x) => x.key === 'part-00/forged.bin')).toEqual([]);
+      expect(trail.records.filter((x) => x.type === 'transfer' && x.clusterRun === runId)).toHaveLength(40);
+      const closing = trail.records.find((x) => x.type === 'cluster-run' && x.clusterRun === runId)!;
+      expect(closing.verified).toBe(false);
+      expect((closing.workers as Array<{ worker: string; verified: boolean }>).find((w) => w.worker === victim)).toMatchObject({ verified: false });
+
+      // each worker's own trail verifies and agrees with what the coordinator merged from it
+      const cross = await runCli(['audit', 'cross-check', '--state', join(coordDir, 'state.db'), ...ws.flatMap((w) => ['--worker-state', join(w.stateDir, 'state.db')]), '--json']);
+      expect(cross.code, cross.stdout + cross.stderr).toBe(0);
+      expect(events(cross.stdout).map((e) => e.ok)).toEqual([true, true]);
+    } finally {
+      db.disconnect();
+      await Promise.all(ws.map((w) => w.stop()));
+    }
   });
 });

@@ -39,6 +39,26 @@ export interface AuditLogOptions {
   readonly flushIntervalMs?: number;
   readonly onMirrorError?: (uri: string, err: unknown) => void;
   readonly now?: () => number;
+  /**
+   * Each batch as written: its lines and the Merkle frontier before it, so a reader that
+   * sees only this writer's batches can still recompute the roots its checkpoints sign
+   * (a cluster worker forwards them to the coordinator). Called synchronously after the
+   * write; it must not throw.
+   */
+  readonly onBatch?: (batch: WrittenBatch) => void;
+  /** End every batch with a signed checkpoint (so each batch handed to onBatch is covered by a signature). */
+  readonly signEveryBatch?: boolean;
+}
+
+/** A batch of lines as one writer appended them (see AuditLogOptions.onBatch). */
+export interface WrittenBatch {
+  readonly logId: string;
+  /** Lines of the log before the batch: the seq of its first line. */
+  readonly size: number;
+  /** The Merkle frontier over those lines (subtree roots, hex, largest first). */
+  readonly frontier: readonly string[];
+  /** The batch's lines, without newlines. */
+  readonly lines: readonly string[];
 }
 
 interface Tail {
@@ -167,6 +187,7 @@ export class AuditLog {
       try {
         const { tail, recovered } = this.loadTail(fd);
         const out: string[] = [];
+        const before = { size: tail.seq, frontier: tail.frontier };
         const frontier = MerkleFrontier.fromHex(tail.seq, tail.frontier);
         const add = (body: RecordBody, time: number): void => {
           const { line, hash } = formatRecord(tail.seq, new Date(time).toISOString(), tail.lastHash, body);
@@ -190,7 +211,7 @@ export class AuditLog {
           add(p.body, p.time);
           if (++tail.sinceCheckpoint >= this.o.checkpointEvery) sign(p.time);
         }
-        if (checkpoint && tail.sinceCheckpoint > 0) sign(this.now());
+        if ((checkpoint || this.o.signEveryBatch) && tail.sinceCheckpoint > 0) sign(this.now());
         const data = Buffer.from(out.join(''), 'utf8');
         let off = 0;
         while (off < data.length) off += writeSync(fd, data, off, data.length - off, tail.size + off);
@@ -201,6 +222,7 @@ export class AuditLog {
         writeFileSync(`${statePath}.tmp`, JSON.stringify(tail), { mode: 0o600 });
         renameSync(`${statePath}.tmp`, statePath);
         this.written = { logId: tail.logId, checkpoints: tail.checkpoints };
+        if (out.length > 0) this.o.onBatch?.({ logId: tail.logId, ...before, lines: out.map((l) => l.slice(0, -1)) });
       } finally {
         closeSync(fd);
       }

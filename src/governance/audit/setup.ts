@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { AuditConfig } from '../../config/governance.js';
 import type { Backend } from '../../core/backend.js';
-import { AuditLog } from './log.js';
+import { AuditLog, type WrittenBatch } from './log.js';
 import { BackendCheckpointMirror, type CheckpointMirror } from './mirror.js';
 import { loadOrCreateSigner, publicKeyPath } from './signing.js';
 
@@ -37,6 +37,8 @@ export interface OpenAuditOptions {
   /** Problems worth telling the user about (an exposed signing key). */
   readonly onWarning?: (message: string) => void;
   readonly flushIntervalMs?: number;
+  /** Each batch as written, every one ending with a signed checkpoint (a cluster worker forwards them). */
+  readonly onBatch?: (batch: WrittenBatch) => void;
 }
 
 /** The audit log writer, or undefined when the config disables auditing. */
@@ -52,6 +54,7 @@ export function openAuditLog(o: OpenAuditOptions): { log: AuditLog; paths: Audit
     mirrors,
     ...(o.onMirrorError ? { onMirrorError: o.onMirrorError } : {}),
     ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
+    ...(o.onBatch ? { onBatch: o.onBatch, signEveryBatch: true } : {}),
   });
   return { log, paths };
 }

@@ -14,6 +14,7 @@ import { appendFileSync, existsSync, readFileSync, readdirSync, renameSync, stat
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqliteOptions } from '../../src/lib/sqlite.js';
 import { parseSegmentKey } from '../../src/stream/keys.js';
 import { events, runCli, spawnCli } from '../helpers/cli.js';
 import { readJsonl, tempDir } from '../helpers/fs.js';
@@ -111,7 +112,7 @@ const segmentEvents = (stdout: string): number => events(stdout).filter((e) => e
  * must be the contiguous run of seqs and byte ranges right after the committed offset.
  */
 function journaledInFlight(stateDir: string): number {
-  const db = new Database(join(stateDir, 'stream.db'), { readonly: true });
+  const db = new Database(join(stateDir, 'stream.db'), { ...sqliteOptions(), readonly: true });
   try {
     let n = 0;
     for (const f of db.prepare('SELECT file_id, generation, offset, next_seq FROM push_files').all() as Array<{ file_id: string; generation: number; offset: number; next_seq: number }>) {

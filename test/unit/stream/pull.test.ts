@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../../src/backends/memory/index.js';
 import { StreamJournal } from '../../../src/stream/journal.js';
 import { segmentKey, WINDOW_METADATA } from '../../../src/stream/keys.js';
+import { sqliteOptions } from '../../../src/lib/sqlite.js';
 import { PullLane } from '../../../src/stream/pull.js';
 import { LaneStats } from '../../../src/stream/stats.js';
 import { tempDir } from '../../helpers/fs.js';
@@ -73,7 +74,7 @@ describe('pull lane gaps', () => {
 describe('stream journal', () => {
   it('a journal of the one-segment-in-flight version opens; its intent is kept, with window 1', () => {
     const path = join(tempDir('journal-v1'), 'stream.db');
-    const v1 = new Database(path);
+    const v1 = new Database(path, sqliteOptions());
     v1.exec(`CREATE TABLE push_intents (
       lane TEXT NOT NULL, file_id TEXT NOT NULL, generation INTEGER NOT NULL, seq INTEGER NOT NULL,
       start INTEGER NOT NULL, end INTEGER NOT NULL, key TEXT NOT NULL, src_sha256 TEXT NOT NULL,

@@ -72,6 +72,12 @@ function expectContiguous(segs: Array<{ start: number; end: number; seq: number 
  * A writer process: appends JSONL records in writes that often end inside a record, until
  * the file `stop` exists; then it completes the last record and exits.
  */
+/** Writers still running: a test that fails before it stops its writer must not leave it appending forever. */
+const writers = new Set<ChildProcess>();
+afterAll(() => {
+  for (const w of writers) w.kill('SIGKILL');
+});
+
 function startWriter(file: string, stop: string, pauseMs: number): ChildProcess {
   const script = `
     const fs = require('node:fs');
@@ -88,7 +94,10 @@ function startWriter(file: string, stop: string, pauseMs: number): ChildProcess 
       setTimeout(tick, ${pauseMs});
     };
     tick();`;
-  return spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore' });
+  writers.add(child);
+  child.on('exit', () => writers.delete(child));
+  return child;
 }
 
 /** Runs the CLI until `ready` says so (polled on observed progress, not a timer), then SIGKILLs it. */

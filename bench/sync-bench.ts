@@ -14,7 +14,7 @@
  * /usr/bin/time) and peak RSS. Printed: min / median / max, per 1,000 files and per GiB, and
  * hybridsync's ratio to each peer from the medians.
  *
- * Peers: rclone at hybridsync's concurrency (`--transfers 8 --checkers 16`, "equal"), rclone
+ * Peers: rclone at hybridsync's concurrency (`--transfers 32 --checkers 16`, "equal"), rclone
  * as the seed documents ran it (`--transfers 32 --checkers 16 --s3-upload-concurrency 8`,
  * "seed flags"), rclone with its own defaults (the long-latency scenarios' "defaults"
  * comparison), `aws s3 sync`. hybridsync runs with its defaults everywhere.
@@ -89,7 +89,7 @@ const rcloneTool =
     measure('rclone', ['sync', src, `ceph:${bucket}/${prefix}`, ...flags], rcloneEnv(ep));
 const awsTool: Tool = (src, bucket, prefix, ep) => measure('/usr/bin/aws', ['--endpoint-url', ep, 's3', 'sync', src, `s3://${bucket}/${prefix}`, '--only-show-errors'], { AWS_CA_BUNDLE: '' });
 
-const RCLONE_EQUAL = ['--transfers', '8', '--checkers', '16'];
+const RCLONE_EQUAL = ['--transfers', '32', '--checkers', '16'];
 const RCLONE_SEED = ['--transfers', '32', '--checkers', '16', '--s3-upload-concurrency', '8'];
 
 function makeFiles(dir: string, n: number, size: number): void {
@@ -204,7 +204,7 @@ const variantTools = (): Array<[string, Tool]> => (variant ? [[`hybridsync ${var
 const loopTools = (): Array<[string, Tool]> => [
   ['hybridsync', hsTool()],
   ...variantTools(),
-  ['rclone (equal: --transfers 8 --checkers 16)', rcloneTool(RCLONE_EQUAL)],
+  ['rclone (equal: --transfers 32 --checkers 16)', rcloneTool(RCLONE_EQUAL)],
   ['rclone (seed flags: --transfers 32 --checkers 16 --s3-upload-concurrency 8)', rcloneTool(RCLONE_SEED)],
   ['aws s3 sync', awsTool],
 ];
@@ -237,7 +237,7 @@ if (which.includes('c')) {
       // rclone reads the mtime metadata hybridsync writes, so every tool sees the tree unchanged
       ['hybridsync', hsTool([], state)],
       ['hybridsync with an empty state db (a new machine: HEADs like rclone)', (src, b, p, ep) => hsTool([], join(WORK, `state-c-cold-${randomBytes(3).toString('hex')}.db`))(src, b, p, ep)],
-      ['rclone (equal: --transfers 8 --checkers 16)', rcloneTool(RCLONE_EQUAL)],
+      ['rclone (equal: --transfers 32 --checkers 16)', rcloneTool(RCLONE_EQUAL)],
       ['aws s3 sync', awsTool],
     ],
   });

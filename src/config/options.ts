@@ -106,7 +106,7 @@ export interface OptionSpec {
 const MiB = 1024 * 1024;
 
 export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
-  { key: 'transfers', kind: 'int', arg: 'n', min: 1, default: 8, help: 'files transferred in parallel', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
+  { key: 'transfers', kind: 'int', arg: 'n', min: 1, default: 32, help: 'files transferred in parallel', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
   { key: 'checkers', kind: 'int', arg: 'n', min: 1, default: 16, help: 'files compared in parallel', section: 'transfer' },
   { key: 'retries', kind: 'int', arg: 'n', min: 1, default: 3, help: 'attempts of each request, chunk and file for retryable errors', section: 'transfer' },
   { key: 'multipartThreshold', kind: 'size', arg: 'size', min: 0, default: 16 * MiB, help: 'upload in chunks (S3 parts, Azure blocks) at or above this size', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },

@@ -16,7 +16,7 @@ describe('options defined once', () => {
     const strings = resolveTransferOptions({ transfers: '4', partSize: '8M', maxAge: '1d', include: ['*.pt'], maxDelete: '1000' });
     expect(strings).toEqual(typed);
     expect(resolveTransferOptions({})).toEqual(TRANSFER_DEFAULTS);
-    expect(TRANSFER_DEFAULTS).toMatchObject({ transfers: 8, checkers: 16, retries: 3, multipartConcurrency: 4, maxDelete: { percent: 50 }, allowEmptySource: false });
+    expect(TRANSFER_DEFAULTS).toMatchObject({ transfers: 32, checkers: 16, retries: 3, multipartConcurrency: 4, maxDelete: { percent: 50 }, allowEmptySource: false });
     // every option with a default appears in the defaults, parsed
     for (const o of TRANSFER_OPTIONS) if (o.default !== undefined) expect(TRANSFER_DEFAULTS[o.key]).toEqual(parseOptionValue(o, o.default));
   });

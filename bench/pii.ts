@@ -38,6 +38,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createScrubber, ENTITY_TYPES, loadScrubConfig, type ScrubConfig, type ScrubReport } from '../src/governance/pii/index.js';
+import { seededRandom as rng } from '../test/helpers/rng.js';
 
 const MB = 1 << 20;
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -52,17 +53,6 @@ type Corpus = 'sparse' | 'dense';
 type Format = 'jsonl' | 'csv';
 type Row = Record<string, string | number>;
 
-/** Small deterministic PRNG (mulberry32) so every run scrubs the same bytes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random helpers bound to one PRNG. */
 class Gen {

@@ -4,6 +4,7 @@ import { JsonlScrubber } from '../../../src/governance/pii/formats/jsonl.js';
 import { TextScrubber } from '../../../src/governance/pii/formats/text.js';
 import { ValueScrubber } from '../../../src/governance/pii/value-scrubber.js';
 import { scrub, TEST_KEY } from './helpers.js';
+import { seededRandom as rng } from '../../helpers/rng.js';
 
 /**
  * The scrubber reads JSON Lines and text line by line as bytes: an unchanged line is
@@ -13,17 +14,6 @@ import { scrub, TEST_KEY } from './helpers.js';
  * kind and cut into chunks anywhere, and check the bytes a user would check.
  */
 
-/** mulberry32, so every run uses the same lines and cuts. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const JSON_LINES = [
   '{"id":1,"email":"ann@x.io","msg":"call (415) 555-0100 or +44 20 7946 0958","n":1.50}',

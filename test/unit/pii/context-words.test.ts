@@ -10,6 +10,7 @@ import {
   VERSION_WORDS_BEFORE,
 } from '../../../src/governance/pii/detect/context.js';
 import { detectPii } from '../../../src/governance/pii/index.js';
+import { seededRandom as rng } from '../../helpers/rng.js';
 
 /**
  * The context words before a candidate (phone, SSN, birth and card words, identifier and
@@ -38,16 +39,6 @@ function wordsOf(re: RegExp): string[] {
 const WORDS = [...new Set(Object.values(REGEX).flatMap(wordsOf))];
 const SEPARATORS = [' ', ' ', '  ', '_', '-', '#', ':', '=', '.', '"', "'", '(', ')', '@', '/', ',', '\t', '0', '12', 'x', 'no', 'id', 'nr'];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomWindow(r: () => number): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

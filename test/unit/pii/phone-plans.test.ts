@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { internationalValidity } from '../../../src/governance/pii/detect/phone-plans.js';
+import { seededRandom as rng } from '../../helpers/rng.js';
 
 /**
  * phone-plans.ts answers "valid / possible / not a number" for `+` numbers without
@@ -24,17 +25,6 @@ function libraryValidity(text: string): number {
   }
 }
 
-/** mulberry32, so every run checks the same numbers. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes `+cc` and the national digits with separators the digit scanner accepts. */
 function written(cc: string, national: string, r: () => number): string {

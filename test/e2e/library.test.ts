@@ -45,7 +45,7 @@ console.log(JSON.stringify({ s, c, listed, typed, events: [...new Set(events)], 
     expect(out.typed).toBe(true);
     expect(out.events).toEqual(expect.arrayContaining(['run-start', 'transfer', 'summary']));
     expect(out.loc).toMatchObject({ type: 'local', id: `file://${dst}/` });
-    expect(out.defaults).toBe(8);
+    expect(out.defaults).toBe(32);
     expect(treeHashes(dst)).toEqual(treeHashes(src));
   });
 });

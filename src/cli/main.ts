@@ -51,7 +51,9 @@ const program = new Command('hybridsync')
   .exitOverride();
 
 const named = namedCommand(process.argv);
-const loaders = named ? [COMMANDS[named]!] : Object.values(COMMANDS);
+// `--version` alone needs no command; the top-level help lists them all, so it loads them all
+const versionOnly = !named && process.argv.slice(2).some((a) => a === '-V' || a === '--version') && !process.argv.slice(2).some((a) => a === '-h' || a === '--help');
+const loaders = named ? [COMMANDS[named]!] : versionOnly ? [] : Object.values(COMMANDS);
 for (const commands of await Promise.all(loaders.map((load) => load()))) {
   for (const c of commands) program.addCommand(c.exitOverride().showHelpAfterError('(run with --help for usage)'));
 }

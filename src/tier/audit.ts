@@ -71,11 +71,7 @@ export class TierAuditor {
       case 'tier-summary': {
         const s = e.summary;
         this.log.append({ type: 'tier-end', run: this.run, status: s.status, dryRun: s.dryRun, objects: s.objects, transitioned: s.transitioned, bytes: s.bytes, failed: s.failed, durationMs: s.durationMs });
-        try {
-          this.log.flush({ checkpoint: true });
-        } catch {
-          // kept in log.failure; reported when the log is closed
-        }
+        this.log.flushQuietly({ checkpoint: true });
         return;
       }
       default:

@@ -17,6 +17,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  type CopyObjectCommandInput,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -639,6 +640,12 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     };
   }
 
+  /** A server-side CopyObject of `key` onto itself (up to 5 GiB), only of the version with `etag` when given. */
+  private async copyOntoItself(what: string, key: string, etag: string | undefined, fields: Omit<CopyObjectCommandInput, 'Bucket' | 'Key' | 'CopySource' | 'CopySourceIfMatch'>, signal?: AbortSignal): Promise<void> {
+    const input: CopyObjectCommandInput = { ...fields, Bucket: this.bucket, Key: this.prefix + key, CopySource: this.copySourceOf(key), ...(etag ? { CopySourceIfMatch: `"${etag}"` } : {}) };
+    await this.call(what, key, () => this.client.send(new CopyObjectCommand(input), { abortSignal: signal }), signal);
+  }
+
   /**
    * The whole-content MD5 of a multipart upload is known only after the last part, but
    * metadata is fixed at CreateMultipartUpload. A metadata-only self-copy (server side, no
@@ -647,26 +654,12 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
    */
   private async addMd5Metadata(key: string, head: Entry, meta: WriteMeta, md5: string, signal?: AbortSignal): Promise<Entry> {
     if (head.size > MAX_SINGLE_COPY || !head.etag) return head;
-    const self = this.copySourceOf(key);
-    await this.call(
-      'store md5 metadata',
-      key,
-      () =>
-        this.client.send(
-          new CopyObjectCommand({
-            Bucket: this.bucket,
-            Key: this.prefix + key,
-            CopySource: self,
-            CopySourceIfMatch: `"${head.etag}"`,
-            MetadataDirective: 'REPLACE',
-            Metadata: this.objectMeta(meta, md5),
-            ContentType: meta.contentType,
-            StorageClass: (meta.storageClass ?? this.xfer.storageClass) as never,
-          }),
-          { abortSignal: signal },
-        ),
-      signal,
-    );
+    await this.copyOntoItself('store md5 metadata', key, head.etag, {
+      MetadataDirective: 'REPLACE',
+      Metadata: this.objectMeta(meta, md5),
+      ContentType: meta.contentType,
+      StorageClass: (meta.storageClass ?? this.xfer.storageClass) as never,
+    }, signal);
     const after = await this.stat(key, { signal });
     if (!after || after.size !== head.size) throw new IntegrityError(`${this.where(key)}: object changed while its MD5 metadata was stored`);
     return after;
@@ -755,24 +748,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     }
     if (size > limit) await this.copyOntoItselfInParts(key, before, storageClass, signal);
     else {
-      await this.call(
-        'change storage class',
-        key,
-        () =>
-          this.client.send(
-            new CopyObjectCommand({
-              Bucket: this.bucket,
-              Key: this.prefix + key,
-              CopySource: this.copySourceOf(key),
-              ...(etag ? { CopySourceIfMatch: `"${etag}"` } : {}),
-              MetadataDirective: 'COPY',
-              TaggingDirective: 'COPY',
-              StorageClass: storageClass as never,
-            }),
-            { abortSignal: signal },
-          ),
-        signal,
-      );
+      await this.copyOntoItself('change storage class', key, etag, { MetadataDirective: 'COPY', TaggingDirective: 'COPY', StorageClass: storageClass as never }, signal);
     }
     // read back: the same size, mtime and MD5 metadata, and the class asked for
     const after = await this.head(key, signal);

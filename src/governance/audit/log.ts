@@ -138,12 +138,17 @@ export class AuditLog {
     }
   }
 
-  private flushQuietly(): void {
+  /**
+   * Writes what is pending (and signs a checkpoint with `checkpoint`) without throwing: a
+   * failure is kept in this.failure, the gate stops the run on it and close() reports it.
+   * For the end of a run, where records must be signed before anything else happens.
+   */
+  flushQuietly(opts: { checkpoint?: boolean } = {}): void {
     if (this.failure) return;
     try {
-      this.flush();
+      this.flush(opts);
     } catch {
-      // kept in this.failure: the gate stops the run, close() reports it
+      // kept in this.failure
     }
   }
 

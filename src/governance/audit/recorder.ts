@@ -211,11 +211,7 @@ export class AuditRecorder {
       case 'refused': {
         // no run started: the refusal is a record of its own, durable at once
         this.log.append({ type: 'refused', what: e.what, src: this.src, dst: this.dst, ...this.envs, ...actor(), tool: 'hybridsync', message: this.o.redact(e.message) });
-        try {
-          this.log.flush({ checkpoint: true });
-        } catch {
-          // kept in log.failure
-        }
+        this.log.flushQuietly({ checkpoint: true });
         return;
       }
       case 'restore':
@@ -278,11 +274,7 @@ export class AuditRecorder {
       }
       case 'stream-end': {
         this.log.append({ type: 'stream-end', run, lane: e.lane, status: e.status, segments: e.segments, bytes: e.bytes, ...(e.message ? { message: this.o.redact(e.message) } : {}) });
-        try {
-          this.log.flush({ checkpoint: true });
-        } catch {
-          // kept in log.failure
-        }
+        this.log.flushQuietly({ checkpoint: true });
         return;
       }
       case 'summary': {
@@ -302,11 +294,7 @@ export class AuditRecorder {
           retries: s.retries,
           durationMs: s.durationMs,
         });
-        try {
-          this.log.flush({ checkpoint: true });
-        } catch {
-          // kept in log.failure; reported when the run's governance closes
-        }
+        this.log.flushQuietly({ checkpoint: true });
         return;
       }
       default:

@@ -8,7 +8,6 @@
  *   eval "$(bash scripts/services/ensure-services.sh | grep '^export ')"; npx tsx bench/remotes-bench.ts
  * BENCH_SCALE=0.25 for a quick look; BENCH_RUNS (default 3) runs per tool.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent as HttpsAgent } from 'node:https';
+import { timedOk } from './timed.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const need = (k: string): string => {
@@ -40,21 +40,7 @@ interface Run {
   rssMiB: number;
 }
 
-/** Runs under /usr/bin/time: wall, user+sys CPU and max RSS of the client process tree. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const out = join(WORK, `time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${err}`));
-      const [e, u, s, m] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4).map(Number);
-      resolve({ wall: e!, cpu: u! + s!, rssMiB: Math.round(m! / 1024) });
-    });
-  });
-}
+const timed = async (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> => timedOk(cmd, args, { ...process.env, ...env });
 
 const remotesEnv = {
   ONPREM_KEY: onprem.key,

@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDelayProxy } from './delay-proxy.js';
+import { timedOk } from './timed.js';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -237,19 +238,7 @@ interface Run {
   cpu: number;
 }
 
-function timed(cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const out = join(WORK, `time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S', '-o', out, cmd, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${err}`));
-      const [e, u, s] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-3).map(Number);
-      resolve({ wall: e!, cpu: u! + s! });
-    });
-  });
-}
+const timed = async (cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> => timedOk(cmd, args, { ...env, ...extraEnv });
 
 async function throughput(totalBytes: number): Promise<string[]> {
   const rtt = Number(process.env.BENCH_RTT_MS ?? 0);

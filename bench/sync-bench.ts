@@ -27,10 +27,11 @@
 import { spawn } from 'node:child_process';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { timed } from './timed.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '3');
@@ -51,21 +52,11 @@ interface Run {
   ok: boolean;
 }
 
-/** Runs a command under /usr/bin/time: wall, user + sys of it and its children, peak RSS. */
-function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const out = join(WORK, `time-${process.pid}-${randomBytes(3).toString('hex')}.txt`);
-  return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const [wall, user, sys, rss] = readFileSync(out, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number) as [number, number, number, number];
-      rmSync(out, { force: true });
-      if (code !== 0) process.stderr.write(`  ! ${cmd} exited ${code}: ${err.slice(-600)}\n`);
-      resolve({ wall, cpu: user + sys, rssMiB: Math.round(rss / 1024), ok: code === 0 });
-    });
-  });
+/** A run of a tool: wall, CPU and peak RSS (bench/timed.ts); a failed run is reported and kept out of the figures. */
+async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  const r = await timed(cmd, args, { ...process.env, ...env });
+  if (r.code !== 0) process.stderr.write(`  ! ${cmd} exited ${r.code}: ${r.stderr.slice(-600)}\n`);
+  return { wall: r.wall, cpu: r.cpu, rssMiB: r.rssMiB, ok: r.code === 0 };
 }
 
 type Tool = (src: string, bucket: string, prefix: string, ep: string) => Promise<Run>;

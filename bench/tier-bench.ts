@@ -9,12 +9,12 @@
  *   source /tmp/testenv.sh (or bench/run.sh's services); npx tsx bench/tier-bench.ts
  * BENCH_OBJECTS (default 500) objects of 4 KiB; BENCH_RUNS (default 3) runs per tool.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { timedOk } from './timed.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const need = (k: string): string => {
@@ -33,20 +33,7 @@ interface Run {
   rssMiB: number;
 }
 
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const out = join(WORK, `time-${Math.random().toString(36).slice(2)}`);
-    const child = spawn('/usr/bin/time', ['-f', '%e %U %S %M', '-o', out, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${cmd} exited ${code}: ${err}`));
-      const [e, u, s, m] = readFileSync(out, 'utf8').trim().split(/\s+/).slice(-4).map(Number);
-      resolve({ wall: e!, cpu: u! + s!, rssMiB: Math.round(m! / 1024) });
-    });
-  });
-}
+const timed = async (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> => timedOk(cmd, args, { ...process.env, ...env });
 
 const hsEnv = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', HYBRIDSYNC_STATE_DIR: join(WORK, 'state') };
 const hs = (args: string[]) => timed(process.execPath, [join(ROOT, 'bin/hybridsync.js'), ...args], hsEnv);

@@ -22,6 +22,8 @@
  * BENCH_SCALE=0.1 for a quick look; BENCH_ONLY=ad picks scenarios; BENCH_ROUNDS=5;
  * BENCH_HS_FLAGS="--transfers 32" adds hybridsync with those flags as one more tool in the
  * upload scenarios (an A/B of a default in the same alternating rounds).
+ * BENCH_TOOLS=rclone,aws keeps hybridsync and only the peers whose names contain one of
+ * those words (e.g. BENCH_TOOLS="seed flags" for the full-scale (a) without aws-cli).
  * Not a test: nothing here asserts. Run through bench/run.sh (its own Ceph cluster).
  */
 import { spawn } from 'node:child_process';
@@ -148,7 +150,10 @@ interface Scenario {
 const report: string[] = [];
 const json: unknown[] = [];
 
-async function runScenario(s: Scenario): Promise<void> {
+const toolFilter = process.env.BENCH_TOOLS?.split(',').map((w) => w.trim()).filter(Boolean);
+
+async function runScenario(all: Scenario): Promise<void> {
+  const s = toolFilter ? { ...all, tools: all.tools.filter(([name], i) => i === 0 || name.startsWith('hybridsync') || toolFilter.some((w) => name.includes(w))) } : all;
   process.stderr.write(`${s.id}: ${s.title}\n`);
   const runs = new Map<string, Run[]>(s.tools.map(([name]) => [name, []]));
   const loads: number[] = [];

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when built, else the TypeScript source through tsx.
+// Runs the bundled CLI when built (dist/bundle: fewest modules to load), else the compiled
+// one, else the TypeScript source through tsx.
 import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,8 +18,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 module.enableCompileCache?.();
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'cli', 'main.js');
-if (existsSync(built) && !process.env.HYBRIDSYNC_FROM_SOURCE) {
+const built = [join(root, 'dist', 'bundle', 'main.js'), join(root, 'dist', 'cli', 'main.js')].find((f) => existsSync(f));
+if (built && !process.env.HYBRIDSYNC_FROM_SOURCE) {
   await import(pathToFileURL(built).href);
 } else {
   const { register } = await import('tsx/esm/api');

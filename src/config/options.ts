@@ -110,7 +110,7 @@ export const TRANSFER_OPTIONS: readonly OptionSpec[] = [
   { key: 'checkers', kind: 'int', arg: 'n', min: 1, default: 16, help: 'files compared in parallel', section: 'transfer' },
   { key: 'retries', kind: 'int', arg: 'n', min: 1, default: 3, help: 'attempts of each request, chunk and file for retryable errors', section: 'transfer' },
   { key: 'multipartThreshold', kind: 'size', arg: 'size', min: 0, default: 16 * MiB, help: 'upload in chunks (S3 parts, Azure blocks) at or above this size', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
-  { key: 'partSize', kind: 'size', arg: 'size', min: 1, default: 16 * MiB, help: 'chunk size (raised to the backend minimum, 5M for S3; doubled past its maximum count)', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
+  { key: 'partSize', kind: 'size', arg: 'size', min: 1, default: 8 * MiB, help: 'chunk size (raised to the backend minimum, 5M for S3; doubled past its maximum count)', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
   { key: 'multipartConcurrency', kind: 'int', arg: 'n', min: 1, default: 4, help: 'chunks of one file in flight', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
   { key: 'maxBufferMemory', kind: 'size', arg: 'size', min: 1, default: 256 * MiB, help: 'file data held in memory at once by all transfers together (whole small files, chunks of large ones)', modes: ['sync', 'copy', 'bisync'], section: 'transfer' },
   { key: 'checksum', kind: 'bool', default: false, help: 'compare content hashes (MD5) instead of size and mtime', modes: ['sync', 'copy', 'check'], section: 'transfer' },

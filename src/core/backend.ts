@@ -350,6 +350,24 @@ export interface WholeReader {
   readWhole(key: string, opts?: ReadOptions): Promise<Buffer>;
 }
 
+/**
+ * Optional capability: a file's bytes read block by block straight into the caller's
+ * buffers, each block only when asked for (no stream, no read-ahead, no copy). A chunked
+ * upload then sends the very buffers it was read into and reuses them for later chunks.
+ */
+export interface BlockReader {
+  /**
+   * Blocks of exactly `blockSize` bytes (the last may be shorter), each in a buffer from
+   * `alloc` or a view of one from its first byte. With `opts.ifMatch`, reads that entry's
+   * size and fails with SourceChangedError if the file changed. Stop early with return().
+   */
+  readBlocks(key: string, blockSize: number, alloc: (size: number) => Buffer, opts?: ReadOptions): AsyncGenerator<Buffer>;
+}
+
+export function hasBlockReader(b: Backend): b is Backend & BlockReader {
+  return typeof (b as Partial<BlockReader>).readBlocks === 'function';
+}
+
 /** Objects up to this size may be read whole (WholeReader) and written from one buffer. */
 export const WHOLE_BODY_MAX_BYTES = 64 * 1024 * 1024;
 

@@ -7,11 +7,12 @@
  * and, after a crash, reuses the chunks the server still holds for the same bytes.
  */
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { bodyStream } from '../backends/body.js';
 import { hasChunkWriter, type Backend, type Body, type ChunkJournal, type ChunkWriter, type ChunkedUpload, type CompletedChunk } from '../core/backend.js';
 import type { WriteMeta, WriteResult } from '../core/entry.js';
 import { IntegrityError, isHybridsyncError, sizeMismatch } from '../core/errors.js';
+import type { BufferPool } from '../lib/buffer-pool.js';
 import type { ByteBudget } from '../lib/byte-budget.js';
 import { chunksOf } from '../lib/chunks.js';
 import { retry } from '../lib/retry.js';
@@ -36,6 +37,8 @@ export interface ObjectWriteOptions {
   readonly onProgress?: (bytes: number) => void;
   /** The run's memory for bytes in flight: each chunk takes its size from read to stored. */
   readonly budget?: ByteBudget;
+  /** Where chunk buffers come from and go back to once stored (else each chunk is a new one). */
+  readonly pool?: BufferPool;
   readonly signal?: AbortSignal;
 }
 
@@ -79,11 +82,16 @@ async function attach(
   return { upload, reuse };
 }
 
-export async function writeChunked(dst: Backend & ChunkWriter, key: string, body: Readable, meta: WriteMeta, o: ObjectWriteOptions): Promise<WriteResult> {
+/**
+ * Stores `body` in chunks. A stream is split (and copied into `o.pool`'s buffers); blocks
+ * from a BlockReader that are already `chunkSizeFor` long are sent as they are.
+ */
+export async function writeChunked(dst: Backend & ChunkWriter, key: string, body: Readable | AsyncIterable<Buffer>, meta: WriteMeta, o: ObjectWriteOptions): Promise<WriteResult> {
   const signal = o.signal;
   const chunkSize = chunkSizeFor(meta.size, o.chunking.chunkSize, dst.chunkLimits);
   const fingerprint = o.fingerprint ? `${o.fingerprint}|${chunkSize}` : undefined;
   const journal = o.journal;
+  let chunks: AsyncGenerator<Buffer> | undefined;
   try {
     const { upload, reuse } = await attach(dst, key, meta, journal, fingerprint, chunkSize, signal);
     signal?.throwIfAborted();
@@ -96,14 +104,20 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
     let index = -1;
 
     const store = async (i: number, data: Buffer, sha256: string): Promise<void> => {
+      let retried = false;
       const token = await retry(() => upload.writeChunk(i, data, sha256, signal ? { signal } : {}), {
         attempts: o.retries ?? 3,
         baseDelayMs: 200,
         maxDelayMs: 10_000,
         ...(signal ? { signal } : {}),
         isRetryable: (e) => isHybridsyncError(e) && e.retryable,
-        onRetry: (e, attempt) => o.onRetry?.(`chunk ${i + 1} of ${dst.uri}${key}`, e, attempt),
+        onRetry: (e, attempt) => {
+          retried = true;
+          o.onRetry?.(`chunk ${i + 1} of ${dst.uri}${key}`, e, attempt);
+        },
       });
+      // A failed attempt's request may still be reading the buffer: only a clean one frees it.
+      if (!retried) o.pool?.give(data);
       const chunk: CompletedChunk = { index: i, token, size: data.length, sha256 };
       done.push(chunk);
       sent += data.length;
@@ -112,7 +126,8 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
     };
 
     try {
-      const chunks = chunksOf(body as AsyncIterable<Buffer>, chunkSize)[Symbol.asyncIterator]();
+      const pool = o.pool;
+      chunks = chunksOf(body, chunkSize, pool && ((n) => pool.take(n)));
       for (;;) {
         while (inflight.size >= o.chunking.concurrency) await Promise.race(inflight);
         if (failure) break;
@@ -140,6 +155,7 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
         const sha256 = createHash('sha256').update(data).digest('hex');
         const prev = reuse.get(index);
         if (prev && prev.sha256 === sha256 && prev.size === data.length) {
+          pool?.give(data);
           release();
           done.push(prev); // stored by an earlier, interrupted run: not sent again
           continue;
@@ -177,6 +193,7 @@ export async function writeChunked(dst: Backend & ChunkWriter, key: string, body
       throw err;
     }
   } finally {
-    if (!body.destroyed) body.destroy();
+    await chunks?.return(undefined).catch(() => undefined); // closes a block reader's file
+    if (body instanceof Readable && !body.destroyed) body.destroy();
   }
 }

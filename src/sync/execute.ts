@@ -10,19 +10,20 @@
 import { setMaxListeners } from 'node:events';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { hasChunkWriter, hasServerSideCopy, hasTierer, hasWholeReader, WHOLE_BODY_MAX_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
+import { hasBlockReader, hasChunkWriter, hasServerSideCopy, hasTierer, hasWholeReader, WHOLE_BODY_MAX_BYTES, type Backend, type ChunkJournal } from '../core/backend.js';
 import type { Entry, WriteMeta, WriteResult } from '../core/entry.js';
 import type { KeyRange } from '../core/key-range.js';
 import { AbortedError, describeError, HybridsyncError, InternalError, isHybridsyncError, NotFoundError, ObjectArchivedError, RestorePendingError } from '../core/errors.js';
 import { sleep } from '../lib/abort.js';
 import { DEFAULT_RESTORE, decideRestore, restoreForRead, restorePending, type RestoreRequested, type RestoreSettings } from '../tier/restore.js';
 import { AccountingStream, md5OfStream } from '../lib/accounting.js';
+import { BufferPool } from '../lib/buffer-pool.js';
 import { ByteBudget } from '../lib/byte-budget.js';
 import type { Pacer } from '../lib/bandwidth.js';
 import { forEachConcurrent } from '../lib/pool.js';
 import { BoundedQueue } from '../lib/queue.js';
 import { contentTypeOf } from '../lib/content-type.js';
-import { writeObject, type ChunkingOptions } from './chunked.js';
+import { chunkSizeFor, writeChunked, writeObject, type ChunkingOptions } from './chunked.js';
 import { DEFAULT_DELETE_LIMIT, formatDeleteLimit, type DeleteLimit } from '../config/options.js';
 import type { RunSummary, SyncEvent } from './events.js';
 import type { Filter } from './filter.js';
@@ -81,6 +82,8 @@ export interface RunOptions {
 }
 
 /** --restore wait: the first look at parked objects is at once, then after 30 s, doubling to 10 min. */
+/** Blocks read for a chunked upload are paced and counted in steps of this size, as a stream's chunks are. */
+const ACCOUNTING_STEP = 1 << 20;
 const RESTORE_POLL_FIRST_MS = 30_000;
 const RESTORE_POLL_MAX_MS = 600_000;
 
@@ -146,6 +149,8 @@ class SyncRun {
   private readonly queue: BoundedQueue<TransferTask>;
   /** Memory for file data in flight, shared by every transfer. */
   private readonly budget: ByteBudget;
+  /** The chunks' buffers, reused: at most what the budget lets the run hold. */
+  private readonly pool: BufferPool;
   private deletesHeldBack = 0;
   private readonly restore: RestoreSettings;
   /** Transfers queued or running: the restore wait looks at parked keys only when none is. */
@@ -189,6 +194,7 @@ class SyncRun {
     this.journal = this.state.journalFor(this.dstLoc);
     this.queue = new BoundedQueue<TransferTask>(this.transfers * 2);
     this.budget = new ByteBudget(o.bufferMemory ?? DEFAULT_BUFFER_MEMORY);
+    this.pool = new BufferPool(this.budget.capacity);
   }
 
   async run(): Promise<RunSummary> {
@@ -637,7 +643,7 @@ class SyncRun {
           chunking: this.chunking,
           retries: this.retries,
           signal: this.signal,
-          ...(single ? {} : { budget: this.budget }),
+          ...(single ? {} : { budget: this.budget, pool: this.pool }),
         });
         return { written, md5Before: spooled.md5Before, reports: spooled.reports };
       } finally {
@@ -658,13 +664,22 @@ class SyncRun {
     const write = { chunking: this.chunking, retries: this.retries, signal: this.signal };
     if (src.size >= this.chunking.threshold) {
       // chunks take their bytes from the budget one by one (sync/chunked.ts)
-      return writeObject(this.o.dst, src.key, this.accounted(await from.read(src.key, { signal: this.signal, ifMatch: src }), onBytes), meta, {
+      const chunked = {
         ...write,
         journal: this.journal,
         budget: this.budget,
+        pool: this.pool,
         fingerprint: `${this.srcLoc}${src.key}|${src.size}|${src.mtimeMs}|${src.etag ?? ''}`,
-        onRetry: (what, e, attempt) => this.countRetry(src.key, what, e, attempt),
-      });
+        onRetry: (what: string, e: unknown, attempt: number) => this.countRetry(src.key, what, e, attempt),
+      };
+      const dst = this.o.dst;
+      if (hasBlockReader(from) && hasChunkWriter(dst)) {
+        // read straight into the chunks' own (reused) buffers
+        const blockSize = chunkSizeFor(src.size, this.chunking.chunkSize, dst.chunkLimits);
+        const blocks = from.readBlocks(src.key, blockSize, (n) => this.pool.take(n), { signal: this.signal, ifMatch: src });
+        return writeChunked(dst, src.key, this.accountedBlocks(blocks, onBytes), meta, chunked);
+      }
+      return writeObject(dst, src.key, this.accounted(await from.read(src.key, { signal: this.signal, ifMatch: src }), onBytes), meta, chunked);
     }
     // one request: its bytes are held whole on the way, so they count against the budget
     const release = await this.budget.take(src.size, this.signal);
@@ -678,6 +693,20 @@ class SyncRun {
       return await writeObject(this.o.dst, src.key, data, meta, write);
     } finally {
       release();
+    }
+  }
+
+  /** Blocks through the accounting stage: paced and counted a MiB at a time, as a stream is. */
+  private async *accountedBlocks(blocks: AsyncGenerator<Buffer>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+    // leaving the loop early (the upload stopped) closes `blocks`, and with it the file
+    const limiter = this.o.limiter;
+    for await (const b of blocks) {
+      for (let off = 0; off < b.length; off += ACCOUNTING_STEP) {
+        const n = Math.min(ACCOUNTING_STEP, b.length - off);
+        await limiter?.take(n, this.signal);
+        onBytes(n);
+      }
+      yield b;
     }
   }
 

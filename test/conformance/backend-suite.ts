@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { hasBatchRemover, hasChunkWriter, hasTags, hasTierer, hasWholeReader, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
+import { hasBatchRemover, hasBlockReader, hasChunkWriter, hasTags, hasTierer, hasWholeReader, type Backend, type ChunkWriter, type CompletedChunk } from '../../src/core/backend.js';
 import { writeObject } from '../../src/sync/chunked.js';
 import type { Entry } from '../../src/core/entry.js';
 import { md5OfStream } from '../../src/lib/accounting.js';
@@ -129,6 +129,29 @@ export function describeBackendConformance(name: string, setup: () => Promise<Co
       await write(b, 'whole/f', 'version-3', 1_700_000_200_000); // same size as listed, other mtime
       await expect(b.readWhole('whole/f', { ifMatch: listed! })).rejects.toMatchObject({ kind: 'source-changed' });
       await expect(b.readWhole('whole/missing')).rejects.toMatchObject({ kind: 'not-found' });
+    });
+
+    it('block reader: the object in blocks of exactly the size into the given buffers; with ifMatch, a change since listing is source-changed', async (ctx) => {
+      const b = t.backend;
+      if (!hasBlockReader(b)) return ctx.skip();
+      const data = Buffer.from('0123456789abcdef'.repeat(700)); // 11,200 bytes: 2 whole blocks of 4096 and 3,008
+      await write(b, 'blocks/f', data.toString(), 1_700_000_000_000);
+      const listed = await b.stat('blocks/f');
+      const given: Buffer[] = [];
+      const alloc = (n: number): Buffer => given[given.push(Buffer.alloc(n)) - 1]!;
+      const got: Buffer[] = [];
+      for await (const blk of b.readBlocks('blocks/f', 4096, alloc, { ifMatch: listed! })) {
+        expect(given.some((g) => g.buffer === blk.buffer && blk.byteOffset === 0)).toBe(true);
+        got.push(Buffer.from(blk));
+      }
+      expect(got.map((x) => x.length)).toEqual([4096, 4096, 3008]);
+      expect(Buffer.concat(got).equals(data)).toBe(true);
+      await write(b, 'blocks/f', data.toString().toUpperCase(), 1_700_000_100_000); // same size, other mtime
+      const drain = async (): Promise<void> => {
+        for await (const blk of b.readBlocks('blocks/f', 4096, alloc, { ifMatch: listed! })) void blk;
+      };
+      await expect(drain()).rejects.toMatchObject({ kind: 'source-changed' });
+      await expect(b.readBlocks('blocks/missing', 4096, alloc).next()).rejects.toMatchObject({ kind: 'not-found' });
     });
 
     it('lists only keys after startAfter, in order, across the prefix', async () => {

@@ -274,6 +274,24 @@ describe('bad input gets a clear error and loses nothing', () => {
     expect(r4.stderr).toMatch(/bwlimit/);
   });
 
+  it('a large file that changes during its multipart upload: that file fails by name, no object and no open upload are left; the next run sends the new bytes', async () => {
+    const src = tempDir('chg');
+    const file = randomFile(src, 'ckpt.pt', 24 * 1024 * 1024);
+    const args = ['sync', src, `s3://${bucket}/chg`, '--bwlimit', '4M', '--part-size', '5M', '--multipart-threshold', '5M', '--no-progress'];
+    const running = runCli(args, { env: env() });
+    // change the file once its upload has begun (the paced upload takes ~6 s)
+    while ((await openUploads(client, bucket)).every((u) => !u.key.startsWith('chg/'))) await new Promise((r) => setTimeout(r, 50));
+    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from('appended while uploading')]));
+    const r = await running;
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/ckpt\.pt changed while it was being read/);
+    expect(await listAll(client, bucket, 'chg/')).toEqual([]);
+    expect((await openUploads(client, bucket)).filter((u) => u.key.startsWith('chg/'))).toEqual([]);
+    const again = await runCli(args.filter((a, i) => a !== '--bwlimit' && args[i - 1] !== '--bwlimit'), { env: env() });
+    expect(again.code, again.stderr).toBe(0);
+    expect(await getObjectMd5(client, bucket, 'chg/ckpt.pt')).toBe(md5(readFileSync(file)));
+  });
+
   it('missing bucket: exit 2 with the fix, nothing created', async () => {
     const src = tempDir('nob');
     writeFile(src, 'f.txt', 'x');

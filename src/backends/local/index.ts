@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Transform } from 'node:stream';
 import { inKeyRange, subtreeMayIntersect, withinKeyRange, type KeyRange } from '../../core/key-range.js';
 import { localLocation, type Location } from '../../core/location.js';
-import { type Backend, type Body, type Features, type ListOptions, type ReadOptions, type WholeReader, type WriteOptions } from '../../core/backend.js';
+import { type Backend, type BlockReader, type Body, type Features, type ListOptions, type ReadOptions, type WholeReader, type WriteOptions } from '../../core/backend.js';
 import { compareKeys, type Entry, type WriteMeta, type WriteResult } from '../../core/entry.js';
 import {
   IntegrityError,
@@ -45,6 +45,15 @@ const STAT_CONCURRENCY = 32;
  * "racily clean" entries).
  */
 const RACY_CTIME_MS = 2000;
+
+/** Whether a file's stat no longer matches its listed entry (mtimes compared to the ms). */
+function changed(st: { size: number; mtimeMs: number }, listed: { size: number; mtimeMs: number }): boolean {
+  return st.size !== listed.size || Math.abs(st.mtimeMs - listed.mtimeMs) > 1;
+}
+
+function changedWhileRead(path: string): SourceChangedError {
+  return new SourceChangedError(`${path} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
+}
 
 /** Entry.changeTag of a local file: `${inode}:${ctimeMs}`, when its ctime is old enough to trust. */
 function changeTagOf(st: { ino: number; ctimeMs: number }, now = Date.now()): string | undefined {
@@ -96,7 +105,7 @@ function validUtf8(buf: Buffer): boolean {
   return Buffer.from(buf.toString('utf8'), 'utf8').equals(buf);
 }
 
-export class LocalBackend implements Backend, WholeReader {
+export class LocalBackend implements Backend, WholeReader, BlockReader {
   readonly type = 'local';
   readonly features: Features = {
     serverSideCopy: false,
@@ -264,8 +273,8 @@ export class LocalBackend implements Backend, WholeReader {
     }
     // the stat after the read catches a change during it as well as before it
     const { data, st } = whole;
-    if (data.length !== st.size || (expect && (st.size !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1))) {
-      throw new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' });
+    if (data.length !== st.size || (expect && changed(st, expect))) {
+      throw changedWhileRead(p);
     }
     return data;
   }
@@ -303,8 +312,8 @@ export class LocalBackend implements Backend, WholeReader {
       flush(cb) {
         fh.stat().then(
           (st) => {
-            if (st.size !== expect.size || Math.abs(st.mtimeMs - expect.mtimeMs) > 1) {
-              cb(new SourceChangedError(`${p} changed while it was being read`, { hint: 'the file will be retried; stop writers to it if this persists' }));
+            if (changed(st, expect)) {
+              cb(changedWhileRead(p));
             } else cb();
           },
           (err: unknown) => cb(err as Error),
@@ -315,6 +324,44 @@ export class LocalBackend implements Backend, WholeReader {
     stream.on('error', (err) => guard.destroy(err));
     guard.once('close', done);
     return stream.pipe(guard);
+  }
+
+  async *readBlocks(key: string, blockSize: number, alloc: (size: number) => Buffer, opts: ReadOptions = {}): AsyncGenerator<Buffer> {
+    const p = this.pathOf(key);
+    const expect = opts.ifMatch;
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(p, 'r');
+    } catch (err) {
+      throw mapFsError(err, p, 'reading');
+    }
+    try {
+      // with ifMatch, the listed size is read, and a stat after each block catches any change
+      const limit = expect ? expect.size : Infinity;
+      for (let pos = 0; pos < limit; ) {
+        opts.signal?.throwIfAborted();
+        const want = Math.min(blockSize, limit - pos);
+        const buf = alloc(blockSize);
+        let filled = 0;
+        while (filled < want) {
+          let n: number;
+          try {
+            n = (await fh.read(buf, filled, want - filled, pos + filled)).bytesRead;
+          } catch (err) {
+            throw mapFsError(err, p, 'reading');
+          }
+          if (n === 0) break;
+          filled += n;
+        }
+        pos += filled;
+        // a stat per block (one syscall per MiBs) stops an upload of a changing file early
+        if (expect && (filled < want || changed(await fh.stat(), expect))) throw changedWhileRead(p);
+        if (filled > 0) yield filled === blockSize ? buf : buf.subarray(0, filled);
+        if (filled < want) break;
+      }
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
   }
 
   async write(key: string, body: Body, meta: WriteMeta, opts: WriteOptions = {}): Promise<WriteResult> {

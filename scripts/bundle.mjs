@@ -18,6 +18,9 @@ await build({
   external: ['better-sqlite3', 'bullmq', 'ioredis', 'msgpackr', 'msgpackr-extract', 'fsevents', 'playwright-core', 'tsx'],
   // bundled CommonJS packages call require(): give the ES modules one
   banner: { js: "import { createRequire as __hsCreateRequire } from 'node:module'; const require = __hsCreateRequire(import.meta.url);" },
+  // the ES builds of packages that have one (the AWS SDK's dist-es): what is not used is
+  // left out, and a start compiles less (copy --help: 0.48 s against 0.57 s)
+  mainFields: ['module', 'main'],
   logLevel: 'warning',
   legalComments: 'none',
 });

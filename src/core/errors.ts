@@ -90,7 +90,6 @@ export class SourceChangedError extends HybridsyncError {
   readonly kind = 'source-changed' as const;
   override readonly retryable = true;
 }
-/** A name the destination cannot store (key over 1024 bytes, invalid UTF-8). */
 /** The source delivered another number of bytes than it was planned with: it changed while read. */
 export function sizeMismatch(where: string, got: number, planned: number): SourceChangedError {
   return new SourceChangedError(`${where}: source has ${got > planned ? 'more' : 'fewer'} bytes than the ${planned} planned`, {
@@ -98,6 +97,7 @@ export function sizeMismatch(where: string, got: number, planned: number): Sourc
   });
 }
 
+/** A name the destination cannot store (key over 1024 bytes, invalid UTF-8). */
 export class InvalidNameError extends HybridsyncError {
   readonly kind = 'invalid-name' as const;
 }

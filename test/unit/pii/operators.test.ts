@@ -25,6 +25,23 @@ describe('operators', () => {
     expect(mask('a@b.io', 0, 'x')).toBe('x@x.xx');
   });
 
+  it('mask matches the one-regex definition on edge cases (punctuation only, non-ASCII, surrogate pairs, keep 0)', () => {
+    // The definition the loop in mask() implements: every letter or digit (any UTF-16 unit
+    // above ASCII counts as one) before the last `keep` of them becomes `char`.
+    const reference = (value: string, keep: number, char: string): string => {
+      const isAlnum = (c: number): boolean => /[0-9A-Za-z]/.test(String.fromCharCode(c)) || c > 127;
+      let alnum = 0;
+      for (let i = 0; i < value.length; i++) if (isAlnum(value.charCodeAt(i))) alnum++;
+      let split = value.length;
+      if (alnum > keep) for (let kept = 0; kept < keep; ) if (isAlnum(value.charCodeAt(--split))) kept++;
+      return value.slice(0, split).replace(/[0-9A-Za-z\u0080-\uffff]/g, () => char) + value.slice(split);
+    };
+    const values = ['', '-', '--..--', '(415) 555-0100', 'José.Müller@example.de', 'a😀b', '😀', '+44 20 7946 0958', '..a..', 'a', 'ab$&cd', 'x-'];
+    for (const v of values) for (const keep of [0, 1, 2, 4, 30]) for (const char of ['*', '$', '#']) expect(mask(v, keep, char), `${v} ${keep} ${char}`).toBe(reference(v, keep, char));
+    expect(mask('--..--', 0, '*')).toBe('--..--');
+    expect(mask('ab$&cd', 0, '$')).toBe('$$$&$$'); // `char` is literal, never a replacement pattern
+  });
+
   it('generalize coarsens dates to the year, ZIP codes to 3 digits, IPs to their network', () => {
     expect(generalize('dob', '1986-12-25')).toBe('1986');
     expect(generalize('dob', '12/25/1986')).toBe('1986');

@@ -19,7 +19,9 @@ import type { EntityType } from './types.js';
 
 const HKDF_SALT = Buffer.from('hybridsync/pii/v1', 'utf8');
 /** Slots of each entity type's token table (a power of two). */
-const TOKEN_SLOTS = 4096;
+const TOKEN_SLOTS = 16384;
+/** Slots of each entity type's filter of values seen once (a power of two; 4 bytes each). */
+const SEEN_SLOTS = 65536;
 /** Values longer than this are tokenized without the table (rare, and costly to hash and keep). */
 const MAX_CACHED_CHARS = 256;
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -38,6 +40,14 @@ interface TypeTokens {
    */
   values: (string | undefined)[];
   tokens: string[];
+  /**
+   * Admission filter: the hash of a value seen once, by slot. A value enters the table
+   * only when it is seen again, so values that occur once (most of the free-text PII in a
+   * log) are not kept: keeping them filled the young heap with strings the table then
+   * held on to, and the collector copied and promoted each of them. A typed array: it
+   * holds no strings. A hash collision only admits a value early.
+   */
+  seen: Int32Array;
 }
 
 /**
@@ -48,7 +58,8 @@ interface TypeTokens {
  * and holds only values the scrubber is replacing anyway; the key is never in it.
  */
 export class Pseudonymizer {
-  private readonly perType = new Map<EntityType, TypeTokens>();
+  /** Per entity type, created on first use. A plain record: looked up on every token. */
+  private readonly perType: Partial<Record<EntityType, TypeTokens>> = {};
   /** The regions the tables were filled under (they decide phone normalization). */
   private regions: readonly CountryCode[] | undefined;
 
@@ -58,7 +69,7 @@ export class Pseudonymizer {
   ) {}
 
   private forType(type: EntityType): TypeTokens {
-    let t = this.perType.get(type);
+    let t = this.perType[type];
     if (!t) {
       const subkey = new Uint8Array(hkdfSync('sha256', this.key, HKDF_SALT, `entity:${type}`, 32));
       const prefix = `tok_${type}_`;
@@ -70,8 +81,9 @@ export class Pseudonymizer {
         prefixLength: prefix.length,
         values: new Array<string | undefined>(TOKEN_SLOTS).fill(undefined),
         tokens: new Array<string>(TOKEN_SLOTS).fill(''),
+        seen: new Int32Array(SEEN_SLOTS),
       };
-      this.perType.set(type, t);
+      this.perType[type] = t;
     }
     return t;
   }
@@ -88,16 +100,29 @@ export class Pseudonymizer {
   pseudonymize(type: EntityType, value: string, regions: readonly CountryCode[]): string {
     if (regions !== this.regions) {
       // Phone normalization depends on the regions: tokens remembered under others do not apply.
-      if (this.regions !== undefined) for (const t of this.perType.values()) t.values.fill(undefined);
+      if (this.regions !== undefined) {
+        for (const t of Object.values(this.perType)) {
+          t.values.fill(undefined);
+          t.seen.fill(0);
+        }
+      }
       this.regions = regions;
     }
     const t = this.forType(type);
     if (value.length > MAX_CACHED_CHARS) return this.encode(t, normalizeForHash(type, value, regions));
-    const slot = hashString(value) & (TOKEN_SLOTS - 1);
+    const h = hashString(value);
+    const slot = h & (TOKEN_SLOTS - 1);
     if (t.values[slot] === value) return t.tokens[slot]!;
     const tok = this.encode(t, normalizeForHash(type, value, regions));
-    t.values[slot] = detached(value);
-    t.tokens[slot] = tok;
+    // `| 1`: a zero in the filter means an empty slot.
+    const mark = h | 1;
+    const seenSlot = (h ^ (h >>> 16)) & (SEEN_SLOTS - 1);
+    if (t.seen[seenSlot] === mark) {
+      t.values[slot] = detached(value);
+      t.tokens[slot] = tok;
+    } else {
+      t.seen[seenSlot] = mark;
+    }
     return tok;
   }
 

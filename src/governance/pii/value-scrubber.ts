@@ -70,7 +70,7 @@ export class ValueScrubber {
    * empty; an untyped rule (e.g. `notes: redact`) is applied without counting a type.
    */
   whole(value: string, type: EntityType | undefined, op: OperatorSpec): string {
-    if (op.operator === 'keep' || value.trim().length === 0 || this.allow.has(value)) return value;
+    if (op.operator === 'keep' || isBlank(value) || (this.allow.size > 0 && this.allow.has(value))) return value;
     if (type) {
       this.counts[type]++;
       return applyOperator(op, type, value, this.opCtx);
@@ -84,4 +84,12 @@ export class ValueScrubber {
         return '';
     }
   }
+}
+
+/** True when `value` is empty or only whitespace (what `value.trim() === ''` says, without a new string). */
+function isBlank(value: string): boolean {
+  const first = value.charCodeAt(0);
+  // Nearly every value starts with a printable ASCII character.
+  if (first > 32 && first < 127) return false;
+  return value.trim().length === 0;
 }

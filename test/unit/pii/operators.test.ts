@@ -247,4 +247,16 @@ describe('allow list and keep', () => {
     expect(text).toBe('mail support@corp.example or <EMAIL> from 10.0.0.1\n');
     expect(report.counts).toMatchObject({ email: 1, ip: 0 });
   });
+
+  it('redact, drop and replace findings get the same text and counts with or without an allow list', async () => {
+    const input = 'mail ann@x.io, call (415) 555-0100 from 10.0.0.1 or 10.0.0.2\n';
+    const entities = { email: 'redact', phone: { operator: 'replace', with: '[p]' }, ip: 'drop' };
+    const plain = await scrub(input, 'x.log', { config: { entities } });
+    // An allow list entry that matches nothing takes the path that cuts out each finding.
+    const allowing = await scrub(input, 'x.log', { config: { entities, allow: ['nobody@example.com'] } });
+    expect(plain.text).toBe('mail , call [p] from  or \n');
+    expect(allowing.text).toBe(plain.text);
+    expect(allowing.report.counts).toEqual(plain.report.counts);
+    expect(plain.report.counts).toMatchObject({ email: 1, phone: 1, ip: 2 });
+  });
 });

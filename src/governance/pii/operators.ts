@@ -22,8 +22,11 @@ const HKDF_SALT = Buffer.from('hybridsync/pii/v1', 'utf8');
 const TOKEN_SLOTS = 16384;
 /** Slots of each entity type's filter of values seen once (a power of two; 4 bytes each). */
 const SEEN_SLOTS = 65536;
-/** Values longer than this are tokenized without the table (rare, and costly to hash and keep). */
-const MAX_CACHED_CHARS = 256;
+/**
+ * Values longer than this are tokenized without the table (rare, and costly to hash and
+ * keep). With TOKEN_SLOTS this bounds the values a table holds to 1M characters per type.
+ */
+const MAX_CACHED_CHARS = 64;
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** One entity type's HMAC (under its HKDF subkey), token prefix and table of recent tokens. */

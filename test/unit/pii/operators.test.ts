@@ -110,6 +110,10 @@ describe('keyed pseudonymization', () => {
       expect(a).toBe(want);
     }
     expect(new Set(seen.values()).size).toBe(new Set(order).size);
+    // Values too long for the table are tokenized afresh, to the same token.
+    const long = `${'x'.repeat(80)}@example.com`;
+    expect(pa.pseudonymize('email', long, us)).toBe(direct(TEST_KEY, 'email', long));
+    expect(pa.pseudonymize('email', long, us)).toBe(direct(TEST_KEY, 'email', long));
     // Same text under another type: another subkey, another token.
     expect(pa.pseudonymize('username', 'user1@example.com', ['US'])).toBe(direct(TEST_KEY, 'username', 'user1@example.com'));
     // Formatting variants are remembered separately but give the same token.

@@ -19,9 +19,14 @@ import type { EntityType } from './types.js';
 
 const HKDF_SALT = Buffer.from('hybridsync/pii/v1', 'utf8');
 /** Slots of each entity type's token table (a power of two). */
-const TOKEN_SLOTS = 4096;
-/** Values longer than this are tokenized without the table (rare, and costly to hash and keep). */
-const MAX_CACHED_CHARS = 256;
+const TOKEN_SLOTS = 16384;
+/** Slots of each entity type's filter of values seen once (a power of two; 4 bytes each). */
+const SEEN_SLOTS = 65536;
+/**
+ * Values longer than this are tokenized without the table (rare, and costly to hash and
+ * keep). With TOKEN_SLOTS this bounds the values a table holds to 1M characters per type.
+ */
+const MAX_CACHED_CHARS = 64;
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** One entity type's HMAC (under its HKDF subkey), token prefix and table of recent tokens. */
@@ -38,6 +43,14 @@ interface TypeTokens {
    */
   values: (string | undefined)[];
   tokens: string[];
+  /**
+   * Admission filter: the hash of a value seen once, by slot. A value enters the table
+   * only when it is seen again, so values that occur once (most of the free-text PII in a
+   * log) are not kept: keeping them filled the young heap with strings the table then
+   * held on to, and the collector copied and promoted each of them. A typed array: it
+   * holds no strings. A hash collision only admits a value early.
+   */
+  seen: Int32Array;
 }
 
 /**
@@ -48,7 +61,8 @@ interface TypeTokens {
  * and holds only values the scrubber is replacing anyway; the key is never in it.
  */
 export class Pseudonymizer {
-  private readonly perType = new Map<EntityType, TypeTokens>();
+  /** Per entity type, created on first use. A plain record: looked up on every token. */
+  private readonly perType: Partial<Record<EntityType, TypeTokens>> = {};
   /** The regions the tables were filled under (they decide phone normalization). */
   private regions: readonly CountryCode[] | undefined;
 
@@ -58,7 +72,7 @@ export class Pseudonymizer {
   ) {}
 
   private forType(type: EntityType): TypeTokens {
-    let t = this.perType.get(type);
+    let t = this.perType[type];
     if (!t) {
       const subkey = new Uint8Array(hkdfSync('sha256', this.key, HKDF_SALT, `entity:${type}`, 32));
       const prefix = `tok_${type}_`;
@@ -70,8 +84,9 @@ export class Pseudonymizer {
         prefixLength: prefix.length,
         values: new Array<string | undefined>(TOKEN_SLOTS).fill(undefined),
         tokens: new Array<string>(TOKEN_SLOTS).fill(''),
+        seen: new Int32Array(SEEN_SLOTS),
       };
-      this.perType.set(type, t);
+      this.perType[type] = t;
     }
     return t;
   }
@@ -88,16 +103,29 @@ export class Pseudonymizer {
   pseudonymize(type: EntityType, value: string, regions: readonly CountryCode[]): string {
     if (regions !== this.regions) {
       // Phone normalization depends on the regions: tokens remembered under others do not apply.
-      if (this.regions !== undefined) for (const t of this.perType.values()) t.values.fill(undefined);
+      if (this.regions !== undefined) {
+        for (const t of Object.values(this.perType)) {
+          t.values.fill(undefined);
+          t.seen.fill(0);
+        }
+      }
       this.regions = regions;
     }
     const t = this.forType(type);
     if (value.length > MAX_CACHED_CHARS) return this.encode(t, normalizeForHash(type, value, regions));
-    const slot = hashString(value) & (TOKEN_SLOTS - 1);
+    const h = hashString(value);
+    const slot = h & (TOKEN_SLOTS - 1);
     if (t.values[slot] === value) return t.tokens[slot]!;
     const tok = this.encode(t, normalizeForHash(type, value, regions));
-    t.values[slot] = detached(value);
-    t.tokens[slot] = tok;
+    // `| 1`: a zero in the filter means an empty slot.
+    const mark = h | 1;
+    const seenSlot = (h ^ (h >>> 16)) & (SEEN_SLOTS - 1);
+    if (t.seen[seenSlot] === mark) {
+      t.values[slot] = detached(value);
+      t.tokens[slot] = tok;
+    } else {
+      t.seen[seenSlot] = mark;
+    }
     return tok;
   }
 
@@ -237,10 +265,18 @@ export function mask(value: string, keep: number, char: string): string {
     let kept = 0;
     while (kept < keep) if (isAlnum(value.charCodeAt(--split))) kept++;
   }
-  return value.slice(0, split).replace(ALNUM, () => char) + value.slice(split);
+  // Runs of punctuation are copied as slices and each letter or digit becomes `char`: one
+  // pass, no regex callback per character (a per-character callback was the mask mode's
+  // largest cost on PII-dense data).
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < split; i++) {
+    if (!isAlnum(value.charCodeAt(i))) continue;
+    out += i > from ? value.slice(from, i) + char : char;
+    from = i + 1;
+  }
+  return from === 0 ? value : out + value.slice(from);
 }
-
-const ALNUM = /[0-9A-Za-z\u0080-\uffff]/g;
 
 function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c > 127;

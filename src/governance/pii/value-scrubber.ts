@@ -13,6 +13,12 @@ export class ValueScrubber {
   readonly counts = zeroCounts();
   readonly detector: PiiDetector;
   private readonly ops: Record<EntityType, OperatorSpec>;
+  /**
+   * Per type, the replacement when it does not depend on the value (redact, drop,
+   * replace), else undefined: such a finding is replaced without cutting it out of the
+   * text or building its replacement again.
+   */
+  private readonly fixed: Record<EntityType, string | undefined>;
   private readonly opCtx: OperatorContext;
   private readonly allow: ReadonlySet<string>;
 
@@ -20,7 +26,12 @@ export class ValueScrubber {
     const types = config.detect.types.filter((t) => operatorFor(config, t).operator !== 'keep');
     this.detector = new PiiDetector({ types, minScore: config.detect.minScore, phoneRegions: config.detect.phoneRegions });
     this.ops = {} as Record<EntityType, OperatorSpec>;
-    for (const t of Object.keys(this.counts) as EntityType[]) this.ops[t] = operatorFor(config, t);
+    this.fixed = {} as Record<EntityType, string | undefined>;
+    for (const t of Object.keys(this.counts) as EntityType[]) {
+      const op = (this.ops[t] = operatorFor(config, t));
+      const independent = op.operator === 'redact' || op.operator === 'drop' || op.operator === 'replace';
+      this.fixed[t] = independent ? applyOperator(op, t, '', { pseudonymizer: undefined, regions: [] }) : undefined;
+    }
     this.opCtx = { pseudonymizer, regions: config.detect.phoneRegions as CountryCode[] };
     this.allow = new Set(config.allow);
   }
@@ -55,9 +66,17 @@ export class ValueScrubber {
     const findings = this.detector.detect(value, field);
     if (findings.length === 0) return 0;
     let n = 0;
+    const checkAllow = this.allow.size > 0;
     for (const f of findings) {
+      const fixed = this.fixed[f.type];
+      if (fixed !== undefined && !checkAllow) {
+        onEdit(offset + f.start, offset + f.end, fixed);
+        this.counts[f.type]++;
+        n++;
+        continue;
+      }
       const found = value.slice(f.start, f.end);
-      if (this.allow.size > 0 && this.allow.has(found)) continue;
+      if (checkAllow && this.allow.has(found)) continue;
       onEdit(offset + f.start, offset + f.end, applyOperator(this.ops[f.type], f.type, found, this.opCtx));
       this.counts[f.type]++;
       n++;
@@ -70,7 +89,7 @@ export class ValueScrubber {
    * empty; an untyped rule (e.g. `notes: redact`) is applied without counting a type.
    */
   whole(value: string, type: EntityType | undefined, op: OperatorSpec): string {
-    if (op.operator === 'keep' || value.trim().length === 0 || this.allow.has(value)) return value;
+    if (op.operator === 'keep' || isBlank(value) || (this.allow.size > 0 && this.allow.has(value))) return value;
     if (type) {
       this.counts[type]++;
       return applyOperator(op, type, value, this.opCtx);
@@ -84,4 +103,12 @@ export class ValueScrubber {
         return '';
     }
   }
+}
+
+/** True when `value` is empty or only whitespace (what `value.trim() === ''` says, without a new string). */
+function isBlank(value: string): boolean {
+  const first = value.charCodeAt(0);
+  // Nearly every value starts with a printable ASCII character.
+  if (first > 32 && first < 127) return false;
+  return value.trim().length === 0;
 }

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { fieldContext } from '../../../src/governance/pii/detect/context.js';
+import { isHexToken } from '../../../src/governance/pii/detect/detect.js';
+import { scanDigitRuns } from '../../../src/governance/pii/detect/digits.js';
+import type { ScanContext } from '../../../src/governance/pii/detect/scan-context.js';
 import { detectPii, type Finding } from '../../../src/governance/pii/index.js';
+import { seededRandom } from '../../helpers/rng.js';
 
 /** The findings as `type:text` pairs, for readable assertions. */
 function found(text: string, field?: string, opts: Parameters<typeof detectPii>[1] = {}): string[] {
@@ -230,5 +235,60 @@ describe('findings', () => {
     const text = 'a@b.io 10.1.2.3';
     expect(detectPii(text, { types: ['ip'] }).map((f) => f.type)).toEqual(['ip']);
     expect(detectPii(text, { minScore: 0.9 }).map((f) => f.type)).toEqual(['email']);
+  });
+});
+
+describe('hex token pre-check (the digit scanner is skipped for these)', () => {
+  // The claim in detect.ts: isHexToken(text) implies the digit scanner finds nothing, at
+  // any score and under any field name. Checked here against the scanner itself.
+  const fields = [undefined, 'ssn', 'phone', 'card_number', 'date_of_birth', 'ip', 'iban', 'trace_id'];
+  const scan = (text: string, field: string | undefined): { found: Finding[]; sawYear: boolean } => {
+    const ctx: ScanContext = { field: fieldContext(field), regions: ['US', 'GB'], nanp: true, otherRegions: ['GB'], minScore: 0 };
+    const out: Finding[] = [];
+    const sawYear = scanDigitRuns(text, ctx, out);
+    return { found: out, sawYear };
+  };
+
+  it('accepts lowercase hex ids with single inner dashes and a letter, nothing else', () => {
+    for (const t of ['4bf92f3577b34da6a3ce929d0e0e4736', '893a34bd-8344-41aa-ae1f-6f210579e1be', 'deadbeef', 'a-1', '00-1a-2b-3c-4d-5e']) expect(isHexToken(t), t).toBe(true);
+    for (const t of ['4111111111111111', '123-45-6789', '12345678-1234-1234-1234-123456789012', 'DE89370400440532013000', 'de-', '-de1', 'a--123-45-6789', 'a 1', 'sha256:ab12', '1980.03.05a', 'fe80::1'])
+      expect(isHexToken(t), t).toBe(false);
+  });
+
+  it('whatever a hex token holds (cards, SSNs, phones, dates, IPs as digits), the digit scanner finds nothing in it', () => {
+    const rand = seededRandom(99);
+    const pick = (s: string): string => s[Math.floor(rand() * s.length)]!;
+    const pii = ['4111111111111111', '4539578763621486', '123-45-6789', '415-555-0100', '1980-03-05', '19800305', '2125550123', '10-0-0-1', '078-05-1120'];
+    const tokens: string[] = [];
+    for (const p of pii) {
+      // PII digits next to letters, dashes and more digits, on either side or both; and
+      // near misses the pre-check must refuse (double or outer dashes, capitals).
+      for (const [l, r] of [['a', ''], ['', 'f'], ['a-', ''], ['', '-f'], ['ab-', '-cd'], ['1a', '9'], ['e', '-0'], ['0-e', ''], ['a--', ''], ['', '--f'], ['-', 'a'], ['a', '-'], ['DE', ''], ['', 'A']]) tokens.push(`${l}${p}${r}`);
+    }
+    tokens.push('DE89370400440532013000a');
+    for (let k = 0; k < 20_000; k++) {
+      // Digit-heavy random tokens: long digit runs, single dashes, few letters.
+      const len = 6 + Math.floor(rand() * 40);
+      let t = '';
+      while (t.length < len) {
+        const r = rand();
+        t += r < 0.75 ? pick('0123456789') : r < 0.9 && t.length > 0 && !t.endsWith('-') ? '-' : pick('abcdef');
+      }
+      tokens.push(t);
+    }
+    let checked = 0;
+    for (const t of tokens) {
+      if (!isHexToken(t)) continue;
+      checked++;
+      for (const field of fields) expect(scan(t, field), `${t} ${field}`).toEqual({ found: [], sawYear: false });
+    }
+    expect(checked).toBeGreaterThan(5_000);
+    // Control: without the letter the same digits are found.
+    expect(scan('4111111111111111', 'card').found).not.toEqual([]);
+    expect(scan('123-45-6789', 'ssn').found).not.toEqual([]);
+  });
+
+  it('a dashed MAC in a hex token is still found', () => {
+    expect(found('00-1a-2b-3c-4d-5e')).toEqual(['mac:00-1a-2b-3c-4d-5e']);
   });
 });

@@ -159,3 +159,39 @@ describe('JSON keys', () => {
     expect(doc.scores).toMatchObject({ [Object.keys(doc.scores)[0]!]: 3 });
   });
 });
+
+describe('JSON keys guessed from the previous record', () => {
+  it('a key is guessed only when it is exactly the same text: longer, shorter, escaped, reordered, malformed and PII keys are read afresh', async () => {
+    const lines = [
+      '{"secret":"s1","note":"call 415-555-0100"}',
+      '{"secret":"s2","note":"x"}',
+      '{"secretive":"s3","note":"x"}',
+      '{"secre":"s4","note":"x"}',
+      '{"secr\\u0065t":"s5","note":"x"}',
+      '{"note":"x","secret":"s6"}',
+      '{"secret"x":"s7"}',
+      '{"jane@example.com":1,"secret":"s8"}',
+      '{"secret":{"secret":"s9"},"note":"x"}',
+      '{"secret":"s10","note":"x"}',
+    ];
+    const { text, report } = await scrub(`${lines.join('\n')}\n`, 'x.jsonl', {
+      config: { columns: [{ match: 'secret', operator: 'redact' }], detect: { sampleRecords: 2 } },
+    });
+    expect(text.split('\n')).toEqual([
+      '{"secret":"","note":"call <PHONE>"}',
+      '{"secret":"","note":"x"}',
+      '{"secretive":"s3","note":"x"}',
+      '{"secre":"s4","note":"x"}',
+      '{"secr\\u0065t":"","note":"x"}',
+      '{"note":"x","secret":""}',
+      '{"secret"x":"s7"}',
+      '{"<EMAIL>":1,"secret":""}',
+      '{"secret":{"secret":""},"note":"x"}',
+      '{"secret":"","note":"x"}',
+      '',
+    ]);
+    expect(report.malformedRecords).toBe(1);
+    expect(report.counts.email).toBe(1);
+    expect(report.counts.phone).toBe(1);
+  });
+});

@@ -25,6 +25,23 @@ describe('operators', () => {
     expect(mask('a@b.io', 0, 'x')).toBe('x@x.xx');
   });
 
+  it('mask matches the one-regex definition on edge cases (punctuation only, non-ASCII, surrogate pairs, keep 0)', () => {
+    // The definition the loop in mask() implements: every letter or digit (any UTF-16 unit
+    // above ASCII counts as one) before the last `keep` of them becomes `char`.
+    const reference = (value: string, keep: number, char: string): string => {
+      const isAlnum = (c: number): boolean => /[0-9A-Za-z]/.test(String.fromCharCode(c)) || c > 127;
+      let alnum = 0;
+      for (let i = 0; i < value.length; i++) if (isAlnum(value.charCodeAt(i))) alnum++;
+      let split = value.length;
+      if (alnum > keep) for (let kept = 0; kept < keep; ) if (isAlnum(value.charCodeAt(--split))) kept++;
+      return value.slice(0, split).replace(/[0-9A-Za-z\u0080-\uffff]/g, () => char) + value.slice(split);
+    };
+    const values = ['', '-', '--..--', '(415) 555-0100', 'José.Müller@example.de', 'a😀b', '😀', '+44 20 7946 0958', '..a..', 'a', 'ab$&cd', 'x-'];
+    for (const v of values) for (const keep of [0, 1, 2, 4, 30]) for (const char of ['*', '$', '#']) expect(mask(v, keep, char), `${v} ${keep} ${char}`).toBe(reference(v, keep, char));
+    expect(mask('--..--', 0, '*')).toBe('--..--');
+    expect(mask('ab$&cd', 0, '$')).toBe('$$$&$$'); // `char` is literal, never a replacement pattern
+  });
+
   it('generalize coarsens dates to the year, ZIP codes to 3 digits, IPs to their network', () => {
     expect(generalize('dob', '1986-12-25')).toBe('1986');
     expect(generalize('dob', '12/25/1986')).toBe('1986');
@@ -77,18 +94,26 @@ describe('keyed pseudonymization', () => {
     const subkey = (key: Buffer, type: string): Buffer => Buffer.from(hkdfSync('sha256', key, Buffer.from('hybridsync/pii/v1'), `entity:${type}`, 32));
     const direct = (key: Buffer, type: string, normalized: string): string =>
       `tok_${type}_${createHmac('sha256', subkey(key, type)).update(normalized).digest().subarray(0, 16).toString('base64url')}`;
-    const values = Array.from({ length: 10_000 }, (_, i) => `user${(i * 7919) % 10_000}@example.com`);
-    const order = [...values, ...values.slice().reverse(), ...values.filter((_, i) => i % 3 === 0)];
+    // One regions array throughout (a new one would empty the tables on every call), and
+    // more values than the table has slots (16384) or its seen-once filter (65536):
+    // values seen once, twice and three times, far apart and back to back.
+    const us = ['US'] as const;
+    const values = Array.from({ length: 80_000 }, (_, i) => `user${(i * 7919) % 80_000}@example.com`);
+    const order = [...values, ...values.slice(0, 20_000).reverse(), ...values.filter((_, i) => i % 3 === 0), 'a@b.io', 'a@b.io', 'a@b.io'];
     const seen = new Map<string, string>();
     for (const v of order) {
-      const a = pa.pseudonymize('email', v, ['US']);
-      const b = pb.pseudonymize('email', v, ['US']);
+      const a = pa.pseudonymize('email', v, us);
+      const b = pb.pseudonymize('email', v, us);
       expect(a).not.toBe(b);
       const want = seen.get(v) ?? direct(TEST_KEY, 'email', v);
       seen.set(v, want);
       expect(a).toBe(want);
     }
-    expect(new Set(seen.values()).size).toBe(new Set(values).size);
+    expect(new Set(seen.values()).size).toBe(new Set(order).size);
+    // Values too long for the table are tokenized afresh, to the same token.
+    const long = `${'x'.repeat(80)}@example.com`;
+    expect(pa.pseudonymize('email', long, us)).toBe(direct(TEST_KEY, 'email', long));
+    expect(pa.pseudonymize('email', long, us)).toBe(direct(TEST_KEY, 'email', long));
     // Same text under another type: another subkey, another token.
     expect(pa.pseudonymize('username', 'user1@example.com', ['US'])).toBe(direct(TEST_KEY, 'username', 'user1@example.com'));
     // Formatting variants are remembered separately but give the same token.
@@ -225,5 +250,17 @@ describe('allow list and keep', () => {
     });
     expect(text).toBe('mail support@corp.example or <EMAIL> from 10.0.0.1\n');
     expect(report.counts).toMatchObject({ email: 1, ip: 0 });
+  });
+
+  it('redact, drop and replace findings get the same text and counts with or without an allow list', async () => {
+    const input = 'mail ann@x.io, call (415) 555-0100 from 10.0.0.1 or 10.0.0.2\n';
+    const entities = { email: 'redact', phone: { operator: 'replace', with: '[p]' }, ip: 'drop' };
+    const plain = await scrub(input, 'x.log', { config: { entities } });
+    // An allow list entry that matches nothing takes the path that cuts out each finding.
+    const allowing = await scrub(input, 'x.log', { config: { entities, allow: ['nobody@example.com'] } });
+    expect(plain.text).toBe('mail , call [p] from  or \n');
+    expect(allowing.text).toBe(plain.text);
+    expect(allowing.report.counts).toEqual(plain.report.counts);
+    expect(plain.report.counts).toMatchObject({ email: 1, phone: 1, ip: 2 });
   });
 });

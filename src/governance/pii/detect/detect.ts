@@ -65,7 +65,7 @@ export class PiiDetector {
     if (this.email && text.indexOf('@') >= 0) scanEmails(text, found);
     if (this.colon && text.indexOf(':') >= 0) scanColonAddresses(text, found);
     if (this.mac) scanDelimitedMacs(text, found);
-    if (this.digits) {
+    if (this.digits && !isHexToken(text)) {
       const ctx = this.ctx;
       ctx.field = fieldContext(field);
       const sawYear = scanDigitRuns(text, ctx, found);
@@ -98,6 +98,28 @@ export class PiiDetector {
     }
     return out;
   }
+}
+
+/**
+ * True for an opaque lowercase hex token: trace and span ids, digests, UUIDs (`0-9`, `a-f`,
+ * single dashes between them, at least one letter). The digit scanner can find nothing in
+ * one, so it is not run: its separators are all tight single dashes, so a window must span
+ * a whole digit run, and with a letter in the token every run touches a letter, directly
+ * or through a dash (glued on that side); IBANs need capitals, IPv4 addresses dots, dates
+ * after a month name spaces. Dashed MACs (`00-1a-2b-3c-4d-5e`) are the MAC scanner's and
+ * are still looked for. Checked against the digit scanner in the unit tests.
+ */
+export function isHexToken(text: string): boolean {
+  const n = text.length;
+  let letter = false;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 97 && c <= 102) letter = true;
+    else if (c === 45) {
+      if (i === 0 || i === n - 1 || text.charCodeAt(i + 1) === 45) return false;
+    } else if (c < 48 || c > 57) return false;
+  }
+  return letter;
 }
 
 let defaultDetector: PiiDetector | undefined;

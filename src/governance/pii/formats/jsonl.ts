@@ -217,11 +217,27 @@ export class JsonlScrubber extends TextFormatHandler {
 
 /** One key path's memoised column decision (`null`: none) and its child keys. */
 interface PathNode {
+  /** The last key of the path (as read: unescaped, never scrubbed). */
+  key: string;
   decision: ColumnDecision | null | undefined;
   children: Map<string, PathNode> | undefined;
+  /**
+   * The child met at each member position of this object the last time it was read.
+   * Records of a log repeat their keys in the same order, so the key at a position is
+   * first compared in place with this guess: when it matches, the key is neither cut out
+   * of the line nor hashed for the lookups. Only keys written without escapes are guessed
+   * (their text is their value, and holds no quote).
+   */
+  order: (PathNode | undefined)[] | undefined;
 }
 
 const MAX_PATH_NODES = 20_000;
+/** Member positions per object whose keys are guessed (see PathNode.order). */
+const MAX_GUESSED_MEMBERS = 64;
+
+function newPathNode(key: string): PathNode {
+  return { key, decision: undefined, children: undefined, order: undefined };
+}
 
 /**
  * Walks one JSON text and records edits (start, end, replacement) in document order,
@@ -233,7 +249,7 @@ class JsonLineEditor {
   private i = 0;
   private readonly path: string[] = [];
   private readonly nodes: (PathNode | undefined)[] = [];
-  private root: PathNode = { decision: null, children: undefined };
+  private root: PathNode = { key: '', decision: null, children: undefined, order: undefined };
   private nodeCount = 0;
   /** Keys already seen to hold no personal data (keys repeat on every line). */
   private readonly cleanKeys = new Set<string>();
@@ -249,7 +265,7 @@ class JsonLineEditor {
   ) {}
 
   forgetDecisions(): void {
-    this.root = { decision: null, children: undefined };
+    this.root = { key: '', decision: null, children: undefined, order: undefined };
     this.nodeCount = 0;
   }
 
@@ -258,12 +274,20 @@ class JsonLineEditor {
     const parent = this.nodes[this.nodes.length - 1];
     let node = parent?.children?.get(key);
     if (!node && parent && this.nodeCount < MAX_PATH_NODES) {
-      node = { decision: undefined, children: undefined };
-      (parent.children ??= new Map()).set(detached(key), node);
+      node = newPathNode(detached(key));
+      (parent.children ??= new Map()).set(node.key, node);
       this.nodeCount++;
     }
+    if (!node) {
+      this.nodes.push(node);
+      return this.decisionFor(this.path);
+    }
+    return this.enter(node);
+  }
+
+  /** The decision for `this.path`, whose node is `node` (pushed onto the node stack). */
+  private enter(node: PathNode): ColumnDecision | undefined {
     this.nodes.push(node);
-    if (!node) return this.decisionFor(this.path);
     if (node.decision === undefined) node.decision = this.decisionFor(this.path) ?? null;
     return node.decision ?? undefined;
   }
@@ -350,18 +374,36 @@ class JsonLineEditor {
     }
     let keptBefore = false;
     let commaAt = -1;
+    const parent = whole ? undefined : this.nodes[this.nodes.length - 1];
+    let member = 0;
     while (true) {
       this.ws();
       if (s.charCodeAt(this.i) !== 34) throw MALFORMED;
       const memberStart = this.i;
-      const k = this.key();
-      const key = k.key;
-      this.ws();
-      if (s.charCodeAt(this.i) !== 58) throw MALFORMED;
-      this.i++;
-      this.ws();
-      this.path.push(key);
-      const d = whole ?? this.lookup(key);
+      const guess = parent?.order?.[member];
+      let key: string;
+      let keyEdit: string | undefined;
+      let d: ColumnDecision | undefined;
+      if (guess !== undefined && s.charCodeAt(this.i + 1 + guess.key.length) === 34 && s.startsWith(guess.key, this.i + 1)) {
+        // The same key as at this position last time (see PathNode.order).
+        key = guess.key;
+        this.i += key.length + 2;
+        this.expectColon();
+        this.path.push(key);
+        d = this.enter(guess);
+      } else {
+        const plain = this.key();
+        key = this.keyRead;
+        keyEdit = this.keyEdit;
+        this.expectColon();
+        this.path.push(key);
+        d = whole ?? this.lookup(key);
+        if (parent && plain && keyEdit === undefined && member < MAX_GUESSED_MEMBERS) {
+          const child = this.nodes[this.nodes.length - 1];
+          if (child) (parent.order ??= [])[member] = child;
+        }
+      }
+      member++;
       if (d?.op.operator === 'drop') {
         this.skipValue();
         const valueEnd = this.i;
@@ -372,7 +414,7 @@ class JsonLineEditor {
           this.edit(memberStart, s.charCodeAt(this.i) === 44 ? this.i + 1 : valueEnd, '');
         }
       } else {
-        if (k.edit !== undefined) this.edit(k.start, k.end, k.edit);
+        if (keyEdit !== undefined) this.edit(memberStart, this.keyEnd, keyEdit);
         this.value(key, d, depth + 1);
         keptBefore = true;
       }
@@ -430,23 +472,45 @@ class JsonLineEditor {
     }
   }
 
+  /** The key read by `key()`. */
+  private keyRead = '';
+  /** The replacement of the key read by `key()` (quotes included), when it holds personal data. */
+  private keyEdit: string | undefined;
+  /** Index after the closing quote of the key read by `key()`. */
+  private keyEnd = 0;
+
   /**
-   * Reads a key. Keys can hold personal data too (`{"jane@example.com": 3}`): such a key
-   * is scrubbed like text, and its path segment becomes `*` (so neither the column
-   * decisions nor the report see it). Returns the edit for the key, applied by the caller
-   * unless the member is dropped.
+   * Reads a key into keyRead, keyEdit and keyEnd; returns whether it was written without
+   * escapes. Keys can hold personal data too (`{"jane@example.com": 3}`): such a key is
+   * scrubbed like text, and its path segment becomes `*` (so neither the column decisions
+   * nor the report see it). The edit is applied by the caller unless the member is dropped.
    */
-  private key(): { key: string; edit: string | undefined; start: number; end: number } {
+  private key(): boolean {
     const start = this.i;
     const end = this.stringEnd(start);
     this.i = end + 1;
+    this.keyEnd = end + 1;
+    this.keyEdit = undefined;
     const raw = this.s.slice(start + 1, end);
-    const key = raw.includes('\\') ? decodeJsonString(this.s.slice(start, end + 1)) : raw;
-    if (key.length < 6 || this.cleanKeys.has(key)) return { key, edit: undefined, start, end: end + 1 };
+    const plain = !raw.includes('\\');
+    const key = plain ? raw : decodeJsonString(this.s.slice(start, end + 1));
+    this.keyRead = key;
+    if (key.length < 6 || this.cleanKeys.has(key)) return plain;
     const scrubbed = this.vs.text(key);
-    if (scrubbed === key && this.cleanKeys.size < MAX_PATH_NODES) this.cleanKeys.add(detached(key));
-    if (scrubbed === key) return { key, edit: undefined, start, end: end + 1 };
-    return { key: '*', edit: JSON.stringify(scrubbed), start, end: end + 1 };
+    if (scrubbed === key) {
+      if (this.cleanKeys.size < MAX_PATH_NODES) this.cleanKeys.add(detached(key));
+      return plain;
+    }
+    this.keyRead = '*';
+    this.keyEdit = JSON.stringify(scrubbed);
+    return plain;
+  }
+
+  private expectColon(): void {
+    this.ws();
+    if (this.s.charCodeAt(this.i) !== 58) throw MALFORMED;
+    this.i++;
+    this.ws();
   }
 
   private string(key: string | undefined, whole: ColumnDecision | undefined): void {

@@ -81,6 +81,35 @@ describe('small-object PUT path', () => {
   });
 });
 
+describe('small-object HEAD path (stat)', () => {
+  it('gives the same entry as the SDK HeadObject: size, ETag, mtime/MD5 metadata, encoded metadata, storage class; a missing key is undefined', async () => {
+    const b = openLocation(`s3://${bucket}/head/`) as S3Backend;
+    const keys = ['plain.txt', 'ünï/cødé 🙂.bin'];
+    for (const k of keys) await put(b, k, `content of ${k}`, { metadata: { note: 'héllo wörld' } });
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'head/ia.bin', Body: 'cold', StorageClass: 'STANDARD_IA' }));
+    const fastHead = vi.spyOn(SmallObjects.prototype, 'head');
+    const sdk = vi.spyOn(S3Client.prototype, 'send');
+    const lean = await Promise.all([...keys, 'ia.bin', 'missing.bin'].map((k) => b.stat(k)));
+    expect(fastHead).toHaveBeenCalledTimes(4);
+    expect(sdk.mock.calls.filter(([c]) => c instanceof HeadObjectCommand)).toHaveLength(0);
+    vi.restoreAllMocks();
+    process.env.HYBRIDSYNC_NO_FAST_PUT = '1';
+    try {
+      const viaSdk = openLocation(`s3://${bucket}/head/`) as S3Backend;
+      const expected = await Promise.all([...keys, 'ia.bin', 'missing.bin'].map((k) => viaSdk.stat(k)));
+      await viaSdk.close();
+      expect(lean).toEqual(expected);
+    } finally {
+      delete process.env.HYBRIDSYNC_NO_FAST_PUT;
+    }
+    expect(lean[0]).toMatchObject({ size: Buffer.byteLength('content of plain.txt'), mtimeMs: 1_700_000_000_250, mtimeExact: true, md5: md5('content of plain.txt') });
+    expect(lean[1]?.metadata?.note).toBe('héllo wörld');
+    expect(lean[2]?.storageClass).toBe('STANDARD_IA');
+    expect(lean[3]).toBeUndefined();
+    await b.close();
+  });
+});
+
 describe('multipart parts', () => {
   it('are signed with the SHA-256 the engine computed (the SDK does not hash them again) and the server verifies it', async () => {
     const b = openLocation(`s3://${bucket}/parts/`, { transfer: { retries: 1 } }) as S3Backend;

@@ -98,6 +98,25 @@ const MAX_SINGLE_COPY = 5 * 1024 ** 3;
 const MIN_PART = 5 * 1024 * 1024;
 const META_MTIME = 'mtime';
 const META_MD5 = 'md5chksum';
+
+/** What a HEAD answers that an Entry is made of (the SDK's HeadObject output has these names). */
+type HeadFields = Pick<HeadObjectCommandOutput, 'ContentLength' | 'LastModified' | 'ETag' | 'Metadata' | 'StorageClass'>;
+
+/** HeadFields from raw response headers (lower-case names), as the SDK would parse them. */
+function headFields(headers: ReadonlyMap<string, string>): HeadFields {
+  const meta: Record<string, string> = {};
+  for (const [name, value] of headers) if (name.startsWith('x-amz-meta-')) meta[name.slice('x-amz-meta-'.length)] = value;
+  const length = headers.get('content-length');
+  const modified = headers.get('last-modified');
+  const storageClass = headers.get('x-amz-storage-class');
+  return {
+    ...(length !== undefined ? { ContentLength: Number(length) } : {}),
+    ...(modified ? { LastModified: new Date(modified) } : {}),
+    ...(headers.has('etag') ? { ETag: headers.get('etag') } : {}),
+    Metadata: meta,
+    ...(storageClass ? { StorageClass: storageClass as HeadFields['StorageClass'] } : {}),
+  };
+}
 /** Intelligent-Tiering's archive access tiers (HEAD's x-amz-archive-status). */
 const ARCHIVE_ACCESS = new Set(['ARCHIVE_ACCESS', 'DEEP_ARCHIVE_ACCESS']);
 const RESTORE_TIER = { bulk: 'Bulk', standard: 'Standard', high: 'Expedited' } as const;
@@ -307,24 +326,30 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   }
 
   async stat(key: string, opts: OpOptions = {}): Promise<Entry | undefined> {
-    const h = await this.head(key, opts.signal);
+    // a re-sync with no state database asks for every object's metadata: the lean request where there is one
+    const fast = this.small;
+    const h = fast
+      ? await this.orMissing(() => this.call('stat', key, async () => headFields(await fast.head(this.prefix + key, opts.signal)), opts.signal))
+      : await this.head(key, opts.signal);
     return h && this.entryFromHead(key, h);
   }
 
   /** HEAD of an object; undefined if it does not exist. */
-  private async head(key: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
+  private head(key: string, signal?: AbortSignal): Promise<HeadObjectCommandOutput | undefined> {
+    return this.orMissing(() => this.call('stat', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: signal }), signal));
+  }
+
+  /** What `fn` answers, or undefined if the object does not exist. */
+  private async orMissing<T>(fn: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await this.call('stat', key, () => this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }), { abortSignal: signal }), signal);
+      return await fn();
     } catch (err) {
       if ((err as HybridsyncError).kind === 'not-found' && !(err as HybridsyncError).fatal) return undefined;
       throw err;
     }
   }
 
-  private entryFromHead(
-    key: string,
-    h: { ContentLength?: number; LastModified?: Date; ETag?: string; Metadata?: Record<string, string>; StorageClass?: string },
-  ): Entry {
+  private entryFromHead(key: string, h: HeadFields): Entry {
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(h.Metadata ?? {})) meta[k.toLowerCase()] = decodeMeta(v);
     const etag = etagOf(h.ETag);

@@ -1,6 +1,6 @@
 /**
  * Lean requests for small objects on path-style endpoints (Ceph, MinIO, other on-prem S3):
- * a PUT and a GET each one SigV4-signed request on connections of its own (http1.ts). The
+ * a PUT, a GET and a HEAD each one SigV4-signed request on connections of its own (http1.ts). The
  * SDK's generic request pipeline costs ~1 ms of CPU per request and node:http ~0.3 ms;
  * these cost a small part of that (one SHA-256 of the canonical request, one HMAC with a
  * signing key cached per day, one writev), which on a machine shared with the storage
@@ -108,6 +108,11 @@ export class SmallObjects {
     return this.send('GET', r.key, headers, undefined, { maxBody: Math.max(r.size, 1 << 20), ...(r.signal ? { signal: r.signal } : {}) });
   }
 
+  /** The object's response headers (HEAD); a missing object rejects as the SDK's HeadObject does (NotFound, 404). */
+  async head(key: string, signal?: AbortSignal): Promise<ReadonlyMap<string, string>> {
+    return (await this.send('HEAD', key, {}, undefined, { noBody: true, ...(signal ? { signal } : {}) })).headers;
+  }
+
   private async credentials(): Promise<Identity> {
     const id = this.identity;
     if (id && (!id.expiration || id.expiration.getTime() - Date.now() > REFRESH_BEFORE_MS)) return id;
@@ -122,7 +127,7 @@ export class SmallObjects {
   }
 
   /** One signed request; a non-2xx answer rejects with an SDK-shaped error (its S3 code). */
-  private async send(method: 'PUT' | 'GET', key: string, extra: Record<string, string>, body: Buffer | undefined, o: RequestOptions): Promise<Http1Response> {
+  private async send(method: 'PUT' | 'GET' | 'HEAD', key: string, extra: Record<string, string>, body: Buffer | undefined, o: RequestOptions): Promise<Http1Response> {
     const id = await this.credentials();
     const path = this.basePath + key.split('/').map(encodeSegment).join('/');
     const date = amzDate(Date.now());

@@ -72,9 +72,9 @@ const rcloneEnv = {
   AWS_CA_BUNDLE: '',
 };
 const hs = (args: string[], state: string) => timed(process.execPath, [join(ROOT, 'bin/hybridsync.js'), ...args, '--no-progress', '--state', state], remotesEnv);
-// equal concurrency: 8 files, 16 checkers, 4 parts of 16 MiB per file, as hybridsync's defaults
+// equal concurrency: 32 files, 16 checkers, 4 parts of 8 MiB per file, as hybridsync's defaults
 const rclone = (args: string[]) =>
-  timed('rclone', [...args, '--transfers', '8', '--checkers', '16', '--s3-upload-concurrency', '4', '--s3-chunk-size', '16M', '--s3-upload-cutoff', '16M', '--ca-cert', cloud.ca], rcloneEnv);
+  timed('rclone', [...args, '--transfers', '32', '--checkers', '16', '--s3-upload-concurrency', '4', '--s3-chunk-size', '8M', '--s3-upload-cutoff', '16M', '--ca-cert', cloud.ca], rcloneEnv);
 
 /** n files of `size` bytes under dir, made once per (n, size): a tree of another shape is made anew. */
 function makeTree(dir: string, n: number, size: number): void {

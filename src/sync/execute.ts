@@ -81,9 +81,9 @@ export interface RunOptions {
   readonly restore?: RestoreSettings;
 }
 
-/** --restore wait: the first look at parked objects is at once, then after 30 s, doubling to 10 min. */
 /** Blocks read for a chunked upload are paced and counted in steps of this size, as a stream's chunks are. */
 const ACCOUNTING_STEP = 1 << 20;
+/** --restore wait: the first look at parked objects is at once, then after 30 s, doubling to 10 min. */
 const RESTORE_POLL_FIRST_MS = 30_000;
 const RESTORE_POLL_MAX_MS = 600_000;
 

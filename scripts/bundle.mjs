@@ -4,6 +4,11 @@
 // after. Commands stay lazily loaded (split chunks). Packages with native addons or
 // optional native parts stay outside and load from node_modules as before.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+
+// chunk names carry a content hash: without a clean directory every build would leave the
+// previous build's chunks behind
+rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
   entryPoints: { main: 'dist/cli/main.js', 'gateway-upload-worker': 'dist/api/gateway-upload-worker.js' },

@@ -1,6 +1,6 @@
 /** Writes schema/hybridsync.schema.json from the zod schema and docs/options.md from the option table (npm run schema). */
 import { writeFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSchema } from '../src/config/schema.js';
 import { optionsMarkdown } from '../src/config/options.js';
 

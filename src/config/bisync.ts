@@ -4,7 +4,7 @@
  * section all read this table. The transfer options (transfers, filters, --max-delete…)
  * come from options.ts like sync's.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { UsageError } from '../core/errors.js';
 import { parseDuration } from '../lib/units.js';
 

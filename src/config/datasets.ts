@@ -6,7 +6,7 @@
  * matched by the same code. The caching gateway and bisync decide conflicts by it;
  * bisync.ssot remains the default for locations no dataset holds.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Location } from '../core/location.js';
 import { compileEnvironments, environmentOf, normalizeLocationPattern, type CompiledEnvironment, type RemoteEndpoint } from '../governance/policy/policy.js';
 import { SSOT_KINDS, type SsotKind } from './bisync.js';

@@ -6,7 +6,7 @@
  * (assertGovernanceReferences runs after the schema, on the same text).
  */
 import { yaml } from './yaml.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { formatConfigIssue } from './positions.js';
 

@@ -1,6 +1,6 @@
 /** hybridsync.yaml sections owned by operations (jobs, links, schedules, server). */
 import { Cron } from 'croner';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDuration, parseSizeWithUnit } from '../lib/units.js';
 import { jobBisyncSchema } from './bisync.js';
 import { jobFiltersSchema, jobTransferSchema } from './options.js';

@@ -5,7 +5,7 @@
  * strings such as `16M` or `7d` — so the CLI, jobs and `import { sync } from 'hybridsync'`
  * mean the same by every option.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { UsageError } from '../core/errors.js';
 import { parseDuration, parseSize } from '../lib/units.js';
 

@@ -6,7 +6,7 @@
  */
 import type { LineCounter, Node } from 'yaml';
 import { yaml } from './yaml.js';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { closestMatch } from '../lib/edit-distance.js';
 
 export interface ConfigIssue {

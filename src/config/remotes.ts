@@ -11,7 +11,7 @@
  * (resolveSecrets), and the values go nowhere else.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, UsageError } from '../core/errors.js';
 import { formatConfigPath } from './positions.js';
 

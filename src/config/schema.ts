@@ -3,7 +3,7 @@
  * here; the JSON schema published in schema/hybridsync.schema.json is generated from this
  * (npm run schema), so editors autocomplete and validate the file.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { bisyncSchema } from './bisync.js';
 import { datasetsSchema } from './datasets.js';
 import { governanceSchema } from './governance.js';

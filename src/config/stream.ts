@@ -3,7 +3,7 @@
  * the `stream:` block of a `kind: stream` job in hybridsync.yaml and the library's
  * `options`, with one set of defaults and one parser.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { UsageError } from '../core/errors.js';
 import { parseDuration, parseSize } from '../lib/units.js';
 

@@ -7,7 +7,7 @@
  * unique rule names, the remotes a location names, and a class that exists on that store.
  */
 import { LineCounter, parseDocument } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { BackendType } from '../core/location.js';
 import { parseDuration, parseSize } from '../lib/units.js';

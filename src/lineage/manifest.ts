@@ -12,7 +12,7 @@
  * This module is pure (no I/O): building, signing, parsing and checking documents.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { UsageError } from '../core/errors.js';
 import { canonicalJson, type JsonValue } from '../lib/canonical-json.js';
 import { keyIdOf, verifySignature, type Signer } from '../governance/audit/signing.js';

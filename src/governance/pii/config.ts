@@ -1,5 +1,5 @@
 import { yaml } from '../../config/yaml.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { formatConfigPath } from '../../config/positions.js';
 import { ConfigError } from '../../core/errors.js';
 import { isSupportedRegion } from './detect/phone.js';

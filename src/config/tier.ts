@@ -6,13 +6,13 @@
  * assertTierReferences runs after the schema, on the same text, for what zod cannot see:
  * unique rule names, the remotes a location names, and a class that exists on that store.
  */
-import { LineCounter, parseDocument } from 'yaml';
 import * as z from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { BackendType } from '../core/location.js';
 import { parseDuration, parseSize } from '../lib/units.js';
 import { validString } from './options.js';
 import { formatConfigIssue, type ConfigIssue } from './positions.js';
+import { yaml } from './yaml.js';
 import type { RemoteSet } from './remotes.js';
 
 /**
@@ -150,6 +150,7 @@ export function assertTierReferences(t: TierConfig | undefined, text: string, fi
   if (!t) return;
   const issues = tierIssues(t, remotes);
   if (issues.length === 0) return;
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc });
   const messages = issues.slice(0, 5).map((i) => formatConfigIssue(file, doc.contents, lc, i).text);

@@ -10,7 +10,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Readable, type Transform } from 'node:stream';
-import { createScrubber, detectPii, loadPiiKey, loadPiiSection } from '../pii/index.js';
 
 /** Scans a sample of a file; returns counts by entity type, never the values found. */
 export interface ContentDetector {
@@ -47,6 +46,8 @@ function countsOf(report: Record<string, unknown>): Record<string, number> {
  * Fails at once, not per file, when the config needs a key and there is none.
  */
 export async function loadPiiEngine(options: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = process.env): Promise<PiiEngine> {
+  // loaded with the first governance config that uses it: a sync without one does not compile it
+  const { createScrubber, detectPii, loadPiiKey, loadPiiSection } = await import('../pii/index.js');
   const { config, keyFile } = loadPiiSection(options);
   const key = await loadPiiKey({ ...(keyFile !== undefined ? { keyFile } : {}), env });
   createScrubber(config, { fileName: 'probe.txt', ...(key ? { key } : {}) }).transform.destroy();

@@ -112,6 +112,14 @@ export interface WriteOptions extends OpOptions {
 export interface ChunkWriter {
   readonly chunkLimits: ChunkLimits;
   /**
+   * Objects larger than this can carry their whole-content MD5 only when it is given at
+   * open (`meta.md5`): the store cannot add it once the upload is complete (S3: metadata is
+   * rewritten by a CopyObject of the object onto itself, which stops at 5 GiB). The engine
+   * hashes such a source before the upload when reading it twice is cheap, so the object
+   * can be verified later from the destination alone. Absent: the MD5 can always be added.
+   */
+  readonly md5AtOpenAbove?: number;
+  /**
    * Starts an upload for `key`. Not cancelled mid-request by `signal`: an upload the
    * server created but the caller never heard of could not be journaled or cleaned up.
    */

@@ -663,6 +663,13 @@ class SyncRun {
     const from = this.o.src;
     const write = { chunking: this.chunking, retries: this.retries, signal: this.signal };
     if (src.size >= this.chunking.threshold) {
+      const dst = this.o.dst;
+      if (!meta.md5 && hasChunkWriter(dst) && dst.md5AtOpenAbove !== undefined && src.size > dst.md5AtOpenAbove && from.features.cheapReads) {
+        // too large for the store to take its MD5 after the upload: hash first (from the
+        // hash cache when the file is unchanged), and the upload checks its bytes against it
+        const md5 = await this.md5Of(from, this.srcLoc, src, false);
+        if (typeof md5 === 'string') meta = { ...meta, md5 };
+      }
       // chunks take their bytes from the budget one by one (sync/chunked.ts)
       const chunked = {
         ...write,
@@ -672,7 +679,6 @@ class SyncRun {
         fingerprint: `${this.srcLoc}${src.key}|${src.size}|${src.mtimeMs}|${src.etag ?? ''}`,
         onRetry: (what: string, e: unknown, attempt: number) => this.countRetry(src.key, what, e, attempt),
       };
-      const dst = this.o.dst;
       if (hasBlockReader(from) && hasChunkWriter(dst)) {
         // read straight into the chunks' own (reused) buffers
         const blockSize = chunkSizeFor(src.size, this.chunking.chunkSize, dst.chunkLimits);

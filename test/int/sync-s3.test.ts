@@ -12,6 +12,12 @@ import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, rcl
 import { md5, randomFile, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
 import { events, ROOT, runCli } from '../helpers/cli.js';
 import { countingProxy } from '../helpers/gateway.js';
+import { openLocation } from '../../src/backends/registry.js';
+import { LocalBackend } from '../../src/backends/local/index.js';
+import { S3Backend } from '../../src/backends/s3/index.js';
+import { runSync } from '../../src/sync/execute.js';
+import type { SyncEvent } from '../../src/sync/events.js';
+import { StateDb } from '../../src/sync/state.js';
 
 let client: S3Client;
 let bucket: string;
@@ -207,6 +213,36 @@ describe('local -> S3 -> local', () => {
     const keys = (await listAll(client, bucket, 't2/')).map((o) => o.key);
     expect(keys).toContain('t2/training/new.bin');
     expect(keys.length).toBe(before + 1);
+  });
+});
+
+describe('an object too large for its MD5 to be added after the upload (over the 5 GiB CopyObject limit)', () => {
+  // the limit is lowered to 5 MiB so a 13 MiB file takes the path a 6 GiB one takes
+  const MiB = 1024 * 1024;
+  const s3At = (prefix: string): S3Backend => {
+    const s = openLocation(`s3://${bucket}/${prefix}`) as S3Backend;
+    return new S3Backend(s.location, { endpoint: process.env.AWS_ENDPOINT_URL!, region: 'us-east-1', forcePathStyle: true }, { retries: 3, singleCopyLimit: 5 * MiB });
+  };
+
+  it('is hashed before its multipart upload and carries its MD5 from the start, so a check with an empty state database verifies it from the bucket alone', async () => {
+    const local = tempDir('md5-first');
+    randomFile(local, 'weights.safetensors', 13 * MiB + 5);
+    const want = md5(readFileSync(join(local, 'weights.safetensors')));
+    const state = new StateDb(join(tempDir('md5-first-state'), 'state.db'));
+    const up = await runSync({ mode: 'copy', src: new LocalBackend(local, local), dst: s3At('md5first'), state, chunking: { threshold: 5 * MiB, chunkSize: 6 * MiB, concurrency: 2 } });
+    state.close();
+    expect(up).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'md5first/weights.safetensors' }));
+    expect(head.ETag).toMatch(/-3"$/); // three parts: a multipart object, whose ETag is no MD5
+    expect(Buffer.from(head.Metadata!.md5chksum!, 'base64').toString('hex')).toBe(want);
+    expect(await getObjectMd5(client, bucket, 'md5first/weights.safetensors')).toBe(want);
+
+    const auditor = new StateDb(join(tempDir('md5-first-auditor'), 'state.db'));
+    const seen: SyncEvent[] = [];
+    const check = await runSync({ mode: 'check', compare: 'checksum', src: new LocalBackend(local, local), dst: s3At('md5first'), state: auditor, onEvent: (e) => void seen.push(e) });
+    auditor.close();
+    expect(check).toMatchObject({ differences: 0, failed: 0, status: 'ok' });
+    expect(seen.filter((e) => e.type === 'unverified')).toEqual([]);
   });
 });
 

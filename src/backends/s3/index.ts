@@ -81,9 +81,10 @@ const STRAY_UPLOAD_CLOCK_SKEW_MS = 5 * 60_000;
 export interface S3TransferOptions {
   readonly storageClass?: string;
   /**
-   * Largest object moved to another storage class by one CopyObject (S3's limit, 5 GiB);
-   * larger ones are copied onto themselves in parts. Tests lower it to run that path on
-   * small objects.
+   * Largest object one CopyObject handles (S3's limit, 5 GiB). Larger ones move to another
+   * storage class by a multipart copy of themselves, and get their MD5 metadata at the start
+   * of their upload (it cannot be added by a copy afterwards). Tests lower it to run those
+   * paths on small objects.
    */
   readonly singleCopyLimit?: number;
   /** Attempts per request for retryable errors. */
@@ -186,6 +187,9 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   /** DeleteObjects takes at most 1000 keys. */
   readonly maxBatchRemove = 1000;
   readonly chunkLimits = { minChunkSize: MIN_PART, maxChunkSize: MAX_SINGLE_COPY, maxChunks: MAX_PARTS };
+  get md5AtOpenAbove(): number {
+    return this.xfer.singleCopyLimit ?? MAX_SINGLE_COPY;
+  }
   readonly uri: string;
   readonly bucket: string;
   readonly prefix: string;
@@ -675,10 +679,11 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
    * The whole-content MD5 of a multipart upload is known only after the last part, but
    * metadata is fixed at CreateMultipartUpload. A metadata-only self-copy (server side, no
    * bytes cross the network; on Ceph it shares the data by reference) stores it, guarded
-   * by the ETag we just verified. Objects over 5 GiB keep the MD5 in the state DB only.
+   * by the ETag we just verified. Larger objects are given their MD5 at open
+   * (`md5AtOpenAbove`); one whose source could not be hashed first keeps it in the state DB.
    */
   private async addMd5Metadata(key: string, head: Entry, meta: WriteMeta, md5: string, signal?: AbortSignal): Promise<Entry> {
-    if (head.size > MAX_SINGLE_COPY || !head.etag) return head;
+    if (head.size > this.md5AtOpenAbove || !head.etag) return head;
     await this.copyOntoItself('store md5 metadata', key, head.etag, {
       MetadataDirective: 'REPLACE',
       Metadata: this.objectMeta(meta, md5),

@@ -14,6 +14,12 @@ export interface Entry {
   readonly mtimeMs: number;
   /** True when mtimeMs is the content's real mtime (local files, S3 objects with metadata). */
   readonly mtimeExact: boolean;
+  /**
+   * The same mtime in whole nanoseconds since the epoch (a decimal string), where it is known
+   * that exactly: local files, objects whose metadata has it. Written to metadata as is, so
+   * tools that compare to the nanosecond (rclone) see the file's own mtime (lib/mtime.ts).
+   */
+  readonly mtimeNs?: string;
   /** Hex MD5 of the whole content when known without reading it. */
   readonly md5?: string;
   /** S3 ETag without quotes; a multipart ETag (`…-N`) is never an MD5. */
@@ -35,6 +41,8 @@ export interface Entry {
 export interface WriteMeta {
   readonly size: number;
   readonly mtimeMs: number;
+  /** mtimeMs to the nanosecond when known (Entry.mtimeNs). */
+  readonly mtimeNs?: string;
   /** Expected hex MD5 when the caller already knows it; the write fails if the bytes differ. */
   readonly md5?: string;
   readonly contentType?: string;

@@ -941,6 +941,7 @@ function writeMeta(src: Entry, admitted: Admitted): WriteMeta {
   return {
     size: src.size,
     mtimeMs: src.mtimeMs,
+    ...(src.mtimeNs ? { mtimeNs: src.mtimeNs } : {}),
     ...(contentType ? { contentType } : {}),
     ...(src.md5 ? { md5: src.md5 } : {}),
     ...(admitted.tags ? { tags: admitted.tags } : {}),

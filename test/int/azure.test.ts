@@ -5,8 +5,9 @@
  * and mtime, SAS auth, TLS 1.3, and `rclone check` agreeing with what we wrote.
  */
 import { AccountSASPermissions, AccountSASResourceTypes, AccountSASServices, StorageSharedKeyCredential, generateAccountSASQueryParameters, type BlobServiceClient } from '@azure/storage-blob';
-import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { rmSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,7 @@ import { azureEnv, azureLocation, azureTestClient, createTestContainer, deleteCo
 import { md5, tempDir, writeFile } from '../helpers/fs.js';
 import { makeTestPki, type TestPki } from '../unit/governance/tls-fixtures.js';
 import { writeObject } from '../../src/sync/chunked.js';
+import { runCli } from '../helpers/cli.js';
 
 /** Chunked from 1 MiB on, in 1 MiB blocks, two at a time. */
 const MIB_CHUNKS = { threshold: 1024 * 1024, chunkSize: 1024 * 1024, concurrency: 2 };
@@ -269,5 +271,20 @@ describe('azure: rclone agrees with what hybridsync wrote', () => {
     const times = (JSON.parse(stdout) as Array<{ Path: string; ModTime: string }>).map((f) => [f.Path, Date.parse(f.ModTime)]);
     expect(Object.fromEntries(times)).toEqual(Object.fromEntries(Object.keys(files).map((k) => [k, mtime.getTime()])));
     rmSync(local, { recursive: true, force: true });
+  });
+
+  it('files copied by the CLI carry their mtime to the nanosecond: rclone copy finds no mtime to update', async () => {
+    const local = tempDir('az-rclone-ns');
+    for (let i = 0; i < 3; i++) writeFile(local, `f${i}.txt`, `file ${i}\n`);
+    utimesSync(join(local, 'f1.txt'), new Date('2026-01-01T10:00:00.123Z'), new Date('2026-01-01T10:00:00.123Z'));
+    execFileSync('touch', ['-d', '2026-01-01 10:00:00.123456789 UTC', join(local, 'f2.txt')]);
+    const r = await runCli(['copy', local, `az://${container}/rclone-ns`], { env: { HYBRIDSYNC_STATE_DIR: tempDir('az-rclone-ns-state') } });
+    expect(r.code, r.stderr).toBe(0);
+    const sasUrl = `${describeAzureConnection(azureEnv()).endpoint}?${accountSas('rl')}`;
+    const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: '/dev/null', RCLONE_AZUREBLOB_SAS_URL: sasUrl };
+    delete env.AWS_CA_BUNDLE;
+    const { stderr } = await run('rclone', ['copy', local, `:azureblob:${container}/rclone-ns`, '--dry-run', '-v'], { env });
+    expect(stderr).not.toMatch(/modification time/);
+    expect(stderr).toMatch(/There was nothing to transfer/);
   });
 });

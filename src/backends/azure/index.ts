@@ -48,6 +48,7 @@ import { rangeListPrefix, withinKeyRange } from '../../core/key-range.js';
 import type { Location } from '../../core/location.js';
 import { bodyBytes, discardBody } from '../body.js';
 import { retry } from '../../lib/retry.js';
+import { parseMtime, rfc3339Nano } from '../../lib/mtime.js';
 import { createBlobServiceClient, resolveAzureConnection, type AzureConnectionOptions, type ResolvedAzureConnection } from './client.js';
 import { mapAzureError } from './errors.js';
 import { inByteOrder } from './order.js';
@@ -107,22 +108,6 @@ export function accessTierOf(storageClass: string): string {
   const t = TIERS[storageClass.toLowerCase()];
   if (!t) throw new ConfigError(`unknown Azure access tier "${storageClass}"`, { hint: 'Azure access tiers are Hot, Cool, Cold and Archive' });
   return t;
-}
-
-/** rclone's azureblob mtime format: RFC 3339, UTC, nanoseconds. */
-export function formatMtime(mtimeMs: number): string {
-  const secs = Math.floor(mtimeMs / 1000);
-  const nanos = Math.min(999_999_999, Math.round((mtimeMs - secs * 1000) * 1e6));
-  return `${new Date(secs * 1000).toISOString().slice(0, 19)}.${String(nanos).padStart(9, '0')}Z`;
-}
-
-/** ms since the epoch from RFC 3339 (rclone) or decimal seconds (hybridsync on S3); NaN otherwise. */
-export function parseMtime(v: string): number {
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(v);
-  if (!m) return NaN;
-  const base = Date.parse(`${m[1]}${m[3]}`);
-  return base + (m[2] ? Number(`0.${m[2]}`) * 1000 : 0);
 }
 
 /** Azure metadata names must be C# identifiers: other characters become '_'. */
@@ -249,7 +234,7 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
     const meta: Record<string, string> = {};
     for (const [k, v] of Object.entries(item.metadata ?? {})) meta[k.toLowerCase()] = decodeMeta(v);
     const mtimeRaw = meta[META_MTIME];
-    const mtime = mtimeRaw !== undefined ? parseMtime(mtimeRaw) : NaN;
+    const mtime = mtimeRaw !== undefined ? parseMtime(mtimeRaw) : undefined;
     const md5b64 = meta[META_MD5];
     const md5FromMeta = md5b64 ? Buffer.from(md5b64, 'base64').toString('hex') : undefined;
     const md5 = hexOf(p.contentMD5) ?? (md5FromMeta?.length === 32 ? md5FromMeta : undefined);
@@ -257,8 +242,9 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
     return {
       key,
       size: p.contentLength ?? 0,
-      mtimeMs: Number.isFinite(mtime) ? mtime : (p.lastModified?.getTime() ?? 0),
-      mtimeExact: Number.isFinite(mtime),
+      mtimeMs: mtime ? mtime.ms : (p.lastModified?.getTime() ?? 0),
+      mtimeExact: mtime !== undefined,
+      ...(mtime?.ns ? { mtimeNs: mtime.ns } : {}),
       ...(md5 ? { md5 } : {}),
       ...(etag ? { etag } : {}),
       ...(p.accessTier ? { storageClass: p.accessTier } : {}),
@@ -342,7 +328,7 @@ export class AzureBlobBackend implements Backend, ChunkWriter, Tagger, AccountPr
   blobMetadata(meta: WriteMeta, md5?: string): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(meta.metadata ?? {})) out[metaName(k)] = encodeMeta(v);
-    out[META_MTIME] = formatMtime(meta.mtimeMs);
+    out[META_MTIME] = rfc3339Nano(meta.mtimeMs, meta.mtimeNs);
     const m = md5 ?? meta.md5;
     if (m) out[META_MD5] = Buffer.from(m, 'hex').toString('base64');
     return out;

@@ -8,7 +8,7 @@
  * sorts each directory by name, with directories compared as "name/", which yields keys
  * in the byte order S3 lists in while holding only one directory level per depth.
  */
-import { createWriteStream, type Dirent } from 'node:fs';
+import { createWriteStream, type BigIntStats, type Dirent } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -30,6 +30,7 @@ import {
   type HybridsyncError,
 } from '../../core/errors.js';
 import { AccountingStream } from '../../lib/accounting.js';
+import { msOfNs } from '../../lib/mtime.js';
 import { discardBody } from '../body.js';
 import { ioModeFor, readWholeFile, statFile, writeWholeFile, type IoMode } from './io.js';
 import { pidAlive } from '../../lib/process.js';
@@ -60,10 +61,10 @@ function changeTagOf(st: { ino: number; ctimeMs: number }, now = Date.now()): st
   return now - st.ctimeMs >= RACY_CTIME_MS ? `${st.ino}:${st.ctimeMs}` : undefined;
 }
 
-/** The entry of a stat'ed file. */
-function fileEntry(key: string, st: { size: number; mtimeMs: number; ino: number; ctimeMs: number }): Entry {
-  const changeTag = changeTagOf(st);
-  return { key, size: st.size, mtimeMs: st.mtimeMs, mtimeExact: true, ...(changeTag ? { changeTag } : {}) };
+/** The entry of a stat'ed file, with its mtime to the nanosecond (lib/mtime.ts). */
+function fileEntry(key: string, st: BigIntStats): Entry {
+  const changeTag = changeTagOf({ ino: Number(st.ino), ctimeMs: msOfNs(st.ctimeNs) });
+  return { key, size: Number(st.size), mtimeMs: msOfNs(st.mtimeNs), mtimeNs: String(st.mtimeNs), mtimeExact: true, ...(changeTag ? { changeTag } : {}) };
 }
 
 export interface LocalOptions {
@@ -253,7 +254,7 @@ export class LocalBackend implements Backend, WholeReader, BlockReader {
   async stat(key: string): Promise<Entry | undefined> {
     const p = this.pathOf(key);
     try {
-      const st = await fsp.stat(p);
+      const st = await fsp.stat(p, { bigint: true });
       if (!st.isFile()) return undefined;
       return fileEntry(key, st);
     } catch (err) {
@@ -394,7 +395,7 @@ export class LocalBackend implements Backend, WholeReader, BlockReader {
       const t = meta.mtimeMs / 1000;
       await fsp.utimes(tmp, t, t);
       await fsp.rename(tmp, target);
-      const st = await fsp.stat(target);
+      const st = await fsp.stat(target, { bigint: true });
       return { entry: { ...fileEntry(key, st), md5 }, md5, bytesSent: acct.byteCount };
     } catch (err) {
       await fsp.rm(tmp, { force: true }).catch(() => undefined);

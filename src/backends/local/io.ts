@@ -12,7 +12,7 @@
  * ioModeFor() picks by the filesystem type of the root (statfs), so an NFS mount is never
  * read inline. Files above INLINE_MAX_BYTES always go through the pool or a stream.
  */
-import { close, closeSync, fstat, fstatSync, open, openSync, read, readSync, renameSync, statfsSync, statSync, utimesSync, writeFileSync, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, open, openSync, read, readSync, renameSync, statfsSync, statSync, utimesSync, writeFileSync, type BigIntStats, type Stats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -99,24 +99,24 @@ async function readWholePooled(path: string, size: number | undefined): Promise<
 }
 
 /** A stat while listing (awaitable either way). */
-export function statFile(path: string, mode: IoMode): Stats | Promise<Stats> {
-  return mode === 'inline' ? statSync(path) : fsp.stat(path);
+export function statFile(path: string, mode: IoMode): BigIntStats | Promise<BigIntStats> {
+  return mode === 'inline' ? statSync(path, { bigint: true }) : fsp.stat(path, { bigint: true });
 }
 
 /**
  * Writes `data` to `tmp` (created exclusively), gives it the mtime, renames it to `target`
  * and returns the target's stat: the whole-body write of a small file.
  */
-export async function writeWholeFile(tmp: string, data: Buffer, mtimeMs: number, target: string, mode: IoMode): Promise<Stats> {
+export async function writeWholeFile(tmp: string, data: Buffer, mtimeMs: number, target: string, mode: IoMode): Promise<BigIntStats> {
   const t = mtimeMs / 1000;
   if (mode === 'inline' && data.length <= INLINE_MAX_BYTES) {
     writeFileSync(tmp, data, { flag: 'wx' });
     utimesSync(tmp, t, t);
     renameSync(tmp, target);
-    return statSync(target);
+    return statSync(target, { bigint: true });
   }
   await fsp.writeFile(tmp, data, { flag: 'wx' });
   await fsp.utimes(tmp, t, t);
   await fsp.rename(tmp, target);
-  return fsp.stat(target);
+  return fsp.stat(target, { bigint: true });
 }

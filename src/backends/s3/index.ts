@@ -69,6 +69,7 @@ import { sameAccount, type Location } from '../../core/location.js';
 import type { Entry, WriteMeta, WriteResult } from '../../core/entry.js';
 import { AlreadyExistsError, ConfigError, IntegrityError, NotFoundError, SourceChangedError, type HybridsyncError } from '../../core/errors.js';
 import { retry } from '../../lib/retry.js';
+import { parseMtime, unixSeconds } from '../../lib/mtime.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { bodyBytes, discardBody } from '../body.js';
 import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
@@ -358,14 +359,15 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     for (const [k, v] of Object.entries(h.Metadata ?? {})) meta[k.toLowerCase()] = decodeMeta(v);
     const etag = etagOf(h.ETag);
     const mtimeRaw = meta[META_MTIME];
-    const mtime = mtimeRaw !== undefined ? Number(mtimeRaw) * 1000 : NaN;
+    const mtime = mtimeRaw !== undefined ? parseMtime(mtimeRaw) : undefined;
     const md5b64 = meta[META_MD5];
     const md5 = md5b64 ? Buffer.from(md5b64, 'base64').toString('hex') : isPlainMd5(etag) ? etag : undefined;
     return {
       key,
       size: h.ContentLength ?? 0,
-      mtimeMs: Number.isFinite(mtime) ? mtime : (h.LastModified?.getTime() ?? 0),
-      mtimeExact: Number.isFinite(mtime),
+      mtimeMs: mtime ? mtime.ms : (h.LastModified?.getTime() ?? 0),
+      mtimeExact: mtime !== undefined,
+      ...(mtime?.ns ? { mtimeNs: mtime.ns } : {}),
       ...(etag ? { etag } : {}),
       ...(md5 && md5.length === 32 ? { md5 } : {}),
       storageClass: h.StorageClass ?? 'STANDARD',
@@ -432,7 +434,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   private objectMeta(meta: WriteMeta, md5?: string): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(meta.metadata ?? {})) out[k.toLowerCase()] = encodeMeta(v);
-    out[META_MTIME] = (meta.mtimeMs / 1000).toFixed(3);
+    out[META_MTIME] = unixSeconds(meta.mtimeMs, meta.mtimeNs);
     const m = md5 ?? meta.md5;
     if (m) out[META_MD5] = Buffer.from(m, 'hex').toString('base64');
     return out;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { compareKeys } from '../../../src/core/entry.js';
 import { AZURITE_KEY, describeAzureConnection, resolveAzureConnection } from '../../../src/backends/azure/client.js';
 import { mapAzureError } from '../../../src/backends/azure/errors.js';
-import { accessTierOf, formatMtime, parseAzureUrl, parseMtime } from '../../../src/backends/azure/index.js';
+import { accessTierOf, parseAzureUrl } from '../../../src/backends/azure/index.js';
 import { inByteOrder } from '../../../src/backends/azure/order.js';
 
 async function reorder(keys: string[]): Promise<string[]> {
@@ -116,16 +116,6 @@ describe('azure connections', () => {
 });
 
 describe('azure metadata', () => {
-  it('writes mtime in rclone azureblob format and reads it back to the millisecond', () => {
-    expect(formatMtime(1_700_000_000_123)).toBe('2023-11-14T22:13:20.123000000Z');
-    expect(parseMtime('2023-11-14T22:13:20.123000000Z')).toBe(1_700_000_000_123);
-    expect(parseMtime('2023-11-14T22:13:20Z')).toBe(1_700_000_000_000);
-    expect(parseMtime('2023-11-14T23:13:20.5+01:00')).toBe(1_700_000_000_500);
-    expect(parseMtime('1700000000.123')).toBeCloseTo(1_700_000_000_123, 3); // S3-style seconds
-    expect(parseMtime('yesterday')).toBeNaN();
-    const frac = 1_700_000_000_123 + 0.25;
-    expect(Math.abs(parseMtime(formatMtime(frac)) - frac)).toBeLessThan(0.001);
-  });
   it('maps storage classes to access tiers', () => {
     expect(accessTierOf('cool')).toBe('Cool');
     expect(accessTierOf('ARCHIVE')).toBe('Archive');

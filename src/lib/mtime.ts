@@ -23,8 +23,9 @@ export function msOfNs(ns: bigint): number {
 /** Seconds since the epoch with a fraction: 9 digits from `mtimeNs`, else 3 from `mtimeMs` (rclone's S3 `mtime`). */
 export function unixSeconds(mtimeMs: number, mtimeNs?: string): string {
   if (mtimeNs === undefined) return (mtimeMs / 1000).toFixed(3);
-  const { sec, nsec } = split(BigInt(mtimeNs));
-  return `${sec}.${String(nsec).padStart(9, '0')}`;
+  const ns = BigInt(mtimeNs);
+  const abs = ns < 0n ? -ns : ns; // a decimal is read with its sign on the fraction too
+  return `${ns < 0n ? '-' : ''}${abs / NS_PER_S}.${String(abs % NS_PER_S).padStart(9, '0')}`;
 }
 
 /** RFC 3339 UTC with 9 fractional digits (rclone's Azure `mtime`): exact from `mtimeNs`, else from `mtimeMs`. */
@@ -45,8 +46,11 @@ export function rfc3339Nano(mtimeMs: number, mtimeNs?: string): string {
  * or RFC 3339 (rclone on Azure): ms, and the exact ns when the fraction has at most 9 digits.
  */
 export function parseMtime(v: string): { readonly ms: number; readonly ns?: string } | undefined {
-  const dec = /^(\d+)(?:\.(\d+))?$/.exec(v);
-  if (dec) return exact(Number(v) * 1000, BigInt(dec[1]!), dec[2]);
+  const dec = /^(-?)(\d+)(?:\.(\d+))?$/.exec(v);
+  if (dec) {
+    const t = exact(Number(v) * 1000, BigInt(dec[2]!), dec[3]);
+    return dec[1] && t.ns ? { ms: t.ms, ns: String(-BigInt(t.ns)) } : t; // before 1970: the sign covers the fraction too
+  }
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(v);
   if (!m) return undefined;
   const base = Date.parse(`${m[1]}${m[3]}`);

@@ -35,6 +35,10 @@ describe('mtimes to the nanosecond', () => {
     expect(parseMtime('2023-11-14T22:13:20Z')).toEqual({ ms: 1_700_000_000_000, ns: '1700000000000000000' });
     expect(parseMtime('2023-11-14T23:13:20.5+01:00')).toEqual({ ms: 1_700_000_000_500, ns: '1700000000500000000' });
     expect(parseMtime('1700000000.1234567891')).toEqual({ ms: 1_700_000_000_123.4568 }); // below a ns: ms only
+    expect(parseMtime('-1.500')).toEqual({ ms: -1500, ns: '-1500000000' }); // before 1970
+    expect(unixSeconds(0, '-1500000000')).toBe('-1.500000000');
+    expect(parseMtime(unixSeconds(0, '-1500000000'))?.ns).toBe('-1500000000');
+    expect(parseMtime(rfc3339Nano(0, '-1500000000'))?.ns).toBe('-1500000000');
     expect(parseMtime('yesterday')).toBeUndefined();
     expect(parseMtime('')).toBeUndefined();
     const ns = '1700000000123456789';

@@ -18,13 +18,21 @@ import type { EntityType } from './types.js';
  */
 
 const HKDF_SALT = Buffer.from('hybridsync/pii/v1', 'utf8');
-/** Slots of each entity type's token table (a power of two). */
-const TOKEN_SLOTS = 16384;
+/**
+ * Slots of each entity type's token table (a power of two). Small on purpose: the table
+ * pays off for the values a file repeats all the time (a few thousand users, hosts,
+ * callers), while every lookup of a value seen once is a cache miss of the processor
+ * in a large table; with 16,384 slots and a 65,536-slot filter, the lookups cost more than
+ * the HMACs they saved on PII-dense logs (~10 % of the hash mode's time). At this size
+ * the table and the filter are ordinary heap objects (not large-object allocations per
+ * file).
+ */
+const TOKEN_SLOTS = 4096;
 /** Slots of each entity type's filter of values seen once (a power of two; 4 bytes each). */
-const SEEN_SLOTS = 65536;
+const SEEN_SLOTS = 8192;
 /**
  * Values longer than this are tokenized without the table (rare, and costly to hash and
- * keep). With TOKEN_SLOTS this bounds the values a table holds to 1M characters per type.
+ * keep). With TOKEN_SLOTS this bounds the values a table holds to 256K characters per type.
  */
 const MAX_CACHED_CHARS = 64;
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

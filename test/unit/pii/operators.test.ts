@@ -96,7 +96,7 @@ describe('keyed pseudonymization', () => {
     const direct = (key: Buffer, type: string, normalized: string): string =>
       `tok_${type}_${createHmac('sha256', subkey(key, type)).update(normalized).digest().subarray(0, 16).toString('base64url')}`;
     // One regions array throughout (a new one would empty the tables on every call), and
-    // more values than the table has slots (16384) or its seen-once filter (65536):
+    // more values than the table has slots (4096) or its seen-once filter (8192):
     // values seen once, twice and three times, far apart and back to back.
     const us = ['US'] as const;
     const values = Array.from({ length: 80_000 }, (_, i) => `user${(i * 7919) % 80_000}@example.com`);

@@ -61,6 +61,8 @@ interface TypeTokens {
    * holds no strings. A hash collision only admits a value early.
    */
   seen: Int32Array;
+  /** `hash | 1` of the value in each slot of the table (0: empty), compared before the value itself. */
+  hashes: Int32Array;
 }
 
 /**
@@ -98,6 +100,7 @@ export class Pseudonymizer {
         values: new Array<string | undefined>(TOKEN_SLOTS).fill(undefined),
         tokens: new Array<string>(TOKEN_SLOTS).fill(''),
         seen: new Int32Array(SEEN_SLOTS),
+        hashes: new Int32Array(TOKEN_SLOTS),
       };
       this.perType.set(type, t);
     }
@@ -132,6 +135,7 @@ export class Pseudonymizer {
         for (const t of this.perType.values()) {
           t.values.fill(undefined);
           t.seen.fill(0);
+          t.hashes.fill(0);
         }
       }
       this.regions = regions;
@@ -141,14 +145,15 @@ export class Pseudonymizer {
     if (value.length > MAX_CACHED_CHARS) return this.tokenOf(t, type, value, regions);
     const h = hashString(value);
     const slot = h & (TOKEN_SLOTS - 1);
-    if (t.values[slot] === value) return t.tokens[slot]!;
-    const tok = this.tokenOf(t, type, value, regions);
-    // `| 1`: a zero in the filter means an empty slot.
+    // `| 1`: a zero in the filter and the table means an empty slot.
     const mark = h | 1;
+    if (t.hashes[slot] === mark && t.values[slot] === value) return t.tokens[slot]!;
+    const tok = this.tokenOf(t, type, value, regions);
     const seenSlot = (h ^ (h >>> 16)) & (SEEN_SLOTS - 1);
     if (t.seen[seenSlot] === mark) {
       t.values[slot] = detached(value);
       t.tokens[slot] = tok;
+      t.hashes[slot] = mark;
     } else {
       t.seen[seenSlot] = mark;
     }

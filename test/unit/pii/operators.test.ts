@@ -38,6 +38,13 @@ describe('operators', () => {
       return value.slice(0, split).replace(/[0-9A-Za-z\u0080-\uffff]/g, () => char) + value.slice(split);
     };
     const values = ['', '-', '--..--', '(415) 555-0100', 'José.Müller@example.de', 'a😀b', '😀', '+44 20 7946 0958', '..a..', 'a', 'ab$&cd', 'x-'];
+    const rnd = seededRandom(3);
+    const alphabet = 'aZ09 -.@()+_é😀\u00a0';
+    for (let k = 0; k < 2000; k++) {
+      let v = '';
+      for (let n = Math.floor(rnd() * 90); n > 0; n--) v += alphabet[Math.floor(rnd() * alphabet.length)]!;
+      values.push(v);
+    }
     for (const v of values) for (const keep of [0, 1, 2, 4, 30]) for (const char of ['*', '$', '#']) expect(mask(v, keep, char), `${v} ${keep} ${char}`).toBe(reference(v, keep, char));
     expect(mask('--..--', 0, '*')).toBe('--..--');
     expect(mask('ab$&cd', 0, '$')).toBe('$$$&$$'); // `char` is literal, never a replacement pattern

@@ -98,7 +98,20 @@ export class HmacSha256 {
 
   /** HMAC of the UTF-8 bytes of `message`. The returned buffer is reused by the next call. */
   digest(message: string): Buffer {
-    const len = this.encode(message);
+    return this.digestScratch(this.encode(message));
+  }
+
+  /**
+   * The message buffer, with room for at least `n` bytes: a caller writes a message into
+   * it and calls `digestScratch` with its length (no string in between).
+   */
+  scratch(n: number): Uint8Array {
+    if (this.message.length < n) this.message = new Uint8Array(Math.max(n, this.message.length * 2));
+    return this.message;
+  }
+
+  /** HMAC of the first `len` bytes of the message buffer. The returned buffer is reused by the next call. */
+  digestScratch(len: number): Buffer {
     // inner = SHA256((K ^ ipad) || message), continuing from the precomputed pad state
     this.state.set(this.innerStart);
     this.hashTail(this.message, len, 64 + len);

@@ -18,13 +18,21 @@ import type { EntityType } from './types.js';
  */
 
 const HKDF_SALT = Buffer.from('hybridsync/pii/v1', 'utf8');
-/** Slots of each entity type's token table (a power of two). */
-const TOKEN_SLOTS = 16384;
+/**
+ * Slots of each entity type's token table (a power of two). Small on purpose: the table
+ * pays off for the values a file repeats all the time (a few thousand users, hosts,
+ * callers), while every lookup of a value seen once is a cache miss of the processor
+ * in a large table; with 16,384 slots and a 65,536-slot filter, the lookups cost more than
+ * the HMACs they saved on PII-dense logs (~10 % of the hash mode's time). At this size
+ * the table and the filter are ordinary heap objects (not large-object allocations per
+ * file).
+ */
+const TOKEN_SLOTS = 4096;
 /** Slots of each entity type's filter of values seen once (a power of two; 4 bytes each). */
-const SEEN_SLOTS = 65536;
+const SEEN_SLOTS = 8192;
 /**
  * Values longer than this are tokenized without the table (rare, and costly to hash and
- * keep). With TOKEN_SLOTS this bounds the values a table holds to 1M characters per type.
+ * keep). With TOKEN_SLOTS this bounds the values a table holds to 256K characters per type.
  */
 const MAX_CACHED_CHARS = 64;
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -32,6 +40,8 @@ const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 /** One entity type's HMAC (under its HKDF subkey), token prefix and table of recent tokens. */
 interface TypeTokens {
   mac: HmacSha256;
+  /** How `normalizedBytes` writes this type's canonical form (Norm.None: through normalizeForHash). */
+  norm: Norm;
   /** `tok_<type>_` as bytes, followed by room for the base64url text. */
   scratch: Buffer;
   prefixLength: number;
@@ -51,6 +61,8 @@ interface TypeTokens {
    * holds no strings. A hash collision only admits a value early.
    */
   seen: Int32Array;
+  /** `hash | 1` of the value in each slot of the table (0: empty), compared before the value itself. */
+  hashes: Int32Array;
 }
 
 /**
@@ -61,10 +73,12 @@ interface TypeTokens {
  * and holds only values the scrubber is replacing anyway; the key is never in it.
  */
 export class Pseudonymizer {
-  /** Per entity type, created on first use. A plain record: looked up on every token. */
-  private readonly perType: Partial<Record<EntityType, TypeTokens>> = {};
+  /** Per entity type, created on first use; looked up on every token. */
+  private readonly perType = new Map<EntityType, TypeTokens>();
   /** The regions the tables were filled under (they decide phone normalization). */
   private regions: readonly CountryCode[] | undefined;
+  /** Whether `regions` holds US or CA (NANP national numbers have a fixed E.164 form). */
+  private nanp = false;
 
   constructor(
     private readonly key: Buffer,
@@ -72,7 +86,7 @@ export class Pseudonymizer {
   ) {}
 
   private forType(type: EntityType): TypeTokens {
-    let t = this.perType[type];
+    let t = this.perType.get(type);
     if (!t) {
       const subkey = new Uint8Array(hkdfSync('sha256', this.key, HKDF_SALT, `entity:${type}`, 32));
       const prefix = `tok_${type}_`;
@@ -80,20 +94,34 @@ export class Pseudonymizer {
       scratch.write(prefix, 'latin1');
       t = {
         mac: new HmacSha256(subkey),
+        norm: NORM_OF[type] ?? Norm.None,
         scratch,
         prefixLength: prefix.length,
         values: new Array<string | undefined>(TOKEN_SLOTS).fill(undefined),
         tokens: new Array<string>(TOKEN_SLOTS).fill(''),
         seen: new Int32Array(SEEN_SLOTS),
+        hashes: new Int32Array(TOKEN_SLOTS),
       };
-      this.perType[type] = t;
+      this.perType.set(type, t);
     }
     return t;
   }
 
   /** `tok_<type>_<base64url>` for an already normalized value (not remembered). */
   token(type: EntityType, normalized: string): string {
-    return this.encode(this.forType(type), normalized);
+    const t = this.forType(type);
+    return this.encode(t, t.mac.digest(normalized));
+  }
+
+  /**
+   * The token of `value` as found: its canonical form is written as bytes straight into
+   * the HMAC's message buffer when the type allows (no normalized string, no regular
+   * expression), else made by normalizeForHash. Both give the same bytes.
+   */
+  private tokenOf(t: TypeTokens, type: EntityType, value: string, regions: readonly CountryCode[]): string {
+    const mac = t.mac;
+    const len = t.norm === Norm.None ? -1 : normalizedBytes(t.norm, value, mac.scratch(value.length + 2), this.nanp);
+    return this.encode(t, len >= 0 ? mac.digestScratch(len) : mac.digest(normalizeForHash(type, value, regions)));
   }
 
   /**
@@ -104,34 +132,36 @@ export class Pseudonymizer {
     if (regions !== this.regions) {
       // Phone normalization depends on the regions: tokens remembered under others do not apply.
       if (this.regions !== undefined) {
-        for (const t of Object.values(this.perType)) {
+        for (const t of this.perType.values()) {
           t.values.fill(undefined);
           t.seen.fill(0);
+          t.hashes.fill(0);
         }
       }
       this.regions = regions;
+      this.nanp = regions.includes('US') || regions.includes('CA');
     }
-    const t = this.forType(type);
-    if (value.length > MAX_CACHED_CHARS) return this.encode(t, normalizeForHash(type, value, regions));
+    const t = this.perType.get(type) ?? this.forType(type);
+    if (value.length > MAX_CACHED_CHARS) return this.tokenOf(t, type, value, regions);
     const h = hashString(value);
     const slot = h & (TOKEN_SLOTS - 1);
-    if (t.values[slot] === value) return t.tokens[slot]!;
-    const tok = this.encode(t, normalizeForHash(type, value, regions));
-    // `| 1`: a zero in the filter means an empty slot.
+    // `| 1`: a zero in the filter and the table means an empty slot.
     const mark = h | 1;
+    if (t.hashes[slot] === mark && t.values[slot] === value) return t.tokens[slot]!;
+    const tok = this.tokenOf(t, type, value, regions);
     const seenSlot = (h ^ (h >>> 16)) & (SEEN_SLOTS - 1);
     if (t.seen[seenSlot] === mark) {
       t.values[slot] = detached(value);
       t.tokens[slot] = tok;
+      t.hashes[slot] = mark;
     } else {
       t.seen[seenSlot] = mark;
     }
     return tok;
   }
 
-  /** HMAC of `normalized`, its first `tokenBytes` bytes as base64url after the prefix: one flat string. */
-  private encode(t: TypeTokens, normalized: string): string {
-    const d = t.mac.digest(normalized);
+  /** The first `tokenBytes` bytes of the HMAC `d` as base64url after the prefix: one flat string. */
+  private encode(t: TypeTokens, d: Uint8Array): string {
     const out = t.scratch;
     let o = t.prefixLength;
     const n = this.tokenBytes;
@@ -155,6 +185,144 @@ export class Pseudonymizer {
     }
     return out.toString('latin1', 0, o);
   }
+}
+
+/** Canonical forms that `normalizedBytes` writes without a string. */
+const enum Norm {
+  None,
+  /** Lower-cased (email). */
+  Lower,
+  /** The digits only (card, SSN). */
+  Digits,
+  /** E.164 (phone). */
+  Phone,
+  /** As written (IPv4; IPv6 goes through normalizeForHash). */
+  Ip,
+  /** Without whitespace and dashes, upper-cased (IBAN, postal code, national id). */
+  Compact,
+  /** The hex digits only, lower-cased (MAC). */
+  Hex,
+}
+
+const NORM_OF: Partial<Record<EntityType, Norm>> = {
+  email: Norm.Lower,
+  card: Norm.Digits,
+  ssn: Norm.Digits,
+  phone: Norm.Phone,
+  ip: Norm.Ip,
+  iban: Norm.Compact,
+  postal_code: Norm.Compact,
+  national_id: Norm.Compact,
+  mac: Norm.Hex,
+};
+
+/** Printable ASCII other than space: what trim() keeps at an end and what is one UTF-8 byte. */
+function isGraphic(c: number): boolean {
+  return c > 32 && c < 127;
+}
+
+/**
+ * Writes the UTF-8 bytes of `normalizeForHash(type, value)` into `out` (room for
+ * value.length + 2 bytes) and returns their length, or -1 when the value needs the
+ * string path: anything outside printable ASCII where trimming, case mapping or `\s` would
+ * see it, an IPv6 address, a phone number that needs libphonenumber. Gives exactly the
+ * bytes of the string path (the unit tests compare the two).
+ */
+export function normalizedBytes(norm: Norm, value: string, out: Uint8Array, nanp: boolean): number {
+  const n = value.length;
+  let o = 0;
+  switch (norm) {
+    case Norm.Lower:
+      // v.trim().toLowerCase()
+      for (let i = 0; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (!isGraphic(c)) return -1;
+        out[o++] = c >= 65 && c <= 90 ? c | 0x20 : c;
+      }
+      return o;
+    case Norm.Digits:
+      // v.replace(/\D+/g, ''): whitespace is not a digit, so trimming changes nothing.
+      for (let i = 0; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 48 && c <= 57) out[o++] = c;
+      }
+      return o;
+    case Norm.Ip:
+      // canonicalIp(v.trim()) is v itself without a colon.
+      for (let i = 0; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (!isGraphic(c) || c === 58) return -1;
+        out[o++] = c;
+      }
+      return o;
+    case Norm.Compact:
+      // v.replace(/[\s-]+/g, '').toUpperCase(), for ASCII (\s is tab to CR and space there).
+      for (let i = 0; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c === 32 || c === 45 || (c >= 9 && c <= 13)) continue;
+        if (c >= 127) return -1;
+        out[o++] = c >= 97 && c <= 122 ? c & ~0x20 : c;
+      }
+      return o;
+    case Norm.Hex:
+      // v.replace(/[^0-9a-fA-F]+/g, '').toLowerCase()
+      for (let i = 0; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 48 && c <= 57) out[o++] = c;
+        else if ((c >= 97 && c <= 102) || (c >= 65 && c <= 70)) out[o++] = c | 0x20;
+      }
+      return o;
+    case Norm.Phone:
+      return e164Bytes(value, out, nanp);
+    default:
+      return -1;
+  }
+}
+
+/**
+ * toE164(v.trim()) as bytes for the forms it computes without libphonenumber: `+` and 8-15
+ * digits (no "(0)"), or a NANP national number when the regions hold US or CA; -1 else.
+ */
+function e164Bytes(value: string, out: Uint8Array, nanp: boolean): number {
+  const n = value.length;
+  if (n === 0 || !isGraphic(value.charCodeAt(0)) || !isGraphic(value.charCodeAt(n - 1))) return -1;
+  const plus = value.charCodeAt(0) === 43;
+  let o = 2; // room for "+1"
+  let zeroInParens = false;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 48 && c <= 57) out[o++] = c;
+    else if (c === 40 && value.charCodeAt(i + 1) === 48 && value.charCodeAt(i + 2) === 41) zeroInParens = true;
+  }
+  const digits = o - 2;
+  if (plus) {
+    if (zeroInParens || digits < 8 || digits > 15) return -1;
+    out[1] = 43;
+    return copyDown(out, 1, o);
+  }
+  if (!nanp) return -1;
+  const d0 = 2;
+  if (digits === 10 && nanpDigit(out[d0]!) && nanpDigit(out[d0 + 3]!)) {
+    out[0] = 43;
+    out[1] = 49;
+    return o;
+  }
+  if (digits === 11 && out[d0] === 49 && nanpDigit(out[d0 + 1]!) && nanpDigit(out[d0 + 4]!)) {
+    out[1] = 43;
+    return copyDown(out, 1, o);
+  }
+  return -1;
+}
+
+/** Area codes and exchanges start with 2-9. */
+function nanpDigit(c: number): boolean {
+  return c >= 50 && c <= 57;
+}
+
+/** Moves bytes [from, end) of `buf` to its start; returns their length. */
+function copyDown(buf: Uint8Array, from: number, end: number): number {
+  for (let i = from; i < end; i++) buf[i - from] = buf[i]!;
+  return end - from;
 }
 
 /** FNV-1a over the UTF-16 code units: the token table's slot function (not a security boundary). */
@@ -265,18 +433,28 @@ export function mask(value: string, keep: number, char: string): string {
     let kept = 0;
     while (kept < keep) if (isAlnum(value.charCodeAt(--split))) kept++;
   }
-  // Runs of punctuation are copied as slices and each letter or digit becomes `char`: one
-  // pass, no regex callback per character (a per-character callback was the mask mode's
-  // largest cost on PII-dense data).
+  // Runs of punctuation are copied as slices and each run of letters and digits becomes as
+  // many `char`s: one pass, a concatenation per run rather than per character (and no regex
+  // callback per character, which was the mask mode's largest cost on PII-dense data).
   let out = '';
   let from = 0;
-  for (let i = 0; i < split; i++) {
-    if (!isAlnum(value.charCodeAt(i))) continue;
-    out += i > from ? value.slice(from, i) + char : char;
-    from = i + 1;
+  let i = 0;
+  while (i < split) {
+    if (!isAlnum(value.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < split && isAlnum(value.charCodeAt(j))) j++;
+    const run = char === '*' && j - i <= STARS.length ? STARS.slice(0, j - i) : char.repeat(j - i);
+    out += i > from ? value.slice(from, i) + run : run;
+    from = i = j;
   }
   return from === 0 ? value : out + value.slice(from);
 }
+
+/** Runs of the default mask character, cut from one string. */
+const STARS = '*'.repeat(64);
 
 function isAlnum(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c > 127;

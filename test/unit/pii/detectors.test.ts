@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { cardPrefixValid, cardPrefixValidFor } from '../../../src/governance/pii/detect/checksums.js';
 import { fieldContext } from '../../../src/governance/pii/detect/context.js';
 import { isHexToken } from '../../../src/governance/pii/detect/detect.js';
 import { scanDigitRuns } from '../../../src/governance/pii/detect/digits.js';
@@ -111,6 +112,73 @@ describe('payment card', () => {
     expect(found('1234567812345670')).toEqual([]); // Luhn-valid, no network starts with 1
     expect(found('378282246310005')).toEqual(['card:378282246310005']);
     expect(found('358282246310004')).toEqual([]); // Luhn-valid 15 digits, not Amex
+  });
+
+  it('the numeric prefix check gives the answers of the string one, for every 4-digit prefix and length', () => {
+    // The string form as it was before the scanner read prefixes in place.
+    const reference = (digits: string): boolean => {
+      const n = digits.length;
+      const p2 = Number(digits.slice(0, 2));
+      const p3 = Number(digits.slice(0, 3));
+      const p4 = Number(digits.slice(0, 4));
+      switch (digits.charCodeAt(0) - 48) {
+        case 4:
+          return n === 13 || n === 16 || n === 19;
+        case 2:
+          return n === 16 && p4 >= 2221 && p4 <= 2720;
+        case 5:
+        case 6:
+          return n >= 16 && n <= 19;
+        case 3:
+          if (p2 === 34 || p2 === 37) return n === 15;
+          if (p2 === 36) return n >= 14 && n <= 19;
+          if ((p3 >= 300 && p3 <= 305) || p4 === 3095 || p2 === 38 || p2 === 39) return n >= 14 && n <= 19;
+          if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19;
+          return false;
+        default:
+          return false;
+      }
+    };
+    for (let p4 = 0; p4 < 10_000; p4++) {
+      for (let n = 4; n <= 20; n++) {
+        const digits = String(p4).padStart(4, '0') + '7'.repeat(n - 4);
+        expect(cardPrefixValidFor(p4, n)).toBe(reference(digits));
+        expect(cardPrefixValid(digits)).toBe(reference(digits));
+      }
+    }
+  });
+
+  it('finds cards grouped 4-6-5, 4x4 and 4-4-4-4-3, with Luhn checked across the groups', () => {
+    const rnd = seededRandom(5);
+    const luhnDigit = (body: string): number => {
+      let sum = 0;
+      for (let i = 0; i < body.length; i++) {
+        let d = body.charCodeAt(body.length - 1 - i) - 48;
+        if (i % 2 === 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+        sum += d;
+      }
+      return (10 - (sum % 10)) % 10;
+    };
+    for (let k = 0; k < 300; k++) {
+      const [prefix, len] = (
+        [
+          ['4', 16],
+          ['37', 15],
+          ['55', 16],
+          ['4', 19],
+        ] as const
+      )[k % 4]!;
+      let body = prefix;
+      while (body.length < len - 1) body += String(Math.floor(rnd() * 10));
+      const good = body + String(luhnDigit(body));
+      const bad = body + String((luhnDigit(body) + 1) % 10);
+      const group = (d: string, sep: string): string => (len === 15 ? [d.slice(0, 4), d.slice(4, 10), d.slice(10)] : d.match(/.{1,4}/g)!).join(sep);
+      for (const sep of [' ', '-']) {
+        expect(found(`paid with ${group(good, sep)}.`)).toEqual([`card:${group(good, sep)}`]);
+        // (Its first 16 digits of a 19 may still be a Luhn-valid card of their own.)
+        expect(found(`paid with ${group(bad, sep)}.`)).not.toContain(`card:${group(bad, sep)}`);
+      }
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { ConfigError } from '../../../src/core/errors.js';
 import { HmacSha256 } from '../../../src/governance/pii/hmac.js';
 import { createScrubber, decodePiiKey, defaultScrubConfig, loadPiiKey, loadScrubConfig } from '../../../src/governance/pii/index.js';
 import { applyOperator, generalize, mask, normalizeForHash, Pseudonymizer } from '../../../src/governance/pii/operators.js';
+import { seededRandom } from '../../helpers/rng.js';
 import { scrub, TEST_KEY } from './helpers.js';
 
 const ctx = { pseudonymizer: new Pseudonymizer(TEST_KEY), regions: ['US'] as const };
@@ -37,6 +38,13 @@ describe('operators', () => {
       return value.slice(0, split).replace(/[0-9A-Za-z\u0080-\uffff]/g, () => char) + value.slice(split);
     };
     const values = ['', '-', '--..--', '(415) 555-0100', 'José.Müller@example.de', 'a😀b', '😀', '+44 20 7946 0958', '..a..', 'a', 'ab$&cd', 'x-'];
+    const rnd = seededRandom(3);
+    const alphabet = 'aZ09 -.@()+_é😀\u00a0';
+    for (let k = 0; k < 2000; k++) {
+      let v = '';
+      for (let n = Math.floor(rnd() * 90); n > 0; n--) v += alphabet[Math.floor(rnd() * alphabet.length)]!;
+      values.push(v);
+    }
     for (const v of values) for (const keep of [0, 1, 2, 4, 30]) for (const char of ['*', '$', '#']) expect(mask(v, keep, char), `${v} ${keep} ${char}`).toBe(reference(v, keep, char));
     expect(mask('--..--', 0, '*')).toBe('--..--');
     expect(mask('ab$&cd', 0, '$')).toBe('$$$&$$'); // `char` is literal, never a replacement pattern
@@ -95,7 +103,7 @@ describe('keyed pseudonymization', () => {
     const direct = (key: Buffer, type: string, normalized: string): string =>
       `tok_${type}_${createHmac('sha256', subkey(key, type)).update(normalized).digest().subarray(0, 16).toString('base64url')}`;
     // One regions array throughout (a new one would empty the tables on every call), and
-    // more values than the table has slots (16384) or its seen-once filter (65536):
+    // more values than the table has slots (4096) or its seen-once filter (8192):
     // values seen once, twice and three times, far apart and back to back.
     const us = ['US'] as const;
     const values = Array.from({ length: 80_000 }, (_, i) => `user${(i * 7919) % 80_000}@example.com`);
@@ -131,6 +139,35 @@ describe('keyed pseudonymization', () => {
       const want = createHmac('sha256', subkey).update('123456789').digest().subarray(0, bytes).toString('base64url');
       expect(p.token('ssn', '123456789')).toBe(`tok_ssn_${want}`);
       expect(p.pseudonymize('ssn', '123-45-6789', ['US'])).toBe(`tok_ssn_${want}`);
+    }
+  });
+
+  it('tokens made from normalized bytes equal the tokens of normalizeForHash, for every type and odd input', () => {
+    // pseudonymize writes the canonical form of common types straight into the HMAC's
+    // buffer; token(type, normalizeForHash(...)) is the string path it must agree with.
+    const rnd = seededRandom(11);
+    const pick = (s: string): string => s[Math.floor(rnd() * s.length)]!;
+    const alphabet = '0123456789 -().+:/abcdefABCDEFXYZxyz@_\t\n\u000b\u001c\u00a0\u2003\ufeffé€😀ß';
+    const samples = [
+      '', ' ', '+', '(0)', 'a@b.io', ' Jane.Doe@Example.COM', 'JANE@EXAMPLE.COM ', 'jané@example.com', 'ß@example.de',
+      '+44 (0)20 7946 0958', '+44 20 7946 0958', '+1 415 555 0100', '(415) 555-0100', '1-415-555-0100', '415.555.0100',
+      '115.555.0100', '(415) 155-0100', '0415 555 0100', '+1234567', '+1234567890123456', ' +14155550100', '\u00a0+14155550100',
+      '+14155550100\u2003', '020 7946 0958', '4111 1111 1111 1111', '4111-1111-1111-1111 ', '123-45-6789', 'de89 3704 0044 0532 0130 00',
+      'DE89\t3704\n0044', 'gb82-west-1234', 'straße', '00-1A-2B-3C-4D-5E', '001a.2b3c.4d5e', '10.0.0.1', ' 10.0.0.1', '2001:DB8::1',
+      '::ffff:10.0.0.1', '10.0.0.1\u0085', '12/25/1986', 'March 5, 1980',
+    ];
+    for (let i = 0; i < 3000; i++) {
+      const len = Math.floor(rnd() * 24);
+      let v = '';
+      for (let k = 0; k < len; k++) v += pick(alphabet);
+      samples.push(v, `+${v}`, ` ${v} `);
+    }
+    const types = ['email', 'phone', 'card', 'ssn', 'iban', 'ip', 'mac', 'dob', 'postal_code', 'national_id', 'person_name', 'address', 'username'] as const;
+    for (const regions of [['US'], ['GB'], ['CA', 'DE']] as const) {
+      const p = new Pseudonymizer(TEST_KEY);
+      for (const type of types) {
+        for (const v of samples) expect(p.pseudonymize(type, v, regions), `${type} ${JSON.stringify(v)}`).toBe(p.token(type, normalizeForHash(type, v, regions)));
+      }
     }
   });
 

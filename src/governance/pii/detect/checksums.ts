@@ -26,11 +26,14 @@ export function luhnValid(digits: string): boolean {
  * (34, 37) and 13 digits only Visa.
  */
 export function cardPrefixValid(digits: string): boolean {
-  const n = digits.length;
-  const p2 = Number(digits.slice(0, 2));
-  const p3 = Number(digits.slice(0, 3));
-  const p4 = Number(digits.slice(0, 4));
-  switch (digits.charCodeAt(0) - 48) {
+  return digits.length >= 4 && cardPrefixValidFor(Number(digits.slice(0, 4)), digits.length);
+}
+
+/** cardPrefixValid of `n` digits (n >= 4) whose first four read as the number `p4`. */
+export function cardPrefixValidFor(p4: number, n: number): boolean {
+  const p2 = Math.floor(p4 / 100);
+  const p3 = Math.floor(p4 / 10);
+  switch (Math.floor(p4 / 1000)) {
     case 4: // Visa
       return n === 13 || n === 16 || n === 19;
     case 2: // Mastercard 2-series

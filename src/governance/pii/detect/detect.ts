@@ -86,17 +86,32 @@ export class PiiDetector {
     if (kept < 2) return found;
     let sorted = true;
     for (let i = 1; i < kept && sorted; i++) sorted = found[i - 1]!.start <= found[i]!.start;
-    if (!sorted) found.sort((a, b) => a.start - b.start || b.end - a.end);
-    const out: Finding[] = [];
-    for (const f of found) {
-      const last = out[out.length - 1];
-      if (last === undefined || f.start >= last.end) {
-        out.push(f);
-      } else if (f.score > last.score || (f.score === last.score && f.end - f.start > last.end - last.start)) {
-        out[out.length - 1] = f;
+    // When not in order of start: by start, then longest first, with an insertion sort in
+    // place (stable, as Array.prototype.sort is; a value holds a handful of findings).
+    if (!sorted) {
+      for (let i = 1; i < kept; i++) {
+        const f = found[i]!;
+        let j = i - 1;
+        while (j >= 0 && (found[j]!.start > f.start || (found[j]!.start === f.start && found[j]!.end < f.end))) {
+          found[j + 1] = found[j]!;
+          j--;
+        }
+        found[j + 1] = f;
       }
     }
-    return out;
+    // Overlaps: of a run of overlapping findings the best one stays, in place.
+    let out = 1;
+    for (let i = 1; i < kept; i++) {
+      const f = found[i]!;
+      const last = found[out - 1]!;
+      if (f.start >= last.end) {
+        found[out++] = f;
+      } else if (f.score > last.score || (f.score === last.score && f.end - f.start > last.end - last.start)) {
+        found[out - 1] = f;
+      }
+    }
+    found.length = out;
+    return found;
   }
 }
 

@@ -1,10 +1,9 @@
 import type { Finding } from '../types.js';
 import {
   birthDateValid,
-  cardPrefixValid,
+  cardPrefixValidFor,
   ibanChecksumValid,
   ibanLength,
-  luhnValid,
   plausibleBirthYear,
   ssnValid,
 } from './checksums.js';
@@ -274,8 +273,32 @@ function sepCode(text: string, k: number): number {
   return groupStart[k]! - a === 1 ? text.charCodeAt(a) : -1;
 }
 
-function sepOf(text: string, k: number): string {
-  return text.slice(groupEnd[k - 1]!, groupStart[k]!);
+/**
+ * The separator before group k (k >= 1) as a number: its characters (at most MAX_SEP,
+ * all ASCII) one per byte, the first in the low byte. Compared with sepKeyOf of the
+ * allowed separators instead of cutting the separator out of the text.
+ */
+function sepKey(text: string, k: number): number {
+  let key = 0;
+  for (let i = groupEnd[k - 1]!, shift = 0; i < groupStart[k]!; i++, shift += 8) key |= text.charCodeAt(i) << shift;
+  return key;
+}
+
+/** sepKey of a separator written as a string. */
+function sepKeyOf(sep: string): number {
+  let key = 0;
+  for (let i = 0; i < sep.length; i++) key |= sep.charCodeAt(i) << (8 * i);
+  return key;
+}
+
+/** The first character of the separator before group k (k >= 1). */
+function sepFirst(text: string, k: number): number {
+  return text.charCodeAt(groupEnd[k - 1]!);
+}
+
+/** The last character of the separator before group k (k >= 1). */
+function sepLast(text: string, k: number): number {
+  return text.charCodeAt(groupStart[k]! - 1);
 }
 
 function groupLen(k: number): number {
@@ -383,8 +406,7 @@ function classifyWindow(text: string, s: number, e: number, nd: number, endOk: b
     }
     // Payment card: 13-19 digits, network prefix and length, Luhn.
     if (nd >= 13 && cardGroupingValid(text, s, e)) {
-      const digits = windowDigits(text, s, e);
-      if (cardPrefixValid(digits) && luhnValid(digits)) {
+      if (cardPrefixValidFor(firstFour(text, s), nd) && windowLuhnValid(text, s, e)) {
         const said = ctx.field.card || before.card;
         if (said || !(ctx.field.identifier || before.identifier)) return hit('card', (ng > 1 ? 0.9 : 0.8) + (said ? 0.05 : 0));
       }
@@ -393,6 +415,30 @@ function classifyWindow(text: string, s: number, e: number, nd: number, endOk: b
   if (nd > 15) return 0;
   const score = classifyPhone(text, s, e, nd, plus, parenStart, ctx);
   return score > 0 && !ctx.field.identifier && !before.identifier ? hit('phone', score) : 0;
+}
+
+/** The number formed by the first four digits of groups s.. (a card window: group s has at least four, or is all of them). */
+function firstFour(text: string, s: number): number {
+  const at = groupStart[s]!;
+  return (text.charCodeAt(at) - 48) * 1000 + (text.charCodeAt(at + 1) - 48) * 100 + (text.charCodeAt(at + 2) - 48) * 10 + (text.charCodeAt(at + 3) - 48);
+}
+
+/** luhnValid of the digits of groups s..e, read in place. */
+function windowLuhnValid(text: string, s: number, e: number): boolean {
+  let sum = 0;
+  let double = false;
+  for (let k = e; k >= s; k--) {
+    for (let i = groupEnd[k]! - 1, start = groupStart[k]!; i >= start; i--) {
+      let d = text.charCodeAt(i) - 48;
+      if (double) {
+        d *= 2;
+        if (d > 9) d -= 9;
+      }
+      sum += d;
+      double = !double;
+    }
+  }
+  return sum % 10 === 0;
 }
 
 function cardGroupingValid(text: string, s: number, e: number): boolean {
@@ -407,8 +453,10 @@ function cardGroupingValid(text: string, s: number, e: number): boolean {
   return true;
 }
 
-const NANP_SEP_AFTER_AREA = new Set(['-', '.', ' ', ') ', ')', ' - ', ')-', ') - ']);
-const NANP_SEP = new Set(['-', '.', ' ', ' - ']);
+/** Separators (as sepKey) after the area code, between exchange and line, and before the area code after a leading 1. */
+const NANP_SEP_AFTER_AREA = new Set(['-', '.', ' ', ') ', ')', ' - ', ')-', ') - '].map(sepKeyOf));
+const NANP_SEP = new Set(['-', '.', ' ', ' - '].map(sepKeyOf));
+const NANP_LEAD = new Set(['-', '.', ' ', ' - ', ' (', '(', '-('].map(sepKeyOf));
 
 /** Phone score for groups s..e, before the identifier-context check (0: not a phone). */
 function classifyPhone(text: string, s: number, e: number, nd: number, plus: boolean, parenStart: boolean, ctx: ScanContext): number {
@@ -432,20 +480,17 @@ function classifyPhone(text: string, s: number, e: number, nd: number, plus: boo
     // (415) 555-0100, 415-555-0100, 415.555.0100, 415 555 0100, 1-415-555-0100
     const a = ng === 4 && groupLen(s) === 1 && text.charCodeAt(groupStart[s]!) === 49 ? s + 1 : s;
     if (e - a === 2 && groupLen(a) === 3 && groupLen(a + 1) === 3 && groupLen(a + 2) === 4) {
-      const sep1 = sepOf(text, a + 1);
-      const sep2 = sepOf(text, a + 2);
-      const lead = a === s ? '' : sepOf(text, a);
-      const areaInParens = a === s ? parenStart : lead.endsWith('(');
+      const areaInParens = a === s ? parenStart : sepLast(text, a) === 40;
       if (
-        areaInParens === sep1.startsWith(')') &&
-        NANP_SEP_AFTER_AREA.has(sep1) &&
-        NANP_SEP.has(sep2) &&
-        (a === s || NANP_SEP.has(lead) || lead === ' (' || lead === '(' || lead === '-(') &&
+        areaInParens === (sepFirst(text, a + 1) === 41) &&
+        NANP_SEP_AFTER_AREA.has(sepKey(text, a + 1)) &&
+        NANP_SEP.has(sepKey(text, a + 2)) &&
+        (a === s || NANP_LEAD.has(sepKey(text, a))) &&
         nanpAt(text, groupStart[a]!, groupStart[a + 1]!)
       ) {
         score = (ctx.field.phone || before.phone) ? 0.85 : 0.75;
       }
-    } else if (ng === 2 && groupLen(s) === 3 && groupLen(e) === 7 && parenStart && sepOf(text, e).startsWith(')')) {
+    } else if (ng === 2 && groupLen(s) === 3 && groupLen(e) === 7 && parenStart && sepFirst(text, e) === 41) {
       if (nanpAt(text, groupStart[s]!, groupStart[e]!)) score = 0.75;
     } else if (ng === 1 && (nd === 10 || (nd === 11 && text.charCodeAt(groupStart[s]!) === 49)) && (ctx.field.phone || before.phone)) {
       const st = groupStart[s]! + (nd === 11 ? 1 : 0);

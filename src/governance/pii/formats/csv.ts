@@ -136,6 +136,10 @@ export class CsvParser {
     let i = start;
     let rawStart = start;
     let valueStart = start;
+    // The next line break at or after i (n when none): an unquoted field ends at the first
+    // delimiter or line break, found with indexOf instead of a loop over its characters.
+    let nextLf = -1;
+    let nextCr = -1;
     this.inRecord = true;
     while (true) {
       switch (this.state) {
@@ -155,13 +159,12 @@ export class CsvParser {
         }
         case State.Unquoted:
         case State.AfterQuoted: {
-          let j = i;
-          let c = 0;
-          while (j < n) {
-            c = s.charCodeAt(j);
-            if (c === d || c === 10 || c === 13) break;
-            j++;
-          }
+          if (nextLf < i) nextLf = indexOrEnd(s, '\n', i);
+          if (nextCr < i) nextCr = indexOrEnd(s, '\r', i);
+          let j = s.indexOf(this.delim, i);
+          if (j < 0 || j > nextLf) j = nextLf;
+          if (j > nextCr) j = nextCr;
+          const c = j < n ? s.charCodeAt(j) : 0;
           if (this.state === State.AfterQuoted) valueStart = i; // lenient: text after a closing quote is kept
           if (j >= n) {
             this.rawParts.push(s.slice(rawStart, n));
@@ -277,6 +280,12 @@ export class CsvParser {
     }
     return -1;
   }
+}
+
+/** Index of the first `ch` in `s` at or after `from`, or the length of `s`. */
+function indexOrEnd(s: string, ch: string, from: number): number {
+  const k = s.indexOf(ch, from);
+  return k < 0 ? s.length : k;
 }
 
 /** Sampling stops early once this much text is buffered, whatever `sampleRecords` says. */

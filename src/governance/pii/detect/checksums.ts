@@ -3,19 +3,16 @@
  * characters of a candidate (separators already removed) and runs in time linear in it.
  */
 
+/** What digit `d` adds to a Luhn sum, counted from the right; every second one is doubled. */
+export function luhnTerm(d: number, doubled: boolean): number {
+  if (!doubled) return d;
+  return d * 2 > 9 ? d * 2 - 9 : d * 2;
+}
+
 /** Luhn mod-10 over a string of ASCII digits. */
 export function luhnValid(digits: string): boolean {
   let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    double = !double;
-  }
+  for (let i = digits.length - 1, doubled = false; i >= 0; i--, doubled = !doubled) sum += luhnTerm(digits.charCodeAt(i) - 48, doubled);
   return sum % 10 === 0;
 }
 

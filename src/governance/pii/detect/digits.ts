@@ -4,6 +4,7 @@ import {
   cardPrefixValidFor,
   ibanChecksumValid,
   ibanLength,
+  luhnTerm,
   plausibleBirthYear,
   ssnValid,
 } from './checksums.js';
@@ -426,17 +427,9 @@ function firstFour(text: string, s: number): number {
 /** luhnValid of the digits of groups s..e, read in place. */
 function windowLuhnValid(text: string, s: number, e: number): boolean {
   let sum = 0;
-  let double = false;
+  let doubled = false;
   for (let k = e; k >= s; k--) {
-    for (let i = groupEnd[k]! - 1, start = groupStart[k]!; i >= start; i--) {
-      let d = text.charCodeAt(i) - 48;
-      if (double) {
-        d *= 2;
-        if (d > 9) d -= 9;
-      }
-      sum += d;
-      double = !double;
-    }
+    for (let i = groupEnd[k]! - 1, start = groupStart[k]!; i >= start; i--, doubled = !doubled) sum += luhnTerm(text.charCodeAt(i) - 48, doubled);
   }
   return sum % 10 === 0;
 }

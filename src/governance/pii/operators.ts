@@ -141,7 +141,7 @@ export class Pseudonymizer {
       this.regions = regions;
       this.nanp = regions.includes('US') || regions.includes('CA');
     }
-    const t = this.perType.get(type) ?? this.forType(type);
+    const t = this.forType(type);
     if (value.length > MAX_CACHED_CHARS) return this.tokenOf(t, type, value, regions);
     const h = hashString(value);
     const slot = h & (TOKEN_SLOTS - 1);

@@ -11,7 +11,11 @@ import { rmSync } from 'node:fs';
 rmSync('dist/bundle', { recursive: true, force: true });
 
 await build({
-  entryPoints: { main: 'dist/cli/main.js', 'gateway-upload-worker': 'dist/api/gateway-upload-worker.js' },
+  entryPoints: {
+    main: 'dist/cli/main.js',
+    'gateway-upload-worker': 'dist/api/gateway-upload-worker.js',
+    'scrub-worker': 'dist/governance/pii/scrub-worker.js',
+  },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

@@ -89,7 +89,7 @@ const MAIN_CONFIG_KEYS = Object.keys(configSchema.shape).filter((k) => !SCRUB_CO
  * the main config has is loaded as sync loads it and its `pii:` section used (with its
  * `keyFile`), so an ad-hoc scrub gives the bytes the sync's scrub stage would upload.
  */
-async function readSettings(path: string | undefined, env: NodeJS.ProcessEnv): Promise<PiiSection> {
+async function readSettings(path: string | undefined, env: NodeJS.ProcessEnv): Promise<Pick<PiiSection, 'config' | 'keyFile'>> {
   if (path === undefined) return { config: defaultScrubConfig(), keyFile: undefined };
   let text: string;
   try {

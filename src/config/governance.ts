@@ -150,7 +150,7 @@ export const governanceSchema = z.object({
   pii: z
     .record(z.string(), z.unknown())
     .optional()
-    .describe('the PII scrub config (entities, columns, detect, allow, csv, hash, limits: see docs/pii.md) and keyFile, the secret of the hash operator'),
+    .describe('the PII scrub config (entities, columns, detect, allow, csv, hash, limits: see docs/pii.md), keyFile (the secret of the hash operator) and threads (auto, or how many worker threads a run scrubs on; 0: none)'),
 });
 
 export type GovernanceConfig = z.infer<typeof governanceSchema>;

@@ -123,7 +123,7 @@ export class GovernanceGate implements TransferGate {
     const { classification: c, decision: d } = ev;
     if (this.o.keepNotes) this.notes.set(entry.key, { classification: c.level, rule: c.rule, source: c.source, reason: d.reason });
     if (!d.allow) return { allow: false, classification: c.level, reason: d.reason, rule: c.rule };
-    const transforms = d.transforms.map((name) => this.transform(name, entry.key));
+    const transforms = d.transforms.map((name) => this.transform(name, entry));
     return {
       allow: true,
       classification: c.level,
@@ -135,13 +135,13 @@ export class GovernanceGate implements TransferGate {
     };
   }
 
-  private transform(name: TransformName, key: string): ByteTransform {
+  private transform(name: TransformName, entry: Entry): ByteTransform {
     const pii = this.o.governance?.pii;
     if (name !== 'pii-scrub' || !pii) throw new ConfigError(`transform ${name} is not available`);
     return {
       name,
       create: () => {
-        const s = pii.createScrubber({ fileName: basename(key), key });
+        const s = pii.createScrubber({ fileName: basename(entry.key), key: entry.key, size: entry.size });
         return { stream: s.transform, report: () => s.report() };
       },
     };

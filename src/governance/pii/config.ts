@@ -157,22 +157,37 @@ export function loadScrubConfig(input: unknown): ScrubConfig {
 /** The top-level keys of a standalone scrub config file. */
 export const SCRUB_CONFIG_KEYS: ReadonlySet<string> = new Set(Object.keys(scrubConfigSchema.shape));
 
-/** The `pii:` section of hybridsync.yaml: a scrub config plus `keyFile`, the secret of the `hash` operator. */
+/**
+ * The `pii:` section of hybridsync.yaml: a scrub config plus `keyFile`, the secret of the
+ * `hash` operator, and `threads`, how many worker threads a run scrubs files on.
+ */
 export interface PiiSection {
   config: ScrubConfig;
+  /** The section's scrub keys as written, for a scrubbing thread to load again. */
+  scrub: Record<string, unknown>;
   keyFile: string | undefined;
+  /** Worker threads for the sync's scrub stage: `auto` (one per core, at most 4; none on one core) or a count; 0 scrubs on the run's own thread. */
+  threads: number | 'auto';
 }
+
+/** The most `pii.threads` may ask for. */
+const MAX_THREADS = 64;
 
 /**
  * Reads the `pii:` section of hybridsync.yaml. The sync's scrub stage and `hybridsync
  * scrub --config hybridsync.yaml` both read it here, so they scrub alike.
  */
 export function loadPiiSection(section: Readonly<Record<string, unknown>> = {}): PiiSection {
-  const { keyFile, ...scrub } = section;
+  const { keyFile, threads = 'auto', ...scrub } = section;
   if (keyFile !== undefined && typeof keyFile !== 'string') {
     throw new ConfigError('pii.keyFile must be a path', { hint: 'give the path of the file holding the PII key' });
   }
-  return { config: loadScrubConfig(scrub), keyFile };
+  if (threads !== 'auto' && !(typeof threads === 'number' && Number.isInteger(threads) && threads >= 0 && threads <= MAX_THREADS)) {
+    throw new ConfigError(`pii.threads must be auto or a whole number from 0 to ${MAX_THREADS}, not ${JSON.stringify(threads)}`, {
+      hint: 'use auto (a thread per core, at most 4), or 0 to scrub on the main thread',
+    });
+  }
+  return { config: loadScrubConfig(scrub), scrub, keyFile, threads };
 }
 
 /** Parses YAML or JSON config text (`source` names the file in error messages). */

@@ -1,4 +1,4 @@
-import { Readable, Writable } from 'node:stream';
+import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createScrubber, defaultScrubConfig, loadScrubConfig, type ScrubConfig, type ScrubFormat, type ScrubReport } from '../../../src/governance/pii/index.js';
 
@@ -22,10 +22,16 @@ export async function scrub(
   const chunks: Buffer[] = [];
   for (let i = 0; i + 1 < cuts.length; i++) if (cuts[i + 1]! > cuts[i]!) chunks.push(bytes.subarray(cuts[i], cuts[i + 1]));
   const s = createScrubber(config, { fileName, key: opts.key, format: opts.format });
+  const output = await through(chunks, s.transform);
+  return { output, text: output.toString('utf8'), report: s.report() };
+}
+
+/** `chunks` through `transform`; what came out. */
+export async function through(chunks: Buffer[], transform: Transform): Promise<Buffer> {
   const out: Buffer[] = [];
   await pipeline(
     Readable.from(chunks),
-    s.transform,
+    transform,
     new Writable({
       write(c: Buffer, _e, cb) {
         out.push(c);
@@ -33,6 +39,5 @@ export async function scrub(
       },
     }),
   );
-  const output = Buffer.concat(out);
-  return { output, text: output.toString('utf8'), report: s.report() };
+  return Buffer.concat(out);
 }

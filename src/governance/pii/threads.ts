@@ -1,0 +1,193 @@
+/**
+ * Scrubbing on worker threads. A scrubber is synchronous JavaScript and holds a core while
+ * it works; on the thread that also reads, hashes and uploads, every file of a run shares
+ * that one core. Here each file's stream goes to one of a few threads (a scrubber keeps
+ * state across a file, so a file stays on its thread), and files scrub in parallel.
+ *
+ * The bytes out are those of a scrub on the calling thread (the thread runs the same
+ * createScrubber); back-pressure holds (at most WINDOW chunks of a file are in a thread, and
+ * the stream's own buffer limits the output); an error in the thread fails that file with
+ * the same error type; a thread that dies fails only the files it had. Threads start on
+ * first use and end after IDLE_MS without work, so an idle process holds none.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Transform, type TransformCallback } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { InternalError } from '../../core/errors.js';
+import { errorFromWire, type FromWorker, type ToWorker, type WorkerSetup } from './thread-protocol.js';
+
+/** The built worker; absent when running from the TypeScript source (then scrubs stay on the calling thread). */
+export const WORKER_FILE = fileURLToPath(new URL('./scrub-worker.js', import.meta.url));
+/** Chunks of one file in its thread at once: the thread scrubs one while the next is on its way. */
+const WINDOW = 2;
+/** A thread with no file for this long ends. */
+const IDLE_MS = 10_000;
+
+/** `threads: auto`: a thread per core, at most 4; none on one core (a thread there only adds its cost). */
+export function autoThreads(cores = availableParallelism()): number {
+  return cores < 2 ? 0 : Math.min(4, cores);
+}
+
+interface Lane {
+  readonly worker: Worker;
+  readonly streams: Map<number, ThreadedScrub>;
+  idle: NodeJS.Timeout | undefined;
+}
+
+export class ScrubThreads {
+  private readonly lanes: Lane[] = [];
+  private nextId = 0;
+
+  constructor(
+    private readonly setup: WorkerSetup,
+    /** Threads at most. */
+    readonly max: number,
+    private readonly file: string = WORKER_FILE,
+  ) {}
+
+  /** Whether the worker file exists (a build, not the source). */
+  static available(file: string = WORKER_FILE): boolean {
+    return existsSync(file);
+  }
+
+  /** Threads running now. */
+  get running(): number {
+    return this.lanes.length;
+  }
+
+  /** A scrubbing stream for one file, on the thread with the fewest files (a new one while under `max`). */
+  open(fileName: string): { transform: Transform; report(): Record<string, unknown> } {
+    let lane = this.lanes.reduce<Lane | undefined>((best, l) => (best === undefined || l.streams.size < best.streams.size ? l : best), undefined);
+    if (lane === undefined || (lane.streams.size > 0 && this.lanes.length < this.max)) lane = this.start();
+    const id = ++this.nextId;
+    const s = new ThreadedScrub(id, (m, transfer) => lane.worker.postMessage(m, transfer), () => this.release(lane, id));
+    lane.streams.set(id, s);
+    if (lane.idle) clearTimeout(lane.idle);
+    lane.idle = undefined;
+    lane.worker.ref();
+    lane.worker.postMessage({ op: 'open', id, fileName } satisfies ToWorker);
+    return { transform: s, report: () => s.result() };
+  }
+
+  /** Ends every thread; files still in one fail. */
+  async close(): Promise<void> {
+    const lanes = this.lanes.splice(0);
+    await Promise.all(lanes.map((l) => l.worker.terminate()));
+  }
+
+  private start(): Lane {
+    const worker = new Worker(this.file, { workerData: this.setup });
+    const lane: Lane = { worker, streams: new Map(), idle: undefined };
+    worker.on('message', (m: FromWorker) => lane.streams.get(m.id)?.onMessage(m));
+    const down = (why: string): void => {
+      const i = this.lanes.indexOf(lane);
+      if (i >= 0) this.lanes.splice(i, 1);
+      if (lane.idle) clearTimeout(lane.idle);
+      const err = new InternalError(`the PII scrubbing thread stopped (${why})`, { hint: 'run again; if it recurs, set pii.threads: 0 to scrub on the main thread and report the file' });
+      for (const s of [...lane.streams.values()]) s.fail(err);
+      lane.streams.clear();
+    };
+    worker.on('error', (err) => down(err.message));
+    worker.on('exit', (code) => down(`exit code ${code}`));
+    worker.unref();
+    this.lanes.push(lane);
+    return lane;
+  }
+
+  private release(lane: Lane, id: number): void {
+    if (!lane.streams.delete(id) || lane.streams.size > 0) return;
+    lane.worker.unref();
+    lane.idle = setTimeout(() => {
+      const i = this.lanes.indexOf(lane);
+      if (i < 0 || lane.streams.size > 0) return;
+      this.lanes.splice(i, 1);
+      void lane.worker.terminate();
+    }, IDLE_MS);
+    lane.idle.unref();
+  }
+}
+
+/**
+ * One file's scrub in a thread, as a Transform. Input chunks are copied and moved to the
+ * thread; the write callback waits while WINDOW chunks are there. Output arrives in order
+ * and is pushed; the stream ends when the thread reports the scrubber's end.
+ */
+class ThreadedScrub extends Transform {
+  private inThread = 0;
+  private waiting: TransformCallback | undefined;
+  private flushed: TransformCallback | undefined;
+  private report: Record<string, unknown> | undefined;
+  private over = false;
+
+  constructor(
+    private readonly id: number,
+    private readonly post: (m: ToWorker, transfer?: ArrayBuffer[]) => void,
+    private readonly onOver: () => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (this.over) return cb();
+    const bytes = new Uint8Array(chunk.length);
+    bytes.set(chunk);
+    this.post({ op: 'data', id: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    if (++this.inThread < WINDOW) cb();
+    else this.waiting = cb;
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.report) return cb();
+    this.flushed = cb;
+    this.post({ op: 'end', id: this.id });
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    if (!this.over) {
+      this.post({ op: 'abort', id: this.id });
+      this.leave();
+    }
+    cb(err);
+  }
+
+  onMessage(m: FromWorker): void {
+    if ('out' in m) {
+      this.push(Buffer.from(m.out.buffer, m.out.byteOffset, m.out.length));
+    } else if ('ack' in m) {
+      this.inThread--;
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.();
+    } else if ('done' in m) {
+      this.report = m.done;
+      this.leave();
+      const f = this.flushed;
+      this.flushed = undefined;
+      f?.();
+    } else {
+      this.fail(errorFromWire(m.error));
+    }
+  }
+
+  /** Fails the stream (the thread reported an error or died). */
+  fail(err: Error): void {
+    this.leave();
+    const cb = this.flushed ?? this.waiting;
+    this.flushed = this.waiting = undefined;
+    if (cb) cb(err);
+    else this.destroy(err);
+  }
+
+  /** The scrubber's report (complete once the stream has ended), marked as scrubbed on a thread. */
+  result(): Record<string, unknown> {
+    return { ...(this.report ?? {}), onThread: true };
+  }
+
+  private leave(): void {
+    if (this.over) return;
+    this.over = true;
+    this.onOver();
+  }
+}

@@ -43,9 +43,9 @@ function countsOf(report: Record<string, unknown>): Record<string, number> {
 
 /**
  * A run scrubs its first THREAD_AFTER_BYTES on its own thread, then hands files to worker
- * threads (pii/threads.ts). A thread costs a start (~0.1 s) and a warm-up of its own: its
- * first ~30 MB of dense data scrub at about half speed while V8 optimises the scrubber
- * there again. So a run with little to scrub keeps it here, and one with a lot spreads it
+ * threads (pii/threads.ts). A thread costs a start (~0.1 s) and a warm-up of its own: V8
+ * compiles and optimises the scrubber again in every thread, ~1 CPU s over its first ~8 MB
+ * of dense data. So a run with little to scrub keeps it here, and one with a lot spreads it
  * over the cores.
  */
 const THREAD_AFTER_BYTES = 64 << 20;

@@ -1,7 +1,8 @@
 /**
  * The sync's PII scrub stage on worker threads, run through the built CLI: a run that has
- * more than 64 MiB to scrub hands its files to threads (`pii.threads`), and what arrives is
- * byte for byte what a run scrubbing on its own thread (`threads: 0`) writes; a file the
+ * more than 64 MiB to scrub hands its files to threads (`pii.threads`), their scans for
+ * classification too, and what arrives is byte for byte what a run scrubbing on its own
+ * thread (`threads: 0`) writes, classified alike; a file the
  * scrubber cannot read fails alike on both, and nothing of it arrives; a bad `pii.threads`
  * is a config error that names the key and the fix.
  */
@@ -9,7 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { events, runCli } from '../helpers/cli.js';
-import { tempDir, treeHashes, writeFile } from '../helpers/fs.js';
+import { readJsonl, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
 import { seededRandom } from '../helpers/rng.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
@@ -28,7 +29,7 @@ function config(dir: string, dst: string, threads: string): string {
     locations: ["${dst}"]
 classification:
   rules:
-    - path: "**"
+    - path: "a-bulk.csv"
       level: confidential
 policy:
   environments:
@@ -45,14 +46,14 @@ pii:
   return file;
 }
 
-async function syncWith(threads: string): Promise<{ code: number | null; dst: string; ev: Array<Record<string, unknown>>; stderr: string }> {
+async function syncWith(threads: string): Promise<{ code: number | null; dst: string; ev: Array<Record<string, unknown>>; audit: Array<Record<string, unknown>>; stderr: string }> {
   const dir = tempDir('pii-thr');
   const dst = join(dir, 'dst');
   // --transfers 1: files are taken in order, so the bulk file (first) is what crosses the threshold
   const r = await runCli(['copy', src, dst, '--config', config(dir, dst, threads), '--transfers', '1', '--json'], {
     env: { HYBRIDSYNC_STATE_DIR: join(dir, 'state'), HYBRIDSYNC_PII_KEY: KEY },
   });
-  return { code: r.code, dst, ev: events(r.stdout), stderr: r.stderr };
+  return { code: r.code, dst, ev: events(r.stdout), audit: readJsonl(join(dir, 'state', 'audit', 'audit.jsonl')), stderr: r.stderr };
 }
 
 beforeAll(() => {
@@ -87,6 +88,19 @@ describe('pii.threads in a sync', () => {
     const onThread = (run: typeof here) => sent(run).map((e) => ((e.transforms as Array<{ report: Record<string, unknown> }>)[0]!.report.onThread ?? false) as boolean);
     expect(onThread(threaded)).toEqual([true, true, true]);
     expect(onThread(here)).toEqual([false, false, false]);
+    // classified alike: the bulk file by its path rule, the others by the PII their scan found
+    const classified = (run: typeof here) =>
+      run.audit
+        .filter((a) => a.type === 'transfer')
+        .map((a) => [a.key, a.classification, a.rule])
+        .sort();
+    expect(classified(threaded)).toEqual(classified(here));
+    expect(classified(threaded).map(([k, c]) => [k, c])).toEqual([
+      ['a-bulk.csv', 'confidential'],
+      ['b-calls.jsonl', 'confidential'],
+      ['c-more.jsonl', 'confidential'],
+    ]);
+    expect(String(classified(threaded)[1]![2])).toMatch(/email/);
     // the same bytes, and PII really replaced
     expect(treeHashes(threaded.dst)).toEqual(treeHashes(here.dst));
     expect(readFileSync(join(threaded.dst, 'b-calls.jsonl'), 'utf8')).toContain('tok_email_');

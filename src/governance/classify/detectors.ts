@@ -42,8 +42,8 @@ function countsOf(report: Record<string, unknown>): Record<string, number> {
 }
 
 /**
- * A run scrubs its first THREAD_AFTER_BYTES on its own thread, then hands files to worker
- * threads (pii/threads.ts). A thread costs a start (~0.1 s) and a warm-up of its own: V8
+ * A run scrubs (and scans, for classification) its first THREAD_AFTER_BYTES on its own
+ * thread, then hands files to worker threads (pii/threads.ts). A thread costs a start (~0.1 s) and a warm-up of its own: V8
  * compiles and optimises the scrubber again in every thread, ~1 CPU s over its first ~8 MB
  * of dense data. So a run with little to scrub keeps it here, and one with a lot spreads it
  * over the cores.
@@ -64,6 +64,8 @@ export async function loadPiiEngine(options: Record<string, unknown> = {}, env: 
   const maxThreads = threads === 'auto' ? autoThreads() : threads;
   const pool = maxThreads > 0 && ScrubThreads.available() ? new ScrubThreads({ scrub, ...(key ? { key } : {}) }, maxThreads) : undefined;
   let scrubbedHere = 0;
+  /** Whether a scrub or scan of `bytes` more goes to a thread (see THREAD_AFTER_BYTES). */
+  const onThread = (bytes: number): boolean => pool !== undefined && (pool.running > 0 || (scrubbedHere += bytes) > THREAD_AFTER_BYTES);
   createScrubber(config, { fileName: 'probe.txt', ...(key ? { key } : {}) }).transform.destroy();
   // detection only: the output is discarded, so any key will do for `hash`
   const scanKey = randomBytes(32);
@@ -73,7 +75,9 @@ export async function loadPiiEngine(options: Record<string, unknown> = {}, env: 
       name: 'pii',
       async scan(sample, ctx) {
         if (looksBinary(sample)) return {};
-        const s = createScrubber(config, { fileName: ctx.key.slice(ctx.key.lastIndexOf('/') + 1), key: scanKey });
+        const fileName = ctx.key.slice(ctx.key.lastIndexOf('/') + 1);
+        // on a thread the output stays there (discard); only the report comes back
+        const s = onThread(sample.length) ? pool!.open(fileName, { discard: true }) : createScrubber(config, { fileName, key: scanKey });
         try {
           for await (const _ of Readable.from([sample]).pipe(s.transform)) {
             // drained: only the report matters
@@ -85,8 +89,7 @@ export async function loadPiiEngine(options: Record<string, unknown> = {}, env: 
       },
     },
     createScrubber(ctx) {
-      const size = ctx.size ?? 0;
-      if (pool && (pool.running > 0 || (scrubbedHere += size) > THREAD_AFTER_BYTES)) return pool.open(ctx.fileName);
+      if (onThread(ctx.size ?? 0)) return pool!.open(ctx.fileName);
       const s = createScrubber(config, { fileName: ctx.fileName, ...(key ? { key } : {}) });
       return { transform: s.transform, report: () => ({ ...s.report() }) };
     },

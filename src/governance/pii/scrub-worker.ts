@@ -24,7 +24,7 @@ function fail(id: number, err: unknown): void {
   if (open.delete(id)) send({ id, error: errorToWire(err) });
 }
 
-function start(id: number, fileName: string): void {
+function start(id: number, fileName: string, discard: boolean): void {
   let s: Scrubber;
   try {
     s = createScrubber(config, { fileName, ...(key ? { key } : {}) });
@@ -34,6 +34,7 @@ function start(id: number, fileName: string): void {
   }
   open.set(id, s);
   s.transform.on('data', (b: Buffer) => {
+    if (discard) return;
     // a copy the port can move: the scrubber's buffers may share memory with others
     const out = new Uint8Array(b.length);
     out.set(b);
@@ -49,7 +50,7 @@ function start(id: number, fileName: string): void {
 port.on('message', (m: ToWorker) => {
   switch (m.op) {
     case 'open':
-      start(m.id, m.fileName);
+      start(m.id, m.fileName, m.discard === true);
       return;
     case 'data': {
       const s = open.get(m.id);

@@ -16,7 +16,8 @@ export interface WorkerSetup {
 }
 
 export type ToWorker =
-  | { readonly op: 'open'; readonly id: number; readonly fileName: string }
+  /** `discard`: a scan; the thread keeps the output to itself and sends only the report. */
+  | { readonly op: 'open'; readonly id: number; readonly fileName: string; readonly discard?: boolean }
   | { readonly op: 'data'; readonly id: number; readonly bytes: Uint8Array }
   | { readonly op: 'end'; readonly id: number }
   | { readonly op: 'abort'; readonly id: number };

@@ -57,8 +57,11 @@ export class ScrubThreads {
     return this.lanes.length;
   }
 
-  /** A scrubbing stream for one file, on the thread with the fewest files (a new one while under `max`). */
-  open(fileName: string): { transform: Transform; report(): Record<string, unknown> } {
+  /**
+   * A scrubbing stream for one file, on the thread with the fewest files (a new one while
+   * under `max`). `discard`: a scan for its report only; the stream outputs nothing.
+   */
+  open(fileName: string, opts: { discard?: boolean } = {}): { transform: Transform; report(): Record<string, unknown> } {
     let lane = this.lanes.reduce<Lane | undefined>((best, l) => (best === undefined || l.streams.size < best.streams.size ? l : best), undefined);
     if (lane === undefined || (lane.streams.size > 0 && this.lanes.length < this.max)) lane = this.start();
     const id = ++this.nextId;
@@ -67,7 +70,7 @@ export class ScrubThreads {
     if (lane.idle) clearTimeout(lane.idle);
     lane.idle = undefined;
     lane.worker.ref();
-    lane.worker.postMessage({ op: 'open', id, fileName } satisfies ToWorker);
+    lane.worker.postMessage({ op: 'open', id, fileName, ...(opts.discard ? { discard: true } : {}) } satisfies ToWorker);
     return { transform: s, report: () => s.result() };
   }
 

@@ -109,6 +109,17 @@ describe('scrubbing on worker threads', () => {
     expect(again.output.equals((await scrub(data, 'again.jsonl', { config: HASH_ALL, key: TEST_KEY })).output)).toBe(true);
   });
 
+  it('scans for a report only (discard): nothing comes back but the counts a scrub of the same bytes reports', async () => {
+    const pool = newPool(HASH_ALL, 1);
+    const data = denseRecords(8, 1500, 'jsonl');
+    const scanned = pool.open('sample.jsonl', { discard: true });
+    const output = await through([data], scanned.transform);
+    expect(output.length).toBe(0);
+    const here = await scrub(data, 'sample.jsonl', { config: HASH_ALL, key: TEST_KEY });
+    expect(scanned.report()).toEqual({ ...here.report, onThread: true });
+    expect(here.report.counts.email).toBeGreaterThan(1000);
+  });
+
   it('stops taking input when its reader stops reading: memory stays bounded, not the size of the file', async () => {
     const pool = newPool(HASH_ALL, 1);
     const s = pool.open('big.jsonl');

@@ -140,8 +140,8 @@ export class GovernanceGate implements TransferGate {
     if (name !== 'pii-scrub' || !pii) throw new ConfigError(`transform ${name} is not available`);
     return {
       name,
-      create: () => {
-        const s = pii.createScrubber({ fileName: basename(entry.key), key: entry.key, size: entry.size });
+      create: (o) => {
+        const s = pii.createScrubber({ fileName: basename(entry.key), key: entry.key, size: o?.size ?? entry.size });
         return { stream: s.transform, report: () => s.report() };
       },
     };

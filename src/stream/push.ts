@@ -218,7 +218,7 @@ export class PushLane {
     let data = withHeader ? Buffer.concat([this.follower.read(t, 0, headerLen), src]) : src;
     const reports: Array<{ name: string; report: Record<string, unknown> }> = [];
     for (const tr of transforms) {
-      const made = tr.create();
+      const made = tr.create({ size: data.length });
       const chunks: Buffer[] = [];
       await pipeline(
         Readable.from([data]),

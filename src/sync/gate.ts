@@ -17,8 +17,12 @@ export interface GateContext {
 
 export interface ByteTransform {
   readonly name: string;
-  /** A fresh transform per attempt, and a report (counts only, never values) after it ended. */
-  create(): { stream: Transform; report(): Record<string, unknown> };
+  /**
+   * A fresh transform per attempt, and a report (counts only, never values) after it ended.
+   * `size`: the bytes it is about to get, when known (the file, or one segment of a followed
+   * file); a transform may plan by it (PII scrubbing: whether to use a thread).
+   */
+  create(opts?: { readonly size?: number }): { stream: Transform; report(): Record<string, unknown> };
 }
 
 export type GateDecision =

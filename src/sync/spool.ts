@@ -35,8 +35,15 @@ export async function spoolTransformed(
   try {
     const before = new AccountingStream({ md5: true });
     const after = new AccountingStream({ md5: true });
-    const stages = transforms.map((t) => ({ name: t.name, ...t.create() }));
     const body = await src.read(entry.key, { signal: o.signal, ifMatch: entry });
+    // made once the source is open: a transform may hold a resource (a scrubbing thread)
+    let stages: Array<{ name: string; stream: Transform; report(): Record<string, unknown> }>;
+    try {
+      stages = transforms.map((t) => ({ name: t.name, ...t.create({ size: entry.size }) }));
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
     const chain: Array<Readable | Transform | NodeJS.WritableStream> = [body, before, ...stages.map((s) => s.stream), after, createWriteStream(file, { mode: 0o600 })];
     await pipeline(chain as unknown as [Readable, NodeJS.WritableStream], { signal: o.signal });
     return {

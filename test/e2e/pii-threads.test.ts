@@ -49,7 +49,7 @@ pii:
 async function syncWith(threads: string): Promise<{ code: number | null; dst: string; ev: Array<Record<string, unknown>>; audit: Array<Record<string, unknown>>; stderr: string }> {
   const dir = tempDir('pii-thr');
   const dst = join(dir, 'dst');
-  // --transfers 1: files are taken in order, so the bulk file (first) is what crosses the threshold
+  // --transfers 1: files are taken in order; the bulk file, first, crosses the threshold by itself
   const r = await runCli(['copy', src, dst, '--config', config(dir, dst, threads), '--transfers', '1', '--json'], {
     env: { HYBRIDSYNC_STATE_DIR: join(dir, 'state'), HYBRIDSYNC_PII_KEY: KEY },
   });

@@ -62,7 +62,7 @@ export async function loadPiiEngine(options: Record<string, unknown> = {}, env: 
   const key = await loadPiiKey({ ...(keyFile !== undefined ? { keyFile } : {}), env });
   const { ScrubThreads, autoThreads } = await import('../pii/threads.js');
   const maxThreads = threads === 'auto' ? autoThreads() : threads;
-  const pool = maxThreads > 0 && ScrubThreads.available() ? new ScrubThreads({ scrub, ...(key ? { key } : {}) }, maxThreads) : undefined;
+  const pool = maxThreads > 0 && ScrubThreads.available() ? new ScrubThreads({ scrub, ...(key ? { key: new Uint8Array(key) } : {}) }, maxThreads) : undefined;
   let scrubbedHere = 0;
   /** Whether a scrub or scan of `bytes` more goes to a thread (see THREAD_AFTER_BYTES). */
   const onThread = (bytes: number): boolean => pool !== undefined && (pool.running > 0 || (scrubbedHere += bytes) > THREAD_AFTER_BYTES);

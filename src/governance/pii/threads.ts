@@ -6,9 +6,11 @@
  *
  * The bytes out are those of a scrub on the calling thread (the thread runs the same
  * createScrubber); back-pressure holds (at most WINDOW chunks of a file are in a thread, and
- * the stream's own buffer limits the output); an error in the thread fails that file with
- * the same error type; a thread that dies fails only the files it had. Threads start on
- * first use and end after IDLE_MS without work, so an idle process holds none.
+ * Node's Transform holds the write callback while the output is unread); an error in the
+ * thread fails that file with the same error type (ScrubInputError, ConfigError; anything
+ * else arrives as an InternalError with the same message); a thread that dies fails only
+ * the files it had. A stream takes a thread at its first byte, threads start on first use
+ * and end after IDLE_MS without work, so an idle process holds none.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -28,6 +30,14 @@ const IDLE_MS = 10_000;
 /** `threads: auto`: a thread per core, at most 4; none on one core (a thread there only adds its cost). */
 export function autoThreads(cores = availableParallelism()): number {
   return cores < 2 ? 0 : Math.min(4, cores);
+}
+
+/** A stream's place on its thread. */
+interface Link {
+  readonly id: number;
+  post(m: ToWorker, transfer?: ArrayBuffer[]): void;
+  /** The stream is over: the thread may go idle. */
+  leave(): void;
 }
 
 interface Lane {
@@ -58,20 +68,27 @@ export class ScrubThreads {
   }
 
   /**
-   * A scrubbing stream for one file, on the thread with the fewest files (a new one while
-   * under `max`). `discard`: a scan for its report only; the stream outputs nothing.
+   * A scrubbing stream for one file. It takes a thread (the one with the fewest files, a new
+   * one while under `max`) at its first byte or its end, not before: a stream made and never
+   * used (its source could not be opened) holds no thread and keeps nothing alive.
+   * `discard`: a scan for its report only; the stream outputs nothing.
    */
   open(fileName: string, opts: { discard?: boolean } = {}): { transform: Transform; report(): Record<string, unknown> } {
+    const s: ThreadedScrub = new ThreadedScrub(() => this.attach(s, fileName, opts.discard === true));
+    return { transform: s, report: () => s.result() };
+  }
+
+  private attach(s: ThreadedScrub, fileName: string, discard: boolean): Link {
     let lane = this.lanes.reduce<Lane | undefined>((best, l) => (best === undefined || l.streams.size < best.streams.size ? l : best), undefined);
     if (lane === undefined || (lane.streams.size > 0 && this.lanes.length < this.max)) lane = this.start();
     const id = ++this.nextId;
-    const s = new ThreadedScrub(id, (m, transfer) => lane.worker.postMessage(m, transfer), () => this.release(lane, id));
     lane.streams.set(id, s);
     if (lane.idle) clearTimeout(lane.idle);
     lane.idle = undefined;
     lane.worker.ref();
-    lane.worker.postMessage({ op: 'open', id, fileName, ...(opts.discard ? { discard: true } : {}) } satisfies ToWorker);
-    return { transform: s, report: () => s.result() };
+    const worker = lane.worker;
+    worker.postMessage({ op: 'open', id, fileName, ...(discard ? { discard: true } : {}) } satisfies ToWorker);
+    return { id, post: (m, transfer) => worker.postMessage(m, transfer), leave: () => this.release(lane, id) };
   }
 
   /** Ends every thread; files still in one fail. */
@@ -122,36 +139,37 @@ class ThreadedScrub extends Transform {
   private waiting: TransformCallback | undefined;
   private flushed: TransformCallback | undefined;
   private report: Record<string, unknown> | undefined;
+  /** Set at the first byte or the end (see ScrubThreads.open). */
+  private link: Link | undefined;
   private over = false;
 
-  constructor(
-    private readonly id: number,
-    private readonly post: (m: ToWorker, transfer?: ArrayBuffer[]) => void,
-    private readonly onOver: () => void,
-  ) {
+  constructor(private readonly attach: () => Link) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (this.over) return cb();
+    if (this.over) return cb(new InternalError('a write after the scrub on its thread ended'));
+    const link = (this.link ??= this.attach());
     const bytes = new Uint8Array(chunk.length);
     bytes.set(chunk);
-    this.post({ op: 'data', id: this.id, bytes }, [bytes.buffer as ArrayBuffer]);
+    link.post({ op: 'data', id: link.id, bytes }, [bytes.buffer as ArrayBuffer]);
     if (++this.inThread < WINDOW) cb();
     else this.waiting = cb;
   }
 
   override _flush(cb: TransformCallback): void {
     if (this.report) return cb();
+    const link = (this.link ??= this.attach());
     this.flushed = cb;
-    this.post({ op: 'end', id: this.id });
+    link.post({ op: 'end', id: link.id });
   }
 
   override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    if (!this.over) {
-      this.post({ op: 'abort', id: this.id });
+    if (this.link && !this.over) {
+      this.link.post({ op: 'abort', id: this.link.id });
       this.leave();
     }
+    this.over = true;
     cb(err);
   }
 
@@ -191,6 +209,6 @@ class ThreadedScrub extends Transform {
   private leave(): void {
     if (this.over) return;
     this.over = true;
-    this.onOver();
+    this.link?.leave();
   }
 }

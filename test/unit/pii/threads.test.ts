@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../../../src/core/backend.js';
+import type { Entry } from '../../../src/core/entry.js';
+import { NotFoundError } from '../../../src/core/errors.js';
 import { ScrubInputError } from '../../../src/governance/pii/errors.js';
+import { spoolTransformed } from '../../../src/sync/spool.js';
+import { tempDir } from '../../helpers/fs.js';
 import { autoThreads, ScrubThreads } from '../../../src/governance/pii/threads.js';
 import { seededRandom } from '../../helpers/rng.js';
 import { scrub, TEST_KEY, through } from './helpers.js';
@@ -36,6 +41,11 @@ async function scrubOn(pool: ScrubThreads, input: Buffer, fileName: string, chun
   for (let o = 0; o < input.length; o += chunk) chunks.push(input.subarray(o, o + chunk));
   const output = await through(chunks, s.transform);
   return { output, report: s.report() };
+}
+
+/** Polls `ok` every `everyMs` until it holds (the test's timeout bounds the wait). */
+async function until(ok: () => boolean, everyMs = 20): Promise<void> {
+  while (!ok()) await new Promise((r) => setTimeout(r, everyMs));
 }
 
 let pools: ScrubThreads[] = [];
@@ -100,13 +110,32 @@ describe('scrubbing on worker threads', () => {
       },
     });
     const done = pipeline(source, s.transform, new Writable({ write: (_c, _e, cb) => cb() })).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => fed >= data.length / 2 && pool.running === 1);
     await pool.close();
     const err = await done;
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toMatch(/PII scrubbing thread stopped/);
     const again = await scrubOn(pool, data, 'again.jsonl');
     expect(again.output.equals((await scrub(data, 'again.jsonl', { config: HASH_ALL, key: TEST_KEY })).output)).toBe(true);
+  });
+
+  it('takes no thread for a stream that is made and never used, nor when the source of a spooled file cannot be read', async () => {
+    const pool = newPool(HASH_ALL, 2);
+    pool.open('unused.jsonl').transform.destroy();
+    const missing = new NotFoundError('source file vanished.jsonl not found');
+    const src = { read: () => Promise.reject(missing) } as unknown as Backend;
+    const entry = { key: 'vanished.jsonl', size: 100 << 20, mtimeMs: 0 } as Entry;
+    const err = await spoolTransformed(src, entry, [
+      {
+        name: 'pii-scrub',
+        create: () => {
+          const t = pool.open('vanished.jsonl');
+          return { stream: t.transform, report: t.report };
+        },
+      },
+    ], { dir: tempDir('spool') }).catch((e: unknown) => e);
+    expect(err).toBe(missing);
+    expect(pool.running).toBe(0);
   });
 
   it('scans for a report only (discard): nothing comes back but the counts a scrub of the same bytes reports', async () => {
@@ -132,7 +161,13 @@ describe('scrubbing on worker threads', () => {
       },
     });
     source.pipe(s.transform); // nobody reads the output
-    await new Promise((r) => setTimeout(r, 1500));
+    // wait until the input stops moving (the thread has worked through what it was given)
+    let last = -1;
+    await until(() => {
+      const still = pulled === last;
+      last = pulled;
+      return still && pulled > 2;
+    }, 500);
     // the source's buffer, the transform's input and output buffers and the chunks in the thread
     expect(pulled).toBeLessThan(40);
     source.destroy();

@@ -132,6 +132,28 @@ describe('keyed pseudonymization', () => {
     expect(pa.pseudonymize('phone', '020 7946 0958', ['US'])).toBe(direct(TEST_KEY, 'phone', '02079460958'));
   });
 
+  it('Pseudonymizers of one key share its tables: interleaved files, token lengths and regions still give each value its own HMAC', () => {
+    const key = Buffer.alloc(32, 9);
+    const subkey = (type: string): Buffer => Buffer.from(hkdfSync('sha256', key, Buffer.from('hybridsync/pii/v1'), `entity:${type}`, 32));
+    const direct = (type: string, normalized: string, bytes: number): string =>
+      `tok_${type}_${createHmac('sha256', subkey(type)).update(normalized).digest().subarray(0, bytes).toString('base64url')}`;
+    const us = ['US'] as const;
+    const gb = ['GB'] as const;
+    // three "files" of one run (one key object), a fourth with other token lengths, a fifth under other regions
+    const files = [new Pseudonymizer(key), new Pseudonymizer(key), new Pseudonymizer(key)];
+    const short = new Pseudonymizer(key, 8);
+    for (let i = 0; i < 6000; i++) {
+      const v = `user${(i * 31) % 5000}@example.com`;
+      expect(files[i % 3]!.pseudonymize('email', v, us)).toBe(direct('email', v, 16));
+      if (i % 5 === 0) expect(short.pseudonymize('email', v, us)).toBe(direct('email', v, 8));
+      if (i % 7 === 0) {
+        // another regions array: the shared tables are emptied, never answer from the old ones
+        expect(new Pseudonymizer(key).pseudonymize('phone', '020 7946 0958', gb)).toBe(direct('phone', '+442079460958', 16));
+        expect(files[0]!.pseudonymize('phone', '020 7946 0958', us)).toBe(direct('phone', '02079460958', 16));
+      }
+    }
+  });
+
   it('tokens of every length are base64url of the HMAC prefix', () => {
     for (let bytes = 8; bytes <= 32; bytes++) {
       const p = new Pseudonymizer(TEST_KEY, bytes);

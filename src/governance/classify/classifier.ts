@@ -109,7 +109,7 @@ export class Classifier {
       return declared;
     }
     const sample = await readAll(await src.backend.read(entry.key, { start: 0, end: Math.min(entry.size, s.pii.maxBytes), signal, ifMatch: entry }));
-    const findings = await this.d.detector.scan(sample, { key: entry.key });
+    const findings = await this.d.detector.scan(sample, { key: entry.key, size: entry.size });
     if (!Object.values(findings).some((n) => n > 0)) return declared;
     return raiseForFindings(declared, s.scale, s.pii.level, this.d.detector.name, findings);
   }

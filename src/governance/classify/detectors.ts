@@ -14,7 +14,8 @@ import { Readable, type Transform } from 'node:stream';
 /** Scans a sample of a file; returns counts by entity type, never the values found. */
 export interface ContentDetector {
   readonly name: string;
-  scan(sample: Buffer, ctx: { readonly key: string }): Promise<Record<string, number>>;
+  /** `size`: the file's; when the sample is all of it, the scan may keep its work for the file's transform. */
+  scan(sample: Buffer, ctx: { readonly key: string; readonly size?: number }): Promise<Record<string, number>>;
 }
 
 export interface Scrubber {
@@ -50,6 +51,9 @@ function countsOf(report: Record<string, unknown>): Record<string, number> {
  */
 const THREAD_AFTER_BYTES = 64 << 20;
 
+/** Scrubbed output of whole-file scans kept for the same files' transforms (pii/replay.ts), at most this many bytes. */
+const SCAN_CACHE_BYTES = 32 << 20;
+
 /**
  * The PII engine for the `pii` section of hybridsync.yaml: the scrub config (see
  * docs/pii.md) plus `keyFile`, the secret of the `hash` operator (else HYBRIDSYNC_PII_KEY),
@@ -61,6 +65,8 @@ export async function loadPiiEngine(options: Record<string, unknown> = {}, env: 
   const { config, scrub, keyFile, threads } = loadPiiSection(options);
   const key = await loadPiiKey({ ...(keyFile !== undefined ? { keyFile } : {}), env });
   const { ScrubThreads, autoThreads } = await import('../pii/threads.js');
+  const { ReplayTransform, ScanCache } = await import('../pii/replay.js');
+  const scans = new ScanCache(SCAN_CACHE_BYTES);
   const maxThreads = threads === 'auto' ? autoThreads() : threads;
   const pool = maxThreads > 0 && ScrubThreads.available() ? new ScrubThreads({ scrub, ...(key ? { key: new Uint8Array(key) } : {}) }, maxThreads) : undefined;
   let scrubbedHere = 0;
@@ -76,22 +82,33 @@ export async function loadPiiEngine(options: Record<string, unknown> = {}, env: 
       async scan(sample, ctx) {
         if (looksBinary(sample)) return {};
         const fileName = ctx.key.slice(ctx.key.lastIndexOf('/') + 1);
-        // on a thread the output stays there (discard); only the report comes back
-        const s = onThread(sample.length) ? pool!.open(fileName, { discard: true }) : createScrubber(config, { fileName, key: scanKey });
+        // The whole file: scrubbed with the run's key and kept, so its transform can replay it.
+        // A part: on a thread the output stays there (discard); only the report comes back.
+        const whole = ctx.size === sample.length;
+        const s = onThread(sample.length)
+          ? pool!.open(fileName, whole ? {} : { discard: true })
+          : createScrubber(config, { fileName, key: key ?? scanKey });
+        const out: Buffer[] = [];
         try {
-          for await (const _ of Readable.from([sample]).pipe(s.transform)) {
-            // drained: only the report matters
-          }
+          for await (const c of Readable.from([sample]).pipe(s.transform) as AsyncIterable<Buffer>) if (whole) out.push(c);
         } catch {
           return { unscannable: 1 }; // fail closed: what cannot be scanned counts as PII
         }
-        return countsOf(s.report() as unknown as Record<string, unknown>);
+        const report = s.report() as unknown as Record<string, unknown>;
+        if (whole) scans.put(ctx.key, { input: sample, output: Buffer.concat(out), report });
+        return countsOf(report);
       },
     },
     createScrubber(ctx) {
-      if (onThread(ctx.size ?? 0)) return pool!.open(ctx.fileName);
-      const s = createScrubber(config, { fileName: ctx.fileName, ...(key ? { key } : {}) });
-      return { transform: s.transform, report: () => ({ ...s.report() }) };
+      const fresh = (): Scrubber => {
+        if (onThread(ctx.size ?? 0)) return pool!.open(ctx.fileName);
+        const s = createScrubber(config, { fileName: ctx.fileName, ...(key ? { key } : {}) });
+        return { transform: s.transform, report: () => ({ ...s.report() }) };
+      };
+      const scanned = scans.take(ctx.key);
+      if (!scanned || scanned.input.length !== ctx.size) return fresh();
+      const t = new ReplayTransform(scanned, fresh);
+      return { transform: t, report: () => ({ ...t.report() }) };
     },
     redact(text) {
       const found = detectPii(text, detectOpts);

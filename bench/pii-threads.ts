@@ -6,7 +6,12 @@
  * requires `pii-scrub`. Wall time, client CPU (user + sys, threads included) and peak
  * RSS, alternating the two settings, into fresh destinations; medians and ranges.
  *
- * Run: `npx tsx bench/pii-threads.ts [files, default 24] [rounds, default 3] [threads, default auto]`
+ * Run: `npx tsx bench/pii-threads.ts [files, default 24] [rounds, default 3] [threads, default auto] [--small]`
+ *
+ * `--small`: the files are 64 KiB slices of the corpus (whole records; `files` of them,
+ * e.g. 1500) and there is no path rule: every file is classified by its content (the PII
+ * scan of its first MiB, here all of it), then scrubbed because the scan found PII. This
+ * is the case where a whole-file scan's output is replayed for the transfer.
  *
  * There is no peer here: no other sync tool scrubs PII on the way (Presidio, the reference
  * scrubber, is a Python package PyPI does not serve here). On a 2-core machine, threads
@@ -22,14 +27,26 @@ import { timedOk, type Timed } from './timed.js';
 const ROOT = join(import.meta.dirname, '..');
 const files = Number(process.argv[2] ?? 24);
 const rounds = Number(process.argv[3] ?? 3);
-const threads = process.argv[4] ?? 'auto';
+const threads = process.argv.slice(2).filter((a) => !a.startsWith('--'))[2] ?? 'auto';
+const small = process.argv.includes('--small');
 
 const work = mkdtempSync(join(tmpdir(), 'hybridsync-bench-pii-threads-'));
 const corpus = join(work, 'corpus');
 const src = join(work, 'src');
 execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/pii.ts'), '8', '--only=dense', `--save=${corpus}`], { stdio: 'inherit' });
 mkdirSync(src);
-for (let i = 0; i < files; i++) copyFileSync(join(corpus, i % 2 ? 'dense.csv' : 'dense.jsonl'), join(src, `part-${String(i).padStart(3, '0')}.${i % 2 ? 'csv' : 'jsonl'}`));
+if (small) {
+  // 64 KiB of whole JSON Lines records per file, taken in turn from the corpus
+  const lines = readFileSync(join(corpus, 'dense.jsonl'), 'utf8').split('\n').filter(Boolean);
+  let k = 0;
+  for (let i = 0; i < files; i++) {
+    const part: string[] = [];
+    for (let size = 0; size < 64 << 10; size += part.at(-1)!.length + 1) part.push(lines[k++ % lines.length]!);
+    writeFileSync(join(src, `part-${String(i).padStart(5, '0')}.jsonl`), `${part.join('\n')}\n`);
+  }
+} else {
+  for (let i = 0; i < files; i++) copyFileSync(join(corpus, i % 2 ? 'dense.csv' : 'dense.jsonl'), join(src, `part-${String(i).padStart(3, '0')}.${i % 2 ? 'csv' : 'jsonl'}`));
+}
 const mb = readdirSync(src).reduce((n, f) => n + readFileSync(join(src, f)).length, 0) / (1 << 20);
 
 function configFor(setting: string, dst: string): string {
@@ -39,9 +56,7 @@ function configFor(setting: string, dst: string): string {
     `environments:
   onprem: { kind: onprem, locations: ["${src}"] }
   cloud: { kind: cloud, locations: ["${dst}"] }
-classification:
-  rules: [{ path: "**", level: confidential }]
-policy:
+${small ? '' : 'classification:\n  rules: [{ path: "**", level: confidential }]\n'}policy:
   environments:
     cloud: { maxLevel: confidential, require: { confidential: [pii-scrub] } }
 pii:
@@ -65,7 +80,7 @@ async function run(setting: string, round: number): Promise<Timed> {
 
 const settings = ['0', threads];
 const results: Record<string, Timed[]> = Object.fromEntries(settings.map((s) => [s, []]));
-console.log(`pii.threads bench: ${files} dense files, ${mb.toFixed(0)} MB, hash mode, ${availableParallelism()} cores, node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`);
+console.log(`pii.threads bench: ${files} dense files${small ? ' of 64 KiB, classified by content' : ''}, ${mb.toFixed(0)} MB, hash mode, ${availableParallelism()} cores, node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`);
 for (let round = 0; round < rounds; round++) {
   for (const s of round % 2 ? [...settings].reverse() : settings) {
     const r = await run(s, round);

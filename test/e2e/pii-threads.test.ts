@@ -6,15 +6,20 @@
  * scrubber cannot read fails alike on both, and nothing of it arrives; a bad `pii.threads`
  * is a config error that names the key and the fix.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, runCli } from '../helpers/cli.js';
 import { readJsonl, tempDir, treeHashes, writeFile } from '../helpers/fs.js';
 import { seededRandom } from '../helpers/rng.js';
 
 const KEY = Buffer.alloc(32, 7).toString('base64');
 let src: string;
+/** Directories of this file's runs: ~200 MB each, removed at the end. */
+const made: string[] = [];
+afterAll(() => {
+  for (const d of [src, ...made]) rmSync(d, { recursive: true, force: true });
+});
 
 function config(dir: string, dst: string, threads: string): string {
   const file = join(dir, 'hybridsync.yaml');
@@ -48,6 +53,7 @@ pii:
 
 async function syncWith(threads: string): Promise<{ code: number | null; dst: string; ev: Array<Record<string, unknown>>; audit: Array<Record<string, unknown>>; stderr: string }> {
   const dir = tempDir('pii-thr');
+  made.push(dir);
   const dst = join(dir, 'dst');
   // --transfers 1: files are taken in order; the bulk file, first, crosses the threshold by itself
   const r = await runCli(['copy', src, dst, '--config', config(dir, dst, threads), '--transfers', '1', '--json'], {
@@ -114,6 +120,7 @@ describe('pii.threads in a sync', () => {
 
   it('refuses a pii.threads that is not auto or a count, naming the key and the fix, and copies nothing', async () => {
     const dir = tempDir('pii-thr-bad');
+    made.push(dir);
     const dst = join(dir, 'dst');
     const r = await runCli(['copy', src, dst, '--config', config(dir, dst, '-1')], { env: { HYBRIDSYNC_STATE_DIR: join(dir, 'state'), HYBRIDSYNC_PII_KEY: KEY } });
     expect(r.code).toBe(2);

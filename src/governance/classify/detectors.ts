@@ -44,10 +44,10 @@ function countsOf(report: Record<string, unknown>): Record<string, number> {
 
 /**
  * A run scrubs (and scans, for classification) its first THREAD_AFTER_BYTES on its own
- * thread, then hands files to worker threads (pii/threads.ts). A thread costs a start (~0.1 s) and a warm-up of its own: V8
- * compiles and optimises the scrubber again in every thread, ~1 CPU s over its first ~8 MB
- * of dense data. So a run with little to scrub keeps it here, and one with a lot spreads it
- * over the cores.
+ * thread, then hands files to worker threads (pii/threads.ts). A thread costs a start
+ * (~0.1 s) and a warm-up of its own: V8 compiles and optimises the scrubber again in every
+ * thread, ~1 CPU s over its first ~8 MB of dense data. So a run with little to scrub keeps
+ * it here, and one with a lot spreads it over the cores.
  */
 const THREAD_AFTER_BYTES = 64 << 20;
 /**
@@ -86,7 +86,7 @@ export async function loadPiiEngine(options: Record<string, unknown> = {}, env: 
     return pool.running > 0 || (scrubbedHere += bytes) > THREAD_AFTER_BYTES;
   };
   createScrubber(config, { fileName: 'probe.txt', ...(key ? { key } : {}) }).transform.destroy();
-  // detection only: the output is discarded, so any key will do for `hash`
+  // for scans when the run has no key (then no `hash` operator: the output holds no token)
   const scanKey = randomBytes(32);
   const detectOpts = { types: config.detect.types, minScore: config.detect.minScore, phoneRegions: config.detect.phoneRegions };
   return {

@@ -15,6 +15,7 @@ import { ScrubInputError } from '../../../src/governance/pii/errors.js';
 import { spoolTransformed } from '../../../src/sync/spool.js';
 import { tempDir } from '../../helpers/fs.js';
 import { autoThreads, ScrubThreads } from '../../../src/governance/pii/threads.js';
+import { until } from '../../helpers/daemon.js';
 import { seededRandom } from '../../helpers/rng.js';
 import { scrub, TEST_KEY, through } from './helpers.js';
 
@@ -41,11 +42,6 @@ async function scrubOn(pool: ScrubThreads, input: Buffer, fileName: string, chun
   for (let o = 0; o < input.length; o += chunk) chunks.push(input.subarray(o, o + chunk));
   const output = await through(chunks, s.transform);
   return { output, report: s.report() };
-}
-
-/** Polls `ok` every `everyMs` until it holds (the test's timeout bounds the wait). */
-async function until(ok: () => boolean, everyMs = 20): Promise<void> {
-  while (!ok()) await new Promise((r) => setTimeout(r, everyMs));
 }
 
 let pools: ScrubThreads[] = [];
@@ -110,7 +106,7 @@ describe('scrubbing on worker threads', () => {
       },
     });
     const done = pipeline(source, s.transform, new Writable({ write: (_c, _e, cb) => cb() })).catch((e: unknown) => e);
-    await until(() => fed >= data.length / 2 && pool.running === 1);
+    await until('half the file in its thread', async () => (fed >= data.length / 2 && pool.running === 1 ? true : undefined));
     await pool.close();
     const err = await done;
     expect(err).toBeInstanceOf(Error);
@@ -163,11 +159,12 @@ describe('scrubbing on worker threads', () => {
     source.pipe(s.transform); // nobody reads the output
     // wait until the input stops moving (the thread has worked through what it was given)
     let last = -1;
-    await until(() => {
-      const still = pulled === last;
+    let still = 0;
+    await until('the input to stop moving', async () => {
+      still = pulled === last ? still + 1 : 0;
       last = pulled;
-      return still && pulled > 2;
-    }, 500);
+      return still >= 5 && pulled > 2 ? true : undefined;
+    });
     // the source's buffer, the transform's input and output buffers and the chunks in the thread
     expect(pulled).toBeLessThan(40);
     source.destroy();

@@ -151,7 +151,11 @@ const STREET_WORDS = new Set(
 /** "2500 Schmitt Park", "873 Vicenta Crest Suite 102", "10 Downing St." */
 export function looksLikeStreetAddress(value: string): boolean {
   if (value.length < 8 || value.length > 200) return false;
-  const words = value.trim().split(/\s+/, 10);
+  const trimmed = value.trim();
+  // The first word must be a house number: most values are ruled out before they are split.
+  const c = trimmed.charCodeAt(0);
+  if (c < 48 || c > 57) return false;
+  const words = trimmed.split(/\s+/, 10);
   const first = words[0];
   if (!first || words.length < 3 || !/^\d{1,6}[A-Za-z]?,?$/.test(first)) return false;
   for (let i = 2; i < words.length; i++) {

@@ -38,6 +38,8 @@ export class PiiDetector {
   private readonly colon: boolean;
   /** Reused for every call (detection is synchronous and not re-entrant): no allocation per value. */
   private readonly ctx: ScanContext;
+  /** While on (see `remember`): findings by field name, then by text. */
+  private memo: Map<string | undefined, Map<string, Finding[]>> | undefined;
 
   constructor(opts: Omit<DetectOptions, 'field'> = {}) {
     const w = new Set(opts.types ?? TEXT_ENTITY_TYPES);
@@ -58,8 +60,31 @@ export class PiiDetector {
     this.colon = w.has('ip') || w.has('mac');
   }
 
+  /**
+   * Remembers, until turned off, the findings of every text detected, by field name and
+   * text. A format handler turns it on while it samples the first records of a file to
+   * decide its columns and writes those records out: each of their values is then
+   * detected once, not once for the sample and again for the output (in a file that fits in
+   * the sample, all of it). The memory is that of the sample, which the handler holds anyway.
+   * Findings only depend on the text and the field's name, so a remembered answer is the
+   * answer; callers must not change the arrays returned.
+   */
+  remember(on: boolean): void {
+    this.memo = on ? new Map() : undefined;
+  }
+
   /** Findings in `text`, sorted by start, non-overlapping. */
   detect(text: string, field?: string): Finding[] {
+    const memo = this.memo;
+    if (memo === undefined) return this.find(text, field);
+    let byText = memo.get(field);
+    if (byText === undefined) memo.set(field, (byText = new Map()));
+    let found = byText.get(text);
+    if (found === undefined) byText.set(text, (found = this.find(text, field)));
+    return found;
+  }
+
+  private find(text: string, field: string | undefined): Finding[] {
     const found: Finding[] = [];
     if (text.length < MIN_LENGTH) return found;
     if (this.email && text.indexOf('@') >= 0) scanEmails(text, found);

@@ -316,6 +316,8 @@ export class CsvScrubber extends TextFormatHandler {
     this.delimiter = delimiter;
     this.parser = new CsvParser(delimiter.charCodeAt(0), config.limits.maxRecordBytes);
     this.rules = new ColumnRules(config.columns);
+    // The sample's values are detected for the column decisions and again when written out.
+    vs.detector.remember(true);
   }
 
   writeText(text: string, sink: ByteSink): void {
@@ -374,6 +376,7 @@ export class CsvScrubber extends TextFormatHandler {
       if (d && d.op.operator !== 'keep') this.stats.columns.set(this.columnName(c), d.op.operator === 'drop' ? 'drop' : (d.type ?? 'redacted'));
     });
     for (const r of sample) this.emit(r);
+    this.vs.detector.remember(false);
   }
 
   /** A bare `name` column in a table that also holds emails, phones, ... is a person's name. */

@@ -60,6 +60,8 @@ export class JsonlScrubber extends TextFormatHandler {
     super();
     this.splitter = new LineSplitter(config.limits.maxRecordBytes, 'error', this.stats);
     this.rules = new ColumnRules(config.columns);
+    // The sample's values are detected for the column decisions and again when written out.
+    vs.detector.remember(true);
     this.editor = new JsonLineEditor(vs, (path) => this.decisionFor(path));
   }
 
@@ -170,6 +172,7 @@ export class JsonlScrubber extends TextFormatHandler {
     }
     this.editor.forgetDecisions();
     for (const [line, eol] of sample) this.emit(line, eol);
+    this.vs.detector.remember(false);
   }
 
   private profile(node: unknown, path: string[], profiles: Map<string, ColumnProfile>, names: Set<string>): void {
@@ -187,11 +190,17 @@ export class JsonlScrubber extends TextFormatHandler {
         });
         if (people && names.size < MAX_TRACKED_PATHS) names.add([...path, 'name'].join('.'));
       }
-      for (const [k, v] of Object.entries(node)) this.profile(v, [...path, k.length < 6 || this.vs.detector.detect(k).length === 0 ? k : '*'], profiles, names);
+      // One path array for the whole walk: a segment is pushed for each member and popped after it.
+      for (const k of keys) {
+        path.push(k.length < 6 || this.vs.detector.detect(k).length === 0 ? k : '*');
+        this.profile((node as Record<string, unknown>)[k], path, profiles, names);
+        path.pop();
+      }
       return;
     }
     if ((typeof node === 'string' || typeof node === 'number') && path.length > 0 && this.config.detect.columnsByValue) {
-      const key = path.join('.');
+      // Top-level keys (most of them) are their own path: no string joined per value.
+      const key = path.length === 1 ? path[0]! : path.join('.');
       let p = profiles.get(key);
       if (!p) {
         if (profiles.size >= MAX_TRACKED_PATHS) return;

@@ -55,6 +55,8 @@ export class ScrubThreads {
     /** Threads at most. */
     readonly max: number,
     private readonly file: string = WORKER_FILE,
+    /** How long a thread without files lives on. */
+    private readonly idleMs: number = IDLE_MS,
   ) {}
 
   /** Whether the worker file exists (a build, not the source). */
@@ -66,6 +68,12 @@ export class ScrubThreads {
   get running(): number {
     return this.lanes.length;
   }
+
+  /** Threads started so far. */
+  get started(): number {
+    return this.startedCount;
+  }
+  private startedCount = 0;
 
   /**
    * A scrubbing stream for one file. It takes a thread (the one with the fewest files, a new
@@ -99,6 +107,7 @@ export class ScrubThreads {
 
   private start(): Lane {
     const worker = new Worker(this.file, { workerData: this.setup });
+    this.startedCount++;
     const lane: Lane = { worker, streams: new Map(), idle: undefined };
     worker.on('message', (m: FromWorker) => lane.streams.get(m.id)?.onMessage(m));
     const down = (why: string): void => {
@@ -124,7 +133,7 @@ export class ScrubThreads {
       if (i < 0 || lane.streams.size > 0) return;
       this.lanes.splice(i, 1);
       void lane.worker.terminate();
-    }, IDLE_MS);
+    }, this.idleMs);
     lane.idle.unref();
   }
 }

@@ -45,8 +45,8 @@ async function scrubOn(pool: ScrubThreads, input: Buffer, fileName: string, chun
 }
 
 let pools: ScrubThreads[] = [];
-function newPool(scrubConfig: Record<string, unknown>, threads: number): ScrubThreads {
-  const p = new ScrubThreads({ scrub: scrubConfig, key: TEST_KEY }, threads, WORKER);
+function newPool(scrubConfig: Record<string, unknown>, threads: number, idleMs?: number): ScrubThreads {
+  const p = new ScrubThreads({ scrub: scrubConfig, key: TEST_KEY }, threads, WORKER, idleMs);
   pools.push(p);
   return p;
 }
@@ -173,6 +173,21 @@ describe('scrubbing on worker threads', () => {
 });
 
 describe('threads: auto', () => {
+  it('ends a thread left without files after its idle time, keeps it while files come, and starts a new one after', async () => {
+    const pool = newPool(HASH_ALL, 2, 1000);
+    const input = denseRecords(7, 400, 'jsonl');
+    const expected = await scrub(input, 'a.jsonl', { config: HASH_ALL, key: TEST_KEY });
+    expect((await scrubOn(pool, input, 'a.jsonl')).output.equals(expected.output)).toBe(true);
+    expect(pool.running).toBe(1);
+    // The next file within the idle time goes to the same thread.
+    expect((await scrubOn(pool, input, 'b.jsonl')).output.equals(expected.output)).toBe(true);
+    expect([pool.running, pool.started]).toEqual([1, 1]);
+    await until('the idle thread to end', async () => (pool.running === 0 ? true : undefined), 100);
+    // After it: a new thread, the same bytes.
+    expect((await scrubOn(pool, input, 'c.jsonl')).output.equals(expected.output)).toBe(true);
+    expect([pool.running, pool.started]).toEqual([1, 2]);
+  });
+
   it('is a thread per core, at most 4, and none on a single core', () => {
     expect([1, 2, 3, 4, 16].map((c) => autoThreads(c))).toEqual([0, 2, 3, 4, 4]);
   });

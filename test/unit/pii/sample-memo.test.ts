@@ -14,6 +14,7 @@ function jsonl(records: number): Buffer {
     JSON.stringify({
       id: i,
       user: `u${i % 7}@example.com`,
+      contact_email: `c${i}@example.com`,
       note: i % 3 === 0 ? `call (415) 555-${1000 + (i % 11)} about card 4111 1111 1111 1111` : `  padded ${i % 5} from 10.0.${i % 4}.9  `,
       ...(i % 10 === 0 ? { 'jane.doe@example.com': 'a key that holds an email' } : {}),
       nested: { items: [`order 12345-${i % 3}`, `mail ops${i % 2}@corp.example`] },
@@ -54,6 +55,8 @@ describe('the column sample is detected once', () => {
         const scans = spyOnScans();
         const once = await scrub(input, file, { config, key: TEST_KEY, splitAt: [777, 5000] });
         expect(duplicates(scans)).toBe(0);
+        // A key its name decides (contact_email: email) is not profiled: none of its values is scanned.
+        if (file === 'f.jsonl') expect(scans.filter((s) => s.startsWith('contact_email\u0000'))).toEqual([]);
         vi.restoreAllMocks();
 
         // The same run with memory off: every sampled value is detected again when written.
@@ -67,6 +70,7 @@ describe('the column sample is detected once', () => {
         expect(once.report).toEqual(twice.report);
         expect(once.report.records).toBeGreaterThan(100);
         expect(once.text).not.toContain('u3@example.com');
+        expect(once.text).not.toContain('c3@example.com');
       }
     });
   }

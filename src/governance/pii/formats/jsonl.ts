@@ -147,7 +147,7 @@ export class JsonlScrubber extends TextFormatHandler {
     const sample = this.sample ?? [];
     this.sample = undefined;
     if (this.config.detect.columnsByValue || this.config.detect.columnsByName) {
-      const profiles = new Map<string, ColumnProfile>();
+      const profiles = new Map<string, ColumnProfile | null>();
       const names = new Set<string>();
       for (const [line] of sample) {
         let doc: unknown;
@@ -160,7 +160,7 @@ export class JsonlScrubber extends TextFormatHandler {
       }
       const threshold = this.config.detect.columnThreshold;
       for (const [path, profile] of profiles) {
-        if (!this.config.detect.columnsByValue || decideByRuleOrName(this.config, this.rules, path.split('.'))) continue;
+        if (profile === null) continue; // decided by a rule or its name
         const type = profile.decide(threshold);
         if (type) this.valueDecisions.set(path, { type, op: operatorFor(this.config, type), source: 'values' });
       }
@@ -175,7 +175,7 @@ export class JsonlScrubber extends TextFormatHandler {
     this.vs.detector.remember(false);
   }
 
-  private profile(node: unknown, path: string[], profiles: Map<string, ColumnProfile>, names: Set<string>): void {
+  private profile(node: unknown, path: string[], profiles: Map<string, ColumnProfile | null>, names: Set<string>): void {
     if (Array.isArray(node)) {
       for (const item of node) this.profile(item, path, profiles, names);
       return;
@@ -202,11 +202,13 @@ export class JsonlScrubber extends TextFormatHandler {
       // Top-level keys (most of them) are their own path: no string joined per value.
       const key = path.length === 1 ? path[0]! : path.join('.');
       let p = profiles.get(key);
-      if (!p) {
+      if (p === undefined) {
         if (profiles.size >= MAX_TRACKED_PATHS) return;
-        p = new ColumnProfile();
+        // A path a rule or its name decides is not profiled: its values would not be looked at.
+        p = decideByRuleOrName(this.config, this.rules, key.split('.')) ? null : new ColumnProfile();
         profiles.set(key, p);
       }
+      if (p === null) return;
       // A number is counted as a value but is never evidence of PII (numbers.ts).
       if (typeof node === 'number') p.addNumber();
       else p.add(node, path[path.length - 1]!, this.vs.detector);

@@ -29,13 +29,13 @@ function csv(records: number): Buffer {
   return Buffer.from(rows.join('\n') + '\n');
 }
 
-/** Each text the detector scanned (not answered from memory), as field + text. */
+/** Each text the detector scanned (not answered from memory), as field + text; texts under 6 characters hold nothing and are not scanned. */
 function spyOnScans(): string[] {
   const seen: string[] = [];
   const proto = PiiDetector.prototype as unknown as { find: (text: string, field: string | undefined) => unknown };
   const find = proto.find;
   vi.spyOn(proto, 'find').mockImplementation(function (this: unknown, text: string, field: string | undefined) {
-    seen.push(`${field ?? ''}\u0000${text}`);
+    if (text.length >= 6) seen.push(`${field ?? ''}\u0000${text}`);
     return find.call(this, text, field);
   });
   return seen;
@@ -72,6 +72,20 @@ describe('the column sample is detected once', () => {
         expect(once.text).not.toContain('u3@example.com');
         expect(once.text).not.toContain('c3@example.com');
       }
+    });
+  }
+
+  for (const [name, file, input] of [
+    ['JSONL', 'f.jsonl', jsonl(600)],
+    ['CSV', 'f.csv', csv(700)],
+  ] as const) {
+    it(`${name}: a file longer than the sample gets the same bytes and report as with the memory off`, async () => {
+      const withMemory = await scrub(input, file, { config: CONFIG, key: TEST_KEY, splitAt: [4096, 30_000] });
+      vi.spyOn(PiiDetector.prototype, 'remember').mockImplementation(() => undefined);
+      const without = await scrub(input, file, { config: CONFIG, key: TEST_KEY, splitAt: [4096, 30_000] });
+      expect(withMemory.output.equals(without.output)).toBe(true);
+      expect(withMemory.report).toEqual(without.report);
+      expect(withMemory.report.records).toBeGreaterThanOrEqual(600);
     });
   }
 

@@ -174,7 +174,7 @@ describe('scrubbing on worker threads', () => {
 
 describe('threads: auto', () => {
   it('ends a thread left without files after its idle time, keeps it while files come, and starts a new one after', async () => {
-    const pool = newPool(HASH_ALL, 2, 1000);
+    const pool = newPool(HASH_ALL, 2, 2000);
     const input = denseRecords(7, 400, 'jsonl');
     const expected = await scrub(input, 'a.jsonl', { config: HASH_ALL, key: TEST_KEY });
     expect((await scrubOn(pool, input, 'a.jsonl')).output.equals(expected.output)).toBe(true);
@@ -182,7 +182,8 @@ describe('threads: auto', () => {
     // The next file within the idle time goes to the same thread.
     expect((await scrubOn(pool, input, 'b.jsonl')).output.equals(expected.output)).toBe(true);
     expect([pool.running, pool.started]).toEqual([1, 1]);
-    await until('the idle thread to end', async () => (pool.running === 0 ? true : undefined), 100);
+    // Within 2.5x the idle time (polled every 100 ms), well before the default 10 s would end it.
+    await until('the idle thread to end', async () => (pool.running === 0 ? true : undefined), 50);
     // After it: a new thread, the same bytes.
     expect((await scrubOn(pool, input, 'c.jsonl')).output.equals(expected.output)).toBe(true);
     expect([pool.running, pool.started]).toEqual([1, 2]);

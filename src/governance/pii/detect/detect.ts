@@ -61,28 +61,35 @@ export class PiiDetector {
   }
 
   /**
-   * Remembers, until turned off, the findings of every text detected, by field name and
-   * text. A format handler turns it on while it samples the first records of a file to
-   * decide its columns and writes those records out: each of their values is then
-   * detected once, not once for the sample and again for the output (in a file that fits in
-   * the sample, all of it). The memory is that of the sample, which the handler holds anyway.
-   * Findings only depend on the text and the field's name, so a remembered answer is the
-   * answer; callers must not change the arrays returned.
+   * Remembers, until turned off, the findings of the texts detected, by field name and text.
+   * A format handler turns it on while it samples the first records of a file to decide its
+   * columns and writes those records out: each of their values is then detected once, not
+   * once for the sample and again for the output (in a file that fits in the sample, all of
+   * it). Findings only depend on the text and the field's name, so a remembered answer is
+   * the answer; callers must not change the arrays returned (some are shared, and frozen).
+   * Memory: texts too short to hold anything are not kept, and at most MEMO_CHARS characters
+   * of text are (then it stops remembering more): a few times the sample's 4 MiB at worst.
    */
   remember(on: boolean): void {
     this.memo = on ? new Map() : undefined;
+    this.memoChars = 0;
   }
+
+  private memoChars = 0;
 
   /** Findings in `text`, sorted by start, non-overlapping. */
   detect(text: string, field?: string): Finding[] {
     const memo = this.memo;
-    if (memo === undefined) return this.find(text, field);
+    if (memo === undefined || text.length < MIN_LENGTH) return this.find(text, field);
     let byText = memo.get(field);
     if (byText === undefined) memo.set(field, (byText = new Map()));
     const known = byText.get(text);
     if (known !== undefined) return known;
     const found = this.find(text, field);
-    byText.set(text, kept(found));
+    if (this.memoChars < MEMO_CHARS) {
+      this.memoChars += text.length;
+      byText.set(text, kept(found));
+    }
     return found;
   }
 
@@ -163,6 +170,9 @@ export function isHexToken(text: string): boolean {
   }
   return letter;
 }
+
+/** Characters of text the memory of a sample holds at most (see `remember`). */
+const MEMO_CHARS = 8 << 20;
 
 const NONE: readonly Finding[] = Object.freeze([]);
 

@@ -317,7 +317,7 @@ export class CsvScrubber extends TextFormatHandler {
     this.parser = new CsvParser(delimiter.charCodeAt(0), config.limits.maxRecordBytes);
     this.rules = new ColumnRules(config.columns);
     // The sample's values are detected for the column decisions and again when written out.
-    vs.detector.remember(true);
+    vs.detector.remember(config.detect.columnsByValue);
   }
 
   writeText(text: string, sink: ByteSink): void {
@@ -344,6 +344,14 @@ export class CsvScrubber extends TextFormatHandler {
 
   /** Header and column decisions from the sampled records, then writes the sample out. */
   private decide(): void {
+    try {
+      this.decideAndWriteSample();
+    } finally {
+      this.vs.detector.remember(false);
+    }
+  }
+
+  private decideAndWriteSample(): void {
     const sample = this.sample ?? [];
     this.sample = undefined;
     const first = sample[0];
@@ -376,7 +384,6 @@ export class CsvScrubber extends TextFormatHandler {
       if (d && d.op.operator !== 'keep') this.stats.columns.set(this.columnName(c), d.op.operator === 'drop' ? 'drop' : (d.type ?? 'redacted'));
     });
     for (const r of sample) this.emit(r);
-    this.vs.detector.remember(false);
   }
 
   /** A bare `name` column in a table that also holds emails, phones, ... is a person's name. */

@@ -61,7 +61,7 @@ export class JsonlScrubber extends TextFormatHandler {
     this.splitter = new LineSplitter(config.limits.maxRecordBytes, 'error', this.stats);
     this.rules = new ColumnRules(config.columns);
     // The sample's values are detected for the column decisions and again when written out.
-    vs.detector.remember(true);
+    vs.detector.remember(config.detect.columnsByValue);
     this.editor = new JsonLineEditor(vs, (path) => this.decisionFor(path));
   }
 
@@ -144,6 +144,14 @@ export class JsonlScrubber extends TextFormatHandler {
 
   /** Profiles the values under each key path in the sample, then writes the sample out. */
   private decide(): void {
+    try {
+      this.decideAndWriteSample();
+    } finally {
+      this.vs.detector.remember(false);
+    }
+  }
+
+  private decideAndWriteSample(): void {
     const sample = this.sample ?? [];
     this.sample = undefined;
     if (this.config.detect.columnsByValue || this.config.detect.columnsByName) {
@@ -172,7 +180,6 @@ export class JsonlScrubber extends TextFormatHandler {
     }
     this.editor.forgetDecisions();
     for (const [line, eol] of sample) this.emit(line, eol);
-    this.vs.detector.remember(false);
   }
 
   private profile(node: unknown, path: string[], profiles: Map<string, ColumnProfile | null>, names: Set<string>): void {

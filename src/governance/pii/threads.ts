@@ -49,6 +49,7 @@ interface Lane {
 export class ScrubThreads {
   private readonly lanes: Lane[] = [];
   private nextId = 0;
+  private startedCount = 0;
 
   constructor(
     private readonly setup: WorkerSetup,
@@ -73,7 +74,6 @@ export class ScrubThreads {
   get started(): number {
     return this.startedCount;
   }
-  private startedCount = 0;
 
   /**
    * A scrubbing stream for one file. It takes a thread (the one with the fewest files, a new

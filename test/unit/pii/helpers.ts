@@ -1,5 +1,6 @@
 import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { until } from '../../helpers/daemon.js';
 import { createScrubber, defaultScrubConfig, loadScrubConfig, type ScrubConfig, type ScrubFormat, type ScrubReport } from '../../../src/governance/pii/index.js';
 
 export const TEST_KEY = Buffer.from('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', 'hex');
@@ -40,4 +41,30 @@ export async function through(chunks: Buffer[], transform: Transform): Promise<B
     }),
   );
   return Buffer.concat(out);
+}
+
+/**
+ * Feeds `chunk(1)`, `chunk(2)`, … (null ends) into `transform` while nobody reads its output;
+ * once the input has stopped moving, destroys both and returns how many chunks were pulled.
+ * A transform that keeps back-pressure pulls a few; one that buffers without bound, all.
+ */
+export async function chunksPulledUnread(transform: Transform, chunk: (n: number) => Buffer | null): Promise<number> {
+  let pulled = 0;
+  const source = new Readable({
+    read() {
+      pulled++;
+      this.push(chunk(pulled));
+    },
+  });
+  source.pipe(transform);
+  let last = -1;
+  let still = 0;
+  await until('the input to stop moving', async () => {
+    still = pulled === last ? still + 1 : 0;
+    last = pulled;
+    return still >= 5 && pulled > 2 ? true : undefined;
+  });
+  source.destroy();
+  transform.destroy();
+  return pulled;
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadScrubConfig, createScrubber } from '../../../src/governance/pii/index.js';
 import { ReplayTransform, ScanCache, type Scanned } from '../../../src/governance/pii/replay.js';
-import { scrub, TEST_KEY, through } from './helpers.js';
+import { chunksPulledUnread, scrub, TEST_KEY, through } from './helpers.js';
 
 const CONFIG = { entities: { email: 'hash', phone: 'hash' } };
 const FILE = Buffer.from(Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: i, email: `u${i % 40}@example.com`, note: `call (415) 555-${1000 + i}` })).join('\n') + '\n');
@@ -58,6 +58,18 @@ describe('replaying a whole-file scan', () => {
       expect(t.report()).toEqual(want.report);
       expect(c.made).toBe(1);
     }
+  });
+});
+
+describe('a replay that turned into a fresh scrub', () => {
+  it('stops taking input when its reader stops reading: memory stays bounded, not the size of the file', async () => {
+    const s = await scanned(FILE);
+    const t = new ReplayTransform(s, freshCounter().fresh);
+    // The scanned file, then far more (a file that grew since its scan): ~120 MB if it were all taken.
+    const block = FILE.subarray(0, 60_000);
+    const pulled = await chunksPulledUnread(t, (n) => (n === 1 ? FILE : n <= 2000 ? block : null));
+    // The source's buffer, the replay's input and output buffers and the fresh scrubber's.
+    expect(pulled).toBeLessThan(40);
   });
 });
 

@@ -17,7 +17,7 @@ import { tempDir } from '../../helpers/fs.js';
 import { autoThreads, ScrubThreads } from '../../../src/governance/pii/threads.js';
 import { until } from '../../helpers/daemon.js';
 import { seededRandom } from '../../helpers/rng.js';
-import { scrub, TEST_KEY, through } from './helpers.js';
+import { chunksPulledUnread, scrub, TEST_KEY, through } from './helpers.js';
 
 const WORKER = join(import.meta.dirname, '..', '..', '..', 'dist', 'governance', 'pii', 'scrub-worker.js');
 const HASH_ALL = { entities: { email: 'hash', phone: 'hash', card: 'hash', ssn: 'hash', ip: 'hash', iban: 'hash', mac: 'hash' } };
@@ -148,27 +148,10 @@ describe('scrubbing on worker threads', () => {
   it('stops taking input when its reader stops reading: memory stays bounded, not the size of the file', async () => {
     const pool = newPool(HASH_ALL, 1);
     const s = pool.open('big.jsonl');
-    const block = denseRecords(7, 400, 'jsonl'); // ~60 KB of records
-    let pulled = 0;
-    const source = new Readable({
-      read() {
-        pulled++;
-        if (pulled <= 2000) this.push(block); // ~120 MB if it were all taken
-      },
-    });
-    source.pipe(s.transform); // nobody reads the output
-    // wait until the input stops moving (the thread has worked through what it was given)
-    let last = -1;
-    let still = 0;
-    await until('the input to stop moving', async () => {
-      still = pulled === last ? still + 1 : 0;
-      last = pulled;
-      return still >= 5 && pulled > 2 ? true : undefined;
-    });
+    const block = denseRecords(7, 400, 'jsonl'); // ~60 KB of records: ~120 MB if all 2000 were taken
+    const pulled = await chunksPulledUnread(s.transform, (n) => (n <= 2000 ? block : null));
     // the source's buffer, the transform's input and output buffers and the chunks in the thread
     expect(pulled).toBeLessThan(40);
-    source.destroy();
-    s.transform.destroy();
   });
 });
 

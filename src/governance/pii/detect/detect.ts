@@ -40,6 +40,8 @@ export class PiiDetector {
   private readonly ctx: ScanContext;
   /** While on (see `remember`): findings by field name, then by text. */
   private memo: Map<string | undefined, Map<string, Finding[]>> | undefined;
+  /** Characters of text in `memo`. */
+  private memoChars = 0;
 
   constructor(opts: Omit<DetectOptions, 'field'> = {}) {
     const w = new Set(opts.types ?? TEXT_ENTITY_TYPES);
@@ -74,8 +76,6 @@ export class PiiDetector {
     this.memo = on ? new Map() : undefined;
     this.memoChars = 0;
   }
-
-  private memoChars = 0;
 
   /** Findings in `text`, sorted by start, non-overlapping. */
   detect(text: string, field?: string): Finding[] {

@@ -22,6 +22,8 @@
  * BENCH_SCALE=0.1 for a quick look; BENCH_ONLY=ad picks scenarios; BENCH_ROUNDS=5;
  * BENCH_HS_FLAGS="--transfers 32" adds hybridsync with those flags as one more tool in the
  * upload scenarios (an A/B of a default in the same alternating rounds).
+ * BENCH_HS_BASE=/path/to/another/checkout (built) adds that build of hybridsync, with its
+ * defaults, the same way: two builds compared in the same rounds.
  * BENCH_TOOLS=rclone,aws keeps hybridsync and only the peers whose names contain one of
  * those words (e.g. BENCH_TOOLS="seed flags" for the full-scale (a) without aws-cli).
  * Not a test: nothing here asserts. Run through bench/run.sh (its own Ceph cluster).
@@ -73,9 +75,9 @@ const rcloneEnv = (ep: string): NodeJS.ProcessEnv => ({
   AWS_CA_BUNDLE: '',
 });
 const hsTool =
-  (extra: string[] = [], state?: string): Tool =>
+  (extra: string[] = [], state?: string, root = ROOT): Tool =>
   (src, bucket, prefix, ep) =>
-    measure(process.execPath, [join(ROOT, 'bin/hybridsync.js'), 'sync', src, `s3://${bucket}/${prefix}`, '--no-progress', '--s3-endpoint', ep, '--state', state ?? join(WORK, `state-${bucket}-${prefix}.db`), ...extra]);
+    measure(process.execPath, [join(root, 'bin/hybridsync.js'), 'sync', src, `s3://${bucket}/${prefix}`, '--no-progress', '--s3-endpoint', ep, '--state', state ?? join(WORK, `state-${bucket}-${prefix}.db`), ...extra]);
 const rcloneTool =
   (flags: string[]): Tool =>
   (src, bucket, prefix, ep) =>
@@ -198,7 +200,11 @@ const smallDir = join(WORK, `a-${smallN}`);
 const bigSize = Math.round(GiB * SCALE);
 const bigDir = join(WORK, `b-${bigSize}`);
 const variant = process.env.BENCH_HS_FLAGS?.split(' ').filter(Boolean);
-const variantTools = (): Array<[string, Tool]> => (variant ? [[`hybridsync ${variant.join(' ')}`, hsTool(variant)]] : []);
+const base = process.env.BENCH_HS_BASE;
+const variantTools = (): Array<[string, Tool]> => [
+  ...(variant ? [[`hybridsync ${variant.join(' ')}`, hsTool(variant)] as [string, Tool]] : []),
+  ...(base ? [[`hybridsync (the build in ${base})`, hsTool([], undefined, base)] as [string, Tool]] : []),
+];
 const loopTools = (): Array<[string, Tool]> => [
   ['hybridsync', hsTool()],
   ...variantTools(),

@@ -18,6 +18,7 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   type CopyObjectCommandInput,
+  type CopyObjectCommandOutput,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
@@ -152,11 +153,23 @@ export function parseS3Url(url: string): S3Location {
   return { bucket, prefix };
 }
 
+/** What a self-copy sets (CopyObject's input without the addressing and the guard). */
+type SelfCopyFields = Omit<CopyObjectCommandInput, 'Bucket' | 'Key' | 'CopySource' | 'CopySourceIfMatch'>;
 function etagOf(raw: string | undefined): string | undefined {
   return raw?.replace(/^"|"$/g, '') || undefined;
 }
 function isPlainMd5(etag: string | undefined): etag is string {
   return etag !== undefined && /^[0-9a-f]{32}$/.test(etag);
+}
+/**
+ * The ETag S3 gives an object completed from these parts (the MD5 of the parts' MD5s, then
+ * the number of parts), or undefined when a part's ETag is not its MD5 (SSE-KMS, say).
+ */
+export function multipartEtag(chunks: readonly CompletedChunk[]): string | undefined {
+  if (chunks.length === 0 || !chunks.every((c) => isPlainMd5(c.token))) return undefined;
+  const h = createHash('md5');
+  for (const c of chunks) h.update(Buffer.from(c.token, 'hex'));
+  return `${h.digest('hex')}-${chunks.length}`;
 }
 function encodeMeta(v: string): string {
   return /^[\x20-\x7e]*$/.test(v) && !v.includes('%') ? v : encodeURIComponent(v);
@@ -638,7 +651,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
       },
       complete: async (chunks: readonly CompletedChunk[], md5: string, opts: OpOptions = {}) => {
         const signal = opts.signal;
-        await this.call(
+        const completed = await this.call(
           'complete multipart upload',
           key,
           () =>
@@ -653,8 +666,33 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
             ),
           signal,
         );
-        // Ceph returns an empty ETag from Complete: read the real one. Every part's bytes
-        // were verified by the server; the object must consist of exactly those parts.
+        // The MD5 goes in by a self-copy guarded by the ETag the parts make (If-Match). Ceph
+        // RGW 16 ignores that guard on a CopyObject but keeps the ETag through the copy, so
+        // there the copy's ETag is the check: equal to the parts' ETag, the object copied was
+        // exactly these parts (a server that gives a copy a single-part ETag gives the MD5 of
+        // these bytes). Two requests after the last part instead of four (a HEAD before the
+        // copy and one after it); three where a copy's ETag is neither.
+        const made = multipartEtag(chunks);
+        const told = etagOf(completed.ETag); // Ceph answers with none
+        if (!meta.md5 && made && (!told || told === made) && meta.size <= this.md5AtOpenAbove) {
+          const copied = await this.copyOntoItselfIfStill('store md5 metadata', key, made, this.md5MetadataFields(meta, md5), signal);
+          if (copied) {
+            // the copy's ETag is that of these parts (Ceph keeps it) or the MD5 of these bytes
+            // (AWS gives a copy a single-part ETag): the object copied was ours
+            const etag = etagOf(copied.CopyObjectResult?.ETag);
+            const ours = etag === made || etag === md5;
+            const after = ours ? undefined : await this.stat(key, { signal });
+            if (after) await this.unlessStillOurs(key, after, meta, signal);
+            // the classification tags: Ceph RGW 16 drops those given to CreateMultipartUpload
+            if (meta.tags && Object.keys(meta.tags).length > 0) await this.putTags(key, meta.tags, signal);
+            if (after) return { ...after, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 };
+            const storageClass = meta.storageClass ?? this.xfer.storageClass;
+            return { key, size: meta.size, mtimeMs: meta.mtimeMs, mtimeExact: true, md5, etag: etag!, ...(storageClass ? { storageClass } : {}) };
+          }
+          // the guard held: not stored under the ETag the parts make (a server whose ETags are no MD5s)
+        }
+        // Read what was stored. Every part's bytes were verified by the server; the object
+        // must consist of exactly those parts.
         const head = await this.stat(key, { signal });
         if (!head || !head.etag?.endsWith(`-${chunks.length}`) || head.size !== meta.size) {
           await this.remove(key).catch(() => undefined);
@@ -672,9 +710,30 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
   }
 
   /** A server-side CopyObject of `key` onto itself (up to 5 GiB), only of the version with `etag` when given. */
-  private async copyOntoItself(what: string, key: string, etag: string | undefined, fields: Omit<CopyObjectCommandInput, 'Bucket' | 'Key' | 'CopySource' | 'CopySourceIfMatch'>, signal?: AbortSignal): Promise<void> {
+  private async copyOntoItself(what: string, key: string, etag: string | undefined, fields: SelfCopyFields, signal?: AbortSignal): Promise<void> {
+    await this.selfCopy(what, key, etag, fields, signal, false);
+  }
+
+  /** copyOntoItself of the version with `etag` only if that is what is stored: else no copy, and undefined at once (HTTP 412 is not retried here). */
+  private copyOntoItselfIfStill(what: string, key: string, etag: string, fields: SelfCopyFields, signal?: AbortSignal): Promise<CopyObjectCommandOutput | undefined> {
+    return this.selfCopy(what, key, etag, fields, signal, true);
+  }
+
+  private selfCopy(what: string, key: string, etag: string | undefined, fields: SelfCopyFields, signal: AbortSignal | undefined, otherVersionUndefined: boolean): Promise<CopyObjectCommandOutput | undefined> {
     const input: CopyObjectCommandInput = { ...fields, Bucket: this.bucket, Key: this.prefix + key, CopySource: this.copySourceOf(key), ...(etag ? { CopySourceIfMatch: `"${etag}"` } : {}) };
-    await this.call(what, key, () => this.client.send(new CopyObjectCommand(input), { abortSignal: signal }), signal);
+    return this.call(
+      what,
+      key,
+      async () => {
+        try {
+          return await this.client.send(new CopyObjectCommand(input), { abortSignal: signal });
+        } catch (err) {
+          if (otherVersionUndefined && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return undefined;
+          throw err;
+        }
+      },
+      signal,
+    );
   }
 
   /**
@@ -686,15 +745,28 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
    */
   private async addMd5Metadata(key: string, head: Entry, meta: WriteMeta, md5: string, signal?: AbortSignal): Promise<Entry> {
     if (head.size > this.md5AtOpenAbove || !head.etag) return head;
-    await this.copyOntoItself('store md5 metadata', key, head.etag, {
-      MetadataDirective: 'REPLACE',
-      Metadata: this.objectMeta(meta, md5),
-      ContentType: meta.contentType,
-      StorageClass: (meta.storageClass ?? this.xfer.storageClass) as never,
-    }, signal);
+    await this.copyOntoItself('store md5 metadata', key, head.etag, this.md5MetadataFields(meta, md5), signal);
     const after = await this.stat(key, { signal });
-    if (!after || after.size !== head.size) throw new IntegrityError(`${this.where(key)}: object changed while its MD5 metadata was stored`);
+    if (after) await this.unlessStillOurs(key, after, meta, signal);
+    if (!after) throw new IntegrityError(`${this.where(key)}: object changed while its MD5 metadata was stored (another writer?)`);
     return after;
+  }
+
+  /**
+   * After a self-copy that stored our MD5 and mtime: an object of another size is another
+   * writer's (it replaced ours before the copy; a server may ignore the copy's If-Match, as
+   * Ceph RGW 16 does). Its metadata then claims bytes it does not have: that claim is taken
+   * back (a copy without our MD5 and mtime), and the upload fails (IntegrityError).
+   */
+  private async unlessStillOurs(key: string, after: Entry, meta: WriteMeta, signal?: AbortSignal): Promise<void> {
+    if (after.size === meta.size) return;
+    const { [META_MD5]: _md5, [META_MTIME]: _mtime, ...theirs } = after.metadata ?? {};
+    await this.copyOntoItself('take back md5 metadata', key, after.etag, { MetadataDirective: 'REPLACE', Metadata: Object.fromEntries(Object.entries(theirs).map(([k, v]) => [k, encodeMeta(v)])) }, signal).catch(() => undefined);
+    throw new IntegrityError(`${this.where(key)}: object changed while its MD5 metadata was stored (another writer?): ${after.size} bytes, ${meta.size} sent`);
+  }
+
+  private md5MetadataFields(meta: WriteMeta, md5: string): SelfCopyFields {
+    return { MetadataDirective: 'REPLACE', Metadata: this.objectMeta(meta, md5), ContentType: meta.contentType, StorageClass: (meta.storageClass ?? this.xfer.storageClass) as never };
   }
 
   // ------------------------------------------------------------ Tierer (storage classes)

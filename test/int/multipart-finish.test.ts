@@ -1,0 +1,247 @@
+/**
+ * What a multipart upload does after its last part, against a real Ceph RGW through a
+ * recording proxy: the whole file's MD5 goes into the object's metadata by a self-copy
+ * guarded by the ETag the parts make, so the upload ends in two requests (complete, copy)
+ * instead of four (complete, HEAD, copy, HEAD). A long link pays each of them as a round
+ * trip. Where the server's ETags are not MD5s of the parts, or the guard refuses, the upload
+ * reads the stored object back as before and still ends with the MD5 in its metadata.
+ */
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, testClient } from '../helpers/s3.js';
+import { md5, randomFile, tempDir } from '../helpers/fs.js';
+import { LocalBackend } from '../../src/backends/local/index.js';
+import { S3Backend } from '../../src/backends/s3/index.js';
+import { openLocation } from '../../src/backends/registry.js';
+import { runSync } from '../../src/sync/execute.js';
+import type { SyncEvent } from '../../src/sync/events.js';
+import { StateDb } from '../../src/sync/state.js';
+
+const MiB = 1024 * 1024;
+let client: S3Client;
+let bucket: string;
+
+beforeAll(async () => {
+  client = testClient();
+  bucket = await createTestBucket(client, 'mpfin');
+});
+afterAll(async () => {
+  await deleteBucket(client, bucket);
+  client.destroy();
+});
+
+interface Seen {
+  readonly method: string;
+  readonly path: string;
+  /** The copy's x-amz-copy-source-if-match, if any. */
+  readonly ifMatch?: string;
+}
+
+/**
+ * A proxy in front of the Ceph RGW that records each request and can play another server:
+ * `completeEtag` is put into CompleteMultipartUpload's answer (as AWS does with SSE-KMS,
+ * where an object's ETag is no MD5), and the first `refuseGuardedCopies` copies with an
+ * If-Match guard are answered 412.
+ */
+async function recordingProxy(
+  o: { completeEtag?: string; copyEtag?: () => string; refuseGuardedCopies?: number; beforeCompleteAnswer?: () => Promise<void> } = {},
+): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
+  const target = new URL(s3Env().endpoint);
+  const seen: Seen[] = [];
+  let refuse = o.refuseGuardedCopies ?? 0;
+  const server: Server = createServer((req, res) => {
+    const ifMatch = req.headers['x-amz-copy-source-if-match'] as string | undefined;
+    seen.push({ method: req.method ?? '', path: req.url ?? '', ...(ifMatch ? { ifMatch: ifMatch.replace(/"/g, '') } : {}) });
+    if (ifMatch && refuse > 0) {
+      refuse--;
+      req.resume();
+      res.writeHead(412, { 'content-type': 'application/xml' }).end('<Error><Code>PreconditionFailed</Code><Message>test: not that version</Message></Error>');
+      return;
+    }
+    const completing = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '');
+    const copying = /x-id=CopyObject/.test(req.url ?? '');
+    const newEtag = completing ? o.completeEtag : copying ? o.copyEtag?.() : undefined;
+    const hook = completing ? o.beforeCompleteAnswer : undefined;
+    const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      if (!newEtag && !hook) {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+        return;
+      }
+      const body: Buffer[] = [];
+      r.on('data', (c: Buffer) => body.push(c));
+      r.on('end', () => {
+        let xml = Buffer.concat(body).toString('utf8');
+        if (newEtag) {
+          const etag = `<ETag>&quot;${newEtag}&quot;</ETag>`;
+          xml = /<ETag>[^<]*<\/ETag>/.test(xml) ? xml.replace(/<ETag>[^<]*<\/ETag>/, etag) : xml.replace('</Key>', `</Key>${etag}`);
+        }
+        const headers = { ...r.headers, 'content-length': String(Buffer.byteLength(xml)) };
+        delete headers['transfer-encoding'];
+        void (hook ?? (() => Promise.resolve()))().then(() => res.writeHead(r.statusCode ?? 502, headers).end(xml));
+      });
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** S3 at `prefix` of the test bucket, reached through `endpoint`. */
+function s3At(endpoint: string, prefix: string): S3Backend {
+  const s = openLocation(`s3://${bucket}/${prefix}`) as S3Backend;
+  return new S3Backend(s.location, { endpoint, region: 'us-east-1', forcePathStyle: true }, { retries: 3 });
+}
+
+/** Uploads one 11 MiB file in three 5 MiB parts through `proxy`; what was sent, the MD5 and the state database's record of the object. */
+async function upload(proxy: { url: string }, prefix: string, made?: (md5: string) => void): Promise<{ want: string; summary: Awaited<ReturnType<typeof runSync>>; recorded: string | undefined; events: SyncEvent[] }> {
+  const local = tempDir(`mpfin-${prefix}`);
+  randomFile(local, 'ckpt.pt', 11 * MiB + 7);
+  const want = md5(readFileSync(join(local, 'ckpt.pt')));
+  made?.(want);
+  const state = new StateDb(join(tempDir(`mpfin-${prefix}-state`), 'state.db'));
+  const dst = s3At(proxy.url, prefix);
+  const events: SyncEvent[] = [];
+  const summary = await runSync({
+    mode: 'copy',
+    src: new LocalBackend(local, local),
+    dst,
+    state,
+    chunking: { threshold: 5 * MiB, chunkSize: 5 * MiB, concurrency: 2 },
+    onEvent: (e) => void events.push(e),
+  });
+  // what the next run will compare the bucket's listing with
+  const recorded = state.getObject(dst.location.id, 'ckpt.pt')?.etag;
+  state.close();
+  return { want, summary, recorded, events };
+}
+
+/** The requests sent after the last part was stored. */
+function afterLastPart(seen: readonly Seen[]): string[] {
+  const last = seen.findLastIndex((s) => s.method === 'PUT' && /[?&]partNumber=/.test(s.path));
+  return seen.slice(last + 1).map((s) => `${s.method} ${/[?&]uploadId=/.test(s.path) ? 'complete' : /x-id=CopyObject/.test(s.path) ? 'copy' : 'object'}`);
+}
+
+async function expectMd5InMetadata(prefix: string, want: string, recorded: string | undefined): Promise<void> {
+  const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}/ckpt.pt` }));
+  expect(head.ETag).toMatch(/-3"$/);
+  expect(Buffer.from(head.Metadata!.md5chksum!, 'base64').toString('hex')).toBe(want);
+  expect(await getObjectMd5(client, bucket, `${prefix}/ckpt.pt`)).toBe(want);
+  // the state database holds the ETag the bucket lists, so the next run asks nothing
+  const listed = (await listAll(client, bucket, `${prefix}/`))[0]!;
+  expect(recorded).toBe(listed.etag);
+  expect(await openUploads(client, bucket)).toEqual([]);
+}
+
+describe('the end of a multipart upload', () => {
+  it('is two requests, complete and a copy guarded by the ETag the parts make; the object carries its MD5 and the state database its ETag', async () => {
+    const proxy = await recordingProxy();
+    try {
+      const { want, summary, recorded } = await upload(proxy, 'short');
+      expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
+      expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'PUT copy']);
+      const copy = proxy.seen.find((s) => /x-id=CopyObject/.test(s.path))!;
+      const listed = (await listAll(client, bucket, 'short/'))[0]!;
+      expect(copy.ifMatch).toMatch(/^[0-9a-f]{32}-3$/);
+      expect(copy.ifMatch).toBe(listed.etag); // Ceph kept the multipart ETag through the metadata copy
+      await expectMd5InMetadata('short', want, recorded);
+
+      // verified from the bucket alone: a check with an empty state database finds no difference
+      const local = tempDir('mpfin-verify');
+      const auditor = new StateDb(join(tempDir('mpfin-auditor'), 'state.db'));
+      const seen: SyncEvent[] = [];
+      const dl = await runSync({ mode: 'copy', src: s3At(s3Env().endpoint, 'short'), dst: new LocalBackend(local, local), state: auditor, onEvent: (e) => void seen.push(e) });
+      auditor.close();
+      expect(dl).toMatchObject({ transferred: 1, failed: 0 });
+      expect(md5(readFileSync(join(local, 'ckpt.pt')))).toBe(want);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a server that completes under an ETag of its own (not the MD5 of the parts): the object is read back, then copied under the ETag it has', async () => {
+    const proxy = await recordingProxy({ completeEtag: '0123456789abcdef0123456789abcdef-3' });
+    try {
+      const { want, summary, recorded } = await upload(proxy, 'foreign');
+      expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
+      expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'HEAD object', 'PUT copy', 'HEAD object']);
+      await expectMd5InMetadata('foreign', want, recorded);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a server that gives a copy the MD5 of its bytes as its ETag (a single-part ETag, as AWS gives copies): two requests as well', async () => {
+    let content = '';
+    const proxy = await recordingProxy({ copyEtag: () => content });
+    try {
+      const { want, summary, recorded } = await upload(proxy, 'awslike', (m) => (content = m));
+      expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
+      expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'PUT copy']);
+      expect(recorded).toBe(want); // what the copy answered: the next listing is compared with it
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a server that gives a copy an ETag that is neither: the object is read back once, after the copy', async () => {
+    const proxy = await recordingProxy({ copyEtag: () => 'fedcba9876543210fedcba9876543210' });
+    try {
+      const { want, summary, recorded } = await upload(proxy, 'otheretag');
+      expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
+      expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'PUT copy', 'HEAD object']);
+      await expectMd5InMetadata('otheretag', want, recorded);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('another writer replaces the object between complete and copy (Ceph ignores the guard): the file fails by name, and no object claims an MD5 its bytes do not have', async () => {
+    const other = Buffer.from('another writer was here');
+    const proxy = await recordingProxy({
+      beforeCompleteAnswer: async () => {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'raced/ckpt.pt', Body: other }));
+      },
+    });
+    try {
+      const { summary, events } = await upload(proxy, 'raced');
+      expect(summary.failed).toBe(1);
+      const failure = events.find((e) => e.type === 'error' && e.key === 'ckpt.pt');
+      expect(failure).toMatchObject({ kind: 'integrity' });
+      expect((failure as { message: string }).message).toMatch(/changed while its MD5 metadata was stored \(another writer\?\)/);
+      // the other writer's bytes stay; the MD5 and mtime our copy put on them are taken back
+      expect(await getObjectMd5(client, bucket, 'raced/ckpt.pt')).toBe(md5(other));
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'raced/ckpt.pt' }));
+      expect(head.Metadata?.md5chksum).toBeUndefined();
+      expect(head.Metadata?.mtime).toBeUndefined();
+      expect(await openUploads(client, bucket)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a guarded copy that is refused (412) is not retried: the object is read back, then copied under the ETag it has', async () => {
+    const proxy = await recordingProxy({ refuseGuardedCopies: 1 });
+    try {
+      const { want, summary, recorded } = await upload(proxy, 'refused');
+      expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
+      expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'PUT copy', 'HEAD object', 'PUT copy', 'HEAD object']);
+      await expectMd5InMetadata('refused', want, recorded);
+    } finally {
+      await proxy.close();
+    }
+  });
+});

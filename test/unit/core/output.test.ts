@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Reporter, formatSummary } from '../../../src/cli/output.js';
 import type { RunSummary } from '../../../src/sync/events.js';
+import { Stats } from '../../../src/sync/stats.js';
 
 const summary: RunSummary = {
   runId: 1, mode: 'sync', dryRun: false, src: '/data', dst: 'cloud:b/x', transferred: 1, bytes: 2048, bytesResumed: 0, serverSideCopies: 0,
@@ -24,6 +25,18 @@ describe('human output', () => {
     expect(err.text()).toMatch(/copied crm\/contacts\.csv \(2.00 KiB\); scrubbed: 12 email, 3 phone\n/);
     expect(err.text()).toMatch(/scrubbed: {5}1 file had PII replaced on the way/);
     expect(err.text()).toMatch(/denied by policy: 1/);
+  });
+
+  it('a terminal gets a live progress bar', async () => {
+    const stats = new Stats();
+    stats.bytesPlanned = 4096;
+    stats.bytesDone = 1024;
+    const err = capture();
+    err.stream.isTTY = true;
+    const r = new Reporter({ json: false, verbose: false, progress: true, statsIntervalMs: 5000, out: capture().stream, err: err.stream });
+    r.start(stats);
+    await expect.poll(() => err.text(), { timeout: 5000 }).toMatch(/\d+% \| [\d.]+ \w+\/4\.00 KiB \| 0\/0 files/);
+    r.stop();
   });
 
   it('a dry run says "would", with totals and no rate; one file is "1 file"', () => {

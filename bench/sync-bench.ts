@@ -23,12 +23,14 @@
  * BENCH_HS_FLAGS="--transfers 32" adds hybridsync with those flags as one more tool in the
  * upload scenarios (an A/B of a default in the same alternating rounds).
  * BENCH_HS_BASE=/path/to/another/checkout (built) adds that build of hybridsync, with its
- * defaults, the same way: two builds compared in the same rounds.
+ * defaults, the same way: two builds compared in the same rounds. BENCH_HS_NODE=/path/to/node
+ * adds hybridsync run by that Node (scripts/node24.sh prints one), e.g. to see the start with
+ * Node 22+'s compile cache.
  * BENCH_TOOLS=rclone,aws keeps hybridsync and only the peers whose names contain one of
  * those words (e.g. BENCH_TOOLS="seed flags" for the full-scale (a) without aws-cli).
  * Not a test: nothing here asserts. Run through bench/run.sh (its own Ceph cluster).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,9 +77,9 @@ const rcloneEnv = (ep: string): NodeJS.ProcessEnv => ({
   AWS_CA_BUNDLE: '',
 });
 const hsTool =
-  (extra: string[] = [], state?: string, root = ROOT): Tool =>
+  (extra: string[] = [], state?: string, root = ROOT, node = process.execPath): Tool =>
   (src, bucket, prefix, ep) =>
-    measure(process.execPath, [join(root, 'bin/hybridsync.js'), 'sync', src, `s3://${bucket}/${prefix}`, '--no-progress', '--s3-endpoint', ep, '--state', state ?? join(WORK, `state-${bucket}-${prefix}.db`), ...extra]);
+    measure(node, [join(root, 'bin/hybridsync.js'), 'sync', src, `s3://${bucket}/${prefix}`, '--no-progress', '--s3-endpoint', ep, '--state', state ?? join(WORK, `state-${bucket}-${prefix}.db`), ...extra]);
 const rcloneTool =
   (flags: string[]): Tool =>
   (src, bucket, prefix, ep) =>
@@ -201,9 +203,11 @@ const bigSize = Math.round(GiB * SCALE);
 const bigDir = join(WORK, `b-${bigSize}`);
 const variant = process.env.BENCH_HS_FLAGS?.split(' ').filter(Boolean);
 const base = process.env.BENCH_HS_BASE;
+const otherNode = process.env.BENCH_HS_NODE;
 const variantTools = (): Array<[string, Tool]> => [
   ...(variant ? [[`hybridsync ${variant.join(' ')}`, hsTool(variant)] as [string, Tool]] : []),
   ...(base ? [[`hybridsync (the build in ${base})`, hsTool([], undefined, base)] as [string, Tool]] : []),
+  ...(otherNode ? [[`hybridsync on Node ${execFileSync(otherNode, ['--version'], { encoding: 'utf8' }).trim()}`, hsTool([], undefined, ROOT, otherNode)] as [string, Tool]] : []),
 ];
 const loopTools = (): Array<[string, Tool]> => [
   ['hybridsync', hsTool()],

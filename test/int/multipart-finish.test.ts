@@ -6,12 +6,13 @@
  * trip. Where the server's ETags are not MD5s of the parts, or the guard refuses, the upload
  * reads the stored object back as before and still ends with the MD5 in its metadata.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, testClient } from '../helpers/s3.js';
 import { md5, randomFile, tempDir } from '../helpers/fs.js';
 import { LocalBackend } from '../../src/backends/local/index.js';
@@ -44,20 +45,22 @@ interface Seen {
 /**
  * A proxy in front of the Ceph RGW that records each request and can play another server:
  * `completeEtag` is put into CompleteMultipartUpload's answer (as AWS does with SSE-KMS,
- * where an object's ETag is no MD5), and the first `refuseGuardedCopies` copies with an
- * If-Match guard are answered 412.
+ * where an object's ETag is no MD5), `copyEtag` into CopyObject's, `headEtag` into HEAD's
+ * (an object as such a server would show it), and the copies with an
+ * If-Match guard go as `guardedCopies` says: forwarded, forwarded with the answer lost
+ * (the connection breaks), or refused with 412 (as a server that honours the guard).
  */
 async function recordingProxy(
-  o: { completeEtag?: string; copyEtag?: () => string; refuseGuardedCopies?: number; beforeCompleteAnswer?: () => Promise<void> } = {},
+  o: { completeEtag?: string; copyEtag?: () => string; headEtag?: () => string; guardedCopies?: Array<'forward' | 'lose' | 'refuse'>; beforeCompleteAnswer?: () => Promise<void> } = {},
 ): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
   const target = new URL(s3Env().endpoint);
   const seen: Seen[] = [];
-  let refuse = o.refuseGuardedCopies ?? 0;
+  const plan = [...(o.guardedCopies ?? [])];
   const server: Server = createServer((req, res) => {
     const ifMatch = req.headers['x-amz-copy-source-if-match'] as string | undefined;
     seen.push({ method: req.method ?? '', path: req.url ?? '', ...(ifMatch ? { ifMatch: ifMatch.replace(/"/g, '') } : {}) });
-    if (ifMatch && refuse > 0) {
-      refuse--;
+    const step = ifMatch ? plan.shift() : undefined;
+    if (step === 'refuse') {
       req.resume();
       res.writeHead(412, { 'content-type': 'application/xml' }).end('<Error><Code>PreconditionFailed</Code><Message>test: not that version</Message></Error>');
       return;
@@ -67,8 +70,15 @@ async function recordingProxy(
     const newEtag = completing ? o.completeEtag : copying ? o.copyEtag?.() : undefined;
     const hook = completing ? o.beforeCompleteAnswer : undefined;
     const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      if (step === 'lose') {
+        // the server did the copy; its answer is lost on the way (the connection breaks)
+        r.resume();
+        r.on('end', () => res.socket?.destroy());
+        return;
+      }
       if (!newEtag && !hook) {
-        res.writeHead(r.statusCode ?? 502, r.headers);
+        const etag = req.method === 'HEAD' ? o.headEtag?.() : undefined;
+        res.writeHead(r.statusCode ?? 502, etag ? { ...r.headers, etag: `"${etag}"` } : r.headers);
         r.pipe(res);
         return;
       }
@@ -127,6 +137,17 @@ async function upload(proxy: { url: string }, prefix: string, made?: (md5: strin
   const recorded = state.getObject(dst.location.id, 'ckpt.pt')?.etag;
   state.close();
   return { want, summary, recorded, events };
+}
+
+/** What another writer does: `body` stored at `key` by a multipart upload of `partSize` parts. */
+async function putInParts(key: string, body: Buffer, partSize: number): Promise<void> {
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const parts: Array<{ PartNumber: number; ETag: string }> = [];
+  for (let off = 0, n = 1; off < body.length; off += partSize, n++) {
+    const r = await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: body.subarray(off, off + partSize) }));
+    parts.push({ PartNumber: n, ETag: r.ETag! });
+  }
+  await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }));
 }
 
 /** The requests sent after the last part was stored. */
@@ -192,6 +213,9 @@ describe('the end of a multipart upload', () => {
       expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
       expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'PUT copy']);
       expect(recorded).toBe(want); // what the copy answered: the next listing is compared with it
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'awslike/ckpt.pt' }));
+      expect(Buffer.from(head.Metadata!.md5chksum!, 'base64').toString('hex')).toBe(want);
+      expect(await getObjectMd5(client, bucket, 'awslike/ckpt.pt')).toBe(want);
     } finally {
       await proxy.close();
     }
@@ -221,7 +245,7 @@ describe('the end of a multipart upload', () => {
       expect(summary.failed).toBe(1);
       const failure = events.find((e) => e.type === 'error' && e.key === 'ckpt.pt');
       expect(failure).toMatchObject({ kind: 'integrity' });
-      expect((failure as { message: string }).message).toMatch(/changed while its MD5 metadata was stored \(another writer\?\)/);
+      expect((failure as { message: string }).message).toMatch(/replaced while its MD5 metadata was stored \(another writer\?\)/);
       // the other writer's bytes stay; the MD5 and mtime our copy put on them are taken back
       expect(await getObjectMd5(client, bucket, 'raced/ckpt.pt')).toBe(md5(other));
       const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'raced/ckpt.pt' }));
@@ -233,8 +257,44 @@ describe('the end of a multipart upload', () => {
     }
   });
 
+  it('another writer\'s multipart object of the same size put in between: the copy\'s ETag gives it away, the file fails by name, and their object claims no MD5 of ours', async () => {
+    const other = randomBytes(11 * MiB + 7); // the size of ours, in three parts as well
+    const proxy = await recordingProxy({ beforeCompleteAnswer: () => putInParts('samesize/ckpt.pt', other, 5 * MiB) });
+    try {
+      const { summary, events } = await upload(proxy, 'samesize');
+      expect(summary.failed).toBe(1);
+      const failure = events.find((e) => e.type === 'error' && e.key === 'ckpt.pt');
+      expect(failure).toMatchObject({ kind: 'integrity' });
+      expect((failure as { message: string }).message).toMatch(/another writer\?/);
+      expect(await getObjectMd5(client, bucket, 'samesize/ckpt.pt')).toBe(md5(other));
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'samesize/ckpt.pt' }));
+      expect(head.Metadata?.md5chksum).toBeUndefined();
+      expect(head.Metadata?.mtime).toBeUndefined();
+      expect(await openUploads(client, bucket)).toEqual([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a copy whose answer is lost and whose retry is refused (it went through: the object now has the single-part ETag of a copy): read back, found ours, nothing removed', async () => {
+    let content = '';
+    // a server that honours If-Match and gives a copy the MD5 of its bytes as ETag (AWS)
+    const proxy = await recordingProxy({ guardedCopies: ['lose', 'refuse'], headEtag: () => content });
+    try {
+      const { want, summary, recorded } = await upload(proxy, 'lost', (m) => (content = m));
+      expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
+      expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'PUT copy', 'PUT copy', 'HEAD object']);
+      expect(recorded).toBe(want);
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'lost/ckpt.pt' }));
+      expect(Buffer.from(head.Metadata!.md5chksum!, 'base64').toString('hex')).toBe(want);
+      expect(await getObjectMd5(client, bucket, 'lost/ckpt.pt')).toBe(want);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a guarded copy that is refused (412) is not retried: the object is read back, then copied under the ETag it has', async () => {
-    const proxy = await recordingProxy({ refuseGuardedCopies: 1 });
+    const proxy = await recordingProxy({ guardedCopies: ['refuse'] });
     try {
       const { want, summary, recorded } = await upload(proxy, 'refused');
       expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });

@@ -162,13 +162,14 @@ function isPlainMd5(etag: string | undefined): etag is string {
   return etag !== undefined && /^[0-9a-f]{32}$/.test(etag);
 }
 /**
- * The ETag S3 gives an object completed from these parts (the MD5 of the parts' MD5s, then
- * the number of parts), or undefined when a part's ETag is not its MD5 (SSE-KMS, say).
+ * The ETag S3 gives an object completed from these parts (the MD5 of the parts' MD5s in part
+ * order, then the number of parts), or undefined when a part's ETag is not its MD5 (SSE-KMS,
+ * say).
  */
 export function multipartEtag(chunks: readonly CompletedChunk[]): string | undefined {
   if (chunks.length === 0 || !chunks.every((c) => isPlainMd5(c.token))) return undefined;
   const h = createHash('md5');
-  for (const c of chunks) h.update(Buffer.from(c.token, 'hex'));
+  for (const c of [...chunks].sort((a, b) => a.index - b.index)) h.update(Buffer.from(c.token, 'hex'));
   return `${h.digest('hex')}-${chunks.length}`;
 }
 function encodeMeta(v: string): string {
@@ -666,47 +667,61 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
             ),
           signal,
         );
-        // The MD5 goes in by a self-copy guarded by the ETag the parts make (If-Match). Ceph
-        // RGW 16 ignores that guard on a CopyObject but keeps the ETag through the copy, so
-        // there the copy's ETag is the check: equal to the parts' ETag, the object copied was
-        // exactly these parts (a server that gives a copy a single-part ETag gives the MD5 of
-        // these bytes). Two requests after the last part instead of four (a HEAD before the
-        // copy and one after it); three where a copy's ETag is neither.
         const made = multipartEtag(chunks);
         const told = etagOf(completed.ETag); // Ceph answers with none
-        if (!meta.md5 && made && (!told || told === made) && meta.size <= this.md5AtOpenAbove) {
-          const copied = await this.copyOntoItselfIfStill('store md5 metadata', key, made, this.md5MetadataFields(meta, md5), signal);
-          if (copied) {
-            // the copy's ETag is that of these parts (Ceph keeps it) or the MD5 of these bytes
-            // (AWS gives a copy a single-part ETag): the object copied was ours
-            const etag = etagOf(copied.CopyObjectResult?.ETag);
-            const ours = etag === made || etag === md5;
-            const after = ours ? undefined : await this.stat(key, { signal });
-            if (after) await this.unlessStillOurs(key, after, meta, signal);
-            // the classification tags: Ceph RGW 16 drops those given to CreateMultipartUpload
-            if (meta.tags && Object.keys(meta.tags).length > 0) await this.putTags(key, meta.tags, signal);
-            if (after) return { ...after, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 };
-            const storageClass = meta.storageClass ?? this.xfer.storageClass;
-            return { key, size: meta.size, mtimeMs: meta.mtimeMs, mtimeExact: true, md5, etag: etag!, ...(storageClass ? { storageClass } : {}) };
-          }
-          // the guard held: not stored under the ETag the parts make (a server whose ETags are no MD5s)
-        }
-        // Read what was stored. Every part's bytes were verified by the server; the object
-        // must consist of exactly those parts.
-        const head = await this.stat(key, { signal });
-        if (!head || !head.etag?.endsWith(`-${chunks.length}`) || head.size !== meta.size) {
-          await this.remove(key).catch(() => undefined);
-          throw new IntegrityError(
-            `${this.where(key)}: stored object (ETag ${head?.etag}, ${head?.size} bytes) does not match the ${chunks.length} parts, ${meta.size} bytes sent`,
-          );
-        }
-        const final = meta.md5 ? head : await this.addMd5Metadata(key, head, meta, md5, signal);
+        const quick = !meta.md5 && made && (!told || told === made) && meta.size <= this.md5AtOpenAbove;
+        const final = quick ? await this.md5ByGuardedCopy(key, meta, md5, made, chunks.length, signal) : await this.md5AfterHead(key, meta, md5, chunks.length, signal);
         // the classification tags: Ceph RGW 16 drops those given to CreateMultipartUpload
         if (meta.tags && Object.keys(meta.tags).length > 0) await this.putTags(key, meta.tags, signal);
         return { ...final, mtimeMs: meta.mtimeMs, mtimeExact: true, md5 };
       },
       abort: (opts: OpOptions = {}) => this.abortChunkedUpload(key, uploadId, opts),
     };
+  }
+
+  /**
+   * The whole-object MD5 into the metadata of a completed multipart upload by a self-copy
+   * guarded by `made`, the ETag the parts make (If-Match): two requests after the last part
+   * (complete, copy) instead of four. Ceph RGW 16 ignores that guard on a CopyObject but keeps
+   * the ETag through the copy, so there the copy's ETag is the check: `made` means the object
+   * copied was exactly these parts; a server that gives a copy a single-part ETag gives the
+   * MD5 of these bytes. Another multipart ETag is another writer's object (its MD5 claim is
+   * taken back, IntegrityError); any other ETag is read back once (HEAD) and its size checked.
+   * A refused copy (412) is read back: ours already, or stored under another ETag of these
+   * parts (a server whose ETags are not the parts' MD5s: md5AfterHead goes on), or not ours.
+   */
+  private async md5ByGuardedCopy(key: string, meta: WriteMeta, md5: string, made: string, parts: number, signal?: AbortSignal): Promise<Entry> {
+    const copied = await this.copyOntoItselfIfStill('store md5 metadata', key, made, this.md5MetadataFields(meta, md5), signal);
+    if (!copied) {
+      // refused (412): not stored under `made`, or ours already — a copy whose answer was lost
+      // went through and changed the ETag, and its retry was refused
+      const head = await this.stat(key, { signal });
+      if (head && head.size === meta.size && head.md5 === md5 && head.metadata?.[META_MD5] !== undefined) return head;
+      if (head && head.size === meta.size && head.etag?.endsWith(`-${parts}`)) return this.md5AfterHead(key, meta, md5, parts, signal, head);
+      throw new IntegrityError(`${this.where(key)}: replaced while its upload was completed (another writer?): ETag ${head?.etag}, ${head?.size} bytes, ${meta.size} sent`);
+    }
+    const etag = etagOf(copied.CopyObjectResult?.ETag);
+    if (etag === made || etag === md5) {
+      const storageClass = meta.storageClass ?? this.xfer.storageClass;
+      return { key, size: meta.size, mtimeMs: meta.mtimeMs, mtimeExact: true, md5, etag, ...(storageClass ? { storageClass } : {}) };
+    }
+    const after = etag !== undefined && /-\d+$/.test(etag) ? undefined : await this.stat(key, { signal });
+    if (after && after.size === meta.size) return after;
+    throw await this.takeBackMd5(key, meta, `${this.where(key)}: replaced while its MD5 metadata was stored (another writer?): ETag ${etag ?? after?.etag}, ${after?.size ?? '?'} bytes, ${meta.size} sent`, signal);
+  }
+
+  /**
+   * The way for servers whose ETags are not the parts' MD5s: read what was stored (`stored`,
+   * if it was read already; it must consist of exactly the parts sent: the server verified
+   * each), then add the MD5 by a self-copy and read it back.
+   */
+  private async md5AfterHead(key: string, meta: WriteMeta, md5: string, parts: number, signal?: AbortSignal, stored?: Entry): Promise<Entry> {
+    const head = stored ?? (await this.stat(key, { signal }));
+    if (!head || !head.etag?.endsWith(`-${parts}`) || head.size !== meta.size) {
+      await this.remove(key).catch(() => undefined);
+      throw new IntegrityError(`${this.where(key)}: stored object (ETag ${head?.etag}, ${head?.size} bytes) does not match the ${parts} parts, ${meta.size} bytes sent`);
+    }
+    return meta.md5 ? head : this.addMd5Metadata(key, head, meta, md5, signal);
   }
 
   /** A server-side CopyObject of `key` onto itself (up to 5 GiB), only of the version with `etag` when given. */
@@ -747,22 +762,27 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
     if (head.size > this.md5AtOpenAbove || !head.etag) return head;
     await this.copyOntoItself('store md5 metadata', key, head.etag, this.md5MetadataFields(meta, md5), signal);
     const after = await this.stat(key, { signal });
-    if (after) await this.unlessStillOurs(key, after, meta, signal);
-    if (!after) throw new IntegrityError(`${this.where(key)}: object changed while its MD5 metadata was stored (another writer?)`);
-    return after;
+    if (after && after.size === head.size) return after;
+    throw await this.takeBackMd5(key, meta, `${this.where(key)}: replaced while its MD5 metadata was stored (another writer?): ${after?.size ?? 'no'} bytes, ${meta.size} sent`, signal);
   }
 
   /**
-   * After a self-copy that stored our MD5 and mtime: an object of another size is another
-   * writer's (it replaced ours before the copy; a server may ignore the copy's If-Match, as
-   * Ceph RGW 16 does). Its metadata then claims bytes it does not have: that claim is taken
-   * back (a copy without our MD5 and mtime), and the upload fails (IntegrityError).
+   * After a self-copy put our MD5 and metadata on an object that turned out to be another
+   * writer's (it replaced ours before the copy; Ceph RGW 16 ignores the copy's If-Match):
+   * those claims are taken back by a copy with the object's other metadata, content type and
+   * class. The error to throw: IntegrityError with `message`, saying so if the take-back failed.
    */
-  private async unlessStillOurs(key: string, after: Entry, meta: WriteMeta, signal?: AbortSignal): Promise<void> {
-    if (after.size === meta.size) return;
-    const { [META_MD5]: _md5, [META_MTIME]: _mtime, ...theirs } = after.metadata ?? {};
-    await this.copyOntoItself('take back md5 metadata', key, after.etag, { MetadataDirective: 'REPLACE', Metadata: Object.fromEntries(Object.entries(theirs).map(([k, v]) => [k, encodeMeta(v)])) }, signal).catch(() => undefined);
-    throw new IntegrityError(`${this.where(key)}: object changed while its MD5 metadata was stored (another writer?): ${after.size} bytes, ${meta.size} sent`);
+  private async takeBackMd5(key: string, meta: WriteMeta, message: string, signal?: AbortSignal): Promise<IntegrityError> {
+    try {
+      const h = await this.head(key, signal);
+      if (!h) return new IntegrityError(message);
+      const ours = new Set([...Object.keys(this.objectMeta(meta)), META_MD5]);
+      const theirs = Object.fromEntries(Object.entries(h.Metadata ?? {}).filter(([k]) => !ours.has(k.toLowerCase())));
+      await this.copyOntoItself('take back md5 metadata', key, etagOf(h.ETag), { MetadataDirective: 'REPLACE', Metadata: theirs, ContentType: h.ContentType, StorageClass: h.StorageClass }, signal);
+      return new IntegrityError(message);
+    } catch (err) {
+      return new IntegrityError(`${message}; the MD5 metadata could not be taken back (${(err as Error).message})`, { cause: err });
+    }
   }
 
   private md5MetadataFields(meta: WriteMeta, md5: string): SelfCopyFields {

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, UploadPartCommand, type S3Client } from '@aws-sdk/client-s3';
 import { createTestBucket, deleteBucket, getObjectMd5, listAll, openUploads, s3Env, testClient } from '../helpers/s3.js';
 import { md5, randomFile, tempDir } from '../helpers/fs.js';
 import { LocalBackend } from '../../src/backends/local/index.js';
@@ -51,7 +51,14 @@ interface Seen {
  * (the connection breaks), or refused with 412 (as a server that honours the guard).
  */
 async function recordingProxy(
-  o: { completeEtag?: string; copyEtag?: () => string; headEtag?: () => string; guardedCopies?: Array<'forward' | 'lose' | 'refuse'>; beforeCompleteAnswer?: () => Promise<void> } = {},
+  o: {
+    completeEtag?: string;
+    copyEtag?: () => string;
+    headEtag?: () => string;
+    guardedCopies?: Array<'forward' | 'lose' | 'refuse'>;
+    beforeCompleteAnswer?: () => Promise<void>;
+    beforeCopyAnswer?: () => Promise<void>;
+  } = {},
 ): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
   const target = new URL(s3Env().endpoint);
   const seen: Seen[] = [];
@@ -68,7 +75,7 @@ async function recordingProxy(
     const completing = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '');
     const copying = /x-id=CopyObject/.test(req.url ?? '');
     const newEtag = completing ? o.completeEtag : copying ? o.copyEtag?.() : undefined;
-    const hook = completing ? o.beforeCompleteAnswer : undefined;
+    const hook = completing ? o.beforeCompleteAnswer : copying ? o.beforeCopyAnswer : undefined;
     const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
       if (step === 'lose') {
         // the server did the copy; its answer is lost on the way (the connection breaks)
@@ -228,6 +235,25 @@ describe('the end of a multipart upload', () => {
       expect(summary).toMatchObject({ transferred: 1, failed: 0, status: 'ok' });
       expect(afterLastPart(proxy.seen)).toEqual(['POST complete', 'PUT copy', 'HEAD object']);
       await expectMd5InMetadata('otheretag', want, recorded);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an object deleted between the copy and its read-back: the file fails by name instead of counting as sent', async () => {
+    const proxy = await recordingProxy({
+      copyEtag: () => 'not-a-known-etag',
+      beforeCopyAnswer: async () => {
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'gone/ckpt.pt' }));
+      },
+    });
+    try {
+      const { summary, events, recorded } = await upload(proxy, 'gone');
+      expect(summary.failed).toBe(1);
+      expect(summary.transferred).toBe(0);
+      expect(events.find((e) => e.type === 'error' && e.key === 'ckpt.pt')).toMatchObject({ kind: 'integrity' });
+      expect(recorded).toBeUndefined();
+      expect(await listAll(client, bucket, 'gone/')).toEqual([]);
     } finally {
       await proxy.close();
     }

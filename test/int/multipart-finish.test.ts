@@ -259,41 +259,28 @@ describe('the end of a multipart upload', () => {
     }
   });
 
-  it('another writer replaces the object between complete and copy (Ceph ignores the guard): the file fails by name, and no object claims an MD5 its bytes do not have', async () => {
-    const other = Buffer.from('another writer was here');
+  // Ceph ignores the copy's If-Match: the copy lands on the other writer's object, and what
+  // gives it away is its size (a single PUT of other bytes) or its multipart ETag (the same
+  // size in three parts as well)
+  it.each([
+    { what: 'a smaller object (single PUT)', tell: 'its size', prefix: 'raced', other: Buffer.from('another writer was here'), parts: false },
+    { what: 'a multipart object of the same size', tell: 'the copy\'s ETag', prefix: 'samesize', other: randomBytes(11 * MiB + 7), parts: true },
+  ])('another writer puts $what between complete and copy, and $tell gives it away: the file fails by name, their bytes stay, and their object claims no MD5 or mtime of ours', async ({ prefix, other, parts }) => {
+    const key = `${prefix}/ckpt.pt`;
     const proxy = await recordingProxy({
       beforeCompleteAnswer: async () => {
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'raced/ckpt.pt', Body: other }));
+        if (parts) await putInParts(key, other, 5 * MiB);
+        else await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: other }));
       },
     });
     try {
-      const { summary, events } = await upload(proxy, 'raced');
+      const { summary, events } = await upload(proxy, prefix);
       expect(summary.failed).toBe(1);
       const failure = events.find((e) => e.type === 'error' && e.key === 'ckpt.pt');
       expect(failure).toMatchObject({ kind: 'integrity' });
       expect((failure as { message: string }).message).toMatch(/replaced while its MD5 metadata was stored \(another writer\?\)/);
-      // the other writer's bytes stay; the MD5 and mtime our copy put on them are taken back
-      expect(await getObjectMd5(client, bucket, 'raced/ckpt.pt')).toBe(md5(other));
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'raced/ckpt.pt' }));
-      expect(head.Metadata?.md5chksum).toBeUndefined();
-      expect(head.Metadata?.mtime).toBeUndefined();
-      expect(await openUploads(client, bucket)).toEqual([]);
-    } finally {
-      await proxy.close();
-    }
-  });
-
-  it('another writer\'s multipart object of the same size put in between: the copy\'s ETag gives it away, the file fails by name, and their object claims no MD5 of ours', async () => {
-    const other = randomBytes(11 * MiB + 7); // the size of ours, in three parts as well
-    const proxy = await recordingProxy({ beforeCompleteAnswer: () => putInParts('samesize/ckpt.pt', other, 5 * MiB) });
-    try {
-      const { summary, events } = await upload(proxy, 'samesize');
-      expect(summary.failed).toBe(1);
-      const failure = events.find((e) => e.type === 'error' && e.key === 'ckpt.pt');
-      expect(failure).toMatchObject({ kind: 'integrity' });
-      expect((failure as { message: string }).message).toMatch(/another writer\?/);
-      expect(await getObjectMd5(client, bucket, 'samesize/ckpt.pt')).toBe(md5(other));
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: 'samesize/ckpt.pt' }));
+      expect(await getObjectMd5(client, bucket, key)).toBe(md5(other));
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       expect(head.Metadata?.md5chksum).toBeUndefined();
       expect(head.Metadata?.mtime).toBeUndefined();
       expect(await openUploads(client, bucket)).toEqual([]);

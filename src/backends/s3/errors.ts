@@ -26,6 +26,11 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: number };
 }
 
+/** The HTTP status of an AWS SDK error (undefined for a network error). */
+export function httpStatusOf(err: unknown): number | undefined {
+  return (err as SdkErrorShape | undefined)?.$metadata?.httpStatusCode;
+}
+
 /**
  * Maps an AWS SDK / network error to a typed error. Ceph RGW's error bodies carry no
  * message (the SDK says "UnknownError"), so this relies on err.name and the HTTP status.
@@ -63,7 +68,7 @@ export function mapS3Error(err: unknown, where: string, endpoint: string, fixes:
   const e = (err ?? {}) as SdkErrorShape;
   const name = e.name ?? '';
   const code = e.code ?? '';
-  const status = e.$metadata?.httpStatusCode;
+  const status = httpStatusOf(e);
   const opts = { cause: err };
 
   if (name === 'AbortError') return new AbortedError(`aborted: ${where}`, opts);

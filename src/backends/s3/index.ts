@@ -73,7 +73,7 @@ import { retry } from '../../lib/retry.js';
 import { parseMtime, unixSeconds } from '../../lib/mtime.js';
 import { createS3Client, resolveConnection, signedPayloadHash, type ResolvedConnection, type S3ConnectionOptions } from './client.js';
 import { bodyBytes, discardBody } from '../body.js';
-import { DEFAULT_S3_FIXES, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
+import { DEFAULT_S3_FIXES, httpStatusOf, mapS3Error, remoteS3Fixes, type S3Fixes } from './errors.js';
 import { closeSmallObjects, SmallObjects } from './small-objects.js';
 import { S3_ARCHIVE_CLASSES } from '../../config/tier.js';
 
@@ -520,8 +520,7 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
         try {
           return await send();
         } catch (err) {
-          const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-          if (opts.ifAbsent && status === 412) throw new AlreadyExistsError(`${this.where(key)} already exists`);
+          if (opts.ifAbsent && httpStatusOf(err) === 412) throw new AlreadyExistsError(`${this.where(key)} already exists`);
           throw err;
         }
       },
@@ -726,29 +725,27 @@ export class S3Backend implements Backend, ServerSideCopier, Tagger, ChunkWriter
 
   /** A server-side CopyObject of `key` onto itself (up to 5 GiB), only of the version with `etag` when given. */
   private async copyOntoItself(what: string, key: string, etag: string | undefined, fields: SelfCopyFields, signal?: AbortSignal): Promise<void> {
-    await this.selfCopy(what, key, etag, fields, signal, false);
+    const input = this.selfCopyInput(key, etag, fields);
+    await this.call(what, key, () => this.client.send(new CopyObjectCommand(input), { abortSignal: signal }), signal);
   }
 
   /** copyOntoItself of the version with `etag` only if that is what is stored: else no copy, and undefined at once (HTTP 412 is not retried here). */
   private copyOntoItselfIfStill(what: string, key: string, etag: string, fields: SelfCopyFields, signal?: AbortSignal): Promise<CopyObjectCommandOutput | undefined> {
-    return this.selfCopy(what, key, etag, fields, signal, true);
-  }
-
-  private selfCopy(what: string, key: string, etag: string | undefined, fields: SelfCopyFields, signal: AbortSignal | undefined, otherVersionUndefined: boolean): Promise<CopyObjectCommandOutput | undefined> {
-    const input: CopyObjectCommandInput = { ...fields, Bucket: this.bucket, Key: this.prefix + key, CopySource: this.copySourceOf(key), ...(etag ? { CopySourceIfMatch: `"${etag}"` } : {}) };
+    const input = this.selfCopyInput(key, etag, fields);
     return this.call(
       what,
       key,
-      async () => {
-        try {
-          return await this.client.send(new CopyObjectCommand(input), { abortSignal: signal });
-        } catch (err) {
-          if (otherVersionUndefined && (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412) return undefined;
+      () =>
+        this.client.send(new CopyObjectCommand(input), { abortSignal: signal }).catch((err: unknown) => {
+          if (httpStatusOf(err) === 412) return undefined;
           throw err;
-        }
-      },
+        }),
       signal,
     );
+  }
+
+  private selfCopyInput(key: string, etag: string | undefined, fields: SelfCopyFields): CopyObjectCommandInput {
+    return { ...fields, Bucket: this.bucket, Key: this.prefix + key, CopySource: this.copySourceOf(key), ...(etag ? { CopySourceIfMatch: `"${etag}"` } : {}) };
   }
 
   /**

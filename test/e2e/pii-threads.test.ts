@@ -55,8 +55,11 @@ async function syncWith(threads: string): Promise<{ code: number | null; dst: st
   const dir = tempDir('pii-thr');
   made.push(dir);
   const dst = join(dir, 'dst');
-  // --transfers 1: files are taken in order; the bulk file, first, crosses the threshold by itself
-  const r = await runCli(['copy', src, dst, '--config', config(dir, dst, threads), '--transfers', '1', '--json'], {
+  // --transfers 1: files are taken in order; the bulk file, first, crosses the threshold by
+  // itself. --checkers 1: the classification scans of the other files (which also count
+  // towards the threshold) are not run ahead of the bulk file's start by parallel checkers —
+  // seen once under load: b-calls.jsonl scanned here before the bulk file had started
+  const r = await runCli(['copy', src, dst, '--config', config(dir, dst, threads), '--transfers', '1', '--checkers', '1', '--json'], {
     env: { HYBRIDSYNC_STATE_DIR: join(dir, 'state'), HYBRIDSYNC_PII_KEY: KEY },
   });
   return { code: r.code, dst, ev: events(r.stdout), audit: readJsonl(join(dir, 'state', 'audit', 'audit.jsonl')), stderr: r.stderr };
